@@ -1,0 +1,233 @@
+import type { Logger } from "pino";
+import type { Integration, StepContext, StepOptions, StepTools, TriggerEvent } from "../sdk/define-integration.ts";
+import { type Duration, durationToMs } from "../sdk/duration.ts";
+import { NonRetryableError, RetryableError, toError } from "../sdk/errors.ts";
+import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
+import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
+import type { Clock } from "./clock.ts";
+import { idempotencyKeyFor } from "./idempotency-key.ts";
+import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
+
+export interface ExecutionDeps {
+  clock: Clock;
+  random: () => number;
+  logger: Logger;
+  /** Commits a transition (group-committed); false means the lease was lost. */
+  transition: (t: RunTransition) => Promise<boolean>;
+}
+
+/** The run's lease is gone (taken over or released): stop quietly, another attempt owns the run now. */
+class LeaseLostError extends Error {}
+
+/** A step's function threw: carries what the run needs to decide retry, dead or failed. */
+class StepFailedError extends Error {
+  constructor(
+    readonly stepName: string,
+    readonly failedAttempts: number,
+    readonly policy: ResolvedRetryPolicy | undefined,
+    override readonly cause: Error,
+  ) {
+    super(`step "${stepName}" failed (attempt ${failedAttempts}): ${cause.message}`, { cause });
+  }
+}
+
+/** Settles when the run suspended itself on a durable timer. */
+interface Suspension {
+  promise: Promise<"suspended">;
+  suspend: () => void;
+}
+
+const maxErrorLength = 8192;
+
+/**
+ * Executes one claimed run from the top. Completed steps come from the journal
+ * instead of running again, so the run resumes at its first incomplete step.
+ */
+export async function executeRun(run: ClaimedRun, integration: Integration, deps: ExecutionDeps): Promise<void> {
+  const policy = resolveRetryPolicy(integration.retries);
+  const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
+  if (run.failures >= policy.maxAttempts) {
+    // Attempts lost to crashes count too: a run that kills its worker every time must not loop forever.
+    await finish(run, deps, { kind: "dead", error: run.lastError ?? "retries exhausted", stepFailure: null });
+    return;
+  }
+  let resolveSuspension: () => void = () => {};
+  const suspension: Suspension = {
+    promise: new Promise((resolve) => {
+      resolveSuspension = () => resolve("suspended");
+    }),
+    suspend: () => resolveSuspension(),
+  };
+  const step = createStepTools(run, policy, deps, suspension);
+  const event: TriggerEvent<unknown> = {
+    id: run.event.id,
+    source: run.event.source,
+    type: run.event.type,
+    payload: JSON.parse(run.event.payloadJson),
+    receivedAt: new Date(run.event.receivedAt),
+  };
+  try {
+    const outcome = await Promise.race([
+      Promise.resolve().then(() =>
+        integration.run({ event, step, run: { id: run.id, integrationId: run.integrationId } }),
+      ),
+      suspension.promise,
+    ]);
+    if (outcome === "suspended") return;
+    let outputJson: string | null;
+    try {
+      outputJson = toJournalJson(outcome);
+    } catch (error) {
+      throw new NonRetryableError(`the run returned a value that cannot be stored (${(error as Error).message})`);
+    }
+    if (
+      !(await deps.transition({
+        kind: "completeRun",
+        runId: run.id,
+        leaseToken: run.leaseToken,
+        outputJson,
+        now: deps.clock.now(),
+      }))
+    ) {
+      log.warn("run finished after its lease was lost; another attempt owns it");
+    }
+  } catch (thrown) {
+    if (thrown instanceof LeaseLostError) {
+      log.warn("run stopped: its lease was lost (expired or released); another attempt owns it");
+      return;
+    }
+    await handleFailure(run, policy, deps, thrown);
+  }
+}
+
+async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, deps: ExecutionDeps, thrown: unknown) {
+  const stepFailed = thrown instanceof StepFailedError ? thrown : undefined;
+  const cause = stepFailed ? stepFailed.cause : toError(thrown);
+  const policy = stepFailed?.policy ?? runPolicy;
+  const failedAttempts = stepFailed ? stepFailed.failedAttempts : run.failures + 1;
+  const where = stepFailed ? `step "${stepFailed.stepName}"` : "run";
+  const error = truncate(`${where}: ${cause.stack ?? `${cause.name}: ${cause.message}`}`);
+  const stepFailure = stepFailed ? { name: stepFailed.stepName, error } : null;
+  deps.logger.warn({ runId: run.id, attempt: failedAttempts, err: cause.message }, `${where} failed`);
+
+  if (cause instanceof NonRetryableError) {
+    await finish(run, deps, { kind: "failed", error, stepFailure });
+  } else if (failedAttempts >= policy.maxAttempts) {
+    await finish(run, deps, {
+      kind: "dead",
+      error: `retries exhausted after ${failedAttempts} attempts; last error: ${error}`,
+      stepFailure,
+    });
+  } else {
+    const delay =
+      cause instanceof RetryableError && cause.retryAfterMs !== undefined
+        ? cause.retryAfterMs
+        : backoffDelayMs(policy, failedAttempts, deps.random);
+    const now = deps.clock.now();
+    await deps.transition({
+      kind: "retryRun",
+      runId: run.id,
+      leaseToken: run.leaseToken,
+      availableAt: now + delay,
+      error,
+      stepFailure,
+      now,
+    });
+  }
+}
+
+async function finish(
+  run: ClaimedRun,
+  deps: ExecutionDeps,
+  outcome: { kind: "failed" | "dead"; error: string; stepFailure: { name: string; error: string } | null },
+) {
+  await deps.transition({
+    kind: "finishRunWithError",
+    runId: run.id,
+    leaseToken: run.leaseToken,
+    status: outcome.kind,
+    error: truncate(outcome.error),
+    stepFailure: outcome.stepFailure,
+    now: deps.clock.now(),
+  });
+}
+
+function truncate(text: string): string {
+  return text.length <= maxErrorLength ? text : `${text.slice(0, maxErrorLength)}… (truncated)`;
+}
+
+function createStepTools(
+  run: ClaimedRun,
+  policy: ResolvedRetryPolicy,
+  deps: ExecutionDeps,
+  suspension: Suspension,
+): StepTools {
+  const journal = new Map<string, JournalEntry>(run.journal.map((entry) => [entry.name, entry]));
+  const calls = new Map<string, number>();
+
+  /** The second call of a name in one run is "name#2", the third "name#3": loops journal each iteration. */
+  function journalName(kind: string, name: unknown): string {
+    if (typeof name !== "string" || name.length === 0 || name.length > 200) {
+      throw new NonRetryableError(
+        `${kind} needs a name: a non-empty string of at most 200 characters, got ${JSON.stringify(name)}`,
+      );
+    }
+    const count = (calls.get(name) ?? 0) + 1;
+    calls.set(name, count);
+    return count === 1 ? name : `${name}#${count}`;
+  }
+
+  async function runStep<T>(name: string, fn: (ctx: StepContext) => T | Promise<T>, options?: StepOptions) {
+    const key = journalName("step.run", name);
+    const entry = journal.get(key);
+    if (entry?.status === "completed") return fromJournalJson(entry.outputJson);
+    const attempt = (entry?.failures ?? 0) + 1;
+    let value: T;
+    try {
+      value = await fn({ idempotencyKey: idempotencyKeyFor(run.id, key), attempt });
+    } catch (error) {
+      const stepPolicy = options?.retries ? resolveRetryPolicy(options.retries, policy) : undefined;
+      throw new StepFailedError(key, attempt, stepPolicy, toError(error));
+    }
+    const outputJson = stepResultToJson(key, value);
+    const now = deps.clock.now();
+    if (
+      !(await deps.transition({
+        kind: "recordStep",
+        runId: run.id,
+        leaseToken: run.leaseToken,
+        name: key,
+        outputJson,
+        now,
+      }))
+    ) {
+      throw new LeaseLostError();
+    }
+    journal.set(key, { name: key, status: "completed", outputJson, error: null, failures: entry?.failures ?? 0 });
+    return fromJournalJson(outputJson);
+  }
+
+  async function sleepUntil(name: string, until: number): Promise<void> {
+    const key = journalName("step.sleep", name);
+    const entry = journal.get(key);
+    const wakeAt = entry ? (fromJournalJson(entry.outputJson) as { sleepUntil: number }).sleepUntil : until;
+    const now = deps.clock.now();
+    if (wakeAt <= now && entry) return;
+    if (
+      !(await deps.transition({ kind: "sleepRun", runId: run.id, leaseToken: run.leaseToken, name: key, wakeAt, now }))
+    ) {
+      throw new LeaseLostError();
+    }
+    // Even a timer already due releases the run; it is claimable again at once.
+    suspension.suspend();
+    // Never settles: the run resumes from the journal when a worker claims it after wakeAt.
+    await new Promise<never>(() => {});
+  }
+
+  return {
+    run: runStep as StepTools["run"],
+    sleep: (name: string, duration: Duration) => sleepUntil(name, deps.clock.now() + durationToMs(duration)),
+    sleepUntil: (name: string, until: Date | number) =>
+      sleepUntil(name, until instanceof Date ? until.getTime() : until),
+  };
+}

@@ -1,0 +1,183 @@
+/**
+ * The storage contract: everything the engine needs from a database, and nothing
+ * more. Two backends implement it (`sqlite/`, `postgres/`); nothing above this
+ * file knows which one runs. Every run state transition is one named operation
+ * here, with its SQL in full in the backend's `transitions` file.
+ *
+ * Times are epoch milliseconds from the engine's clock; payloads and step
+ * outputs are JSON text, serialised by the engine before they get here.
+ */
+
+export type RunStatus =
+  | "queued" // ready to be claimed at available_at
+  | "blocked" // waiting for its concurrency key's earlier runs to finish
+  | "running" // claimed by a worker holding a lease
+  | "retrying" // failed, rescheduled at available_at
+  | "sleeping" // durable timer, resumes at available_at
+  | "succeeded"
+  | "failed" // NonRetryableError: no retry can help
+  | "dead"; // retries exhausted
+
+export const terminalStatuses: readonly RunStatus[] = ["succeeded", "failed", "dead"];
+
+export type EventStatus = "accepted" | "unmatched";
+
+export interface NewRun {
+  id: string;
+  integrationId: string;
+  /** Already prefixed with the integration id, so keys of different integrations never collide. */
+  concurrencyKey: string | null;
+  concurrencyLimit: number | null;
+}
+
+export interface NewEvent {
+  id: string;
+  source: string;
+  type: string;
+  /** The provider's own id; a second event with the same (source, dedupKey) is a duplicate. */
+  dedupKey: string | null;
+  payloadJson: string;
+  receivedAt: number;
+  runs: NewRun[];
+}
+
+export type AcceptResult =
+  | { duplicate: false; eventId: string; runIds: string[] }
+  | { duplicate: true; eventId: string; runIds: string[] };
+
+export interface JournalEntry {
+  name: string;
+  status: "completed" | "failed";
+  /** JSON text of the step's result; null when the step returned undefined. */
+  outputJson: string | null;
+  error: string | null;
+  /** Failed attempts so far. */
+  failures: number;
+}
+
+export interface ClaimedRun {
+  id: string;
+  integrationId: string;
+  eventId: string;
+  leaseToken: string;
+  /** Failed attempts of the run outside any step (lease expiries included). */
+  failures: number;
+  lastError: string | null;
+  event: { id: string; source: string; type: string; payloadJson: string; receivedAt: number };
+  journal: JournalEntry[];
+}
+
+export interface StepFailure {
+  name: string;
+  error: string;
+}
+
+/** The named state transitions of a claimed run. Each applies only while the caller still holds the lease. */
+export type RunTransition =
+  | { kind: "recordStep"; runId: string; leaseToken: string; name: string; outputJson: string | null; now: number }
+  | { kind: "completeRun"; runId: string; leaseToken: string; outputJson: string | null; now: number }
+  | {
+      kind: "retryRun";
+      runId: string;
+      leaseToken: string;
+      availableAt: number;
+      error: string;
+      stepFailure: StepFailure | null;
+      now: number;
+    }
+  | {
+      kind: "finishRunWithError";
+      runId: string;
+      leaseToken: string;
+      status: "failed" | "dead";
+      error: string;
+      stepFailure: StepFailure | null;
+      now: number;
+    }
+  | { kind: "sleepRun"; runId: string; leaseToken: string; name: string; wakeAt: number; now: number }
+  | { kind: "releaseRun"; runId: string; leaseToken: string; now: number };
+
+/** false when the lease was lost (expired and taken by another worker, or released): the caller must stop. */
+export type TransitionOutcome = boolean;
+
+export interface RunRecord {
+  id: string;
+  integrationId: string;
+  eventId: string;
+  status: RunStatus;
+  concurrencyKey: string | null;
+  availableAt: number;
+  failures: number;
+  lastError: string | null;
+  outputJson: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+}
+
+export interface EventRecord {
+  id: string;
+  source: string;
+  type: string;
+  dedupKey: string | null;
+  payloadJson: string;
+  status: EventStatus;
+  receivedAt: number;
+}
+
+export interface StepRecord extends JournalEntry {
+  runId: string;
+  updatedAt: number;
+}
+
+export interface RunFilter {
+  status?: RunStatus;
+  integrationId?: string;
+  eventId?: string;
+  limit?: number;
+}
+
+export interface Storage {
+  readonly dialect: "sqlite" | "postgres";
+  /** Applies pending migrations; safe to call from several workers at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Commits each event and its runs in one transaction (group commit); a duplicate creates nothing. */
+  acceptEvents(events: NewEvent[]): Promise<AcceptResult[]>;
+  /** Adds runs to an already stored event (replay of an event). */
+  addRuns(eventId: string, runs: NewRun[], now: number): Promise<void>;
+
+  /** Leases up to `limit` due runs to `leaseToken` until `leaseUntil`, oldest first. */
+  claimDueRuns(input: { leaseToken: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedRun[]>;
+  /** Applies transitions in one transaction; outcome per transition, in order. */
+  applyTransitions(transitions: RunTransition[]): Promise<TransitionOutcome[]>;
+  /** Heartbeat: pushes the lease of every run still held under one of `leaseTokens`. */
+  extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void>;
+  /** Makes runs whose lease ran out claimable again (crash recovery); returns how many. */
+  expireLeases(now: number): Promise<number>;
+  /** Requeues every running run regardless of lease: for a backend owned by one process, at its start. */
+  releaseAllLeases(now: number): Promise<number>;
+  /** When the next queued/retrying/sleeping run becomes due, or null if none. */
+  nextDueAt(): Promise<number | null>;
+
+  /** Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step. */
+  replayRun(runId: string, now: number): Promise<RunRecord>;
+
+  /**
+   * Fires a schedule tick at most once across all workers: returns false if this
+   * tick (or a later one) was already fired; otherwise records it and accepts the event, atomically.
+   */
+  fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean>;
+  getScheduleLastTick(scheduleId: string): Promise<number | null>;
+
+  getRun(runId: string): Promise<RunRecord | null>;
+  getEvent(eventId: string): Promise<EventRecord | null>;
+  listRuns(filter?: RunFilter): Promise<RunRecord[]>;
+  listEvents(filter?: { status?: EventStatus; limit?: number }): Promise<EventRecord[]>;
+  listSteps(runId: string): Promise<StepRecord[]>;
+  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>>;
+
+  /** Called when runs may have become claimable elsewhere (PostgreSQL LISTEN/NOTIFY). Returns an unsubscribe. */
+  onRunsAvailable(listener: () => void): () => void;
+}

@@ -1,0 +1,530 @@
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import type {
+  AcceptResult,
+  ClaimedRun,
+  EventRecord,
+  NewEvent,
+  NewRun,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  RunTransition,
+  StepRecord,
+  Storage,
+} from "../contract.ts";
+import { runMigrations } from "../migrations/migrate.ts";
+import { replayableRunError } from "../replay-rules.ts";
+import {
+  type EventRow,
+  groupJournal,
+  type RunRow,
+  runColumns,
+  type StepRow,
+  toEventRecord,
+  toRunRecord,
+  toStepRecord,
+} from "../rows.ts";
+import { postgresSql as q } from "./postgres-transitions.ts";
+
+export interface PostgresStorageOptions {
+  connectionString: string;
+  /** PostgreSQL schema holding Tenon's tables; created if missing. Default "tenon". */
+  schema?: string;
+  /** Pool size. Default 10. */
+  maxConnections?: number;
+}
+
+const int8Oid = 20;
+/** Deadlock and serialization failures are safe to retry: the transaction was rolled back whole. */
+const retryableSqlStates = new Set(["40P01", "40001"]);
+
+type Client = pg.PoolClient;
+
+/**
+ * PostgreSQL backend for many workers: claims with FOR UPDATE SKIP LOCKED,
+ * wake-ups through LISTEN/NOTIFY, batched transitions through unnest() arrays.
+ */
+export class PostgresStorage implements Storage {
+  readonly dialect = "postgres" as const;
+  readonly #pool: pg.Pool;
+  readonly #kysely: Kysely<unknown>;
+  readonly #schema: string;
+  readonly #options: PostgresStorageOptions;
+  readonly #listeners = new Set<() => void>();
+  #listenClient: pg.Client | undefined;
+  #closed = false;
+
+  constructor(options: PostgresStorageOptions) {
+    this.#options = options;
+    this.#schema = options.schema ?? "tenon";
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(this.#schema)) {
+      throw new Error(`PostgreSQL schema name "${this.#schema}" must be lower-case letters, digits and underscores`);
+    }
+    this.#pool = new pg.Pool({ ...this.#clientConfig(), max: options.maxConnections ?? 10 });
+    // An idle client that loses its connection must not crash the process; the next query reconnects.
+    this.#pool.on("error", () => {});
+    this.#kysely = new Kysely({ dialect: new PostgresDialect({ pool: this.#pool }) });
+  }
+
+  #clientConfig(): pg.ClientConfig {
+    return {
+      connectionString: this.#options.connectionString,
+      options: `-c search_path=${this.#schema}`,
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === int8Oid ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as "text")) as never,
+      },
+    };
+  }
+
+  async migrate(): Promise<void> {
+    try {
+      await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
+    } catch (error) {
+      // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
+      if ((error as { code?: string }).code !== "23505") throw error;
+    }
+    await runMigrations(this.#kysely, "postgres", this.#schema);
+    await this.#listen();
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#listenClient || this.#closed) return;
+    const client = new pg.Client(this.#clientConfig());
+    client.on("notification", () => {
+      for (const listener of this.#listeners) listener();
+    });
+    client.on("error", () => {
+      // The connection broke: drop it and listen again shortly; polling covers the gap.
+      this.#listenClient = undefined;
+      client.end().catch(() => {});
+      if (!this.#closed) setTimeout(() => this.#listen().catch(() => {}), 1000).unref();
+    });
+    await client.connect();
+    await client.query("LISTEN tenon_runs");
+    this.#listenClient = client;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#listenClient?.end().catch(() => {});
+    this.#listenClient = undefined;
+    await this.#kysely.destroy();
+  }
+
+  async #transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.#pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await work(client);
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        if (attempt < 5 && retryableSqlStates.has((error as { code?: string }).code ?? "")) continue;
+        throw error;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  async acceptEvents(events: NewEvent[]): Promise<AcceptResult[]> {
+    return this.#transaction((client) => this.#acceptEvents(client, events));
+  }
+
+  async #acceptEvents(client: Client, batch: NewEvent[]): Promise<AcceptResult[]> {
+    // Two events of one batch with the same provider id: the first wins, the second is its duplicate.
+    const firstByKey = new Map<string, NewEvent>();
+    const unique: NewEvent[] = [];
+    for (const event of batch) {
+      const key = event.dedupKey === null ? null : `${event.source}\u0000${event.dedupKey}`;
+      if (key !== null && firstByKey.has(key)) continue;
+      if (key !== null) firstByKey.set(key, event);
+      unique.push(event);
+    }
+    const inserted = await client.query<{ id: string }>({
+      name: "tenon_insert_events",
+      text: q.insertEvents,
+      values: [
+        unique.map((e) => e.id),
+        unique.map((e) => e.source),
+        unique.map((e) => e.type),
+        unique.map((e) => e.dedupKey),
+        unique.map((e) => e.payloadJson),
+        unique.map((e) => (e.runs.length > 0 ? "accepted" : "unmatched")),
+        unique.map((e) => e.receivedAt),
+      ],
+    });
+    const insertedIds = new Set(inserted.rows.map((r) => r.id));
+    const fresh = unique.filter((e) => insertedIds.has(e.id));
+    const queued = await this.#insertRuns(client, fresh);
+    if (queued) await client.query(q.notifyRunsAvailable);
+
+    const existingByKey = await this.#existingEvents(
+      client,
+      batch.filter((e) => !insertedIds.has(e.id)),
+    );
+    return batch.map((event): AcceptResult => {
+      if (insertedIds.has(event.id))
+        return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
+      const existing = existingByKey.get(`${event.source}\u0000${event.dedupKey}`);
+      if (!existing) throw new Error(`event ${event.id} was neither stored nor found as a duplicate`);
+      return { duplicate: true, eventId: existing.eventId, runIds: existing.runIds };
+    });
+  }
+
+  async #existingEvents(client: Client, duplicates: NewEvent[]) {
+    const found = new Map<string, { eventId: string; runIds: string[] }>();
+    if (duplicates.length === 0) return found;
+    const events = await client.query<{ id: string; source: string; dedup_key: string }>(q.findEventsByDedupKeys, [
+      duplicates.map((e) => e.source),
+      duplicates.map((e) => e.dedupKey),
+    ]);
+    const runs = await client.query<{ id: string; event_id: string }>(q.runIdsOfEvents, [events.rows.map((e) => e.id)]);
+    for (const event of events.rows) {
+      const runIds = runs.rows.filter((r) => r.event_id === event.id).map((r) => r.id);
+      found.set(`${event.source}\u0000${event.dedup_key}`, { eventId: event.id, runIds });
+    }
+    return found;
+  }
+
+  /** Returns whether any run became claimable (so workers should be woken). */
+  async #insertRuns(client: Client, events: { id: string; receivedAt: number; runs: NewRun[] }[]): Promise<boolean> {
+    const plain = events.flatMap((e) => e.runs.filter((r) => r.concurrencyKey === null).map((r) => ({ e, r })));
+    if (plain.length > 0) {
+      await client.query({
+        name: "tenon_insert_queued_runs",
+        text: q.insertQueuedRuns,
+        values: [
+          plain.map((x) => x.r.id),
+          plain.map((x) => x.r.integrationId),
+          plain.map((x) => x.e.id),
+          plain.map((x) => x.e.receivedAt),
+        ],
+      });
+    }
+    let anyQueued = plain.length > 0;
+    for (const event of events) {
+      for (const run of event.runs) {
+        if (run.concurrencyKey === null) continue;
+        const status = await this.#statusForNewRun(client, run.concurrencyKey, run.concurrencyLimit);
+        anyQueued ||= status === "queued";
+        await client.query({
+          name: "tenon_insert_run",
+          text: q.insertRun,
+          values: [
+            run.id,
+            run.integrationId,
+            event.id,
+            status,
+            run.concurrencyKey,
+            run.concurrencyLimit,
+            event.receivedAt,
+          ],
+        });
+      }
+    }
+    return anyQueued;
+  }
+
+  async #statusForNewRun(client: Client, key: string | null, limit: number | null): Promise<RunStatus> {
+    if (key === null) return "queued";
+    const { rows } = await client.query<{ active: number }>({
+      name: "tenon_take_slot",
+      text: q.takeConcurrencySlot,
+      values: [key],
+    });
+    return (rows[0]?.active ?? 1) <= (limit ?? 1) ? "queued" : "blocked";
+  }
+
+  async addRuns(eventId: string, runs: NewRun[], now: number): Promise<void> {
+    await this.#transaction(async (client) => {
+      if (await this.#insertRuns(client, [{ id: eventId, receivedAt: now, runs }]))
+        await client.query(q.notifyRunsAvailable);
+      if (runs.length > 0) await client.query("UPDATE events SET status = 'accepted' WHERE id = $1", [eventId]);
+    });
+  }
+
+  async claimDueRuns(input: {
+    leaseToken: string;
+    limit: number;
+    now: number;
+    leaseUntil: number;
+  }): Promise<ClaimedRun[]> {
+    const { leaseToken, limit, now, leaseUntil } = input;
+    const claimed = await this.#pool.query<{
+      seq: number;
+      id: string;
+      integration_id: string;
+      event_id: string;
+      failures: number;
+      last_error: string | null;
+    }>({ name: "tenon_claim", text: q.claimDueRuns, values: [now, limit, leaseToken, leaseUntil] });
+    const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
+    if (rows.length === 0) return [];
+    const [events, steps] = await Promise.all([
+      this.#pool.query<Omit<EventRow, "dedup_key" | "status">>({
+        name: "tenon_events_by_ids",
+        text: q.eventsByIds,
+        values: [[...new Set(rows.map((r) => r.event_id))]],
+      }),
+      this.#pool.query<StepRow>({ name: "tenon_journal", text: q.journalOfRuns, values: [rows.map((r) => r.id)] }),
+    ]);
+    const eventsById = new Map(events.rows.map((e) => [e.id, e]));
+    const journals = groupJournal(steps.rows);
+    return rows.map((row) => {
+      const event = eventsById.get(row.event_id);
+      if (!event) throw new Error(`run ${row.id} refers to event ${row.event_id}, which is missing`);
+      return {
+        id: row.id,
+        integrationId: row.integration_id,
+        eventId: row.event_id,
+        leaseToken,
+        failures: row.failures,
+        lastError: row.last_error,
+        event: {
+          id: event.id,
+          source: event.source,
+          type: event.type,
+          payloadJson: event.payload,
+          receivedAt: event.received_at,
+        },
+        journal: journals.get(row.id) ?? [],
+      };
+    });
+  }
+
+  async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
+    return this.#transaction(async (client) => {
+      const outcomes = new Array<boolean>(transitions.length).fill(false);
+      const steps: { index: number; t: Extract<RunTransition, { kind: "recordStep" }> }[] = [];
+      const completions: { index: number; t: Extract<RunTransition, { kind: "completeRun" }> }[] = [];
+      const freedKeys: string[] = [];
+      const now = transitions[0]?.now ?? Date.now();
+      for (const [index, t] of transitions.entries()) {
+        if (t.kind === "recordStep") steps.push({ index, t });
+        else if (t.kind === "completeRun") completions.push({ index, t });
+        else outcomes[index] = await this.#applyOne(client, t, freedKeys);
+      }
+      if (steps.length > 0) {
+        const { rows } = await client.query<{ run_id: string; name: string }>({
+          name: "tenon_record_steps",
+          text: q.recordSteps,
+          values: [
+            steps.map((s) => s.t.runId),
+            steps.map((s) => s.t.leaseToken),
+            steps.map((s) => s.t.name),
+            steps.map((s) => s.t.outputJson),
+            steps.map((s) => s.t.now),
+          ],
+        });
+        const written = new Set(rows.map((r) => `${r.run_id}\u0000${r.name}`));
+        for (const s of steps) outcomes[s.index] = written.has(`${s.t.runId}\u0000${s.t.name}`);
+      }
+      if (completions.length > 0) {
+        const { rows } = await client.query<{ id: string; concurrency_key: string | null }>({
+          name: "tenon_complete_runs",
+          text: q.completeRuns,
+          values: [
+            completions.map((c) => c.t.runId),
+            completions.map((c) => c.t.leaseToken),
+            completions.map((c) => c.t.outputJson),
+            completions.map((c) => c.t.now),
+          ],
+        });
+        const done = new Set(rows.map((r) => r.id));
+        for (const c of completions) outcomes[c.index] = done.has(c.t.runId);
+        for (const row of rows) if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
+      }
+      // Keys in sorted order, so two transactions freeing the same keys lock them in the same order.
+      let promoted = false;
+      for (const key of freedKeys.sort()) promoted = (await this.#releaseSlot(client, key, now)) || promoted;
+      if (promoted) await client.query(q.notifyRunsAvailable);
+      return outcomes;
+    });
+  }
+
+  async #applyOne(
+    client: Client,
+    t: Exclude<RunTransition, { kind: "recordStep" | "completeRun" }>,
+    freedKeys: string[],
+  ) {
+    switch (t.kind) {
+      case "retryRun": {
+        const runFailure = t.stepFailure ? 0 : 1;
+        const { rowCount } = await client.query(q.retryRun, [
+          t.availableAt,
+          t.error,
+          runFailure,
+          t.now,
+          t.runId,
+          t.leaseToken,
+        ]);
+        if (rowCount === 1 && t.stepFailure) {
+          await client.query(q.recordStepFailure, [t.runId, t.stepFailure.name, t.stepFailure.error, t.now]);
+        }
+        return rowCount === 1;
+      }
+      case "finishRunWithError": {
+        const runFailure = t.stepFailure ? 0 : 1;
+        const { rows } = await client.query<{ concurrency_key: string | null }>(q.finishRunWithError, [
+          t.status,
+          t.error,
+          runFailure,
+          t.now,
+          t.runId,
+          t.leaseToken,
+        ]);
+        const row = rows[0];
+        if (!row) return false;
+        if (t.stepFailure)
+          await client.query(q.recordStepFailure, [t.runId, t.stepFailure.name, t.stepFailure.error, t.now]);
+        if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
+        return true;
+      }
+      case "sleepRun": {
+        const { rowCount } = await client.query(q.sleepRun, [t.wakeAt, t.now, t.runId, t.leaseToken]);
+        if (rowCount === 1)
+          await client.query(q.recordSleep, [t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now]);
+        return rowCount === 1;
+      }
+      case "releaseRun": {
+        const { rowCount } = await client.query(q.releaseRun, [t.now, t.runId, t.leaseToken]);
+        if (rowCount === 1) await client.query(q.notifyRunsAvailable);
+        return rowCount === 1;
+      }
+    }
+  }
+
+  async #releaseSlot(client: Client, key: string, now: number): Promise<boolean> {
+    const { rows } = await client.query<{ active: number }>(q.releaseConcurrencySlot, [key]);
+    if (rows[0] && rows[0].active <= 0) await client.query(q.forgetIdleConcurrencyKey, [key]);
+    const promoted = await client.query(q.promoteOldestBlocked, [now, key]);
+    return promoted.rowCount === 1;
+  }
+
+  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void> {
+    if (leaseTokens.length === 0) return;
+    await this.#pool.query(q.extendLeases, [leaseUntil, leaseTokens]);
+  }
+
+  async expireLeases(now: number): Promise<number> {
+    return (await this.#pool.query(q.expireLeases, [now])).rowCount ?? 0;
+  }
+
+  async releaseAllLeases(now: number): Promise<number> {
+    return (await this.#pool.query(q.releaseAllLeases, [now])).rowCount ?? 0;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const { rows } = await this.#pool.query<{ at: number | null }>({ name: "tenon_next_due", text: q.nextDueAt });
+    return rows[0]?.at ?? null;
+  }
+
+  async replayRun(runId: string, now: number): Promise<RunRecord> {
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<RunRow & { concurrency_limit: number | null }>(
+        `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = $1 FOR UPDATE`,
+        [runId],
+      );
+      const run = rows[0];
+      const problem = replayableRunError(runId, run?.status);
+      if (problem || !run) throw problem;
+      const wasFinished = run.status === "succeeded" || run.status === "failed" || run.status === "dead";
+      const status = wasFinished
+        ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
+        : "queued";
+      await client.query(
+        "UPDATE runs SET status = $1, available_at = $2, failures = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
+        [status, now, runId],
+      );
+      await client.query("UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'", [runId]);
+      if (status === "queued") await client.query(q.notifyRunsAvailable);
+      return toRunRecord({ ...run, status, available_at: now, failures: 0, finished_at: null });
+    });
+  }
+
+  async fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      await client.query(q.ensureSchedule, [scheduleId]);
+      const { rowCount } = await client.query(q.advanceSchedule, [tickAt, scheduleId]);
+      if (rowCount !== 1) return false;
+      await this.#acceptEvents(client, [event]);
+      return true;
+    });
+  }
+
+  async getScheduleLastTick(scheduleId: string): Promise<number | null> {
+    const { rows } = await this.#pool.query<{ last_tick_at: number | null }>(q.scheduleLastTick, [scheduleId]);
+    return rows[0]?.last_tick_at ?? null;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | null> {
+    const row = await this.#reader().selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    return row ? toRunRecord(row as RunRow) : null;
+  }
+
+  async getEvent(eventId: string): Promise<EventRecord | null> {
+    const row = await this.#reader().selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
+    return row ? toEventRecord(row as EventRow) : null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    let query = this.#reader().selectFrom("runs").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
+    if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
+    const rows = await query
+      .orderBy("seq", "desc")
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map((r) => toRunRecord(r as RunRow));
+  }
+
+  async listEvents(filter: { status?: EventRecord["status"]; limit?: number } = {}): Promise<EventRecord[]> {
+    let query = this.#reader().selectFrom("events").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    const rows = await query
+      .orderBy("received_at", "desc")
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map((r) => toEventRecord(r as EventRow));
+  }
+
+  async listSteps(runId: string): Promise<StepRecord[]> {
+    const rows = await this.#reader()
+      .selectFrom("steps")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .orderBy("updated_at")
+      .execute();
+    return rows.map((r) => toStepRecord(r as StepRow));
+  }
+
+  async countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
+    const rows = await this.#reader()
+      .selectFrom("runs")
+      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((r: { status: string; count: unknown }) => [r.status, Number(r.count)]));
+  }
+
+  onRunsAvailable(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Drops the schema and everything in it (tests). */
+  async dropSchema(): Promise<void> {
+    await this.#pool.query(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`);
+  }
+
+  #reader() {
+    // biome-ignore lint/suspicious/noExplicitAny: read queries are typed by the row mappers in rows.ts
+    return this.#kysely as Kysely<any>;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Every run state transition on PostgreSQL, as SQL in full. Hot transitions
+ * (accept, claim, record step, complete) take arrays and touch many runs in one
+ * round trip; claims use FOR UPDATE SKIP LOCKED so workers never wait on each other.
+ */
+export const postgresSql = {
+  insertEvents: `INSERT INTO events (id, source, type, dedup_key, payload, status, received_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[])
+    ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id`,
+  findEventsByDedupKeys: `SELECT e.id, e.source, e.dedup_key FROM events e
+    JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key) ON e.source = k.source AND e.dedup_key = k.dedup_key`,
+  runIdsOfEvents: "SELECT id, event_id FROM runs WHERE event_id = ANY($1::text[]) ORDER BY seq",
+  insertQueuedRuns: `INSERT INTO runs (id, integration_id, event_id, status, available_at, failures, created_at, updated_at)
+    SELECT id, integration_id, event_id, 'queued', at, 0, at, at
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, integration_id, event_id, at)`,
+  /** Takes a slot of the key; `active` after the increment decides queued (≤ limit) or blocked. The row lock orders enqueuers of one key. */
+  takeConcurrencySlot: `INSERT INTO concurrency_keys (key, active) VALUES ($1, 1)
+    ON CONFLICT (key) DO UPDATE SET active = concurrency_keys.active + 1 RETURNING active`,
+  insertRun: `INSERT INTO runs (id, integration_id, event_id, status, concurrency_key, concurrency_limit, available_at, failures, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $7, $7)`,
+  notifyRunsAvailable: "SELECT pg_notify('tenon_runs', '')",
+
+  claimDueRuns: `WITH due AS (
+      SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= $1
+      ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+    UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1
+    FROM due WHERE r.seq = due.seq
+    RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.last_error`,
+  eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id = ANY($1::text[])",
+  journalOfRuns: "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id = ANY($1::text[])",
+
+  /** Journals completed steps, only for runs whose lease the caller still holds. */
+  recordSteps: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
+    SELECT v.run_id, v.name, 'completed', v.output, NULL, 0, v.now
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(run_id, lease_token, name, output, now)
+    JOIN runs r ON r.id = v.run_id AND r.lease_token = v.lease_token AND r.status = 'running'
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL, updated_at = EXCLUDED.updated_at
+    RETURNING run_id, name`,
+  completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
+    WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
+    RETURNING r.id, r.concurrency_key`,
+  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1, updated_at = EXCLUDED.updated_at`,
+  retryRun: `UPDATE runs SET status = 'retrying', available_at = $1, last_error = $2, failures = failures + $3, lease_token = NULL, lease_until = NULL, updated_at = $4
+    WHERE id = $5 AND lease_token = $6 AND status = 'running'`,
+  finishRunWithError: `UPDATE runs SET status = $1, last_error = $2, failures = failures + $3, lease_token = NULL, lease_until = NULL, finished_at = $4, updated_at = $4
+    WHERE id = $5 AND lease_token = $6 AND status = 'running' RETURNING concurrency_key`,
+  sleepRun: `UPDATE runs SET status = 'sleeping', available_at = $1, lease_token = NULL, lease_until = NULL, updated_at = $2
+    WHERE id = $3 AND lease_token = $4 AND status = 'running'`,
+  recordSleep: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES ($1, $2, 'completed', $3, NULL, 0, $4)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, updated_at = EXCLUDED.updated_at`,
+  releaseRun: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, updated_at = $1
+    WHERE id = $2 AND lease_token = $3 AND status = 'running'`,
+
+  /** A finished run frees its key's slot and hands it to the oldest blocked run of that key (FIFO). */
+  releaseConcurrencySlot: "UPDATE concurrency_keys SET active = active - 1 WHERE key = $1 RETURNING active",
+  forgetIdleConcurrencyKey: "DELETE FROM concurrency_keys WHERE key = $1 AND active <= 0",
+  promoteOldestBlocked: `UPDATE runs SET status = 'queued', available_at = $1, updated_at = $1
+    WHERE seq = (SELECT seq FROM runs WHERE concurrency_key = $2 AND status = 'blocked' ORDER BY seq LIMIT 1)
+    RETURNING id`,
+
+  extendLeases: "UPDATE runs SET lease_until = $1 WHERE status = 'running' AND lease_token = ANY($2::text[])",
+  /** Crash recovery: a lease that ran out means its worker died or stalled; the attempt counts as failed. */
+  expireLeases: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, failures = failures + 1,
+    last_error = 'the worker running this attempt stopped renewing its lease (crashed or stalled); the run was requeued', updated_at = $1
+    WHERE status = 'running' AND lease_until < $1`,
+  releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, failures = failures + 1,
+    last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = $1
+    WHERE status = 'running'`,
+  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping')",
+
+  ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING",
+  /** Compare-and-set: only one worker moves a schedule to a given tick (the row lock makes the others re-check and miss). */
+  advanceSchedule:
+    "UPDATE schedules SET last_tick_at = $1 WHERE id = $2 AND (last_tick_at IS NULL OR last_tick_at < $1)",
+  scheduleLastTick: "SELECT last_tick_at FROM schedules WHERE id = $1",
+} as const;

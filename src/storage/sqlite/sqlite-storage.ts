@@ -1,0 +1,343 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import type {
+  AcceptResult,
+  ClaimedRun,
+  EventRecord,
+  NewEvent,
+  NewRun,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  RunTransition,
+  StepRecord,
+  Storage,
+} from "../contract.ts";
+import { runMigrations } from "../migrations/migrate.ts";
+import { replayableRunError } from "../replay-rules.ts";
+import {
+  type EventRow,
+  groupJournal,
+  type RunRow,
+  runColumns,
+  type StepRow,
+  toEventRecord,
+  toRunRecord,
+  toStepRecord,
+} from "../rows.ts";
+import { sqliteSql } from "./sqlite-transitions.ts";
+
+export interface SqliteStorageOptions {
+  /** File path, or ":memory:". */
+  path: string;
+  /** FULL (default) survives power loss; NORMAL survives a process crash only. */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+type Statements = { [K in keyof typeof sqliteSql]: Database.Statement };
+
+/**
+ * SQLite backend: one process owns the file (WAL). The hot path (accept, claim,
+ * transitions) runs on prepared statements; Kysely runs migrations and the
+ * read queries, where composing filters matters more than microseconds.
+ */
+export class SqliteStorage implements Storage {
+  readonly dialect = "sqlite" as const;
+  readonly #db: Database.Database;
+  readonly #kysely: Kysely<unknown>;
+  #statements: Statements | undefined;
+
+  constructor(options: SqliteStorageOptions) {
+    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
+    this.#db = new Database(options.path);
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    this.#db.pragma("busy_timeout = 5000");
+    this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
+  }
+
+  async migrate(): Promise<void> {
+    await runMigrations(this.#kysely, "sqlite");
+    this.#statements = Object.fromEntries(
+      Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
+    ) as Statements;
+  }
+
+  async close(): Promise<void> {
+    await this.#kysely.destroy();
+    if (this.#db.open) this.#db.close();
+  }
+
+  get #sql(): Statements {
+    if (!this.#statements)
+      throw new Error("storage used before migrate(): call storage.migrate() (engine.start() does)");
+    return this.#statements;
+  }
+
+  #immediate<T>(fn: () => T): T {
+    return this.#db.transaction(fn).immediate();
+  }
+
+  async acceptEvents(events: NewEvent[]): Promise<AcceptResult[]> {
+    return this.#immediate(() => events.map((event) => this.#acceptEvent(event)));
+  }
+
+  #acceptEvent(event: NewEvent): AcceptResult {
+    const s = this.#sql;
+    if (event.dedupKey !== null) {
+      const existing = s.findDuplicateEvent.get(event.source, event.dedupKey) as { id: string } | undefined;
+      if (existing) {
+        const runIds = (s.runIdsOfEvent.all(existing.id) as { id: string }[]).map((r) => r.id);
+        return { duplicate: true, eventId: existing.id, runIds };
+      }
+    }
+    const status = event.runs.length > 0 ? "accepted" : "unmatched";
+    s.insertEvent.run(event.id, event.source, event.type, event.dedupKey, event.payloadJson, status, event.receivedAt);
+    this.#insertRuns(event.id, event.runs, event.receivedAt);
+    return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
+  }
+
+  #insertRuns(eventId: string, runs: NewRun[], now: number): void {
+    for (const run of runs) {
+      const status = this.#statusForNewRun(run.concurrencyKey, run.concurrencyLimit);
+      this.#sql.insertRun.run(
+        run.id,
+        run.integrationId,
+        eventId,
+        status,
+        run.concurrencyKey,
+        run.concurrencyLimit,
+        now,
+        now,
+        now,
+      );
+    }
+  }
+
+  #statusForNewRun(key: string | null, limit: number | null): RunStatus {
+    if (key === null) return "queued";
+    const { active } = this.#sql.takeConcurrencySlot.get(key) as { active: number };
+    return active <= (limit ?? 1) ? "queued" : "blocked";
+  }
+
+  async addRuns(eventId: string, runs: NewRun[], now: number): Promise<void> {
+    this.#immediate(() => {
+      this.#insertRuns(eventId, runs, now);
+      if (runs.length > 0) this.#db.prepare("UPDATE events SET status = 'accepted' WHERE id = ?").run(eventId);
+    });
+  }
+
+  async claimDueRuns(input: {
+    leaseToken: string;
+    limit: number;
+    now: number;
+    leaseUntil: number;
+  }): Promise<ClaimedRun[]> {
+    const s = this.#sql;
+    return this.#immediate(() => {
+      const { leaseToken, limit, now, leaseUntil } = input;
+      const rows = s.claimDueRuns.all(leaseToken, leaseUntil, now, now, now, limit) as {
+        seq: number;
+        id: string;
+        integration_id: string;
+        event_id: string;
+        failures: number;
+        last_error: string | null;
+      }[];
+      if (rows.length === 0) return [];
+      rows.sort((a, b) => a.seq - b.seq);
+      const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
+      const events = new Map(
+        (s.eventsByIds.all(eventIds) as Omit<EventRow, "dedup_key" | "status">[]).map((e) => [e.id, e]),
+      );
+      const journals = groupJournal(s.journalOfRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[]);
+      return rows.map((row) => {
+        const event = events.get(row.event_id);
+        if (!event) throw new Error(`run ${row.id} refers to event ${row.event_id}, which is missing`);
+        return {
+          id: row.id,
+          integrationId: row.integration_id,
+          eventId: row.event_id,
+          leaseToken,
+          failures: row.failures,
+          lastError: row.last_error,
+          event: {
+            id: event.id,
+            source: event.source,
+            type: event.type,
+            payloadJson: event.payload,
+            receivedAt: event.received_at,
+          },
+          journal: journals.get(row.id) ?? [],
+        };
+      });
+    });
+  }
+
+  async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
+    return this.#immediate(() => transitions.map((t) => this.#apply(t)));
+  }
+
+  #apply(t: RunTransition): boolean {
+    const s = this.#sql;
+    switch (t.kind) {
+      case "recordStep":
+        return s.recordStep.run(t.runId, t.name, t.outputJson, t.now, t.runId, t.leaseToken).changes === 1;
+      case "completeRun": {
+        const row = s.completeRun.get(t.outputJson, t.now, t.now, t.runId, t.leaseToken) as
+          | { concurrency_key: string | null }
+          | undefined;
+        if (!row) return false;
+        this.#releaseSlot(row.concurrency_key, t.now);
+        return true;
+      }
+      case "retryRun": {
+        const runFailure = t.stepFailure ? 0 : 1;
+        const ok = s.retryRun.run(t.availableAt, t.error, runFailure, t.now, t.runId, t.leaseToken).changes === 1;
+        if (ok && t.stepFailure) s.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.now);
+        return ok;
+      }
+      case "finishRunWithError": {
+        const runFailure = t.stepFailure ? 0 : 1;
+        const row = s.finishRunWithError.get(t.status, t.error, runFailure, t.now, t.now, t.runId, t.leaseToken) as
+          | { concurrency_key: string | null }
+          | undefined;
+        if (!row) return false;
+        if (t.stepFailure) s.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.now);
+        this.#releaseSlot(row.concurrency_key, t.now);
+        return true;
+      }
+      case "sleepRun": {
+        const ok = s.sleepRun.run(t.wakeAt, t.now, t.runId, t.leaseToken).changes === 1;
+        if (ok) s.recordSleep.run(t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now);
+        return ok;
+      }
+      case "releaseRun":
+        return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
+    }
+  }
+
+  #releaseSlot(key: string | null, now: number): void {
+    if (key === null) return;
+    const row = this.#sql.releaseConcurrencySlot.get(key) as { active: number } | undefined;
+    if (row && row.active <= 0) this.#sql.forgetIdleConcurrencyKey.run(key);
+    this.#sql.promoteOldestBlocked.run(now, now, key);
+  }
+
+  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void> {
+    if (leaseTokens.length === 0) return;
+    this.#sql.extendLeases.run(leaseUntil, JSON.stringify(leaseTokens));
+  }
+
+  async expireLeases(now: number): Promise<number> {
+    return this.#sql.expireLeases.run(now, now, now).changes;
+  }
+
+  async releaseAllLeases(now: number): Promise<number> {
+    return this.#sql.releaseAllLeases.run(now, now).changes;
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const row = this.#sql.nextDueAt.get() as { at: number | null };
+    return row.at;
+  }
+
+  async replayRun(runId: string, now: number): Promise<RunRecord> {
+    return this.#immediate(() => {
+      const row = this.#db.prepare(`SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`).get(runId) as
+        | (RunRow & { concurrency_limit: number | null })
+        | undefined;
+      const problem = replayableRunError(runId, row?.status);
+      if (problem) throw problem;
+      const run = row as RunRow & { concurrency_limit: number | null };
+      const wasFinished = run.status === "succeeded" || run.status === "failed" || run.status === "dead";
+      const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
+      this.#db
+        .prepare(
+          "UPDATE runs SET status = ?, available_at = ?, failures = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
+        )
+        .run(status, now, now, runId);
+      // A replay gets a fresh retry budget for the step that failed.
+      this.#db.prepare("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'").run(runId);
+      return toRunRecord({ ...run, status, available_at: now, failures: 0, finished_at: null });
+    });
+  }
+
+  async fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean> {
+    const s = this.#sql;
+    return this.#immediate(() => {
+      s.ensureSchedule.run(scheduleId);
+      if (s.advanceSchedule.run(tickAt, scheduleId, tickAt).changes !== 1) return false;
+      this.#acceptEvent(event);
+      return true;
+    });
+  }
+
+  async getScheduleLastTick(scheduleId: string): Promise<number | null> {
+    const row = this.#sql.scheduleLastTick.get(scheduleId) as { last_tick_at: number | null } | undefined;
+    return row?.last_tick_at ?? null;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | null> {
+    const row = await this.#reader().selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
+    return row ? toRunRecord(row as unknown as RunRow) : null;
+  }
+
+  async getEvent(eventId: string): Promise<EventRecord | null> {
+    const row = await this.#reader().selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
+    return row ? toEventRecord(row as unknown as EventRow) : null;
+  }
+
+  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
+    let query = this.#reader().selectFrom("runs").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
+    if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
+    const rows = await query
+      .orderBy("seq", "desc")
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map((r) => toRunRecord(r as unknown as RunRow));
+  }
+
+  async listEvents(filter: { status?: EventRecord["status"]; limit?: number } = {}): Promise<EventRecord[]> {
+    let query = this.#reader().selectFrom("events").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    const rows = await query
+      .orderBy("received_at", "desc")
+      .limit(filter.limit ?? 100)
+      .execute();
+    return rows.map((r) => toEventRecord(r as unknown as EventRow));
+  }
+
+  async listSteps(runId: string): Promise<StepRecord[]> {
+    const rows = await this.#reader()
+      .selectFrom("steps")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .orderBy("updated_at")
+      .execute();
+    return rows.map((r) => toStepRecord(r as unknown as StepRow));
+  }
+
+  async countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
+    const rows = await this.#reader()
+      .selectFrom("runs")
+      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  }
+
+  onRunsAvailable(): () => void {
+    // One process owns a SQLite file: the engine wakes its own worker when it enqueues.
+    return () => {};
+  }
+
+  #reader() {
+    // biome-ignore lint/suspicious/noExplicitAny: read queries are typed by the row mappers in rows.ts
+    return this.#kysely as Kysely<any>;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Every run state transition on SQLite, as SQL in full. One process owns the
+ * file and better-sqlite3 is synchronous, so a transaction here is a plain
+ * BEGIN IMMEDIATE … COMMIT with no interleaving.
+ */
+export const sqliteSql = {
+  findDuplicateEvent: "SELECT id FROM events WHERE source = ? AND dedup_key = ?",
+  runIdsOfEvent: "SELECT id FROM runs WHERE event_id = ? ORDER BY seq",
+  insertEvent:
+    "INSERT INTO events (id, source, type, dedup_key, payload, status, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  /** Takes a slot of the key; `active` after the increment decides queued (≤ limit) or blocked. */
+  takeConcurrencySlot:
+    "INSERT INTO concurrency_keys (key, active) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET active = active + 1 RETURNING active",
+  insertRun: `INSERT INTO runs (id, integration_id, event_id, status, concurrency_key, concurrency_limit, available_at, failures, created_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
+
+  claimDueRuns: `UPDATE runs SET status = 'running', lease_token = ?, lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+    WHERE seq IN (
+      SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= ?
+      ORDER BY available_at, seq LIMIT ?)
+    RETURNING seq, id, integration_id, event_id, failures, last_error`,
+  eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
+  journalOfRuns:
+    "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",
+
+  /** Journals a completed step, only while the caller still holds the run's lease. */
+  recordStep: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
+    SELECT ?, ?, 'completed', ?, NULL, 0, ?
+    WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_token = ? AND status = 'running')
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, error = NULL, updated_at = excluded.updated_at`,
+  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES (?, ?, 'failed', NULL, ?, 1, ?)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = excluded.error, failures = steps.failures + 1, updated_at = excluded.updated_at`,
+  completeRun: `UPDATE runs SET status = 'succeeded', output = ?, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING concurrency_key`,
+  retryRun: `UPDATE runs SET status = 'retrying', available_at = ?, last_error = ?, failures = failures + ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running'`,
+  finishRunWithError: `UPDATE runs SET status = ?, last_error = ?, failures = failures + ?, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING concurrency_key`,
+  sleepRun: `UPDATE runs SET status = 'sleeping', available_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running'`,
+  recordSleep: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES (?, ?, 'completed', ?, NULL, 0, ?)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, updated_at = excluded.updated_at`,
+  releaseRun: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running'`,
+
+  /** A finished run frees its key's slot and hands it to the oldest blocked run of that key (FIFO). */
+  releaseConcurrencySlot: "UPDATE concurrency_keys SET active = active - 1 WHERE key = ? RETURNING active",
+  forgetIdleConcurrencyKey: "DELETE FROM concurrency_keys WHERE key = ? AND active <= 0",
+  promoteOldestBlocked: `UPDATE runs SET status = 'queued', available_at = ?, updated_at = ?
+    WHERE seq = (SELECT seq FROM runs WHERE concurrency_key = ? AND status = 'blocked' ORDER BY seq LIMIT 1)`,
+
+  extendLeases: `UPDATE runs SET lease_until = ? WHERE status = 'running' AND lease_token IN (SELECT value FROM json_each(?))`,
+  /** Crash recovery: a lease that ran out means its worker died or stalled; the attempt counts as failed. */
+  expireLeases: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, failures = failures + 1,
+    last_error = 'the worker running this attempt stopped renewing its lease (crashed or stalled); the run was requeued', updated_at = ?
+    WHERE status = 'running' AND lease_until < ?`,
+  releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, failures = failures + 1,
+    last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = ?
+    WHERE status = 'running'`,
+  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping')",
+
+  ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",
+  /** Compare-and-set: only one worker moves a schedule to a given tick. */
+  advanceSchedule: "UPDATE schedules SET last_tick_at = ? WHERE id = ? AND (last_tick_at IS NULL OR last_tick_at < ?)",
+  scheduleLastTick: "SELECT last_tick_at FROM schedules WHERE id = ?",
+} as const;

@@ -1,0 +1,83 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { defineIntegration } from "../../src/sdk/define-integration.ts";
+import type { Storage } from "../../src/storage/contract.ts";
+import { type TestDatabase, backends } from "../support/backends.ts";
+import { testEngine, waitForRunStatus } from "../support/engine.ts";
+import { waitFor } from "../support/wait.ts";
+
+describe.each(backends)("graceful shutdown on $name", (backend) => {
+  let db: TestDatabase;
+  let storage: Storage;
+
+  beforeEach(() => {
+    db = backend.create();
+    storage = db.open();
+  });
+  afterEach(async () => {
+    await storage.close();
+    await db.cleanup();
+  });
+
+  it("stop() lets quick in-flight steps finish, releases runs still busy at the deadline, and keeps their journal", async () => {
+    const started = new Set<number>();
+    let releaseSlow: () => void = () => {};
+    const slowGate = new Promise<void>((resolve) => {
+      releaseSlow = resolve;
+    });
+    const engine = testEngine({
+      storage,
+      integrations: [
+        defineIntegration<{ slow: boolean; n: number }>({
+          id: "work",
+          trigger: { event: "job" },
+          async run({ event, step }) {
+            await step.run("first", () => event.payload.n);
+            await step.run("second", async () => {
+              started.add(event.payload.n);
+              if (event.payload.slow) await slowGate;
+              else await new Promise((resolve) => setTimeout(resolve, 50));
+            });
+          },
+        }),
+      ],
+    });
+    await engine.start();
+    const quick = (await engine.send({ type: "job", payload: { slow: false, n: 1 } })).runIds[0] as string;
+    const slow = (await engine.send({ type: "job", payload: { slow: true, n: 2 } })).runIds[0] as string;
+    await waitFor("both runs to be in their second step", () => started.size === 2);
+
+    await engine.stop({ deadlineMs: 300 });
+    releaseSlow();
+
+    expect((await storage.getRun(quick))?.status).toBe("succeeded");
+    const released = await storage.getRun(slow);
+    expect(released?.status).toBe("queued");
+    expect((await storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
+    // The slow step finished after the release: its result is refused, since the run is no longer leased to it.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
+
+    // Another worker picks the released run up and resumes it at the second step.
+    const next = testEngine({
+      storage,
+      integrations: [
+        defineIntegration<{ n: number }>({
+          id: "work",
+          trigger: { event: "job" },
+          async run({ event, step }) {
+            await step.run("first", () => {
+              throw new Error("first must not run again");
+            });
+            await step.run("second", () => event.payload.n);
+          },
+        }),
+      ],
+    });
+    await next.start();
+    try {
+      await waitForRunStatus(storage, slow, "succeeded");
+    } finally {
+      await next.stop();
+    }
+  });
+});

@@ -1,0 +1,63 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Storage } from "../../src/storage/contract.ts";
+import { type TestDatabase, backends } from "../support/backends.ts";
+import { waitFor } from "../support/wait.ts";
+import { type WorkerProcess, spawnWorker } from "../fixtures/spawn-worker.ts";
+
+const crashes = 20;
+
+describe.each(backends)("crash recovery on $name", (backend) => {
+  let db: TestDatabase;
+  let storage: Storage;
+  let dir: string;
+  let workers: WorkerProcess[];
+
+  beforeEach(async () => {
+    db = backend.create();
+    storage = db.open();
+    await storage.migrate();
+    dir = mkdtempSync(join(tmpdir(), "tenon-crash-"));
+    workers = [];
+  });
+  afterEach(async () => {
+    for (const w of workers) await w.kill9();
+    await storage.close();
+    await db.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`kill -9 while step 2 is in flight, ${crashes} times: every run completes, step 1 never runs twice, step 2 re-runs with the same idempotency key`, async () => {
+    const log = join(dir, "executions.log");
+    // On PostgreSQL a new process takes over only after the dead worker's lease expires; on SQLite the restarted owner recovers at once.
+    const env = { ...db.env, EXECUTION_LOG: log, LEASE_MS: "600" };
+    const runIds: string[] = [];
+    for (let iteration = 1; iteration <= crashes; iteration++) {
+      const worker = spawnWorker({ ...env, SEND_ITERATION: String(iteration) });
+      workers.push(worker);
+      const runId = (await worker.waitForLine("SENT ")).slice(5);
+      runIds.push(runId);
+      await worker.waitForLine(`IN_FLIGHT ${runId}`);
+      const previous = runIds.at(-2);
+      if (previous) await waitFor(`run ${previous} to be recovered`, async () => (await storage.getRun(previous))?.status === "succeeded");
+      await worker.kill9();
+    }
+    const last = spawnWorker(env);
+    workers.push(last);
+    await waitFor("every run to succeed", async () => (await storage.listRuns({ status: "succeeded" })).length === crashes, 30_000);
+
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    for (const runId of runIds) {
+      const of = (step: string) => lines.filter((l) => l.startsWith(`${step} ${runId} `));
+      expect(of("one"), `step one of ${runId}`).toHaveLength(1);
+      expect(of("two"), `step two of ${runId}`).toHaveLength(2);
+      expect(of("three"), `step three of ${runId}`).toHaveLength(1);
+      expect(new Set(of("two").map((l) => l.split(" ")[2]))).toEqual(new Set([`${runId}:two`]));
+      const run = await storage.getRun(runId);
+      expect(run?.failures).toBe(1); // the crashed attempt is counted, so a run that kills every worker ends up dead
+    }
+    expect(await storage.listEvents()).toHaveLength(crashes);
+  });
+});

@@ -1,3 +1,4 @@
+export { defineConfig } from "./config/define-config.ts";
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type {

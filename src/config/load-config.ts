@@ -1,0 +1,52 @@
+import { existsSync } from "node:fs";
+import { relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ConfigurationError, toError } from "../sdk/errors.ts";
+import { assertConfig, type TenonConfig } from "./define-config.ts";
+
+export const defaultConfigPath = "tenon.config.ts";
+
+/** Loads and checks a `tenon.config.ts`; `path` is relative to `cwd`. */
+export async function loadConfig(path = defaultConfigPath, cwd = process.cwd()): Promise<TenonConfig> {
+  const absolute = resolve(cwd, path);
+  const fromCwd = relative(cwd, absolute);
+  const shown = fromCwd && !fromCwd.startsWith("..") ? fromCwd : absolute;
+  if (!existsSync(absolute)) {
+    throw new ConfigurationError(
+      `no config file at ${shown}; create it with \`export default defineConfig({ integrations: [...] })\` or pass --config <path>`,
+    );
+  }
+  let module: { default?: unknown };
+  try {
+    module = await importTypeScript(pathToFileURL(absolute).href);
+  } catch (thrown) {
+    const error = toError(thrown);
+    if ((error as { code?: string }).code === "ERR_REQUIRE_CYCLE_MODULE") {
+      // What Node 20 says when ES module syntax sits in a file it was told is CommonJS.
+      throw new ConfigurationError(
+        `${shown} is loaded as CommonJS because the nearest package.json lacks "type": "module"; add it there, or name the file with .mts`,
+        { cause: error },
+      );
+    }
+    throw new ConfigurationError(`loading ${shown} failed: ${error.message}`, { cause: error });
+  }
+  if (module.default === undefined) {
+    throw new ConfigurationError(
+      `${shown} has no default export; end it with \`export default defineConfig({ integrations: [...] })\``,
+    );
+  }
+  assertConfig(module.default, shown);
+  return module.default;
+}
+
+/**
+ * A plain import, through the TypeScript loader this process already has
+ * (bin/tenon.js registers tsx; vitest brings its own; a process that can load
+ * this .ts file has one). Not tsx's `tsImport`: it loads the file and all it
+ * imports as separate module instances, so a `NonRetryableError` thrown by an
+ * integration is not an instance of the engine's `NonRetryableError`, and the
+ * engine retries bad data until the run is dead instead of failing it.
+ */
+function importTypeScript(url: string): Promise<{ default?: unknown }> {
+  return import(url);
+}

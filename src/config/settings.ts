@@ -1,0 +1,113 @@
+import { resolve } from "node:path";
+import { ConfigurationError } from "../sdk/errors.ts";
+
+/**
+ * Everything Tenon reads from the environment, in one place. The defaults work
+ * on a laptop (SQLite under `.tenon/`); production sets the variables.
+ * Precedence for worker sizing: environment, then `tenon.config.ts`, then the defaults here.
+ */
+export interface Settings {
+  /** A postgres:// URL selects PostgreSQL; undefined means SQLite. */
+  databaseUrl: string | undefined;
+  /** Absolute path of the SQLite file (unused with PostgreSQL). */
+  sqlitePath: string;
+  sqliteSynchronous: SqliteSynchronous;
+  logLevel: LogLevel;
+  workerConcurrency: number;
+  leaseMs: number;
+}
+
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+const synchronousModes = ["FULL", "NORMAL"] as const;
+export type SqliteSynchronous = (typeof synchronousModes)[number];
+
+export const defaultWorkerConcurrency = 100;
+export const defaultLeaseMs = 30_000;
+/** Heartbeats run every third of the lease; below a second they would be mostly overhead. */
+export const minLeaseMs = 1000;
+
+type Environment = Record<string, string | undefined>;
+
+export interface ReadSettingsOptions {
+  cwd?: string;
+  /** Worker sizing from `tenon.config.ts`; the environment overrides it. */
+  worker?: { concurrency?: number | undefined; leaseMs?: number | undefined };
+}
+
+/** Reads and checks the TENON_* variables; throws a ConfigurationError naming the variable at fault. */
+export function readSettings(env: Environment = process.env, options: ReadSettingsOptions = {}): Settings {
+  const cwd = options.cwd ?? process.cwd();
+  return {
+    databaseUrl: readDatabaseUrl(env),
+    sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? ".tenon/tenon.db"),
+    sqliteSynchronous: readChoice(env, "TENON_SQLITE_SYNCHRONOUS", synchronousModes, "FULL"),
+    logLevel: readChoice(env, "TENON_LOG_LEVEL", logLevels, "info"),
+    workerConcurrency: readInteger(env, "TENON_WORKER_CONCURRENCY", {
+      min: 1,
+      fallback: options.worker?.concurrency ?? defaultWorkerConcurrency,
+    }),
+    leaseMs: readInteger(env, "TENON_LEASE_MS", {
+      min: minLeaseMs,
+      fallback: options.worker?.leaseMs ?? defaultLeaseMs,
+    }),
+  };
+}
+
+/** The database in use, fit for a log line: the SQLite path, or the PostgreSQL URL without its password. */
+export function describeDatabase(settings: Settings): string {
+  if (!settings.databaseUrl) return `sqlite:${settings.sqlitePath}`;
+  // Not parsed with URL: libpq-style URLs such as postgres://user:pw@/db?host=/run/postgresql are not WHATWG URLs.
+  return settings.databaseUrl
+    .replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, "$1***@")
+    .replace(/([?&]password=)[^&]*/g, "$1***");
+}
+
+/** An empty variable counts as unset, as env files and container specs often leave them so. */
+function variable(env: Environment, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function readDatabaseUrl(env: Environment): string | undefined {
+  const url = variable(env, "TENON_DATABASE_URL");
+  if (url === undefined) return undefined;
+  if (!/^postgres(ql)?:\/\/./.test(url)) {
+    throw new ConfigurationError(
+      "TENON_DATABASE_URL must be a postgres:// or postgresql:// URL (e.g. postgres://user:password@host:5432/db); leave it unset to use SQLite",
+    );
+  }
+  return url;
+}
+
+function readChoice<T extends string>(env: Environment, name: string, allowed: readonly T[], fallback: T): T {
+  const value = variable(env, name);
+  if (value === undefined) return fallback;
+  const match = allowed.find((choice) => choice.toLowerCase() === value.toLowerCase());
+  if (match === undefined) {
+    throw new ConfigurationError(`${name} is "${value}"; allowed: ${allowed.join(", ")} (default ${fallback})`);
+  }
+  return match;
+}
+
+function readInteger(env: Environment, name: string, rule: { min: number; fallback: number }): number {
+  const value = variable(env, name);
+  if (value === undefined) return rule.fallback;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < rule.min) {
+    throw new ConfigurationError(`${name} is "${value}"; it must be a whole number ≥ ${rule.min}`);
+  }
+  return parsed;
+}
+
+/** DEMO_DURATION_S: `tenon demo` stops by itself after this many seconds; unset, it runs until Ctrl-C. */
+export function readDemoDurationMs(env: Environment = process.env): number | undefined {
+  const value = variable(env, "DEMO_DURATION_S");
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new ConfigurationError(`DEMO_DURATION_S is "${value}"; it must be a number of seconds > 0, or unset`);
+  }
+  return seconds * 1000;
+}

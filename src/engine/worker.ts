@@ -74,6 +74,9 @@ export class Worker {
     while (!this.#stopping) {
       const free = this.#concurrency - this.#inFlight.size;
       if (free <= 0) {
+        // Full: a finishing run wakes us. Clearing the flag first matters: sleeping on a set flag
+        // returns at once, and this loop would spin on microtasks and starve all I/O.
+        this.#woken = false;
         await this.#sleep(this.#pollIntervalMs);
         continue;
       }

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { ConfigurationError, ValidationError } from "../../src/sdk/errors.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type TestDatabase, backends } from "../support/backends.ts";
+import { backends, type TestDatabase } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 
 describe.each(backends)("bad input on $name", (backend) => {
@@ -96,7 +96,7 @@ describe.each(backends)("bad input on $name", (backend) => {
       const cycle = await waitForRunStatus(storage, await send("cycle"), "failed");
       expect(cycle.lastError).toMatch(/step "graph" returned a value that cannot be journaled.*circular/s);
       const string = await waitForRunStatus(storage, await send("string"), "dead");
-      expect(string.lastError).toContain('a non-Error value was thrown: the CRM said no');
+      expect(string.lastError).toContain("a non-Error value was thrown: the CRM said no");
       const undef = await waitForRunStatus(storage, await send("undefined"), "dead");
       expect(undef.lastError).toContain("a non-Error value was thrown: undefined");
       const healthy = await waitForRunStatus(storage, await send("ok"), "succeeded");
@@ -130,12 +130,16 @@ describe.each(backends)("bad input on $name", (backend) => {
 
 describe("definitions that cannot work fail at load time", () => {
   it("rejects bad ids, triggers, limits and duplicate ids", () => {
-    expect(() => defineIntegration({ id: "Bad Id", trigger: { event: "x" }, run: () => {} })).toThrow(ConfigurationError);
+    expect(() => defineIntegration({ id: "Bad Id", trigger: { event: "x" }, run: () => {} })).toThrow(
+      ConfigurationError,
+    );
     expect(() => defineIntegration({ id: "x", trigger: {} as never, run: () => {} })).toThrow(/trigger must be/);
     expect(() =>
       defineIntegration({ id: "x", trigger: { event: "x" }, concurrency: { key: () => "k", limit: 0 }, run: () => {} }),
     ).toThrow(/concurrency.limit/);
     const one = defineIntegration({ id: "same", trigger: { event: "x" }, run: () => {} });
-    expect(() => testEngine({ storage: {} as Storage, integrations: [one, one] })).toThrow(/two integrations share the id "same"/);
+    expect(() => testEngine({ storage: {} as Storage, integrations: [one, one] })).toThrow(
+      /two integrations share the id "same"/,
+    );
   });
 });

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type TestDatabase, backends } from "../support/backends.ts";
+import { spawnWorker, type WorkerProcess } from "../fixtures/spawn-worker.ts";
+import { backends, type TestDatabase } from "../support/backends.ts";
 import { waitFor } from "../support/wait.ts";
-import { type WorkerProcess, spawnWorker } from "../fixtures/spawn-worker.ts";
 
 const crashes = 20;
 
@@ -41,12 +41,20 @@ describe.each(backends)("crash recovery on $name", (backend) => {
       runIds.push(runId);
       await worker.waitForLine(`IN_FLIGHT ${runId}`);
       const previous = runIds.at(-2);
-      if (previous) await waitFor(`run ${previous} to be recovered`, async () => (await storage.getRun(previous))?.status === "succeeded");
+      if (previous)
+        await waitFor(
+          `run ${previous} to be recovered`,
+          async () => (await storage.getRun(previous))?.status === "succeeded",
+        );
       await worker.kill9();
     }
     const last = spawnWorker(env);
     workers.push(last);
-    await waitFor("every run to succeed", async () => (await storage.listRuns({ status: "succeeded" })).length === crashes, 30_000);
+    await waitFor(
+      "every run to succeed",
+      async () => (await storage.listRuns({ status: "succeeded" })).length === crashes,
+      30_000,
+    );
 
     const lines = readFileSync(log, "utf8").trim().split("\n");
     for (const runId of runIds) {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type TestDatabase, backends } from "../support/backends.ts";
+import { backends, type TestDatabase } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 
 describe.each(backends)("replay on $name", (backend) => {

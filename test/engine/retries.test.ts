@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { NonRetryableError, RetryableError } from "../../src/sdk/errors.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type TestDatabase, backends } from "../support/backends.ts";
+import { backends, type TestDatabase } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 
@@ -71,7 +71,9 @@ describe.each(backends)("retries on $name", (backend) => {
       expect(keys[0]).toBe(`${runId}:two`);
 
       const steps = await storage.listSteps(runId);
-      const journal = steps.map((s) => [s.name, s.status, s.failures]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      const journal = steps
+        .map((s) => [s.name, s.status, s.failures])
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
       expect(journal).toEqual([
         ["one", "completed", 0],
         ["three", "completed", 0],

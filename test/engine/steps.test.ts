@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type TestDatabase, backends } from "../support/backends.ts";
+import { backends, type TestDatabase } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";

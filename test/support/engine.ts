@@ -1,5 +1,5 @@
 import pino from "pino";
-import { type EngineOptions, createEngine } from "../../src/engine/engine.ts";
+import { createEngine, type EngineOptions } from "../../src/engine/engine.ts";
 import type { RunStatus, Storage } from "../../src/storage/contract.ts";
 import { waitFor } from "./wait.ts";
 
@@ -14,7 +14,12 @@ export function testEngine(options: Omit<EngineOptions, "logger"> & Partial<Pick
   });
 }
 
-export async function waitForRunStatus(storage: Storage, runId: string, status: RunStatus | RunStatus[], timeoutMs?: number) {
+export async function waitForRunStatus(
+  storage: Storage,
+  runId: string,
+  status: RunStatus | RunStatus[],
+  timeoutMs?: number,
+) {
   const wanted = Array.isArray(status) ? status : [status];
   return waitFor(
     `run ${runId} to be ${wanted.join(" or ")}`,

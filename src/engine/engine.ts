@@ -75,9 +75,14 @@ export function createEngine(options: EngineOptions): Engine {
     const runs: NewRun[] = [];
     for (const integration of integrations.values()) {
       const trigger = integration.trigger;
-      if (!("event" in trigger) || trigger.event !== event.type) continue;
+      if ("cron" in trigger) {
+        // A schedule tick's event (source "schedule", type = integration id) belongs to that integration alone.
+        if (event.source === "schedule" && event.type === integration.id) runs.push(newRun(integration, event));
+        continue;
+      }
+      if (trigger.event !== event.type) continue;
       if (trigger.source !== undefined && trigger.source !== event.source) continue;
-      runs.push({ id: randomUUID(), integrationId: integration.id, ...concurrencyOf(integration, event) });
+      runs.push(newRun(integration, event));
     }
     return runs;
   }
@@ -137,6 +142,10 @@ export function createEngine(options: EngineOptions): Engine {
       worker?.wake();
     },
   };
+}
+
+function newRun(integration: Integration, event: Parameters<typeof concurrencyOf>[1]): NewRun {
+  return { id: randomUUID(), integrationId: integration.id, ...concurrencyOf(integration, event) };
 }
 
 function indexIntegrations(list: Integration[]): Map<string, Integration> {

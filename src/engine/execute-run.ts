@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Integration, StepContext, StepOptions, StepTools, TriggerEvent } from "../sdk/define-integration.ts";
 import { type Duration, durationToMs } from "../sdk/duration.ts";
-import { NonRetryableError, RetryableError, toError } from "../sdk/errors.ts";
+import { NonRetryableError, type RetryableError, toError } from "../sdk/errors.ts";
 import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
@@ -110,7 +110,7 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
   const stepFailure = stepFailed ? { name: stepFailed.stepName, error } : null;
   deps.logger.warn({ runId: run.id, attempt: failedAttempts, err: cause.message }, `${where} failed`);
 
-  if (cause instanceof NonRetryableError) {
+  if (isNonRetryable(cause)) {
     await finish(run, deps, { kind: "failed", error, stepFailure });
   } else if (failedAttempts >= policy.maxAttempts) {
     await finish(run, deps, {
@@ -119,9 +119,10 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
       stepFailure,
     });
   } else {
+    const retryAfterMs = (cause as Partial<RetryableError>).retryAfterMs;
     const delay =
-      cause instanceof RetryableError && cause.retryAfterMs !== undefined
-        ? cause.retryAfterMs
+      cause.name === "RetryableError" && typeof retryAfterMs === "number"
+        ? retryAfterMs
         : backoffDelayMs(policy, failedAttempts, deps.random);
     const now = deps.clock.now();
     await deps.transition({
@@ -150,6 +151,11 @@ async function finish(
     stepFailure: outcome.stepFailure,
     now: deps.clock.now(),
   });
+}
+
+/** By name as well as class: a second copy of the SDK in node_modules must not turn "failed" into retries. */
+function isNonRetryable(error: Error): boolean {
+  return error instanceof NonRetryableError || error.name === "NonRetryableError";
 }
 
 function truncate(text: string): string {

@@ -82,8 +82,8 @@ export class Scheduler {
       const lastTick = await this.#storage.getScheduleLastTick(integration.id);
       // A schedule never fired before starts at this scheduler's start: no catch-up of ticks from before it existed.
       const since = lastTick ?? this.#startedAt - 1;
-      const latest = cron.previousRuns(1, new Date(now + 1))[0]?.getTime();
-      if (latest === undefined || latest <= since || latest > now) continue;
+      const latest = latestTickBetween(cron, since, now);
+      if (latest === undefined) continue;
       if (await this.#storage.fireScheduleTick(integration.id, latest, tickEvent(integration, latest))) {
         fired++;
         this.#logger.info({ integrationId: integration.id, tick: new Date(latest).toISOString() }, "schedule fired");
@@ -91,6 +91,20 @@ export class Scheduler {
     }
     return fired;
   }
+}
+
+/** The last tick t with since < t ≤ now, if any. (croner's nextRun is strictly after its argument.) */
+export function latestTickBetween(cron: Cron, since: number, now: number): number | undefined {
+  const first = cron.nextRun(new Date(since))?.getTime();
+  if (first === undefined || first > now) return undefined;
+  let latest: number = first;
+  for (let steps = 0; steps < 10_000; steps++) {
+    const next: number | undefined = cron.nextRun(new Date(latest))?.getTime();
+    if (next === undefined || next > now) return latest;
+    latest = next;
+  }
+  // More than 10,000 ticks missed means a tiny period: the latest one is within the last hour.
+  return latestTickBetween(cron, now - 3_600_000, now);
 }
 
 function tickEvent(integration: Integration, tickAt: number): NewEvent {

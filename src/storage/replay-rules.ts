@@ -1,11 +1,17 @@
+import { ValidationError } from "../sdk/errors.ts";
+
 /** Why a run cannot be replayed right now, or null if it can. Shared by both backends. */
 export function replayableRunError(runId: string, status: string | undefined): Error | null {
-  if (status === undefined) return new Error(`run ${runId} does not exist`);
+  if (status === undefined) return new ValidationError(`run ${runId} does not exist`);
   if (status === "running") {
-    return new Error(`run ${runId} is running right now; replay it once it has finished or its worker has stopped`);
+    return new ValidationError(
+      `run ${runId} is running right now; replay it once it has finished or its worker has stopped`,
+    );
   }
   if (status === "blocked") {
-    return new Error(`run ${runId} is waiting for earlier runs with its concurrency key; it will start on its own`);
+    return new ValidationError(
+      `run ${runId} is waiting for earlier runs with its concurrency key; it will start on its own`,
+    );
   }
   return null;
 }

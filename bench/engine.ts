@@ -13,23 +13,17 @@
  *   BENCH_GRAPHILE_CONCURRENCY   comma-separated graphile-worker concurrencies to try; the best is reported (default "10,20")
  *   BENCH_ONLY                   comma-separated subset of sqlite,postgres,graphile (default all)
  *   BENCH_TIMEOUT_MS             give up on a drain after this long (default 600000)
- *   BENCH_MODE                   "split" (default) or "single", see Modes below
+ *   BENCH_MODE                   "single" (default) or "split", see Modes below
  *   BENCH_POLL_MS                worker pollIntervalMs in split mode (default 10)
  *   BENCH_STALL_MS               kill the process if its event loop stalls this long (default 60000)
  *   BENCH_TRACE                  1: time every storage call (count, batch size, ms) and print a table per backend
  *   TENON_BENCH_DATABASE_URL     PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Modes:
- *   single  One engine both accepts (engine.send) and runs. At the commit this bench was written against, this
- *           HANGS as soon as the worker is at full concurrency and is woken (every engine.send and every
- *           PostgreSQL NOTIFY wakes it): Worker.#run in src/engine/worker.ts loops on `free <= 0` ->
- *           `await this.#sleep()`, and #sleep returns an already resolved promise while #woken is true, which
- *           nothing clears on that path. The loop spins on microtasks forever, starving timers and I/O, so no
- *           run ever progresses. The stall watchdog SIGKILLs the process (exit 137) instead of hanging.
- *   split   Workaround that keeps the worker settings under test: a sender engine (worker: false) accepts the
- *           events, and a runner engine executes them on the same storage, with onRunsAvailable (NOTIFY) hidden
- *           from it. The runner is then woken only by its own run completions, which always free a slot first,
- *           so it never spins; an idle runner finds new runs by polling every BENCH_POLL_MS.
+ *   single  (default) One engine both accepts (engine.send) and runs, as `tenon start` does.
+ *   split   A sender engine (worker: false) accepts the events and a runner engine executes them on the same
+ *           storage without NOTIFY wake-ups (it polls every BENCH_POLL_MS when idle): ingest and workers in
+ *           separate roles. Kept for comparison; it was the workaround for a worker spin (fixed in c68b338).
  *
  * Writes bench/results/engine.json: [{ name, value, unit }].
  */
@@ -66,7 +60,7 @@ const graphileConcurrencies = (process.env.BENCH_GRAPHILE_CONCURRENCY ?? "10,20"
 const only = new Set((process.env.BENCH_ONLY ?? "sqlite,postgres,graphile").split(",").map((s) => s.trim()));
 const timeoutMs = intEnv("BENCH_TIMEOUT_MS", 600_000);
 const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const mode = process.env.BENCH_MODE ?? "split";
+const mode = process.env.BENCH_MODE ?? "single";
 if (mode !== "split" && mode !== "single") throw new Error(`BENCH_MODE must be "split" or "single", got "${mode}"`);
 const splitMode = mode === "split";
 const pollIntervalMs = intEnv("BENCH_POLL_MS", 10);

@@ -26,8 +26,12 @@ export const postgresSql = {
     UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1
     FROM due WHERE r.seq = due.seq
     RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.last_error`,
-  eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id = ANY($1::text[])",
-  journalOfRuns: "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id = ANY($1::text[])",
+  // Joined to unnest() rather than "= ANY($1)": mid-burst, before autovacuum has analysed the tables, the
+  // planner would guess ANY matches a quarter of the rows and scan them all (measured: 7 ms vs 1 ms per claim).
+  eventsByIds: `SELECT e.id, e.source, e.type, e.payload, e.received_at
+    FROM unnest($1::text[]) AS k(id) JOIN events e ON e.id = k.id`,
+  journalOfRuns: `SELECT s.run_id, s.name, s.status, s.output, s.error, s.failures
+    FROM unnest($1::text[]) AS k(id) JOIN steps s ON s.run_id = k.id`,
 
   /** Journals completed steps, only for runs whose lease the caller still holds. */
   recordSteps: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)

@@ -6,6 +6,7 @@
  *
  * Knobs (environment):
  *   BENCH_EVENTS                 events (runs) per backend and jobs for graphile-worker (default 20000)
+ *   BENCH_LIGHT_EVENTS           events sent one at a time (10 ms apart) after the burst, for light-load latency (default 200)
  *   BENCH_SEND_CHUNK             engine.send calls issued concurrently per chunk (default 500)
  *   BENCH_CONCURRENCY            Tenon worker concurrency (default 500)
  *   BENCH_CLAIM_BATCH            Tenon worker claimBatch (default 100)
@@ -50,6 +51,7 @@ interface Metric {
 
 const events = intEnv("BENCH_EVENTS", 20_000);
 const sendChunk = intEnv("BENCH_SEND_CHUNK", 500);
+const lightEvents = intEnv("BENCH_LIGHT_EVENTS", 200);
 const workerConcurrency = intEnv("BENCH_CONCURRENCY", 500);
 const claimBatch = intEnv("BENCH_CLAIM_BATCH", 100);
 const pgPool = process.env.BENCH_PG_POOL ? intEnv("BENCH_PG_POOL", 10) : undefined;
@@ -219,7 +221,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   const n = events;
   const sendAt = new Float64Array(n); // engine.send called
   const ackAt = new Float64Array(n); // engine.send resolved (event and run committed)
-  const firstStepAt = new Float64Array(n); // step "one" started
+  const firstStepAt = new Float64Array(n + lightEvents); // step "one" started
   const integration = defineIntegration<{ id: number }>({
     id: "bench",
     trigger: { event: "bench.tick" },
@@ -278,6 +280,20 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   }
   const peakRss = rss.stop();
   if (trace) printTrace(label, stats, drainedAt - t0);
+
+  // Light load: one event every 10 ms into an idle engine, the "webhook ack → first step" latency.
+  const lightLatency = new Float64Array(lightEvents);
+  const lightAck = new Float64Array(lightEvents);
+  for (let i = 0; i < lightEvents; i++) {
+    const id = n + i;
+    const sentAt = performance.now();
+    await sender.send({ type: "bench.tick", payload: { id } });
+    lightAck[i] = performance.now() - sentAt;
+    await sleep(10);
+    while (firstStepAt[id] === 0) await sleep(1);
+    lightLatency[i] = (firstStepAt[id] as number) - sentAt;
+  }
+
   if (sender !== runner) await sender.stop();
   await runner.stop();
   await storage.close();
@@ -304,6 +320,10 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     { name: `${label}.latency_first_step_p50`, value: percentile(latency, 50), unit: "ms" },
     { name: `${label}.latency_first_step_p99`, value: percentile(latency, 99), unit: "ms" },
     { name: `${label}.peak_rss`, value: peakRss, unit: "MB" },
+    { name: `${label}.light_load_ack_p50`, value: percentile(lightAck, 50), unit: "ms" },
+    { name: `${label}.light_load_ack_p99`, value: percentile(lightAck, 99), unit: "ms" },
+    { name: `${label}.light_load_first_step_p50`, value: percentile(lightLatency, 50), unit: "ms" },
+    { name: `${label}.light_load_first_step_p99`, value: percentile(lightLatency, 99), unit: "ms" },
   ];
 }
 

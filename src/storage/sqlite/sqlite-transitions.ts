@@ -16,7 +16,7 @@ export const sqliteSql = {
 
   claimDueRuns: `UPDATE runs SET status = 'running', lease_token = ?, lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?
     WHERE seq IN (
-      SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= ?
+      SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= ?
       ORDER BY available_at, seq LIMIT ?)
     RETURNING seq, id, integration_id, event_id, failures, last_error`,
   eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",

@@ -85,7 +85,7 @@ export class PostgresStorage implements Storage {
       // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
       if ((error as { code?: string }).code !== "23505") throw error;
     }
-    await runMigrations(this.#kysely, "postgres", this.#schema);
+    await runMigrations(this.#kysely, "postgres");
     await this.#listen();
   }
 

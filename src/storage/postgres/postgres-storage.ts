@@ -14,17 +14,9 @@ import type {
   Storage,
 } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
+import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import {
-  type EventRow,
-  groupJournal,
-  type RunRow,
-  runColumns,
-  type StepRow,
-  toEventRecord,
-  toRunRecord,
-  toStepRecord,
-} from "../rows.ts";
+import { type EventRow, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -49,6 +41,7 @@ export class PostgresStorage implements Storage {
   readonly dialect = "postgres" as const;
   readonly #pool: pg.Pool;
   readonly #kysely: Kysely<unknown>;
+  readonly #reads: ReadQueries;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -65,6 +58,7 @@ export class PostgresStorage implements Storage {
     // An idle client that loses its connection must not crash the process; the next query reconnects.
     this.#pool.on("error", () => {});
     this.#kysely = new Kysely({ dialect: new PostgresDialect({ pool: this.#pool }) });
+    this.#reads = new ReadQueries(this.#kysely);
   }
 
   #clientConfig(): pg.ClientConfig {
@@ -462,55 +456,28 @@ export class PostgresStorage implements Storage {
     return rows[0]?.last_tick_at ?? null;
   }
 
-  async getRun(runId: string): Promise<RunRecord | null> {
-    const row = await this.#reader().selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
-    return row ? toRunRecord(row as RunRow) : null;
+  getRun(runId: string): Promise<RunRecord | null> {
+    return this.#reads.getRun(runId);
   }
 
-  async getEvent(eventId: string): Promise<EventRecord | null> {
-    const row = await this.#reader().selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
-    return row ? toEventRecord(row as EventRow) : null;
+  getEvent(eventId: string): Promise<EventRecord | null> {
+    return this.#reads.getEvent(eventId);
   }
 
-  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    let query = this.#reader().selectFrom("runs").selectAll();
-    if (filter.status) query = query.where("status", "=", filter.status);
-    if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
-    if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
-    const rows = await query
-      .orderBy("seq", "desc")
-      .limit(filter.limit ?? 100)
-      .execute();
-    return rows.map((r) => toRunRecord(r as RunRow));
+  listRuns(filter?: RunFilter): Promise<RunRecord[]> {
+    return this.#reads.listRuns(filter);
   }
 
-  async listEvents(filter: { status?: EventRecord["status"]; limit?: number } = {}): Promise<EventRecord[]> {
-    let query = this.#reader().selectFrom("events").selectAll();
-    if (filter.status) query = query.where("status", "=", filter.status);
-    const rows = await query
-      .orderBy("received_at", "desc")
-      .limit(filter.limit ?? 100)
-      .execute();
-    return rows.map((r) => toEventRecord(r as EventRow));
+  listEvents(filter?: { status?: EventRecord["status"]; limit?: number }): Promise<EventRecord[]> {
+    return this.#reads.listEvents(filter);
   }
 
-  async listSteps(runId: string): Promise<StepRecord[]> {
-    const rows = await this.#reader()
-      .selectFrom("steps")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .orderBy("updated_at")
-      .execute();
-    return rows.map((r) => toStepRecord(r as StepRow));
+  listSteps(runId: string): Promise<StepRecord[]> {
+    return this.#reads.listSteps(runId);
   }
 
-  async countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    const rows = await this.#reader()
-      .selectFrom("runs")
-      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
-      .groupBy("status")
-      .execute();
-    return Object.fromEntries(rows.map((r: { status: string; count: unknown }) => [r.status, Number(r.count)]));
+  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.#reads.countRunsByStatus();
   }
 
   onRunsAvailable(listener: () => void): () => void {
@@ -521,10 +488,5 @@ export class PostgresStorage implements Storage {
   /** Drops the schema and everything in it (tests). */
   async dropSchema(): Promise<void> {
     await this.#pool.query(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`);
-  }
-
-  #reader() {
-    // biome-ignore lint/suspicious/noExplicitAny: read queries are typed by the row mappers in rows.ts
-    return this.#kysely as Kysely<any>;
   }
 }

@@ -16,17 +16,9 @@ import type {
   Storage,
 } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
+import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import {
-  type EventRow,
-  groupJournal,
-  type RunRow,
-  runColumns,
-  type StepRow,
-  toEventRecord,
-  toRunRecord,
-  toStepRecord,
-} from "../rows.ts";
+import { type EventRow, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 
 export interface SqliteStorageOptions {
@@ -47,6 +39,7 @@ export class SqliteStorage implements Storage {
   readonly dialect = "sqlite" as const;
   readonly #db: Database.Database;
   readonly #kysely: Kysely<unknown>;
+  readonly #reads: ReadQueries;
   #statements: Statements | undefined;
 
   constructor(options: SqliteStorageOptions) {
@@ -56,6 +49,7 @@ export class SqliteStorage implements Storage {
     this.#db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     this.#db.pragma("busy_timeout = 5000");
     this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
+    this.#reads = new ReadQueries(this.#kysely);
   }
 
   async migrate(): Promise<void> {
@@ -280,64 +274,32 @@ export class SqliteStorage implements Storage {
     return row?.last_tick_at ?? null;
   }
 
-  async getRun(runId: string): Promise<RunRecord | null> {
-    const row = await this.#reader().selectFrom("runs").selectAll().where("id", "=", runId).executeTakeFirst();
-    return row ? toRunRecord(row as unknown as RunRow) : null;
+  getRun(runId: string): Promise<RunRecord | null> {
+    return this.#reads.getRun(runId);
   }
 
-  async getEvent(eventId: string): Promise<EventRecord | null> {
-    const row = await this.#reader().selectFrom("events").selectAll().where("id", "=", eventId).executeTakeFirst();
-    return row ? toEventRecord(row as unknown as EventRow) : null;
+  getEvent(eventId: string): Promise<EventRecord | null> {
+    return this.#reads.getEvent(eventId);
   }
 
-  async listRuns(filter: RunFilter = {}): Promise<RunRecord[]> {
-    let query = this.#reader().selectFrom("runs").selectAll();
-    if (filter.status) query = query.where("status", "=", filter.status);
-    if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
-    if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
-    const rows = await query
-      .orderBy("seq", "desc")
-      .limit(filter.limit ?? 100)
-      .execute();
-    return rows.map((r) => toRunRecord(r as unknown as RunRow));
+  listRuns(filter?: RunFilter): Promise<RunRecord[]> {
+    return this.#reads.listRuns(filter);
   }
 
-  async listEvents(filter: { status?: EventRecord["status"]; limit?: number } = {}): Promise<EventRecord[]> {
-    let query = this.#reader().selectFrom("events").selectAll();
-    if (filter.status) query = query.where("status", "=", filter.status);
-    const rows = await query
-      .orderBy("received_at", "desc")
-      .limit(filter.limit ?? 100)
-      .execute();
-    return rows.map((r) => toEventRecord(r as unknown as EventRow));
+  listEvents(filter?: { status?: EventRecord["status"]; limit?: number }): Promise<EventRecord[]> {
+    return this.#reads.listEvents(filter);
   }
 
-  async listSteps(runId: string): Promise<StepRecord[]> {
-    const rows = await this.#reader()
-      .selectFrom("steps")
-      .selectAll()
-      .where("run_id", "=", runId)
-      .orderBy("updated_at")
-      .execute();
-    return rows.map((r) => toStepRecord(r as unknown as StepRow));
+  listSteps(runId: string): Promise<StepRecord[]> {
+    return this.#reads.listSteps(runId);
   }
 
-  async countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    const rows = await this.#reader()
-      .selectFrom("runs")
-      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
-      .groupBy("status")
-      .execute();
-    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
+    return this.#reads.countRunsByStatus();
   }
 
   onRunsAvailable(): () => void {
     // One process owns a SQLite file: the engine wakes its own worker when it enqueues.
     return () => {};
-  }
-
-  #reader() {
-    // biome-ignore lint/suspicious/noExplicitAny: read queries are typed by the row mappers in rows.ts
-    return this.#kysely as Kysely<any>;
   }
 }

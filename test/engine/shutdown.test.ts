@@ -46,7 +46,7 @@ describe.each(backends)("graceful shutdown on $name", (backend) => {
     const slow = (await engine.send({ type: "job", payload: { slow: true, n: 2 } })).runIds[0] as string;
     await waitFor("both runs to be in their second step", () => started.size === 2);
 
-    await engine.stop({ deadlineMs: 300 });
+    await engine.stop({ deadlineMs: 1000 });
     releaseSlow();
 
     expect((await storage.getRun(quick))?.status).toBe("succeeded");

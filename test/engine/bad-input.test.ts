@@ -1,22 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { ConfigurationError, ValidationError } from "../../src/sdk/errors.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 
 describe.each(backends)("bad input on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-
-  beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
-  });
+  const t = useTestStorage(backend);
 
   const integrations = [
     defineIntegration({
@@ -56,21 +46,21 @@ describe.each(backends)("bad input on $name", (backend) => {
   ];
 
   it("an event no integration handles is kept and visible as unmatched", async () => {
-    const engine = testEngine({ storage, integrations });
+    const engine = testEngine({ storage: t.storage, integrations });
     await engine.start();
     try {
       const result = await engine.send({ type: "invoice.voided", payload: { id: 7 } });
       expect(result).toMatchObject({ duplicate: false, runIds: [] });
-      const event = await storage.getEvent(result.eventId);
+      const event = await t.storage.getEvent(result.eventId);
       expect(event).toMatchObject({ status: "unmatched", type: "invoice.voided", payloadJson: '{"id":7}' });
-      expect((await storage.listEvents({ status: "unmatched" })).map((e) => e.id)).toEqual([result.eventId]);
+      expect((await t.storage.listEvents({ status: "unmatched" })).map((e) => e.id)).toEqual([result.eventId]);
     } finally {
       await engine.stop();
     }
   });
 
   it("a payload that is not JSON-serialisable is refused with a clear error and nothing is stored", async () => {
-    const engine = testEngine({ storage, integrations });
+    const engine = testEngine({ storage: t.storage, integrations });
     await engine.start();
     try {
       const cyclic: Record<string, unknown> = {};
@@ -80,26 +70,26 @@ describe.each(backends)("bad input on $name", (backend) => {
       await expect(engine.send({ type: "ok", payload: cyclic })).rejects.toThrow(/not JSON-serialisable/);
       await expect(engine.send({ type: "ok", payload: { f: () => 1 } })).rejects.toThrow(/"f" is a function/);
       await expect(engine.send({ type: "", payload: {} })).rejects.toThrow(/event type must be a non-empty string/);
-      expect(await storage.listEvents()).toEqual([]);
+      expect(await t.storage.listEvents()).toEqual([]);
     } finally {
       await engine.stop();
     }
   });
 
   it("a step returning a value that cannot be journaled fails its run with the reason; non-Error throws are reported readably; the worker keeps working", async () => {
-    const engine = testEngine({ storage, integrations });
+    const engine = testEngine({ storage: t.storage, integrations });
     await engine.start();
     try {
       const send = async (type: string) => (await engine.send({ type, payload: {} })).runIds[0] as string;
-      const bigint = await waitForRunStatus(storage, await send("bigint"), "failed");
+      const bigint = await waitForRunStatus(t.storage, await send("bigint"), "failed");
       expect(bigint.lastError).toMatch(/step "total" returned a value that cannot be journaled \("total" is a bigint/);
-      const cycle = await waitForRunStatus(storage, await send("cycle"), "failed");
+      const cycle = await waitForRunStatus(t.storage, await send("cycle"), "failed");
       expect(cycle.lastError).toMatch(/step "graph" returned a value that cannot be journaled.*circular/s);
-      const string = await waitForRunStatus(storage, await send("string"), "dead");
+      const string = await waitForRunStatus(t.storage, await send("string"), "dead");
       expect(string.lastError).toContain("a non-Error value was thrown: the CRM said no");
-      const undef = await waitForRunStatus(storage, await send("undefined"), "dead");
+      const undef = await waitForRunStatus(t.storage, await send("undefined"), "dead");
       expect(undef.lastError).toContain("a non-Error value was thrown: undefined");
-      const healthy = await waitForRunStatus(storage, await send("ok"), "succeeded");
+      const healthy = await waitForRunStatus(t.storage, await send("ok"), "succeeded");
       expect(healthy.outputJson).toBe('"fine"');
     } finally {
       await engine.stop();
@@ -107,7 +97,7 @@ describe.each(backends)("bad input on $name", (backend) => {
   });
 
   it("a redelivered event (same source and id) is recognised and creates no second run", async () => {
-    const engine = testEngine({ storage, integrations });
+    const engine = testEngine({ storage: t.storage, integrations });
     await engine.start();
     try {
       const first = await engine.send({ type: "ok", source: "shop", id: "evt_1", payload: {} });
@@ -121,7 +111,7 @@ describe.each(backends)("bad input on $name", (backend) => {
       expect([a?.duplicate, b?.duplicate].sort()).toEqual([false, true]);
       expect(a?.eventId).toBe(b?.eventId);
       expect(otherSource.duplicate).toBe(false);
-      expect((await storage.listRuns()).length).toBe(3);
+      expect((await t.storage.listRuns()).length).toBe(3);
     } finally {
       await engine.stop();
     }

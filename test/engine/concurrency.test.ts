@@ -1,22 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
-import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { testEngine } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
 
 describe.each(backends)("concurrency keys on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-
-  beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
-  });
+  const t = useTestStorage(backend);
 
   it("runs sharing a key never overlap and finish in enqueue order, while other keys run in parallel", async () => {
     const running = new Map<string, number>();
@@ -25,7 +14,7 @@ describe.each(backends)("concurrency keys on $name", (backend) => {
     let overall = 0;
     const finished = new Map<string, number[]>();
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       worker: { concurrency: 20 },
       integrations: [
         defineIntegration<{ customer: string; n: number }>({
@@ -58,7 +47,7 @@ describe.each(backends)("concurrency keys on $name", (backend) => {
         sends.push(engine.send({ type: "order.created", payload: { customer: customers[n % 4], n } }));
       }
       await Promise.all(sends);
-      await waitFor("all 40 runs to finish", async () => (await storage.countRunsByStatus()).succeeded === 40);
+      await waitFor("all 40 runs to finish", async () => (await t.storage.countRunsByStatus()).succeeded === 40);
       expect(maxOverlapPerKey).toBe(1);
       expect(maxParallelOverall).toBeGreaterThan(1);
       for (const [index, customer] of customers.entries()) {
@@ -74,7 +63,7 @@ describe.each(backends)("concurrency keys on $name", (backend) => {
     let active = 0;
     let maxActive = 0;
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       worker: { concurrency: 20 },
       integrations: [
         defineIntegration<{ n: number }>({
@@ -98,11 +87,11 @@ describe.each(backends)("concurrency keys on $name", (backend) => {
     try {
       await Promise.all(Array.from({ length: 10 }, (_, n) => engine.send({ type: "job", payload: { n } })));
       await waitFor("10 runs to finish", async () => {
-        const counts = await storage.countRunsByStatus();
+        const counts = await t.storage.countRunsByStatus();
         return (counts.succeeded ?? 0) + (counts.dead ?? 0) === 10;
       });
       expect(maxActive).toBe(2);
-      expect((await storage.countRunsByStatus()).dead).toBe(1);
+      expect((await t.storage.countRunsByStatus()).dead).toBe(1);
     } finally {
       await engine.stop();
     }

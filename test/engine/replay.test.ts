@@ -1,27 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
-import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 
 describe.each(backends)("replay on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-
-  beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
-  });
+  const t = useTestStorage(backend);
 
   it("replay(runId) resumes a dead run from the failed step; replayEvent(eventId) starts a fresh run", async () => {
     const calls = { contact: 0, invoice: 0 };
     let accountingUp = false;
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       integrations: [
         defineIntegration({
           id: "order-to-invoice",
@@ -42,19 +31,19 @@ describe.each(backends)("replay on $name", (backend) => {
     try {
       const { runIds, eventId } = await engine.send({ type: "order.created", payload: { order: 1 } });
       const runId = runIds[0] as string;
-      expect((await waitForRunStatus(storage, runId, "dead")).lastError).toContain("accounting is down");
+      expect((await waitForRunStatus(t.storage, runId, "dead")).lastError).toContain("accounting is down");
 
       accountingUp = true;
       const replayed = await engine.replay(runId);
       expect(replayed.status).toBe("queued");
-      const done = await waitForRunStatus(storage, runId, "succeeded");
+      const done = await waitForRunStatus(t.storage, runId, "succeeded");
       expect(done.outputJson).toBe('"INV-1"');
       expect(calls).toEqual({ contact: 1, invoice: 2 });
 
       const fresh = await engine.replayEvent(eventId);
       expect(fresh).toHaveLength(1);
       expect(fresh[0]).not.toBe(runId);
-      await waitForRunStatus(storage, fresh[0] as string, "succeeded");
+      await waitForRunStatus(t.storage, fresh[0] as string, "succeeded");
       expect(calls).toEqual({ contact: 2, invoice: 3 });
 
       await expect(engine.replay("no-such-run")).rejects.toThrow(/run no-such-run does not exist/);

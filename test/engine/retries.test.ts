@@ -1,24 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { NonRetryableError, RetryableError } from "../../src/sdk/errors.ts";
-import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
+import { waitFor } from "../support/wait.ts";
 
 describe.each(backends)("retries on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
+  const t = useTestStorage(backend);
   let clock: ManualClock;
 
   beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
     clock = new ManualClock();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
   });
 
   it("a run whose 2nd of 3 steps fails twice then succeeds runs step 1 once, step 2 three times with one idempotency key, step 3 once, on the backoff schedule", async () => {
@@ -41,13 +34,13 @@ describe.each(backends)("retries on $name", (backend) => {
       },
     });
     // Full jitter draws from [0, ceiling]; pinning the draw at 0.5 makes each delay exactly half its ceiling.
-    const engine = testEngine({ storage, integrations: [integration], clock, random: () => 0.5 });
+    const engine = testEngine({ storage: t.storage, integrations: [integration], clock, random: () => 0.5 });
     await engine.start();
     try {
       const { runIds } = await engine.send({ type: "order.created", payload: { order: 1 } });
       const runId = runIds[0] as string;
 
-      const first = await waitForRunStatus(storage, runId, "retrying");
+      const first = await waitForRunStatus(t.storage, runId, "retrying");
       expect(first.availableAt - clock.now()).toBe(500); // 0.5 × 1 s · 2^0
       expect(first.lastError).toContain("upstream 503 on attempt 1");
 
@@ -58,19 +51,19 @@ describe.each(backends)("retries on $name", (backend) => {
 
       clock.advance(1);
       engine.wake();
-      await waitFor2(() => calls.two === 2);
-      const second = await waitForRunStatus(storage, runId, "retrying");
+      await waitFor("the second attempt of step two", () => calls.two === 2);
+      const second = await waitForRunStatus(t.storage, runId, "retrying");
       expect(second.availableAt - clock.now()).toBe(1000); // 0.5 × 1 s · 2^1
 
       clock.advance(1000);
       engine.wake();
-      const done = await waitForRunStatus(storage, runId, "succeeded");
+      const done = await waitForRunStatus(t.storage, runId, "succeeded");
       expect(done.outputJson).toBe('"done"');
       expect(calls).toEqual({ one: 1, two: 3, three: 1 });
       expect(new Set(keys).size).toBe(1);
       expect(keys[0]).toBe(`${runId}:two`);
 
-      const steps = await storage.listSteps(runId);
+      const steps = await t.storage.listSteps(runId);
       const journal = steps
         .map((s) => [s.name, s.status, s.failures])
         .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
@@ -87,7 +80,7 @@ describe.each(backends)("retries on $name", (backend) => {
   it("exhausted retries end the run as dead with the last error; a NonRetryableError ends it as failed at once", async () => {
     let attempts = 0;
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       clock,
       random: () => 1,
       integrations: [
@@ -115,15 +108,15 @@ describe.each(backends)("retries on $name", (backend) => {
     try {
       const dead = (await engine.send({ type: "x", payload: {} })).runIds[0] as string;
       const failed = (await engine.send({ type: "y", payload: {} })).runIds[0] as string;
-      const failedRun = await waitForRunStatus(storage, failed, "failed");
+      const failedRun = await waitForRunStatus(t.storage, failed, "failed");
       expect(failedRun.lastError).toContain("order has no customer email");
       for (let attempt = 1; attempt <= 2; attempt++) {
-        await waitFor2(() => attempts === attempt);
-        await waitForRunStatus(storage, dead, "retrying");
+        await waitFor(`attempt ${attempt}`, () => attempts === attempt);
+        await waitForRunStatus(t.storage, dead, "retrying");
         clock.advance(1000);
         engine.wake();
       }
-      const deadRun = await waitForRunStatus(storage, dead, "dead");
+      const deadRun = await waitForRunStatus(t.storage, dead, "dead");
       expect(attempts).toBe(3);
       expect(deadRun.lastError).toContain("retries exhausted after 3 attempts");
       expect(deadRun.lastError).toContain("connection refused");
@@ -134,7 +127,7 @@ describe.each(backends)("retries on $name", (backend) => {
 
   it("RetryableError.retryAfterMs overrides the backoff, and a step's own policy overrides the integration's", async () => {
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       clock,
       random: () => 1,
       integrations: [
@@ -168,19 +161,11 @@ describe.each(backends)("retries on $name", (backend) => {
     try {
       const limited = (await engine.send({ type: "x", payload: {} })).runIds[0] as string;
       const strict = (await engine.send({ type: "y", payload: {} })).runIds[0] as string;
-      const run = await waitForRunStatus(storage, limited, "retrying");
+      const run = await waitForRunStatus(t.storage, limited, "retrying");
       expect(run.availableAt - clock.now()).toBe(7000);
-      await waitForRunStatus(storage, strict, "dead");
+      await waitForRunStatus(t.storage, strict, "dead");
     } finally {
       await engine.stop();
     }
   });
 });
-
-async function waitFor2(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in 10 s");
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

@@ -1,22 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
-import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
 
 describe.each(backends)("graceful shutdown on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-
-  beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
-  });
+  const t = useTestStorage(backend);
 
   it("stop() lets quick in-flight steps finish, releases runs still busy at the deadline, and keeps their journal", async () => {
     const started = new Set<number>();
@@ -25,7 +14,7 @@ describe.each(backends)("graceful shutdown on $name", (backend) => {
       releaseSlow = resolve;
     });
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       integrations: [
         defineIntegration<{ slow: boolean; n: number }>({
           id: "work",
@@ -49,17 +38,17 @@ describe.each(backends)("graceful shutdown on $name", (backend) => {
     await engine.stop({ deadlineMs: 1000 });
     releaseSlow();
 
-    expect((await storage.getRun(quick))?.status).toBe("succeeded");
-    const released = await storage.getRun(slow);
+    expect((await t.storage.getRun(quick))?.status).toBe("succeeded");
+    const released = await t.storage.getRun(slow);
     expect(released?.status).toBe("queued");
-    expect((await storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
+    expect((await t.storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
     // The slow step finished after the release: its result is refused, since the run is no longer leased to it.
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect((await storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
+    expect((await t.storage.listSteps(slow)).map((s) => s.name)).toEqual(["first"]);
 
     // Another worker picks the released run up and resumes it at the second step.
     const next = testEngine({
-      storage,
+      storage: t.storage,
       integrations: [
         defineIntegration<{ n: number }>({
           id: "work",
@@ -75,7 +64,7 @@ describe.each(backends)("graceful shutdown on $name", (backend) => {
     });
     await next.start();
     try {
-      await waitForRunStatus(storage, slow, "succeeded");
+      await waitForRunStatus(t.storage, slow, "succeeded");
     } finally {
       await next.stop();
     }

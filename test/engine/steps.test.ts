@@ -1,28 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
-import type { Storage } from "../../src/storage/contract.ts";
-import { backends, type TestDatabase } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
 
 describe.each(backends)("steps on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-
-  beforeEach(() => {
-    db = backend.create();
-    storage = db.open();
-  });
-  afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
-  });
+  const t = useTestStorage(backend);
 
   it("journals each call of a repeated step name as name, name#2, name#3 with distinct idempotency keys, so loops work", async () => {
     const keys: string[] = [];
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       integrations: [
         defineIntegration<{ items: string[] }>({
           id: "loop",
@@ -45,9 +34,9 @@ describe.each(backends)("steps on $name", (backend) => {
     await engine.start();
     try {
       const runId = (await engine.send({ type: "batch", payload: { items: ["a", "b", "c"] } })).runIds[0] as string;
-      const run = await waitForRunStatus(storage, runId, "succeeded");
+      const run = await waitForRunStatus(t.storage, runId, "succeeded");
       expect(JSON.parse(run.outputJson ?? "null")).toEqual(["charged a", "charged b", "charged c"]);
-      const names = (await storage.listSteps(runId)).map((s) => s.name).sort();
+      const names = (await t.storage.listSteps(runId)).map((s) => s.name).sort();
       expect(names).toEqual(["charge", "charge#2", "charge#3"]);
       expect(keys).toEqual([`${runId}:charge`, `${runId}:charge#2`, `${runId}:charge#3`]);
     } finally {
@@ -59,7 +48,7 @@ describe.each(backends)("steps on $name", (backend) => {
     let executions = 0;
     const seen: unknown[] = [];
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       integrations: [
         defineIntegration({
           id: "once",
@@ -78,9 +67,9 @@ describe.each(backends)("steps on $name", (backend) => {
     await engine.start();
     try {
       const runId = (await engine.send({ type: "x", payload: {} })).runIds[0] as string;
-      await waitForRunStatus(storage, runId, "succeeded");
+      await waitForRunStatus(t.storage, runId, "succeeded");
       await engine.replay(runId);
-      await waitForRunStatus(storage, runId, "succeeded");
+      await waitForRunStatus(t.storage, runId, "succeeded");
       expect(executions).toBe(1);
       // First execution and replay see the same value: the JSON round trip happens both times.
       expect(seen).toEqual([
@@ -96,7 +85,7 @@ describe.each(backends)("steps on $name", (backend) => {
     const clock = new ManualClock();
     const trace: string[] = [];
     const engine = testEngine({
-      storage,
+      storage: t.storage,
       clock,
       integrations: [
         defineIntegration({
@@ -115,25 +104,25 @@ describe.each(backends)("steps on $name", (backend) => {
     await engine.start();
     try {
       const runId = (await engine.send({ type: "appointment.completed", payload: {} })).runIds[0] as string;
-      const sleeping = await waitForRunStatus(storage, runId, "sleeping");
+      const sleeping = await waitForRunStatus(t.storage, runId, "sleeping");
       expect(sleeping.availableAt - clock.now()).toBe(86_400_000);
       expect(trace).toEqual(["note"]);
 
       clock.advance(86_400_000 - 1);
       engine.wake();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect((await storage.getRun(runId))?.status).toBe("sleeping");
+      expect((await t.storage.getRun(runId))?.status).toBe("sleeping");
 
       clock.advance(1);
       engine.wake();
       // Second sleep: its wake time is journaled, so it survives any restart unchanged.
       const wakeAt = clock.now() + 3_600_000;
-      await waitFor("the second sleep", async () => (await storage.getRun(runId))?.availableAt === wakeAt);
+      await waitFor("the second sleep", async () => (await t.storage.getRun(runId))?.availableAt === wakeAt);
       expect(trace).toEqual(["note", "review"]);
-      expect((await storage.getRun(runId))?.status).toBe("sleeping");
+      expect((await t.storage.getRun(runId))?.status).toBe("sleeping");
       clock.advance(3_600_000);
       engine.wake();
-      await waitForRunStatus(storage, runId, "succeeded");
+      await waitForRunStatus(t.storage, runId, "succeeded");
       expect(trace).toEqual(["note", "review", "close"]);
     } finally {
       await engine.stop();

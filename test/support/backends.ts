@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterEach, beforeEach } from "vitest";
 import type { Storage } from "../../src/storage/contract.ts";
 import { PostgresStorage } from "../../src/storage/postgres/postgres-storage.ts";
 import { SqliteStorage } from "../../src/storage/sqlite/sqlite-storage.ts";
@@ -55,3 +56,27 @@ export const postgresBackend: Backend = {
 
 /** The same suite runs on both: `describe.each(backends)`. */
 export const backends: Backend[] = [sqliteBackend, postgresBackend];
+
+/** Registers hooks that give each test a fresh database and one storage on it (closed and dropped afterwards). */
+export function useTestStorage(backend: Backend): { readonly db: TestDatabase; readonly storage: Storage } {
+  let db: TestDatabase | undefined;
+  let storage: Storage | undefined;
+  beforeEach(() => {
+    db = backend.create();
+    storage = db.open();
+  });
+  afterEach(async () => {
+    await storage?.close();
+    await db?.cleanup();
+  });
+  return {
+    get db() {
+      if (!db) throw new Error("useTestStorage: the database exists only inside a test");
+      return db;
+    },
+    get storage() {
+      if (!storage) throw new Error("useTestStorage: the storage exists only inside a test");
+      return storage;
+    },
+  };
+}

@@ -14,17 +14,9 @@
  *   BENCH_GRAPHILE_CONCURRENCY   comma-separated graphile-worker concurrencies to try; the best is reported (default "10,20")
  *   BENCH_ONLY                   comma-separated subset of sqlite,postgres,graphile (default all)
  *   BENCH_TIMEOUT_MS             give up on a drain after this long (default 600000)
- *   BENCH_MODE                   "single" (default) or "split", see Modes below
- *   BENCH_POLL_MS                worker pollIntervalMs in split mode (default 10)
  *   BENCH_STALL_MS               kill the process if its event loop stalls this long (default 60000)
  *   BENCH_TRACE                  1: time every storage call (count, batch size, ms) and print a table per backend
  *   TENON_BENCH_DATABASE_URL     PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
- *
- * Modes:
- *   single  (default) One engine both accepts (engine.send) and runs, as `tenon start` does.
- *   split   A sender engine (worker: false) accepts the events and a runner engine executes them on the same
- *           storage without NOTIFY wake-ups (it polls every BENCH_POLL_MS when idle): ingest and workers in
- *           separate roles. Kept for comparison; it was the workaround for a worker spin (fixed in c68b338).
  *
  * Writes bench/results/engine.json: [{ name, value, unit }].
  */
@@ -62,10 +54,6 @@ const graphileConcurrencies = (process.env.BENCH_GRAPHILE_CONCURRENCY ?? "10,20"
 const only = new Set((process.env.BENCH_ONLY ?? "sqlite,postgres,graphile").split(",").map((s) => s.trim()));
 const timeoutMs = intEnv("BENCH_TIMEOUT_MS", 600_000);
 const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const mode = process.env.BENCH_MODE ?? "single";
-if (mode !== "split" && mode !== "single") throw new Error(`BENCH_MODE must be "split" or "single", got "${mode}"`);
-const splitMode = mode === "split";
-const pollIntervalMs = intEnv("BENCH_POLL_MS", 10);
 const stallMs = intEnv("BENCH_STALL_MS", 60_000);
 const trace = process.env.BENCH_TRACE === "1";
 const tenonSchema = "tenon_bench";
@@ -124,7 +112,7 @@ function startStallWatchdog(ms: number): () => Promise<void> {
        const now = Atomics.load(beats, 0);
        if (now !== last) { last = now; since = Date.now(); return; }
        if (Date.now() - since > workerData.ms) {
-         writeSync(2, "bench: the event loop stalled for " + workerData.ms + " ms (see BENCH_MODE in bench/engine.ts); killing the process\\n");
+         writeSync(2, "bench: the event loop stalled for " + workerData.ms + " ms (an engine hang?); killing the process\\n");
          process.kill(process.pid, "SIGKILL");
        }
      }, 250);`,
@@ -137,17 +125,6 @@ function startStallWatchdog(ms: number): () => Promise<void> {
     clearInterval(beat);
     await watchdog.terminate();
   };
-}
-
-/** The storage as seen by a worker that must not be woken by NOTIFY (split mode). */
-function withoutWakeUps(storage: Storage): Storage {
-  return new Proxy(storage, {
-    get(target, property) {
-      if (property === "onRunsAvailable") return () => () => {};
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
 }
 
 interface CallStats {
@@ -236,17 +213,14 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     },
   });
   const logger = pino({ level: "silent" });
-  const workerOptions = { concurrency: workerConcurrency, claimBatch, ...(splitMode ? { pollIntervalMs } : {}) };
-  // single: one engine accepts and runs, as an application would. split: see "Modes" at the top of this file.
-  const runner = createEngine({
-    storage: splitMode ? withoutWakeUps(storage) : storage,
+  // One engine accepts and runs, as `tenon start` does.
+  const engine = createEngine({
+    storage,
     integrations: [integration],
     logger,
-    worker: workerOptions,
+    worker: { concurrency: workerConcurrency, claimBatch },
   });
-  const sender = splitMode ? createEngine({ storage, integrations: [integration], logger, worker: false }) : runner;
-  await runner.start();
-  if (sender !== runner) await sender.start();
+  await engine.start();
 
   const rss = new RssSampler();
   rss.start();
@@ -256,7 +230,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     for (let id = from; id < Math.min(n, from + sendChunk); id++) {
       sendAt[id] = performance.now();
       pending.push(
-        sender.send({ type: "bench.tick", payload: { id } }).then(() => {
+        engine.send({ type: "bench.tick", payload: { id } }).then(() => {
           ackAt[id] = performance.now();
         }),
       );
@@ -287,15 +261,14 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   for (let i = 0; i < lightEvents; i++) {
     const id = n + i;
     const sentAt = performance.now();
-    await sender.send({ type: "bench.tick", payload: { id } });
+    await engine.send({ type: "bench.tick", payload: { id } });
     lightAck[i] = performance.now() - sentAt;
     await sleep(10);
     while (firstStepAt[id] === 0) await sleep(1);
     lightLatency[i] = (firstStepAt[id] as number) - sentAt;
   }
 
-  if (sender !== runner) await sender.stop();
-  await runner.stop();
+  await engine.stop();
   await storage.close();
 
   const latency = new Float64Array(n);
@@ -308,7 +281,6 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   const drainS = (drainedAt - t0) / 1000;
   return [
     { name: `${label}.events`, value: n, unit: "events" },
-    { name: `${label}.split_mode`, value: splitMode ? 1 : 0, unit: "bool" },
     { name: `${label}.worker_concurrency`, value: workerConcurrency, unit: "runs" },
     { name: `${label}.worker_claim_batch`, value: claimBatch, unit: "runs" },
     { name: `${label}.enqueue_per_s`, value: n / enqueueS, unit: "events/s" },
@@ -463,7 +435,7 @@ function printTable(metrics: Metric[]): void {
 
 async function main(): Promise<void> {
   console.log(
-    `Tenon engine bench: ${events} events, mode ${mode}${splitMode ? ` (poll ${pollIntervalMs} ms)` : ""}, send chunk ${sendChunk}, worker concurrency ${workerConcurrency}, claimBatch ${claimBatch}`,
+    `Tenon engine bench: ${events} events, send chunk ${sendChunk}, worker concurrency ${workerConcurrency}, claimBatch ${claimBatch}`,
   );
   const stopWatchdog = startStallWatchdog(stallMs);
   const metrics: Metric[] = [];

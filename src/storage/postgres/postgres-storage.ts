@@ -13,6 +13,7 @@ import type {
   StepRecord,
   Storage,
 } from "../contract.ts";
+import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
@@ -427,7 +428,7 @@ export class PostgresStorage implements Storage {
       const run = rows[0];
       const problem = replayableRunError(runId, run?.status);
       if (problem || !run) throw problem;
-      const wasFinished = run.status === "succeeded" || run.status === "failed" || run.status === "dead";
+      const wasFinished = terminalStatuses.includes(run.status as RunStatus);
       const status = wasFinished
         ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
         : "queued";

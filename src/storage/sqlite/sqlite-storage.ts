@@ -15,6 +15,7 @@ import type {
   StepRecord,
   Storage,
 } from "../contract.ts";
+import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
@@ -246,7 +247,7 @@ export class SqliteStorage implements Storage {
       const problem = replayableRunError(runId, row?.status);
       if (problem) throw problem;
       const run = row as RunRow & { concurrency_limit: number | null };
-      const wasFinished = run.status === "succeeded" || run.status === "failed" || run.status === "dead";
+      const wasFinished = terminalStatuses.includes(run.status as RunStatus);
       const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
       this.#db
         .prepare(

@@ -1,8 +1,18 @@
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
+import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import type { Integration } from "../sdk/define-integration.ts";
+import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError, toError, ValidationError } from "../sdk/errors.ts";
-import type { AcceptResult, NewEvent, NewRun, RunRecord, RunTransition, Storage } from "../storage/contract.ts";
+import type {
+  AcceptResult,
+  NewEvent,
+  NewRun,
+  PollState,
+  RunRecord,
+  RunTransition,
+  Storage,
+} from "../storage/contract.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { payloadToJson } from "./journal-value.ts";
@@ -13,8 +23,12 @@ export interface EngineOptions {
   storage: Storage;
   // biome-ignore lint/suspicious/noExplicitAny: integrations of any payload type live side by side
   integrations: Integration<any, any>[];
-  /** false: this process only accepts events (no worker, no schedules). */
+  /** Poll sources (systems without webhooks); polled by processes that run a worker. */
+  // biome-ignore lint/suspicious/noExplicitAny: polls of any item type live side by side
+  polls?: Poll<any>[];
+  /** false: this process only accepts events (no worker, no schedules, no polling). */
   worker?: WorkerOptions | false;
+  poller?: PollerOptions;
   clock?: Clock;
   /** Source of jitter for retry backoff; tests pin it. */
   random?: () => number;
@@ -30,14 +44,39 @@ export interface SendEventInput {
   id?: string;
 }
 
+export interface SendOptions {
+  /** A hash of the request that carried the event; a duplicate reports the original's (Idempotency-Key checks). */
+  fingerprint?: string;
+}
+
+export interface QuarantineInput {
+  source: string;
+  type: string;
+  /** The provider's id, if known: a redelivery of the same unusable request is stored once. */
+  id?: string;
+  /** What arrived, as far as it could be kept (the raw body when it could not be parsed). */
+  payload: unknown;
+  /** Why it cannot be processed; shown to the operator. */
+  reason: string;
+}
+
 export interface Engine {
   readonly storage: Storage;
   /** Migrates storage, recovers runs left by a crash (SQLite), starts the worker and the schedules. */
   start(): Promise<void>;
   /** Stops claiming, lets in-flight runs finish for up to `deadlineMs` (default 10 s), releases the rest. */
   stop(options?: { deadlineMs?: number }): Promise<void>;
-  /** Durably stores the event and its runs; resolves once committed. */
-  send(event: SendEventInput): Promise<AcceptResult>;
+  /**
+   * Durably stores the event and its runs; resolves once committed. An event an integration cannot
+   * take (its concurrency key function throws) is stored as quarantined with the reason, and starts nothing.
+   */
+  send(event: SendEventInput, options?: SendOptions): Promise<AcceptResult>;
+  /** Durably stores an event that cannot be processed (verified but unparseable), with the reason; no runs. */
+  quarantine(input: QuarantineInput): Promise<AcceptResult>;
+  /** Moves a poll source's cursor back (or forward) and polls it now; items already seen are deduplicated. */
+  backfill(pollId: string, fromCursor: string | null): Promise<void>;
+  /** A poll source's cursor, last success and last error. */
+  pollState(pollId: string): Promise<PollState | null>;
   /** Resumes a run from its first incomplete step (its journal is kept). */
   replay(runId: string): Promise<RunRecord>;
   /** Starts fresh runs for a stored event, one per integration it matches now. */
@@ -63,7 +102,47 @@ export function createEngine(options: EngineOptions): Engine {
       : new Worker({ storage, integrations, clock, random, logger, transition }, options.worker);
   const scheduler =
     options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
+  const polls = indexPolls(options.polls ?? []);
+  const poller =
+    options.worker === false || polls.size === 0
+      ? undefined
+      : new Poller(
+          [...polls.values()],
+          {
+            storage,
+            clock,
+            logger,
+            toNewEvent: (input) => toNewEvent({ id: randomUUID(), ...input, receivedAt: clock.now() }),
+            onRunsStored: () => worker?.wake(),
+          },
+          options.poller,
+        );
   let unsubscribe: () => void = () => {};
+
+  /** The event with its runs, or quarantined if an integration cannot take it. */
+  function toNewEvent(event: {
+    id: string;
+    source: string;
+    type: string;
+    dedupKey: string | null;
+    payload: unknown;
+    receivedAt: number;
+  }): NewEvent {
+    const stored = {
+      id: event.id,
+      source: event.source,
+      type: event.type,
+      dedupKey: event.dedupKey,
+      payloadJson: payloadToJson(event.payload),
+      receivedAt: event.receivedAt,
+    };
+    try {
+      return { ...stored, runs: runsFor(event) };
+    } catch (error) {
+      if (!(error instanceof UnusableEventError)) throw error;
+      return { ...stored, runs: [], quarantineReason: error.message };
+    }
+  }
 
   function runsFor(event: {
     source: string;
@@ -101,20 +180,45 @@ export function createEngine(options: EngineOptions): Engine {
       unsubscribe = storage.onRunsAvailable(() => worker.wake());
       worker.start();
       scheduler?.start(() => worker.wake());
+      poller?.start();
     },
 
     async stop({ deadlineMs = 10_000 } = {}) {
       scheduler?.stop();
+      await poller?.stop();
       unsubscribe();
       await worker?.stop(deadlineMs);
       await Promise.all([accepts.whenIdle(), transitions.whenIdle()]);
     },
 
-    async send(input) {
-      const event = validateEvent(input, clock.now());
-      const result = await accepts.submit({ ...event, runs: runsFor({ ...event, payload: input.payload }) });
+    async send(input, sendOptions = {}) {
+      const event = toNewEvent(validateEvent(input, clock.now()));
+      if (sendOptions.fingerprint !== undefined) event.fingerprint = sendOptions.fingerprint;
+      const result = await accepts.submit(event);
       if (!result.duplicate && result.runIds.length > 0) worker?.wake();
       return result;
+    },
+
+    async quarantine(input) {
+      const event = validateEvent({ ...input, id: input.id }, clock.now());
+      return accepts.submit({
+        ...event,
+        payloadJson: payloadToJson(input.payload),
+        runs: [],
+        quarantineReason: input.reason,
+      });
+    },
+
+    async backfill(pollId, fromCursor) {
+      if (!polls.has(pollId)) {
+        throw new ValidationError(`no poll source "${pollId}"; known: ${[...polls.keys()].join(", ") || "none"}`);
+      }
+      await storage.resetPollCursor(pollId, fromCursor, clock.now());
+      poller?.wake();
+    },
+
+    pollState(pollId) {
+      return storage.getPollState(pollId);
     },
 
     async replay(runId) {
@@ -148,6 +252,20 @@ function newRun(integration: Integration, event: Parameters<typeof concurrencyOf
   return { id: randomUUID(), integrationId: integration.id, ...concurrencyOf(integration, event) };
 }
 
+/** The event is valid but an integration cannot take it: it is quarantined with this message. */
+class UnusableEventError extends Error {
+  override readonly name = "UnusableEventError";
+}
+
+function indexPolls(list: Poll[]): Map<string, Poll> {
+  const byId = new Map<string, Poll>();
+  for (const poll of list) {
+    if (byId.has(poll.id)) throw new ConfigurationError(`two poll sources share the id "${poll.id}"`);
+    byId.set(poll.id, poll);
+  }
+  return byId;
+}
+
 function indexIntegrations(list: Integration[]): Map<string, Integration> {
   const byId = new Map<string, Integration>();
   for (const integration of list) {
@@ -157,7 +275,10 @@ function indexIntegrations(list: Integration[]): Map<string, Integration> {
   return byId;
 }
 
-function validateEvent(input: SendEventInput, now: number): Omit<NewEvent, "runs"> {
+function validateEvent(
+  input: SendEventInput,
+  now: number,
+): { id: string; source: string; type: string; dedupKey: string | null; payload: unknown; receivedAt: number } {
   if (typeof input !== "object" || input === null)
     throw new ValidationError("an event must be an object { type, payload }");
   if (typeof input.type !== "string" || input.type.length === 0 || input.type.length > 200) {
@@ -175,7 +296,7 @@ function validateEvent(input: SendEventInput, now: number): Omit<NewEvent, "runs
     source,
     type: input.type,
     dedupKey: input.id ?? null,
-    payloadJson: payloadToJson(input.payload),
+    payload: input.payload,
     receivedAt: now,
   };
 }
@@ -189,12 +310,12 @@ function concurrencyOf(
   try {
     key = integration.concurrency.key({ ...event, receivedAt: new Date(event.receivedAt) });
   } catch (error) {
-    throw new ValidationError(
+    throw new UnusableEventError(
       `integration "${integration.id}": its concurrency key function threw for this event: ${toError(error).message}`,
     );
   }
   if (typeof key !== "string" || key.length === 0) {
-    throw new ValidationError(
+    throw new UnusableEventError(
       `integration "${integration.id}": its concurrency key must be a non-empty string, got ${JSON.stringify(key)}`,
     );
   }

@@ -20,7 +20,10 @@ export type RunStatus =
 
 export const terminalStatuses: readonly RunStatus[] = ["succeeded", "failed", "dead"];
 
-export type EventStatus = "accepted" | "unmatched";
+export type EventStatus =
+  | "accepted" // runs were created for it
+  | "unmatched" // stored, but no integration listens to it
+  | "quarantined"; // verified but unusable (unparseable body, bad shape): kept with the reason, no runs
 
 export interface NewRun {
   id: string;
@@ -39,11 +42,15 @@ export interface NewEvent {
   payloadJson: string;
   receivedAt: number;
   runs: NewRun[];
+  /** Set to quarantine the event: it is stored with this reason and starts no runs. */
+  quarantineReason?: string;
+  /** sha256 of the request that carried it (Event API): a duplicate reports the original's, to tell a retry from a conflict. */
+  fingerprint?: string;
 }
 
 export type AcceptResult =
   | { duplicate: false; eventId: string; runIds: string[] }
-  | { duplicate: true; eventId: string; runIds: string[] };
+  | { duplicate: true; eventId: string; runIds: string[]; fingerprint: string | null };
 
 export interface JournalEntry {
   name: string;
@@ -122,7 +129,36 @@ export interface EventRecord {
   dedupKey: string | null;
   payloadJson: string;
   status: EventStatus;
+  /** Why it is quarantined; null for other statuses. */
+  error: string | null;
   receivedAt: number;
+}
+
+export interface EventFilter {
+  status?: EventStatus;
+  source?: string;
+  limit?: number;
+}
+
+/** A poll source's durable state: where it is, and how its last attempts went. */
+export interface PollState {
+  id: string;
+  cursor: string | null;
+  nextPollAt: number;
+  consecutiveFailures: number;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  itemsIngested: number;
+  /** The poller holding (or last holding, if `leaseUntil` has passed) its lease. */
+  leasedBy: string | null;
+  leaseUntil: number | null;
+}
+
+export interface PollLease {
+  pollId: string;
+  owner: string;
+  now: number;
 }
 
 export interface StepRecord extends JournalEntry {
@@ -171,10 +207,36 @@ export interface Storage {
   fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean>;
   getScheduleLastTick(scheduleId: string): Promise<number | null>;
 
+  /**
+   * Leases a poll source to `owner` until `leaseUntil` if it is due and nobody else holds it; creates its
+   * row on first use. Returns its cursor, or null when not claimed. One poller per source across workers.
+   */
+  claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null>;
+  /**
+   * Stores the events made from one fetched page and moves the cursor, in one transaction, only while
+   * `owner` still holds the lease (null when it was lost: nothing is written). `keepLease` holds on for
+   * the next page, with the lease pushed to `leaseUntil`; otherwise the lease is released.
+   */
+  commitPoll(
+    input: PollLease & {
+      cursor: string | null;
+      events: NewEvent[];
+      nextPollAt: number;
+      keepLease: boolean;
+      leaseUntil: number;
+    },
+  ): Promise<AcceptResult[] | null>;
+  /** Records a failed poll and releases the lease; the cursor stays where it was. */
+  failPoll(input: PollLease & { error: string; nextPollAt: number }): Promise<void>;
+  /** Moves a poll source's cursor (backfill) and makes it due now; a poll in flight loses its lease. */
+  resetPollCursor(pollId: string, cursor: string | null, now: number): Promise<void>;
+  getPollState(pollId: string): Promise<PollState | null>;
+
   getRun(runId: string): Promise<RunRecord | null>;
   getEvent(eventId: string): Promise<EventRecord | null>;
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;
-  listEvents(filter?: { status?: EventStatus; limit?: number }): Promise<EventRecord[]>;
+  listEvents(filter?: EventFilter): Promise<EventRecord[]>;
+  countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>>;
   listSteps(runId: string): Promise<StepRecord[]>;
   countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>>;
 

@@ -1,6 +1,24 @@
 import type { Kysely } from "kysely";
-import type { EventRecord, RunFilter, RunRecord, RunStatus, StepRecord } from "./contract.ts";
-import { type EventRow, type RunRow, type StepRow, toEventRecord, toRunRecord, toStepRecord } from "./rows.ts";
+import type {
+  EventFilter,
+  EventRecord,
+  EventStatus,
+  PollState,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+} from "./contract.ts";
+import {
+  type EventRow,
+  type PollSourceRow,
+  type RunRow,
+  type StepRow,
+  toEventRecord,
+  toPollState,
+  toRunRecord,
+  toStepRecord,
+} from "./rows.ts";
 
 /**
  * The read side of the contract, the same on both backends: Kysely composes the filters and speaks each
@@ -36,9 +54,10 @@ export class ReadQueries {
     return rows.map((r) => toRunRecord(r as RunRow));
   }
 
-  async listEvents(filter: { status?: EventRecord["status"]; limit?: number } = {}): Promise<EventRecord[]> {
+  async listEvents(filter: EventFilter = {}): Promise<EventRecord[]> {
     let query = this.#db.selectFrom("events").selectAll();
     if (filter.status) query = query.where("status", "=", filter.status);
+    if (filter.source) query = query.where("source", "=", filter.source);
     const rows = await query
       .orderBy("received_at", "desc")
       .limit(filter.limit ?? 100)
@@ -63,5 +82,19 @@ export class ReadQueries {
       .groupBy("status")
       .execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  }
+
+  async countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>> {
+    const rows = await this.#db
+      .selectFrom("events")
+      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
+      .groupBy("status")
+      .execute();
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
+  }
+
+  async getPollState(pollId: string): Promise<PollState | null> {
+    const row = await this.#db.selectFrom("poll_sources").selectAll().where("id", "=", pollId).executeTakeFirst();
+    return row ? toPollState(row as PollSourceRow) : null;
   }
 }

@@ -1,4 +1,13 @@
-import type { EventRecord, JournalEntry, RunRecord, RunStatus, StepRecord } from "./contract.ts";
+import type {
+  EventRecord,
+  EventStatus,
+  JournalEntry,
+  NewEvent,
+  PollState,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+} from "./contract.ts";
 
 /** Row shapes as both backends return them (snake_case, numbers for int64). */
 export interface RunRow {
@@ -23,7 +32,21 @@ export interface EventRow {
   dedup_key: string | null;
   payload: string;
   status: string;
+  error: string | null;
   received_at: number;
+}
+
+export interface PollSourceRow {
+  id: string;
+  cursor: string | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  next_poll_at: number;
+  consecutive_failures: number;
+  last_success_at: number | null;
+  last_error: string | null;
+  last_error_at: number | null;
+  items_ingested: number;
 }
 
 export interface StepRow {
@@ -64,8 +87,28 @@ export function toEventRecord(row: EventRow): EventRecord {
     dedupKey: row.dedup_key,
     payloadJson: row.payload,
     status: row.status as EventRecord["status"],
+    error: row.error,
     receivedAt: Number(row.received_at),
   };
+}
+
+export function toPollState(row: PollSourceRow): PollState {
+  return {
+    id: row.id,
+    cursor: row.cursor,
+    nextPollAt: Number(row.next_poll_at),
+    consecutiveFailures: row.consecutive_failures,
+    lastSuccessAt: nullableNumber(row.last_success_at),
+    lastError: row.last_error,
+    lastErrorAt: nullableNumber(row.last_error_at),
+    itemsIngested: Number(row.items_ingested),
+    leasedBy: row.lease_owner,
+    leaseUntil: nullableNumber(row.lease_until),
+  };
+}
+
+function nullableNumber(value: number | null): number | null {
+  return value === null ? null : Number(value);
 }
 
 export function toStepRecord(row: StepRow): StepRecord {
@@ -95,4 +138,10 @@ export function groupJournal(rows: StepRow[]): Map<string, JournalEntry[]> {
     else journals.set(row.run_id, [entry]);
   }
   return journals;
+}
+
+/** The status a new event is stored with. */
+export function eventStatus(event: NewEvent): EventStatus {
+  if (event.quarantineReason !== undefined) return "quarantined";
+  return event.runs.length > 0 ? "accepted" : "unmatched";
 }

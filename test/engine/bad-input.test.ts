@@ -107,7 +107,7 @@ describe.each(backends)("bad input on $name", (backend) => {
         engine.send({ type: "ok", source: "shop", id: "evt_2", payload: {} }),
       ]);
       const otherSource = await engine.send({ type: "ok", source: "crm", id: "evt_1", payload: {} });
-      expect(again).toEqual({ duplicate: true, eventId: first.eventId, runIds: first.runIds });
+      expect(again).toEqual({ duplicate: true, eventId: first.eventId, runIds: first.runIds, fingerprint: null });
       expect([a?.duplicate, b?.duplicate].sort()).toEqual([false, true]);
       expect(a?.eventId).toBe(b?.eventId);
       expect(otherSource.duplicate).toBe(false);

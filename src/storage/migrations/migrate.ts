@@ -1,8 +1,12 @@
 import { type Kysely, type Migration, sql } from "kysely";
 import { initialSchema } from "./001-initial-schema.ts";
+import { ingestionSchema } from "./002-ingestion.ts";
 
 function migrationsFor(dialect: "sqlite" | "postgres"): [string, Migration][] {
-  return [["001-initial-schema", initialSchema(dialect)]];
+  return [
+    ["001-initial-schema", initialSchema(dialect)],
+    ["002-ingestion", ingestionSchema(dialect)],
+  ];
 }
 
 /**

@@ -3,9 +3,13 @@ import pg from "pg";
 import type {
   AcceptResult,
   ClaimedRun,
+  EventFilter,
   EventRecord,
+  EventStatus,
   NewEvent,
   NewRun,
+  PollLease,
+  PollState,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -17,7 +21,7 @@ import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import { type EventRow, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
+import { type EventRow, eventStatus, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -149,12 +153,14 @@ export class PostgresStorage implements Storage {
         unique.map((e) => e.type),
         unique.map((e) => e.dedupKey),
         unique.map((e) => e.payloadJson),
-        unique.map((e) => (e.runs.length > 0 ? "accepted" : "unmatched")),
+        unique.map(eventStatus),
+        unique.map((e) => e.quarantineReason ?? null),
+        unique.map((e) => e.fingerprint ?? null),
         unique.map((e) => e.receivedAt),
       ],
     });
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
-    const fresh = unique.filter((e) => insertedIds.has(e.id));
+    const fresh = unique.filter((e) => insertedIds.has(e.id) && e.quarantineReason === undefined);
     const queued = await this.#insertRuns(client, fresh);
     if (queued) await client.query(q.notifyRunsAvailable);
 
@@ -167,21 +173,23 @@ export class PostgresStorage implements Storage {
         return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
       const existing = existingByKey.get(`${event.source}\u0000${event.dedupKey}`);
       if (!existing) throw new Error(`event ${event.id} was neither stored nor found as a duplicate`);
-      return { duplicate: true, eventId: existing.eventId, runIds: existing.runIds };
+      return { duplicate: true, eventId: existing.eventId, runIds: existing.runIds, fingerprint: existing.fingerprint };
     });
   }
 
   async #existingEvents(client: Client, duplicates: NewEvent[]) {
-    const found = new Map<string, { eventId: string; runIds: string[] }>();
+    const found = new Map<string, { eventId: string; runIds: string[]; fingerprint: string | null }>();
     if (duplicates.length === 0) return found;
-    const events = await client.query<{ id: string; source: string; dedup_key: string }>(q.findEventsByDedupKeys, [
+    const events = await client.query<{ id: string; source: string; dedup_key: string; fingerprint: string | null }>(
+      q.findEventsByDedupKeys,
+      [
       duplicates.map((e) => e.source),
       duplicates.map((e) => e.dedupKey),
     ]);
     const runs = await client.query<{ id: string; event_id: string }>(q.runIdsOfEvents, [events.rows.map((e) => e.id)]);
     for (const event of events.rows) {
       const runIds = runs.rows.filter((r) => r.event_id === event.id).map((r) => r.id);
-      found.set(`${event.source}\u0000${event.dedup_key}`, { eventId: event.id, runIds });
+      found.set(`${event.source}\u0000${event.dedup_key}`, { eventId: event.id, runIds, fingerprint: event.fingerprint });
     }
     return found;
   }
@@ -457,6 +465,63 @@ export class PostgresStorage implements Storage {
     return rows[0]?.last_tick_at ?? null;
   }
 
+  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null> {
+    await this.#pool.query(q.ensurePollSource, [input.pollId]);
+    const { rows } = await this.#pool.query<{ cursor: string | null }>(q.claimPoll, [
+      input.owner,
+      input.leaseUntil,
+      input.pollId,
+      input.now,
+    ]);
+    return rows[0] ?? null;
+  }
+
+  async commitPoll(
+    input: PollLease & {
+      cursor: string | null;
+      events: NewEvent[];
+      nextPollAt: number;
+      keepLease: boolean;
+      leaseUntil: number;
+    },
+  ): Promise<AcceptResult[] | null> {
+    const lostLease = Symbol("lost lease");
+    try {
+      return await this.#transaction(async (client) => {
+        const results = await this.#acceptEvents(client, input.events);
+        const fresh = results.filter((r) => !r.duplicate).length;
+        const { rowCount } = await client.query(q.commitPoll, [
+          input.cursor,
+          input.nextPollAt,
+          input.now,
+          fresh,
+          input.keepLease,
+          input.leaseUntil,
+          input.pollId,
+          input.owner,
+        ]);
+        // Lost the lease (expired and taken, or reset by a backfill): throwing rolls the page's events back.
+        if (rowCount !== 1) throw lostLease;
+        return results;
+      });
+    } catch (error) {
+      if (error === lostLease) return null;
+      throw error;
+    }
+  }
+
+  async failPoll(input: PollLease & { error: string; nextPollAt: number }): Promise<void> {
+    await this.#pool.query(q.failPoll, [input.nextPollAt, input.error, input.now, input.pollId, input.owner]);
+  }
+
+  async resetPollCursor(pollId: string, cursor: string | null, now: number): Promise<void> {
+    await this.#pool.query(q.resetPollCursor, [pollId, cursor, now]);
+  }
+
+  getPollState(pollId: string): Promise<PollState | null> {
+    return this.#reads.getPollState(pollId);
+  }
+
   getRun(runId: string): Promise<RunRecord | null> {
     return this.#reads.getRun(runId);
   }
@@ -469,8 +534,12 @@ export class PostgresStorage implements Storage {
     return this.#reads.listRuns(filter);
   }
 
-  listEvents(filter?: { status?: EventRecord["status"]; limit?: number }): Promise<EventRecord[]> {
+  listEvents(filter?: EventFilter): Promise<EventRecord[]> {
     return this.#reads.listEvents(filter);
+  }
+
+  countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>> {
+    return this.#reads.countEventsByStatus();
   }
 
   listSteps(runId: string): Promise<StepRecord[]> {

@@ -5,9 +5,13 @@ import { Kysely, SqliteDialect } from "kysely";
 import type {
   AcceptResult,
   ClaimedRun,
+  EventFilter,
   EventRecord,
+  EventStatus,
   NewEvent,
   NewRun,
+  PollLease,
+  PollState,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -19,7 +23,7 @@ import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import { type EventRow, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
+import { type EventRow, eventStatus, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 
 export interface SqliteStorageOptions {
@@ -82,15 +86,26 @@ export class SqliteStorage implements Storage {
   #acceptEvent(event: NewEvent): AcceptResult {
     const s = this.#sql;
     if (event.dedupKey !== null) {
-      const existing = s.findDuplicateEvent.get(event.source, event.dedupKey) as { id: string } | undefined;
+      const existing = s.findDuplicateEvent.get(event.source, event.dedupKey) as
+        | { id: string; fingerprint: string | null }
+        | undefined;
       if (existing) {
         const runIds = (s.runIdsOfEvent.all(existing.id) as { id: string }[]).map((r) => r.id);
-        return { duplicate: true, eventId: existing.id, runIds };
+        return { duplicate: true, eventId: existing.id, runIds, fingerprint: existing.fingerprint };
       }
     }
-    const status = event.runs.length > 0 ? "accepted" : "unmatched";
-    s.insertEvent.run(event.id, event.source, event.type, event.dedupKey, event.payloadJson, status, event.receivedAt);
-    this.#insertRuns(event.id, event.runs, event.receivedAt);
+    s.insertEvent.run(
+      event.id,
+      event.source,
+      event.type,
+      event.dedupKey,
+      event.payloadJson,
+      eventStatus(event),
+      event.quarantineReason ?? null,
+      event.fingerprint ?? null,
+      event.receivedAt,
+    );
+    if (event.quarantineReason === undefined) this.#insertRuns(event.id, event.runs, event.receivedAt);
     return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
   }
 
@@ -275,6 +290,66 @@ export class SqliteStorage implements Storage {
     return row?.last_tick_at ?? null;
   }
 
+  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null> {
+    const s = this.#sql;
+    return this.#immediate(() => {
+      s.ensurePollSource.run(input.pollId);
+      const row = s.claimPoll.get(input.owner, input.leaseUntil, input.pollId, input.now, input.now) as
+        | { cursor: string | null }
+        | undefined;
+      return row ?? null;
+    });
+  }
+
+  async commitPoll(
+    input: PollLease & {
+      cursor: string | null;
+      events: NewEvent[];
+      nextPollAt: number;
+      keepLease: boolean;
+      leaseUntil: number;
+    },
+  ): Promise<AcceptResult[] | null> {
+    const s = this.#sql;
+    const lostLease = Symbol("lost lease");
+    try {
+      return this.#immediate(() => {
+        const results = input.events.map((event) => this.#acceptEvent(event));
+        const fresh = results.filter((r) => !r.duplicate).length;
+        const keep = input.keepLease ? 1 : 0;
+        const moved = s.commitPoll.run(
+          input.cursor,
+          input.nextPollAt,
+          input.now,
+          fresh,
+          keep,
+          keep,
+          input.leaseUntil,
+          input.pollId,
+          input.owner,
+        );
+        // Lost the lease (expired and taken, or reset by a backfill): throwing rolls the page's events back.
+        if (moved.changes !== 1) throw lostLease;
+        return results;
+      });
+    } catch (error) {
+      if (error === lostLease) return null;
+      throw error;
+    }
+  }
+
+  async failPoll(input: PollLease & { error: string; nextPollAt: number }): Promise<void> {
+    this.#sql.failPoll.run(input.nextPollAt, input.error, input.now, input.pollId, input.owner);
+  }
+
+  async resetPollCursor(pollId: string, cursor: string | null, now: number): Promise<void> {
+    this.#sql.resetPollCursor.run(pollId, cursor, now);
+  }
+
+  getPollState(pollId: string): Promise<PollState | null> {
+    return this.#reads.getPollState(pollId);
+  }
+
   getRun(runId: string): Promise<RunRecord | null> {
     return this.#reads.getRun(runId);
   }
@@ -287,8 +362,12 @@ export class SqliteStorage implements Storage {
     return this.#reads.listRuns(filter);
   }
 
-  listEvents(filter?: { status?: EventRecord["status"]; limit?: number }): Promise<EventRecord[]> {
+  listEvents(filter?: EventFilter): Promise<EventRecord[]> {
     return this.#reads.listEvents(filter);
+  }
+
+  countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>> {
+    return this.#reads.countEventsByStatus();
   }
 
   listSteps(runId: string): Promise<StepRecord[]> {

@@ -4,10 +4,10 @@
  * BEGIN IMMEDIATE … COMMIT with no interleaving.
  */
 export const sqliteSql = {
-  findDuplicateEvent: "SELECT id FROM events WHERE source = ? AND dedup_key = ?",
+  findDuplicateEvent: "SELECT id, fingerprint FROM events WHERE source = ? AND dedup_key = ?",
   runIdsOfEvent: "SELECT id FROM runs WHERE event_id = ? ORDER BY seq",
-  insertEvent:
-    "INSERT INTO events (id, source, type, dedup_key, payload, status, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+  insertEvent: `INSERT INTO events (id, source, type, dedup_key, payload, status, error, fingerprint, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   /** Takes a slot of the key; `active` after the increment decides queued (≤ limit) or blocked. */
   takeConcurrencySlot:
     "INSERT INTO concurrency_keys (key, active) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET active = active + 1 RETURNING active",
@@ -63,4 +63,20 @@ export const sqliteSql = {
   /** Compare-and-set: only one worker moves a schedule to a given tick. */
   advanceSchedule: "UPDATE schedules SET last_tick_at = ? WHERE id = ? AND (last_tick_at IS NULL OR last_tick_at < ?)",
   scheduleLastTick: "SELECT last_tick_at FROM schedules WHERE id = ?",
+
+  ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES (?, 0) ON CONFLICT (id) DO NOTHING",
+  /** One poller per source: the lease is taken only when the source is due and nobody holds a live lease. */
+  claimPoll: `UPDATE poll_sources SET lease_owner = ?, lease_until = ?
+    WHERE id = ? AND next_poll_at <= ? AND (lease_owner IS NULL OR lease_until < ?) RETURNING cursor`,
+  /** Moves the cursor only while the caller still owns the lease; the page's events commit in the same transaction. */
+  commitPoll: `UPDATE poll_sources SET cursor = ?, next_poll_at = ?, consecutive_failures = 0, last_success_at = ?,
+      items_ingested = items_ingested + ?,
+      lease_owner = CASE WHEN ? THEN lease_owner ELSE NULL END, lease_until = CASE WHEN ? THEN ? ELSE NULL END
+    WHERE id = ? AND lease_owner = ?`,
+  failPoll: `UPDATE poll_sources SET lease_owner = NULL, lease_until = NULL, next_poll_at = ?,
+      consecutive_failures = consecutive_failures + 1, last_error = ?, last_error_at = ?
+    WHERE id = ? AND lease_owner = ?`,
+  /** Backfill: clearing the lease makes a poll in flight fail to commit, so it cannot move the cursor back. */
+  resetPollCursor: `INSERT INTO poll_sources (id, cursor, next_poll_at) VALUES (?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, next_poll_at = excluded.next_poll_at, lease_owner = NULL, lease_until = NULL`,
 } as const;

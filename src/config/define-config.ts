@@ -1,4 +1,6 @@
+import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
 import type { Integration } from "../sdk/define-integration.ts";
+import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import { minLeaseMs } from "./settings.ts";
 
@@ -6,6 +8,11 @@ import { minLeaseMs } from "./settings.ts";
 export interface TenonConfig {
   // biome-ignore lint/suspicious/noExplicitAny: integrations of any payload type live side by side
   integrations: Integration<any, any>[];
+  /** Webhook sources by name: each is served at `POST /hooks/<name>` and verified by its provider's scheme. */
+  webhooks?: Record<string, WebhookSourceConfig>;
+  /** Poll sources (definePoll) for systems without webhooks. */
+  // biome-ignore lint/suspicious/noExplicitAny: polls of any item type live side by side
+  polls?: Poll<any>[];
   /** Worker sizing; TENON_WORKER_CONCURRENCY and TENON_LEASE_MS override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
@@ -15,7 +22,7 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "worker"];
+const configKeys = ["integrations", "webhooks", "polls", "worker"];
 const workerKeys = ["concurrency", "leaseMs"];
 
 /**
@@ -34,6 +41,22 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
   rejectUnknownKeys(config, configKeys, origin);
   assertIntegrations(config.integrations, origin);
   if (config.worker !== undefined) assertWorker(config.worker, origin);
+  if (config.webhooks !== undefined && !isRecord(config.webhooks)) {
+    throw new ConfigurationError(`${origin}: "webhooks" must be an object { <source name>: { provider, secrets } }`);
+  }
+  if (config.polls !== undefined) assertPolls(config.polls, origin);
+}
+
+function assertPolls(polls: unknown, origin: string): void {
+  if (!Array.isArray(polls))
+    throw new ConfigurationError(`${origin}: "polls" must be an array of definePoll(...) results`);
+  polls.forEach((poll, index) => {
+    if (!isRecord(poll) || typeof poll.id !== "string" || typeof poll.fetch !== "function" || !("everyMs" in poll)) {
+      throw new ConfigurationError(
+        `${origin}: polls[${index}] is not a poll source (got ${describe(poll)}); create it with definePoll({ id, every, eventType, itemId, fetch })`,
+      );
+    }
+  });
 }
 
 function assertIntegrations(integrations: unknown, origin: string): void {

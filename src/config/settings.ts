@@ -15,6 +15,16 @@ export interface Settings {
   logLevel: LogLevel;
   workerConcurrency: number;
   leaseMs: number;
+  /** Where the HTTP server (webhooks, API) listens. Default 127.0.0.1:3000; 0.0.0.0 to accept outside traffic. */
+  httpHost: string;
+  /** 0 picks a free port. */
+  httpPort: number;
+  /** The base URL providers call (behind a proxy it differs from what the server sees); signed-URL schemes need it. */
+  publicUrl: string | undefined;
+  /** Bearer tokens accepted by `/api/*`; empty disables the API. */
+  apiTokens: string[];
+  /** Largest request body in bytes. Default 1 MiB. */
+  bodyLimit: number;
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -52,7 +62,26 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
       min: minLeaseMs,
       fallback: options.worker?.leaseMs ?? defaultLeaseMs,
     }),
+    httpHost: variable(env, "TENON_HTTP_HOST") ?? "127.0.0.1",
+    httpPort: readInteger(env, "TENON_HTTP_PORT", { min: 0, max: 65_535, fallback: 3000 }),
+    publicUrl: readPublicUrl(env),
+    apiTokens: (variable(env, "TENON_API_TOKENS") ?? "")
+      .split(",")
+      .map((token) => token.trim())
+      .filter((token) => token.length > 0),
+    bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
   };
+}
+
+function readPublicUrl(env: Environment): string | undefined {
+  const value = variable(env, "TENON_PUBLIC_URL");
+  if (value === undefined) return undefined;
+  if (!/^https?:\/\/[^/?#]+\/?$/.test(value)) {
+    throw new ConfigurationError(
+      `TENON_PUBLIC_URL is "${value}"; it must be the scheme and host providers call, e.g. https://hooks.example.com`,
+    );
+  }
+  return value.replace(/\/$/, "");
 }
 
 /** The database in use, fit for a log line: the SQLite path, or the PostgreSQL URL without its password. */
@@ -91,12 +120,14 @@ function readChoice<T extends string>(env: Environment, name: string, allowed: r
   return match;
 }
 
-function readInteger(env: Environment, name: string, rule: { min: number; fallback: number }): number {
+function readInteger(env: Environment, name: string, rule: { min: number; max?: number; fallback: number }): number {
   const value = variable(env, name);
   if (value === undefined) return rule.fallback;
   const parsed = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < rule.min) {
-    throw new ConfigurationError(`${name} is "${value}"; it must be a whole number ≥ ${rule.min}`);
+  const max = rule.max ?? Number.MAX_SAFE_INTEGER;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(parsed) || parsed < rule.min || parsed > max) {
+    const range = rule.max === undefined ? `≥ ${rule.min}` : `from ${rule.min} to ${rule.max}`;
+    throw new ConfigurationError(`${name} is "${value}"; it must be a whole number ${range}`);
   }
   return parsed;
 }

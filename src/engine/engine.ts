@@ -291,6 +291,10 @@ function validateEvent(
   if (input.id !== undefined && (typeof input.id !== "string" || input.id.length === 0 || input.id.length > 500)) {
     throw new ValidationError("event id must be a non-empty string of at most 500 characters");
   }
+  // PostgreSQL text cannot hold NUL, and no real type, source or id contains one.
+  if ([input.type, source, input.id].some((field) => field?.includes("\u0000"))) {
+    throw new ValidationError("event type, source and id must not contain NUL characters");
+  }
   return {
     id: randomUUID(),
     source,

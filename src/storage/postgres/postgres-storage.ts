@@ -21,7 +21,15 @@ import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import { type EventRow, eventStatus, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
+import {
+  type EventRow,
+  eventStatus,
+  groupJournal,
+  type RunRow,
+  runColumns,
+  type StepRow,
+  toRunRecord,
+} from "../rows.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -182,14 +190,16 @@ export class PostgresStorage implements Storage {
     if (duplicates.length === 0) return found;
     const events = await client.query<{ id: string; source: string; dedup_key: string; fingerprint: string | null }>(
       q.findEventsByDedupKeys,
-      [
-      duplicates.map((e) => e.source),
-      duplicates.map((e) => e.dedupKey),
-    ]);
+      [duplicates.map((e) => e.source), duplicates.map((e) => e.dedupKey)],
+    );
     const runs = await client.query<{ id: string; event_id: string }>(q.runIdsOfEvents, [events.rows.map((e) => e.id)]);
     for (const event of events.rows) {
       const runIds = runs.rows.filter((r) => r.event_id === event.id).map((r) => r.id);
-      found.set(`${event.source}\u0000${event.dedup_key}`, { eventId: event.id, runIds, fingerprint: event.fingerprint });
+      found.set(`${event.source}\u0000${event.dedup_key}`, {
+        eventId: event.id,
+        runIds,
+        fingerprint: event.fingerprint,
+      });
     }
     return found;
   }

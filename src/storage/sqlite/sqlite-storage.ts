@@ -23,7 +23,15 @@ import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
-import { type EventRow, eventStatus, groupJournal, type RunRow, runColumns, type StepRow, toRunRecord } from "../rows.ts";
+import {
+  type EventRow,
+  eventStatus,
+  groupJournal,
+  type RunRow,
+  runColumns,
+  type StepRow,
+  toRunRecord,
+} from "../rows.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 
 export interface SqliteStorageOptions {

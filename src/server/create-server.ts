@@ -1,0 +1,92 @@
+import Fastify, { type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import type { Engine } from "../engine/engine.ts";
+import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { ApiTokens } from "./api-tokens.ts";
+import { registerEventsRoute } from "./events-route.ts";
+import { registerHooksRoute } from "./hooks-route.ts";
+import { describeFrameworkError, sendError } from "./http-errors.ts";
+import { WebhookCounters } from "./webhook-counters.ts";
+
+export interface ServerOptions {
+  engine: Engine;
+  logger: Logger;
+  webhookSources?: ReadonlyMap<string, WebhookSource>;
+  /** Bearer tokens for `/api/*`; none means the API answers 401 "disabled". */
+  apiTokens?: readonly string[];
+  /** Largest accepted request body in bytes. Default 1 MiB. */
+  bodyLimit?: number;
+  /** The public base URL providers call, e.g. `https://hooks.example.com` (signed-URL schemes need it behind a proxy). */
+  publicUrl?: string;
+  /** Sources an API caller may not claim (poll sources, "schedule"); webhook sources are added. */
+  reservedSources?: Iterable<string>;
+  now?: () => number;
+}
+
+export interface TenonServer {
+  readonly app: FastifyInstance;
+  readonly counters: WebhookCounters;
+  /** Listens on host:port; resolves with the address (port 0 picks a free port). */
+  listen(options: { host: string; port: number }): Promise<string>;
+  close(): Promise<void>;
+}
+
+export const defaultBodyLimit = 1024 * 1024;
+
+/**
+ * The engine's HTTP face: webhooks in, API events in. Every body is read as raw
+ * bytes (signatures are computed over them), only JSON and form posts are
+ * accepted (415 otherwise), and every failure answers `{ error, message }` with
+ * a precise 4xx; a 5xx means storage could not commit (503, with Retry-After).
+ */
+export function createServer(options: ServerOptions): TenonServer {
+  const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
+  const sources = options.webhookSources ?? new Map<string, WebhookSource>();
+  const counters = new WebhookCounters();
+  const now = options.now ?? Date.now;
+  const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
+
+  app.removeAllContentTypeParsers();
+  const keepRaw = (_request: unknown, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/i, { parseAs: "buffer" }, keepRaw);
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer" }, keepRaw);
+
+  app.setErrorHandler((error, _request, reply) => {
+    const known = describeFrameworkError(error as { code?: string; statusCode?: number; message: string });
+    if (known) return reply.code(known.status).send(known.body);
+    options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
+    return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
+  );
+
+  app.get("/health", async () => ({ status: "ok" }));
+  registerHooksRoute(app, {
+    engine: options.engine,
+    sources,
+    counters,
+    logger: options.logger,
+    bodyLimit,
+    publicUrl: options.publicUrl?.replace(/\/+$/, ""),
+    now,
+  });
+  registerEventsRoute(app, {
+    engine: options.engine,
+    tokens: new ApiTokens(options.apiTokens ?? []),
+    logger: options.logger,
+    bodyLimit,
+    reservedSources: new Set(["schedule", ...sources.keys(), ...(options.reservedSources ?? [])]),
+  });
+
+  return {
+    app,
+    counters,
+    async listen({ host, port }) {
+      return app.listen({ host, port });
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import type { Engine } from "../engine/engine.ts";
+import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook-provider.ts";
+import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";
+import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { ValidationError } from "../sdk/errors.ts";
+import type { AcceptResult } from "../storage/contract.ts";
+import { sendError, sendStorageUnavailable } from "./http-errors.ts";
+import type { WebhookCounters } from "./webhook-counters.ts";
+
+export interface HooksRouteOptions {
+  engine: Engine;
+  sources: ReadonlyMap<string, WebhookSource>;
+  counters: WebhookCounters;
+  logger: Logger;
+  bodyLimit: number;
+  /** The public base URL providers call (`https://hooks.example.com`); signed URLs (Twilio, HubSpot) are rebuilt from it. */
+  publicUrl: string | undefined;
+  now: () => number;
+}
+
+type HookRequest = FastifyRequest<{ Params: { source: string } }>;
+
+/**
+ * `POST /hooks/:source`: verify the raw bytes, dedupe on the provider's id,
+ * commit the events and their runs, then answer. Processing starts after the answer.
+ */
+export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOptions): void {
+  const { engine, sources, counters, logger } = options;
+
+  app.post<{ Params: { source: string } }>("/hooks/:source", {
+    bodyLimit: options.bodyLimit,
+    // Before the body is read: an unknown source costs nothing and its body is never buffered.
+    onRequest: async (request, reply) => {
+      if (!sources.has(request.params.source)) {
+        const known = [...sources.keys()].join(", ") || "none";
+        return sendError(
+          reply,
+          404,
+          "unknown_source",
+          `no webhook source "${request.params.source}" is configured (configured: ${known})`,
+        );
+      }
+    },
+    handler: async (request, reply) => {
+      const source = sources.get(request.params.source) as WebhookSource;
+      const webhook = toWebhookRequest(request, options.publicUrl);
+      const verdict = source.provider.verify(webhook, {
+        secrets: source.secrets,
+        now: options.now(),
+        toleranceSec: source.toleranceSec,
+      });
+      if (!verdict.ok) {
+        counters.countRejected(source.id, verdict.check);
+        logger.debug({ source: source.id, check: verdict.check }, "webhook rejected");
+        // Says which check failed, never which secret was tried; the body is not stored.
+        return sendError(reply, 401, errorCodeOf(verdict.check), verdict.message);
+      }
+
+      let events: InboundEvent[];
+      try {
+        const parsed = source.provider.parse(webhook);
+        if (parsed.reply) {
+          return reply.code(parsed.reply.status).type(parsed.reply.contentType).send(parsed.reply.body);
+        }
+        events = parsed.events;
+      } catch (error) {
+        if (!(error instanceof UnparseableBodyError)) throw error;
+        return quarantine(reply, source, webhook, error.message);
+      }
+
+      let results: AcceptResult[];
+      try {
+        results = await Promise.all(
+          events.map((e) => engine.send({ source: source.id, type: e.type, id: e.dedupKey, payload: e.payload })),
+        );
+      } catch (error) {
+        // Verified, but not storable as given (a type too long, a payload JSON cannot hold): keep it for the operator.
+        if (error instanceof ValidationError) return quarantine(reply, source, webhook, error.message);
+        logger.error({ source: source.id, err: (error as Error).message }, "storing a webhook failed");
+        return sendStorageUnavailable(reply, 5);
+      }
+      for (const result of results) counters.count(source.id, result.duplicate ? "duplicates" : "accepted");
+      const answers = results.map((r) => ({ id: r.eventId, duplicate: r.duplicate }));
+      // One event per request for every provider but HubSpot, which batches.
+      return reply.code(200).send(answers.length === 1 ? answers[0] : { events: answers });
+    },
+  });
+
+  async function quarantine(reply: FastifyReply, source: WebhookSource, webhook: WebhookRequest, reason: string) {
+    let result: AcceptResult;
+    try {
+      result = await engine.quarantine({
+        source: source.id,
+        type: "unparseable",
+        id: source.provider.deliveryIdFromHeaders(webhook) ?? `sha256:${sha256(webhook.rawBody)}`,
+        payload: rawPayload(webhook),
+        reason,
+      });
+    } catch (error) {
+      logger.error({ source: source.id, err: (error as Error).message }, "storing a quarantined webhook failed");
+      return sendStorageUnavailable(reply, 5);
+    }
+    counters.count(source.id, result.duplicate ? "duplicates" : "quarantined");
+    logger.warn({ source: source.id, eventId: result.eventId, reason }, "webhook quarantined");
+    // 202: the provider must stop retrying (a retry would carry the same bytes); the operator sees the reason.
+    return reply.code(202).send({ id: result.eventId, duplicate: result.duplicate, quarantined: true, reason });
+  }
+}
+
+function toWebhookRequest(request: HookRequest, publicUrl: string | undefined): WebhookRequest {
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    headers[name] = Array.isArray(value) ? value[0] : value;
+  }
+  const base = publicUrl ?? `${request.protocol}://${request.host}`;
+  return {
+    method: request.method,
+    url: `${base}${request.url}`,
+    headers,
+    rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+  };
+}
+
+/** The bytes as they came, kept losslessly: as text when they are UTF-8, else base64. */
+function rawPayload(webhook: WebhookRequest): { contentType: string | null; encoding: string; body: string } {
+  const contentType = webhook.headers["content-type"] ?? null;
+  try {
+    return { contentType, encoding: "utf8", body: new TextDecoder("utf-8", { fatal: true }).decode(webhook.rawBody) };
+  } catch {
+    return { contentType, encoding: "base64", body: webhook.rawBody.toString("base64") };
+  }
+}
+
+function errorCodeOf(check: string): string {
+  switch (check) {
+    case "missing-header":
+      return "signature_missing";
+    case "timestamp":
+      return "timestamp_out_of_tolerance";
+    default:
+      return "signature_invalid";
+  }
+}
+
+function sha256(body: Buffer): string {
+  return createHash("sha256").update(body).digest("hex");
+}

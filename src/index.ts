@@ -1,6 +1,8 @@
 export { defineConfig } from "./config/define-config.ts";
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
+export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
+export { secretFromEnv } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
   Integration,
   IntegrationDefinition,
@@ -11,8 +13,12 @@ export type {
   TriggerEvent,
 } from "./sdk/define-integration.ts";
 export { defineIntegration } from "./sdk/define-integration.ts";
+export type { Poll, PollContext, PollDefinition, PollPage } from "./sdk/define-poll.ts";
+export { definePoll } from "./sdk/define-poll.ts";
 export type { Duration } from "./sdk/duration.ts";
 export { ConfigurationError, NonRetryableError, RetryableError, ValidationError } from "./sdk/errors.ts";
 export type { RetryPolicy } from "./sdk/retry-policy.ts";
+export type { ServerOptions, TenonServer } from "./server/create-server.ts";
+export { createServer } from "./server/create-server.ts";
 export type { Storage } from "./storage/contract.ts";
 export { openStorage } from "./storage/open-storage.ts";

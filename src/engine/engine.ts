@@ -112,7 +112,7 @@ export function createEngine(options: EngineOptions): Engine {
             storage,
             clock,
             logger,
-            toNewEvent: (input) => toNewEvent({ id: randomUUID(), ...input, receivedAt: clock.now() }),
+            toNewEvent: (input) => toNewEvent(validateEvent({ ...input, id: input.dedupKey }, clock.now())),
             onRunsStored: () => worker?.wake(),
           },
           options.poller,

@@ -155,6 +155,12 @@ export interface PollState {
   leaseUntil: number | null;
 }
 
+export interface PollClaim {
+  cursor: string | null;
+  /** Failed polls since the last success, across all workers: the backoff grows with it. */
+  consecutiveFailures: number;
+}
+
 export interface PollLease {
   pollId: string;
   owner: string;
@@ -209,9 +215,10 @@ export interface Storage {
 
   /**
    * Leases a poll source to `owner` until `leaseUntil` if it is due and nobody else holds it; creates its
-   * row on first use. Returns its cursor, or null when not claimed. One poller per source across workers.
+   * row on first use. Returns its cursor and failure streak, or null when not claimed. One poller per source
+   * across workers.
    */
-  claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null>;
+  claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null>;
   /**
    * Stores the events made from one fetched page and moves the cursor, in one transaction, only while
    * `owner` still holds the lease (null when it was lost: nothing is written). `keepLease` holds on for

@@ -3,13 +3,13 @@ import type { Logger } from "pino";
 import type { Clock } from "../../engine/clock.ts";
 import type { Poll, PollPage } from "../../sdk/define-poll.ts";
 import { RetryableError, toError } from "../../sdk/errors.ts";
-import type { NewEvent, Storage } from "../../storage/contract.ts";
+import type { AcceptResult, NewEvent, Storage } from "../../storage/contract.ts";
 
 export interface PollerDeps {
   storage: Storage;
   clock: Clock;
   logger: Logger;
-  /** Builds the stored event (with its runs) for one polled item. */
+  /** Builds the stored event (with its runs) for one polled item; throws a ValidationError for an unusable one. */
   toNewEvent: (input: { source: string; type: string; dedupKey: string; payload: unknown }) => NewEvent;
   /** New runs were committed: wake the worker. */
   onRunsStored: () => void;
@@ -34,7 +34,6 @@ export class Poller {
   readonly #checkIntervalMs: number;
   readonly #owner = randomUUID();
   readonly #abort = new AbortController();
-  readonly #failures = new Map<string, number>();
   #loops: Promise<void>[] = [];
   #wakers = new Set<() => void>();
 
@@ -84,20 +83,37 @@ export class Poller {
     if (!claim) return;
     let cursor = claim.cursor;
     while (!this.#abort.signal.aborted) {
-      const page = await this.#fetch(poll, cursor);
-      if (!page) return;
+      let page: PollPage<unknown>;
+      let events: NewEvent[];
+      try {
+        page = await poll.fetch({ cursor, signal: this.#abort.signal });
+        checkPage(poll, page);
+        events = page.items.map((item) => this.#toEvent(poll, item));
+      } catch (thrown) {
+        // Shutting down: not the source's fault. The lease lapses and another worker (or our restart) resumes.
+        if (this.#abort.signal.aborted) return;
+        await this.#recordFailure(poll, claim.consecutiveFailures + 1, toError(thrown));
+        return;
+      }
       const more = page.hasMore === true && page.nextCursor !== cursor;
       const committedAt = clock.now();
-      const results = await storage.commitPoll({
-        pollId: poll.id,
-        owner: this.#owner,
-        now: committedAt,
-        cursor: page.nextCursor,
-        events: page.items.map((item) => this.#toEvent(poll, item)),
-        nextPollAt: more ? committedAt : committedAt + poll.everyMs,
-        keepLease: more,
-        leaseUntil: committedAt + this.#leaseMs,
-      });
+      let results: AcceptResult[] | null;
+      try {
+        results = await storage.commitPoll({
+          pollId: poll.id,
+          owner: this.#owner,
+          now: committedAt,
+          cursor: page.nextCursor,
+          events,
+          nextPollAt: more ? committedAt : committedAt + poll.everyMs,
+          keepLease: more,
+          leaseUntil: committedAt + this.#leaseMs,
+        });
+      } catch (thrown) {
+        // Nothing of the page was stored; record it so the lease is released and the source shows the error.
+        await this.#recordFailure(poll, claim.consecutiveFailures + 1, toError(thrown));
+        return;
+      }
       if (results === null) {
         this.#deps.logger.warn(
           { poll: poll.id },
@@ -105,38 +121,28 @@ export class Poller {
         );
         return;
       }
-      this.#failures.delete(poll.id);
+      claim.consecutiveFailures = 0;
       if (results.some((r) => !r.duplicate && r.runIds.length > 0)) this.#deps.onRunsStored();
       if (!more) return;
       cursor = page.nextCursor;
     }
   }
 
-  /** Fetches one page; on failure records it (the cursor stays) and returns null. */
-  async #fetch(poll: Poll, cursor: string | null): Promise<PollPage<unknown> | null> {
-    try {
-      const page = await poll.fetch({ cursor, signal: this.#abort.signal });
-      checkPage(poll, page);
-      return page;
-    } catch (thrown) {
-      const error = toError(thrown);
-      const failures = (this.#failures.get(poll.id) ?? 0) + 1;
-      this.#failures.set(poll.id, failures);
-      const now = this.#deps.clock.now();
-      const delay =
-        error instanceof RetryableError && error.retryAfterMs !== undefined
-          ? error.retryAfterMs
-          : Math.min(poll.maxBackoffMs, poll.everyMs * 2 ** (failures - 1));
-      this.#deps.logger.warn({ poll: poll.id, failures, retryInMs: delay, err: error.message }, "poll failed");
-      await this.#deps.storage.failPoll({
-        pollId: poll.id,
-        owner: this.#owner,
-        now,
-        error: error.message,
-        nextPollAt: now + delay,
-      });
-      return null;
-    }
+  /** The cursor stays where it was; the next poll waits for the backoff (or the source's Retry-After). */
+  async #recordFailure(poll: Poll, failures: number, error: Error): Promise<void> {
+    const now = this.#deps.clock.now();
+    const delay =
+      error instanceof RetryableError && error.retryAfterMs !== undefined
+        ? error.retryAfterMs
+        : Math.min(poll.maxBackoffMs, poll.everyMs * 2 ** (failures - 1));
+    this.#deps.logger.warn({ poll: poll.id, failures, retryInMs: delay, err: error.message }, "poll failed");
+    await this.#deps.storage.failPoll({
+      pollId: poll.id,
+      owner: this.#owner,
+      now,
+      error: error.message,
+      nextPollAt: now + delay,
+    });
   }
 
   #toEvent(poll: Poll, item: unknown): NewEvent {

@@ -8,6 +8,7 @@ import type {
   EventStatus,
   NewEvent,
   NewRun,
+  PollClaim,
   PollLease,
   PollState,
   RunFilter,
@@ -475,15 +476,16 @@ export class PostgresStorage implements Storage {
     return rows[0]?.last_tick_at ?? null;
   }
 
-  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null> {
+  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null> {
     await this.#pool.query(q.ensurePollSource, [input.pollId]);
-    const { rows } = await this.#pool.query<{ cursor: string | null }>(q.claimPoll, [
+    const { rows } = await this.#pool.query<{ cursor: string | null; consecutive_failures: number }>(q.claimPoll, [
       input.owner,
       input.leaseUntil,
       input.pollId,
       input.now,
     ]);
-    return rows[0] ?? null;
+    const row = rows[0];
+    return row ? { cursor: row.cursor, consecutiveFailures: row.consecutive_failures } : null;
   }
 
   async commitPoll(

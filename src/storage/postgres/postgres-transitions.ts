@@ -83,7 +83,7 @@ export const postgresSql = {
   ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES ($1, 0) ON CONFLICT (id) DO NOTHING",
   /** One poller per source across workers: the lease is taken only when due and nobody holds a live lease. */
   claimPoll: `UPDATE poll_sources SET lease_owner = $1, lease_until = $2
-    WHERE id = $3 AND next_poll_at <= $4 AND (lease_owner IS NULL OR lease_until < $4) RETURNING cursor`,
+    WHERE id = $3 AND next_poll_at <= $4 AND (lease_owner IS NULL OR lease_until < $4) RETURNING cursor, consecutive_failures`,
   /** Moves the cursor only while the caller still owns the lease; the page's events commit in the same transaction. */
   commitPoll: `UPDATE poll_sources SET cursor = $1, next_poll_at = $2, consecutive_failures = 0, last_success_at = $3,
       items_ingested = items_ingested + $4,

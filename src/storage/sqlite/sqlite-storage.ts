@@ -10,6 +10,7 @@ import type {
   EventStatus,
   NewEvent,
   NewRun,
+  PollClaim,
   PollLease,
   PollState,
   RunFilter,
@@ -298,14 +299,14 @@ export class SqliteStorage implements Storage {
     return row?.last_tick_at ?? null;
   }
 
-  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<{ cursor: string | null } | null> {
+  async claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null> {
     const s = this.#sql;
     return this.#immediate(() => {
       s.ensurePollSource.run(input.pollId);
       const row = s.claimPoll.get(input.owner, input.leaseUntil, input.pollId, input.now, input.now) as
-        | { cursor: string | null }
+        | { cursor: string | null; consecutive_failures: number }
         | undefined;
-      return row ?? null;
+      return row ? { cursor: row.cursor, consecutiveFailures: row.consecutive_failures } : null;
     });
   }
 

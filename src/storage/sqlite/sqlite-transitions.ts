@@ -67,7 +67,7 @@ export const sqliteSql = {
   ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES (?, 0) ON CONFLICT (id) DO NOTHING",
   /** One poller per source: the lease is taken only when the source is due and nobody holds a live lease. */
   claimPoll: `UPDATE poll_sources SET lease_owner = ?, lease_until = ?
-    WHERE id = ? AND next_poll_at <= ? AND (lease_owner IS NULL OR lease_until < ?) RETURNING cursor`,
+    WHERE id = ? AND next_poll_at <= ? AND (lease_owner IS NULL OR lease_until < ?) RETURNING cursor, consecutive_failures`,
   /** Moves the cursor only while the caller still owns the lease; the page's events commit in the same transaction. */
   commitPoll: `UPDATE poll_sources SET cursor = ?, next_poll_at = ?, consecutive_failures = 0, last_success_at = ?,
       items_ingested = items_ingested + ?,

@@ -1,0 +1,518 @@
+/**
+ * Webhook ingestion benchmark: signed Stripe-style webhooks (1 KB bodies) against a bare node:http server, Tenon on
+ * SQLite (worker on, then accept-only), and Tenon on PostgreSQL. Each server runs in its own process
+ * (bench/ingest-server.ts), and so does the load generator (bench/ingest-load.ts, autocannon), so neither shares the
+ * other's event loop.
+ *
+ *   npm run bench:ingest                                   # 50 connections, 2 s warm-up, 10 s measured, per target
+ *   BENCH_DURATION_S=3 BENCH_ONLY=bare,sqlite npm run bench:ingest
+ *
+ * Knobs (environment):
+ *   BENCH_DURATION_S           measured seconds per target (default 10)
+ *   BENCH_WARMUP_S             warm-up seconds per target, not measured (default 2)
+ *   BENCH_CONNECTIONS          concurrent connections (default 50)
+ *   BENCH_BODY_BYTES           request body size (default 1024)
+ *   BENCH_ONLY                 comma-separated subset of bare,sqlite,sqlite_ingest_only,postgres (default all)
+ *   BENCH_TRACE                1: each Tenon server times every storage call; a table per target is printed
+ *   BENCH_CPU_PROF             1: each server runs with --cpu-prof; the .cpuprofile files are kept in a temp dir
+ *   TENON_BENCH_DATABASE_URL   PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test); a fresh schema
+ *                              bench_ingest_<random> is used and dropped at the end
+ *
+ * Every 2xx must be durable: after each Tenon server has stopped, the events stored for the source are read back and
+ * every event id answered 2xx must be among them.
+ *
+ * Writes bench/results/ingest.json: [{ name, value, unit }].
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import Database from "better-sqlite3";
+import pg from "pg";
+import { type LoadPlan, type LoadResult, signedStripeWebhook } from "./ingest-load.ts";
+
+interface Metric {
+  name: string;
+  value: number;
+  unit: string;
+}
+
+type TargetName = "bare" | "sqlite" | "sqlite_ingest_only" | "postgres";
+
+interface Target {
+  name: TargetName;
+  /** The metric prefix. */
+  label: string;
+  title: string;
+  mode: "bare" | "sqlite" | "postgres";
+  worker: boolean;
+}
+
+/** One storage method's totals, as bench/ingest-server.ts reports them (BENCH_TRACE=1). */
+interface CallStats {
+  calls: number;
+  items: number;
+  ms: number;
+  maxMs: number;
+  blockedMs: number;
+  blockedCpuMs: number;
+}
+
+/** What a Tenon server left in its database, read after it stopped. */
+interface Stored {
+  eventIds: Set<string>;
+  runs: Record<string, number>;
+}
+
+const targets: Target[] = [
+  {
+    name: "bare",
+    label: "bare_http",
+    title: "bare node:http (reads the body, answers 200)",
+    mode: "bare",
+    worker: false,
+  },
+  {
+    name: "sqlite",
+    label: "sqlite",
+    title: "Tenon, SQLite (synchronous FULL), worker on",
+    mode: "sqlite",
+    worker: true,
+  },
+  {
+    name: "sqlite_ingest_only",
+    label: "sqlite_ingest_only",
+    title: "Tenon, SQLite (synchronous FULL), worker: false",
+    mode: "sqlite",
+    worker: false,
+  },
+  { name: "postgres", label: "postgres", title: "Tenon, PostgreSQL, worker on", mode: "postgres", worker: true },
+];
+
+const durationS = intEnv("BENCH_DURATION_S", 10);
+const warmupS = intEnv("BENCH_WARMUP_S", 2);
+const connections = intEnv("BENCH_CONNECTIONS", 50);
+const bodyBytes = intEnv("BENCH_BODY_BYTES", 1024);
+const only = new Set((process.env.BENCH_ONLY ?? targets.map((t) => t.name).join(",")).split(",").map((s) => s.trim()));
+const trace = process.env.BENCH_TRACE === "1";
+const cpuProfile = process.env.BENCH_CPU_PROF === "1";
+const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const secret = `whsec_bench_${randomBytes(16).toString("hex")}`;
+const source = "stripe";
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const resultsFile = join(benchDir, "results", "ingest.json");
+/** Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
+const clockTicksPerS = 100;
+
+function intEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number.parseInt(raw, 10);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Child processes
+
+interface Child {
+  process: ChildProcess;
+  /** JSON lines the child printed on stdout, in order; `next()` waits for the following one. */
+  next(timeoutMs: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+}
+
+function spawnScript(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(benchDir, script), ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const waiters: ((line: Record<string, unknown>) => void)[] = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
+    let line: Record<string, unknown>;
+    try {
+      line = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      process.stderr.write(`  [${script}] ${text}\n`);
+      return;
+    }
+    const waiter = waiters.shift();
+    if (waiter) waiter(line);
+    else lines.push(line);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  return {
+    process: child,
+    exited,
+    next(timeoutMs) {
+      const ready = lines.shift();
+      if (ready) return Promise.resolve(ready);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${script}: no output within ${timeoutMs} ms`)), timeoutMs);
+        const waiter = (line: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(line);
+        };
+        waiters.push(waiter);
+        void exited.then((code) => {
+          clearTimeout(timer);
+          const index = waiters.indexOf(waiter);
+          if (index !== -1) {
+            waiters.splice(index, 1);
+            reject(new Error(`${script} exited (code ${code}) before printing what was expected`));
+          }
+        });
+      });
+    },
+  };
+}
+
+/** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves true when it exited by itself with code 0. */
+async function stopChild(child: Child, graceMs: number): Promise<boolean> {
+  if (child.process.exitCode !== null) return child.process.exitCode === 0;
+  child.process.kill("SIGTERM");
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    child.exited,
+    new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), graceMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (code !== "timeout") return code === 0;
+  child.process.kill("SIGKILL");
+  await child.exited;
+  return false;
+}
+
+/** User + system CPU seconds a live process has used so far (Linux /proc); undefined elsewhere. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerS;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Storage read-back
+
+async function withPg<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function readSqlite(path: string): Stored {
+  const db = new Database(path);
+  try {
+    const keys = db.prepare("SELECT dedup_key FROM events WHERE source = ?").pluck().all(source) as string[];
+    const runs = db.prepare("SELECT status, count(*) AS n FROM runs GROUP BY status").all() as {
+      status: string;
+      n: number;
+    }[];
+    return { eventIds: new Set(keys), runs: Object.fromEntries(runs.map((r) => [r.status, r.n])) };
+  } finally {
+    db.close();
+  }
+}
+
+function readPostgres(schema: string): Promise<Stored> {
+  return withPg(async (client) => {
+    const events = await client.query<{ dedup_key: string }>(
+      `SELECT dedup_key FROM "${schema}".events WHERE source = $1`,
+      [source],
+    );
+    const runs = await client.query<{ status: string; n: string }>(
+      `SELECT status, count(*) AS n FROM "${schema}".runs GROUP BY status`,
+    );
+    return {
+      eventIds: new Set(events.rows.map((r) => r.dedup_key)),
+      runs: Object.fromEntries(runs.rows.map((r) => [r.status, Number(r.n)])),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One target
+
+/** Sends one signed webhook and fails loudly unless it is answered 200: a benchmark of 401s measures nothing. */
+async function verifySignedRequest(url: string, eventId: string): Promise<void> {
+  const { body, signature } = signedStripeWebhook(eventId, secret, bodyBytes);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "stripe-signature": signature },
+    body,
+  });
+  const text = await response.text();
+  if (response.status !== 200) {
+    throw new Error(`a signed webhook to ${url} was answered ${response.status}, not 200: ${text}`);
+  }
+}
+
+async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks: string[]; ok: boolean }> {
+  const dir = mkdtempSync(join(tmpdir(), "tenon-bench-ingest-"));
+  const sqlitePath = join(dir, "tenon.db");
+  const schema = `bench_ingest_${randomBytes(4).toString("hex")}`;
+  const env: Record<string, string> = {
+    BENCH_INGEST_SECRET: secret,
+    BENCH_INGEST_WORKER: target.worker ? "on" : "off",
+    BENCH_INGEST_SQLITE_PATH: sqlitePath,
+    BENCH_INGEST_DATABASE_URL: databaseUrl,
+    BENCH_INGEST_PG_SCHEMA: schema,
+    BENCH_TRACE: trace ? "1" : "0",
+  };
+  const nodeArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "profiles")}`] : [];
+  const server = spawnScript("ingest-server.ts", [target.mode], env, nodeArgs);
+  try {
+    const { url: base } = (await server.next(60_000)) as { url: string };
+    // The bare server answers any path; it gets the very same requests.
+    const url = `${base}/hooks/${source}`;
+    const verifyId = `evt_verify_${target.name}`;
+    await verifySignedRequest(url, verifyId);
+
+    const idPrefix = `evt_${target.name}_`;
+    const plan: LoadPlan = { url, secret, connections, warmupS, durationS, bodyBytes, idPrefix };
+    const load = spawnScript("ingest-load.ts", [JSON.stringify(plan)], {});
+    const loadTimeoutMs = (warmupS + durationS) * 1000 + 60_000;
+    await load.next(loadTimeoutMs); // {"phase":"measured"}
+    const cpuAtStart = { server: cpuSeconds(server.process.pid), load: cpuSeconds(load.process.pid) };
+    const result = (await load.next(loadTimeoutMs)) as unknown as LoadResult;
+    const cpuAtEnd = { server: cpuSeconds(server.process.pid), load: cpuSeconds(load.process.pid) };
+    await load.exited;
+
+    const cleanStop = await stopChild(server, 30_000);
+    const exitLine = cleanStop && trace && target.mode !== "bare" ? await server.next(1000).catch(() => null) : null;
+    if (!cleanStop) console.log(`  ! the ${target.name} server did not stop cleanly within 30 s (killed)`);
+
+    const m = result.measured;
+    const metrics: Metric[] = [
+      { name: `${target.label}.req_per_s`, value: m.responses / m.durationS, unit: "req/s" },
+      { name: `${target.label}.latency_p50`, value: m.latencyMs.p50, unit: "ms" },
+      { name: `${target.label}.latency_p99`, value: m.latencyMs.p99, unit: "ms" },
+      { name: `${target.label}.latency_max`, value: m.latencyMs.max, unit: "ms" },
+      { name: `${target.label}.latency_mean`, value: m.latencyMs.mean, unit: "ms" },
+      { name: `${target.label}.responses`, value: m.responses, unit: "responses" },
+      { name: `${target.label}.responses_2xx`, value: m.status2xx, unit: "responses" },
+      { name: `${target.label}.responses_non_2xx`, value: m.non2xx, unit: "responses" },
+      { name: `${target.label}.errors`, value: m.errors + m.timeouts, unit: "errors" },
+    ];
+    const measuredS = m.durationS;
+    if (cpuAtStart.server !== undefined && cpuAtEnd.server !== undefined) {
+      const cpuS = cpuAtEnd.server - cpuAtStart.server;
+      metrics.push({ name: `${target.label}.server_cpu`, value: (100 * cpuS) / measuredS, unit: "% of a core" });
+      // Steadier than req/s on a shared machine: what one request costs the server, whatever else runs.
+      metrics.push({ name: `${target.label}.server_cpu_per_request`, value: (1e6 * cpuS) / m.responses, unit: "µs" });
+    }
+    if (cpuAtStart.load !== undefined && cpuAtEnd.load !== undefined) {
+      const share = (100 * (cpuAtEnd.load - cpuAtStart.load)) / measuredS;
+      metrics.push({ name: `${target.label}.load_generator_cpu`, value: share, unit: "% of a core" });
+    }
+
+    const checks: string[] = [];
+    let ok = m.non2xx === 0 && result.warmup.non2xx === 0;
+    if (target.mode !== "bare") {
+      const stored = target.mode === "sqlite" ? readSqlite(sqlitePath) : await readPostgres(schema);
+      const durability = checkDurability(target, result, verifyId, stored);
+      metrics.push(...durability.metrics);
+      checks.push(...durability.lines);
+      ok &&= durability.ok;
+    }
+    if (exitLine && "trace" in exitLine) printTrace(target.title, exitLine.trace as Record<string, CallStats>);
+    if (cpuProfile) checks.push(`CPU profiles: ${join(dir, "profiles")}`);
+    return { metrics, checks, ok };
+  } finally {
+    await stopChild(server, 30_000);
+    if (!cpuProfile) rmSync(dir, { recursive: true, force: true });
+    if (target.mode === "postgres") {
+      await withPg((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+    }
+  }
+}
+
+/**
+ * Every event answered 2xx (the verification request, the warm-up and the measured run) must be stored. A few events
+ * may be stored without an answer having been counted: requests in flight when autocannon closed its connections at
+ * the end of a phase (at most one per connection per phase), which the server still committed.
+ */
+function checkDurability(
+  target: Target,
+  result: LoadResult,
+  verifyId: string,
+  stored: Stored,
+): { metrics: Metric[]; lines: string[]; ok: boolean } {
+  const prefix = `evt_${target.name}_`;
+  const acked = [verifyId, ...[...result.warmup.ackedIds, ...result.measured.ackedIds].map((n) => `${prefix}${n}`)];
+  const counted2xx = 1 + result.warmup.status2xx + result.measured.status2xx;
+  const ackedStored = acked.filter((id) => stored.eventIds.has(id)).length;
+  const lost = acked.length - ackedStored;
+  const unanswered = stored.eventIds.size - ackedStored;
+  const inFlightBound = 2 * connections;
+  const non2xx = result.warmup.non2xx + result.measured.non2xx;
+  const errors = result.warmup.errors + result.warmup.timeouts + result.measured.errors + result.measured.timeouts;
+  const ok = lost === 0 && ackedStored === counted2xx && acked.length === counted2xx && unanswered <= inFlightBound;
+  const runs = Object.entries(stored.runs)
+    .map(([status, n]) => `${status} ${n.toLocaleString("en-US")}`)
+    .join(", ");
+  const lines = [
+    `2xx counted by autocannon (+1 verification): ${counted2xx.toLocaleString("en-US")}; ` +
+      `events stored for "${source}": ${stored.eventIds.size.toLocaleString("en-US")}; ` +
+      `2xx whose event is stored: ${ackedStored.toLocaleString("en-US")} → ${lost === 0 && ackedStored === counted2xx ? "equal" : `${lost} LOST`}`,
+    `stored without a counted answer: ${unanswered} (requests in flight when autocannon closed its connections; ≤ ${inFlightBound} expected); ` +
+      `non-2xx: ${non2xx}; socket errors/timeouts: ${errors}`,
+    `runs after the server stopped: ${runs || "none"}`,
+  ];
+  const metrics: Metric[] = [
+    { name: `${target.label}.events_stored`, value: stored.eventIds.size, unit: "events" },
+    { name: `${target.label}.answered_2xx_total`, value: counted2xx, unit: "responses" },
+    { name: `${target.label}.answered_2xx_not_stored`, value: lost, unit: "events" },
+    { name: `${target.label}.stored_without_answer`, value: unanswered, unit: "events" },
+    { name: `${target.label}.runs_succeeded_at_stop`, value: stored.runs.succeeded ?? 0, unit: "runs" },
+  ];
+  return { metrics, lines, ok };
+}
+
+function printTrace(title: string, trace: Record<string, CallStats>): void {
+  console.log(`\n  ${title}: storage calls over the server's life`);
+  console.log(
+    "  (ms: call→settle; blocked: the event loop waited for the call to return, of which CPU: user+system time)",
+  );
+  const columns = ["calls", "items/call", "ms/call", "max ms", "blocked ms", "blocked CPU ms"];
+  console.log(`  ${"method".padEnd(18)} ${columns.map((c) => c.padStart(10)).join(" ")}`);
+  for (const [method, s] of Object.entries(trace).sort((a, b) => b[1].ms - a[1].ms)) {
+    const cells = [
+      String(s.calls),
+      (s.items / s.calls).toFixed(1),
+      (s.ms / s.calls).toFixed(2),
+      s.maxMs.toFixed(1),
+      s.blockedMs.toFixed(0),
+      s.blockedCpuMs.toFixed(0),
+    ];
+    console.log(`  ${method.padEnd(18)} ${cells.map((c) => c.padStart(10)).join(" ")}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report
+
+function format(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
+  return value.toLocaleString("en-US", { maximumFractionDigits: Math.abs(value) >= 100 ? 0 : 2 });
+}
+
+function addRatiosToBare(metrics: Metric[], labels: string[]): void {
+  const value = (name: string) => metrics.find((m) => m.name === name)?.value;
+  for (const label of labels) {
+    if (label === "bare_http") continue;
+    for (const [metric, unit] of [
+      ["req_per_s", "x"],
+      ["latency_p50", "x"],
+      ["latency_p99", "x"],
+      ["latency_max", "x"],
+    ] as const) {
+      const mine = value(`${label}.${metric}`);
+      const bare = value(`bare_http.${metric}`);
+      if (mine !== undefined && bare !== undefined) {
+        metrics.push({ name: `${label}.${metric}_ratio_to_bare`, value: mine / bare, unit });
+      }
+    }
+  }
+}
+
+function printSummary(metrics: Metric[], ran: Target[]): void {
+  const value = (name: string) => metrics.find((m) => m.name === name)?.value;
+  const cell = (name: string, width: number, suffix = "") => {
+    const v = value(name);
+    return (v === undefined ? "–" : `${format(v)}${suffix}`).padStart(width);
+  };
+  const header = `${"target".padEnd(20)} ${"req/s".padStart(8)} ${"×bare".padStart(6)} ${"p50 ms".padStart(7)} ${"×bare".padStart(6)} ${"p99 ms".padStart(7)} ${"×bare".padStart(6)} ${"max ms".padStart(7)} ${"×bare".padStart(6)} ${"non-2xx".padStart(7)} ${"srv CPU".padStart(8)} ${"µs CPU/req".padStart(10)} ${"load CPU".padStart(8)}`;
+  console.log(`\n${header}\n${"-".repeat(header.length)}`);
+  for (const t of ran) {
+    const l = t.label;
+    console.log(
+      [
+        l.padEnd(20),
+        cell(`${l}.req_per_s`, 8),
+        cell(`${l}.req_per_s_ratio_to_bare`, 6),
+        cell(`${l}.latency_p50`, 7),
+        cell(`${l}.latency_p50_ratio_to_bare`, 6),
+        cell(`${l}.latency_p99`, 7),
+        cell(`${l}.latency_p99_ratio_to_bare`, 6),
+        cell(`${l}.latency_max`, 7),
+        cell(`${l}.latency_max_ratio_to_bare`, 6),
+        cell(`${l}.responses_non_2xx`, 7),
+        cell(`${l}.server_cpu`, 7, "%"),
+        cell(`${l}.server_cpu_per_request`, 10),
+        cell(`${l}.load_generator_cpu`, 7, "%"),
+      ].join(" "),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const ran = targets.filter((t) => only.has(t.name));
+  console.log(
+    `Tenon ingest bench: signed Stripe webhooks, ${bodyBytes} B bodies, ${connections} connections, ` +
+      `${warmupS} s warm-up + ${durationS} s measured per target; servers and load generator in separate processes`,
+  );
+  const metrics: Metric[] = [
+    { name: "load.connections", value: connections, unit: "connections" },
+    { name: "load.body_bytes", value: bodyBytes, unit: "bytes" },
+    { name: "load.warmup", value: warmupS, unit: "s" },
+    { name: "load.duration", value: durationS, unit: "s" },
+  ];
+  const durable = new Map<string, boolean>();
+  for (const target of ran) {
+    console.log(`- ${target.title}…`);
+    const outcome = await benchTarget(target);
+    metrics.push(...outcome.metrics);
+    for (const line of outcome.checks) console.log(`  ${line}`);
+    durable.set(target.name, outcome.ok);
+  }
+  addRatiosToBare(
+    metrics,
+    ran.map((t) => t.label),
+  );
+  printSummary(metrics, ran);
+
+  console.log("\nTargets:");
+  const value = (name: string) => metrics.find((m) => m.name === name)?.value;
+  const ratio = value("sqlite.req_per_s_ratio_to_bare");
+  const p99 = value("sqlite.latency_p99");
+  if (ratio !== undefined) {
+    console.log(
+      `  ${ratio >= 0.5 ? "PASS" : "MISS"} Tenon on SQLite ≥ 50% of the bare server's req/s: ${format(100 * ratio)}%`,
+    );
+  }
+  if (p99 !== undefined) {
+    console.log(`  ${p99 <= 25 ? "PASS" : "MISS"} Tenon on SQLite p99 ≤ 25 ms: ${format(p99)} ms`);
+  }
+  for (const [name, ok] of durable) {
+    if (name === "bare") continue;
+    console.log(`  ${ok ? "PASS" : "MISS"} ${name}: every 2xx stored, no non-2xx`);
+  }
+  console.log(
+    "\nreq/s counts every response of the measured run over its duration. Latency is timed by the load generator," +
+      "\nfrom building a request (just before writing it) to its parsed response. CPU is the share of one core a process" +
+      "\nused during the measured run (2 cores in all, shared by the server, the load generator and PostgreSQL).",
+  );
+
+  mkdirSync(dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, `${JSON.stringify(metrics, null, 2)}\n`);
+  console.log(`\nwrote ${resultsFile}`);
+}
+
+await main();

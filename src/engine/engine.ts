@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import type { Integration } from "../sdk/define-integration.ts";
@@ -15,8 +14,10 @@ import type {
 } from "../storage/contract.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { GroupCommitter } from "./group-commit.ts";
+import { newId } from "./ids.ts";
 import { payloadToJson } from "./journal-value.ts";
 import { Scheduler } from "./scheduler.ts";
+import { isStorableText, toStorableText } from "./storable-text.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 export interface EngineOptions {
@@ -140,7 +141,7 @@ export function createEngine(options: EngineOptions): Engine {
       return { ...stored, runs: runsFor(event) };
     } catch (error) {
       if (!(error instanceof UnusableEventError)) throw error;
-      return { ...stored, runs: [], quarantineReason: error.message };
+      return { ...stored, runs: [], quarantineReason: toStorableText(error.message) };
     }
   }
 
@@ -205,7 +206,7 @@ export function createEngine(options: EngineOptions): Engine {
         ...event,
         payloadJson: payloadToJson(input.payload),
         runs: [],
-        quarantineReason: input.reason,
+        quarantineReason: toStorableText(input.reason),
       });
     },
 
@@ -249,7 +250,7 @@ export function createEngine(options: EngineOptions): Engine {
 }
 
 function newRun(integration: Integration, event: Parameters<typeof concurrencyOf>[1]): NewRun {
-  return { id: randomUUID(), integrationId: integration.id, ...concurrencyOf(integration, event) };
+  return { id: newId(), integrationId: integration.id, ...concurrencyOf(integration, event) };
 }
 
 /** The event is valid but an integration cannot take it: it is quarantined with this message. */
@@ -291,12 +292,11 @@ function validateEvent(
   if (input.id !== undefined && (typeof input.id !== "string" || input.id.length === 0 || input.id.length > 500)) {
     throw new ValidationError("event id must be a non-empty string of at most 500 characters");
   }
-  // PostgreSQL text cannot hold NUL, and no real type, source or id contains one.
-  if ([input.type, source, input.id].some((field) => field?.includes("\u0000"))) {
-    throw new ValidationError("event type, source and id must not contain NUL characters");
+  if ([input.type, source, input.id].some((field) => field !== undefined && !isStorableText(field))) {
+    throw new ValidationError("event type, source and id must be well-formed text without NUL characters");
   }
   return {
-    id: randomUUID(),
+    id: newId(),
     source,
     type: input.type,
     dedupKey: input.id ?? null,
@@ -318,9 +318,9 @@ function concurrencyOf(
       `integration "${integration.id}": its concurrency key function threw for this event: ${toError(error).message}`,
     );
   }
-  if (typeof key !== "string" || key.length === 0) {
+  if (typeof key !== "string" || key.length === 0 || !isStorableText(key)) {
     throw new UnusableEventError(
-      `integration "${integration.id}": its concurrency key must be a non-empty string, got ${JSON.stringify(key)}`,
+      `integration "${integration.id}": its concurrency key must be a non-empty, well-formed string without NUL, got ${JSON.stringify(key)}`,
     );
   }
   return { concurrencyKey: `${integration.id}:${key}`, concurrencyLimit: integration.concurrency.limit ?? 1 };

@@ -1,10 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { Cron } from "croner";
 import type { Logger } from "pino";
 import type { Integration } from "../sdk/define-integration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import type { NewEvent, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
+import { newId } from "./ids.ts";
 
 interface Schedule {
   integration: Integration;
@@ -110,12 +110,12 @@ export function latestTickBetween(cron: Cron, since: number, now: number): numbe
 function tickEvent(integration: Integration, tickAt: number): NewEvent {
   const scheduledAt = new Date(tickAt).toISOString();
   return {
-    id: randomUUID(),
+    id: newId(),
     source: "schedule",
     type: integration.id,
     dedupKey: `${integration.id}@${scheduledAt}`,
     payloadJson: JSON.stringify({ scheduledAt }),
     receivedAt: tickAt,
-    runs: [{ id: randomUUID(), integrationId: integration.id, concurrencyKey: null, concurrencyLimit: null }],
+    runs: [{ id: newId(), integrationId: integration.id, concurrencyKey: null, concurrencyLimit: null }],
   };
 }

@@ -48,7 +48,8 @@ export function createServer(options: ServerOptions): TenonServer {
 
   app.removeAllContentTypeParsers();
   const keepRaw = (_request: unknown, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);
-  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json$/i, { parseAs: "buffer" }, keepRaw);
+  // Fastify tests the regex against the whole header, parameters included (`application/json; charset=utf-8`).
+  app.addContentTypeParser(/^application\/([\w.+-]+\+)?json\s*(;|$)/i, { parseAs: "buffer" }, keepRaw);
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer" }, keepRaw);
 
   app.setErrorHandler((error, _request, reply) => {
@@ -56,6 +57,11 @@ export function createServer(options: ServerOptions): TenonServer {
     if (known) return reply.code(known.status).send(known.body);
     options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
+  });
+  // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).
+  app.addHook("onRequest", async (request, reply) => {
+    if (request.is404)
+      return sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`);
   });
   app.setNotFoundHandler((request, reply) =>
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),

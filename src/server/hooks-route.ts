@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/engine.ts";
+import { isStorableText } from "../engine/storable-text.ts";
 import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook-provider.ts";
 import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
@@ -95,7 +96,7 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
       result = await engine.quarantine({
         source: source.id,
         type: "unparseable",
-        id: source.provider.deliveryIdFromHeaders(webhook) ?? `sha256:${sha256(webhook.rawBody)}`,
+        id: usableDeliveryId(source.provider.deliveryIdFromHeaders(webhook)) ?? `sha256:${sha256(webhook.rawBody)}`,
         payload: rawPayload(webhook),
         reason,
       });
@@ -132,6 +133,11 @@ function rawPayload(webhook: WebhookRequest): { contentType: string | null; enco
   } catch {
     return { contentType, encoding: "base64", body: webhook.rawBody.toString("base64") };
   }
+}
+
+/** A delivery header too long (or odd) to be an event id still dedupes: by the body's hash instead. */
+function usableDeliveryId(id: string | null): string | null {
+  return id !== null && id.length <= 500 && isStorableText(id) ? id : null;
 }
 
 function errorCodeOf(check: string): string {

@@ -91,7 +91,7 @@ async function tcpProxy(targetPort: string) {
   let port = 0;
   const listen = () =>
     new Promise<void>((resolve) => {
-      server = createTcpServer((client) => {
+      const listening = createTcpServer((client) => {
         const upstream = connect(Number(targetPort), "127.0.0.1");
         for (const s of [client, upstream]) {
           sockets.add(s);
@@ -104,8 +104,9 @@ async function tcpProxy(targetPort: string) {
         }
         client.pipe(upstream).pipe(client);
       });
-      server.listen(port, "127.0.0.1", () => {
-        port = (server?.address() as { port: number }).port;
+      server = listening;
+      listening.listen(port, "127.0.0.1", () => {
+        port = (listening.address() as { port: number }).port;
         resolve();
       });
     });

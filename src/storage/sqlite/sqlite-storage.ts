@@ -34,6 +34,7 @@ import {
   toRunRecord,
 } from "../rows.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
+import { WalSync } from "./wal-sync.ts";
 
 export interface SqliteStorageOptions {
   /** File path, or ":memory:". */
@@ -55,12 +56,16 @@ export class SqliteStorage implements Storage {
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
   #statements: Statements | undefined;
+  /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
+  readonly #walSync: WalSync | undefined;
 
   constructor(options: SqliteStorageOptions) {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new Database(options.path);
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    const journal = this.#db.pragma("journal_mode = WAL", { simple: true });
+    const full = (options.synchronous ?? "FULL") === "FULL";
+    this.#walSync = full && journal === "wal" ? new WalSync(`${this.#db.name}-wal`) : undefined;
+    this.#db.pragma(`synchronous = ${this.#walSync ? "NORMAL" : (options.synchronous ?? "FULL")}`);
     this.#db.pragma("busy_timeout = 5000");
     this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
     this.#reads = new ReadQueries(this.#kysely);
@@ -74,6 +79,7 @@ export class SqliteStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    await this.#walSync?.close();
     await this.#kysely.destroy();
     if (this.#db.open) this.#db.close();
   }
@@ -88,8 +94,18 @@ export class SqliteStorage implements Storage {
     return this.#db.transaction(fn).immediate();
   }
 
+  /**
+   * A write transaction that resolves only once it is on disk. Claims use it too: a run must not start
+   * before the event that created it is durable, or a power loss could undo an event whose effects happened.
+   */
+  async #durably<T>(fn: () => T): Promise<T> {
+    const result = this.#immediate(fn);
+    await this.#walSync?.sync();
+    return result;
+  }
+
   async acceptEvents(events: NewEvent[]): Promise<AcceptResult[]> {
-    return this.#immediate(() => events.map((event) => this.#acceptEvent(event)));
+    return this.#durably(() => events.map((event) => this.#acceptEvent(event)));
   }
 
   #acceptEvent(event: NewEvent): AcceptResult {
@@ -142,7 +158,7 @@ export class SqliteStorage implements Storage {
   }
 
   async addRuns(eventId: string, runs: NewRun[], now: number): Promise<void> {
-    this.#immediate(() => {
+    await this.#durably(() => {
       this.#insertRuns(eventId, runs, now);
       if (runs.length > 0) this.#db.prepare("UPDATE events SET status = 'accepted' WHERE id = ?").run(eventId);
     });
@@ -155,7 +171,7 @@ export class SqliteStorage implements Storage {
     leaseUntil: number;
   }): Promise<ClaimedRun[]> {
     const s = this.#sql;
-    return this.#immediate(() => {
+    return this.#durably(() => {
       const { leaseToken, limit, now, leaseUntil } = input;
       const rows = s.claimDueRuns.all(leaseToken, leaseUntil, now, now, now, limit) as {
         seq: number;
@@ -196,7 +212,7 @@ export class SqliteStorage implements Storage {
   }
 
   async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
-    return this.#immediate(() => transitions.map((t) => this.#apply(t)));
+    return this.#durably(() => transitions.map((t) => this.#apply(t)));
   }
 
   #apply(t: RunTransition): boolean {
@@ -264,7 +280,7 @@ export class SqliteStorage implements Storage {
   }
 
   async replayRun(runId: string, now: number): Promise<RunRecord> {
-    return this.#immediate(() => {
+    return this.#durably(() => {
       const row = this.#db.prepare(`SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`).get(runId) as
         | (RunRow & { concurrency_limit: number | null })
         | undefined;
@@ -286,7 +302,7 @@ export class SqliteStorage implements Storage {
 
   async fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean> {
     const s = this.#sql;
-    return this.#immediate(() => {
+    return this.#durably(() => {
       s.ensureSchedule.run(scheduleId);
       if (s.advanceSchedule.run(tickAt, scheduleId, tickAt).changes !== 1) return false;
       this.#acceptEvent(event);
@@ -322,7 +338,7 @@ export class SqliteStorage implements Storage {
     const s = this.#sql;
     const lostLease = Symbol("lost lease");
     try {
-      return this.#immediate(() => {
+      return await this.#durably(() => {
         const results = input.events.map((event) => this.#acceptEvent(event));
         const fresh = results.filter((r) => !r.duplicate).length;
         const keep = input.keepLease ? 1 : 0;
@@ -352,7 +368,7 @@ export class SqliteStorage implements Storage {
   }
 
   async resetPollCursor(pollId: string, cursor: string | null, now: number): Promise<void> {
-    this.#sql.resetPollCursor.run(pollId, cursor, now);
+    await this.#durably(() => this.#sql.resetPollCursor.run(pollId, cursor, now));
   }
 
   getPollState(pollId: string): Promise<PollState | null> {

@@ -70,6 +70,14 @@ export const twilioProvider: WebhookProvider = {
     const signature = request.headers["x-twilio-signature"];
     if (!signature) return { ok: false, check: "missing-header", message: "X-Twilio-Signature header is missing" };
     const bodyHash = bodySha256FromUrl(request.url);
+    // Only form parameters are part of the signature; any other body is authenticated by bodySHA256 alone.
+    if (bodyHash === null && !isFormEncoded(request) && request.rawBody.length > 0) {
+      return {
+        ok: false,
+        check: "signature",
+        message: "a body that is not form-encoded must be covered by bodySHA256 in the URL",
+      };
+    }
     const params =
       bodyHash === null && isFormEncoded(request) ? parseFormParams(request.rawBody.toString("utf8")) : null;
     const signed = urlSpellings(request.url).map((url) => url + (params ? signedParams(params) : ""));

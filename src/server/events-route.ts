@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Engine, SendEventInput } from "../engine/engine.ts";
+import { sha256Hex } from "../ingestion/webhooks/hmac.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import type { AcceptResult } from "../storage/contract.ts";
 import type { ApiTokens } from "./api-tokens.ts";
@@ -70,7 +70,7 @@ export function registerEventsRoute(app: FastifyInstance, options: EventsRouteOp
       );
     }
     const event: SendEventInput = key === undefined ? input : { ...input, id: `idempotency-key:${key}` };
-    const fingerprint = key === undefined ? undefined : createHash("sha256").update(raw).digest("hex");
+    const fingerprint = key === undefined ? undefined : sha256Hex(raw);
     const inFlightKey = `${event.source ?? "api"}\u0000${key}`;
     if (key !== undefined && inFlight.has(inFlightKey)) {
       reply.header("retry-after", "1");

@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { Engine } from "../engine/engine.ts";
 import { isStorableText } from "../engine/storable-text.ts";
+import { bodyDedupKey } from "../ingestion/webhooks/hmac.ts";
 import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook-provider.ts";
 import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
@@ -96,7 +96,7 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
       result = await engine.quarantine({
         source: source.id,
         type: "unparseable",
-        id: usableDeliveryId(source.provider.deliveryIdFromHeaders(webhook)) ?? `sha256:${sha256(webhook.rawBody)}`,
+        id: usableDeliveryId(source.provider.deliveryIdFromHeaders(webhook)) ?? bodyDedupKey(webhook.rawBody),
         payload: rawPayload(webhook),
         reason,
       });
@@ -149,8 +149,4 @@ function errorCodeOf(check: string): string {
     default:
       return "signature_invalid";
   }
-}
-
-function sha256(body: Buffer): string {
-  return createHash("sha256").update(body).digest("hex");
 }

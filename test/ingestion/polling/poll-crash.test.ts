@@ -1,9 +1,9 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { spawnFixture, type WorkerProcess } from "../../fixtures/spawn-worker.ts";
 import { backends, useTestStorage } from "../../support/backends.ts";
+import { LoopbackServer } from "../../support/loopback-server.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const pollId = "crash-items";
@@ -24,23 +24,12 @@ interface KillMoment {
 }
 
 /** `item-0001` … `item-2000` at positions 1 … 2000, served `?after=<position>&limit=N` with a little latency. */
-class ItemServer {
+class ItemServer extends LoopbackServer {
   /** Every request in arrival order: the cursor it asked from, and the pid of the worker that asked. */
   readonly requests: { after: string | null; pid: number }[] = [];
   #trap: { worker: WorkerProcess; page: number; afterAnswerMs: number | undefined } | undefined;
-  readonly #http = createServer((request, response) => void this.#answer(request, response));
-
   get url(): string {
-    return `http://127.0.0.1:${(this.#http.address() as AddressInfo).port}/items`;
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#http.listen(0, "127.0.0.1", resolve));
-  }
-
-  async close(): Promise<void> {
-    this.#http.closeAllConnections();
-    await new Promise((resolve) => this.#http.close(resolve));
+    return `${this.origin}/items`;
   }
 
   requestsOf(worker: WorkerProcess) {
@@ -52,7 +41,7 @@ class ItemServer {
     this.#trap = { worker, page, afterAnswerMs };
   }
 
-  async #answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const query = new URL(request.url ?? "/", "http://127.0.0.1").searchParams;
     const after = query.get("after") || null;
     this.requests.push({ after, pid: Number(request.headers["x-poller-pid"]) });

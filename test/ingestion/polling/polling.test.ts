@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Engine } from "../../../src/engine/engine.ts";
@@ -8,6 +7,7 @@ import { definePoll, type Poll, type PollDefinition, type PollPage } from "../..
 import type { PollState, Storage } from "../../../src/storage/contract.ts";
 import { type Backend, backends, postgresBackend, useTestStorage } from "../../support/backends.ts";
 import { testEngine } from "../../support/engine.ts";
+import { LoopbackServer } from "../../support/loopback-server.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const pollId = "crm-contacts";
@@ -25,7 +25,7 @@ interface Item {
  * A paged list API on a real local port: `GET /items?after=<cursor>&limit=N` answers the items after the
  * cursor (a position), oldest first, as `{ items, nextCursor, hasMore }`. Its knobs play the provider quirks.
  */
-class ItemServer {
+class ItemServer extends LoopbackServer {
   readonly items: Item[] = [];
   /** Each page also re-serves this many items before the cursor (an inclusive "updated since"). */
   overlap = 0;
@@ -39,19 +39,8 @@ class ItemServer {
   readonly requests: (string | null)[] = [];
   maxInFlight = 0;
   #inFlight = 0;
-  readonly #http = createServer((request, response) => void this.#answer(request, response));
-
   get url(): string {
-    return `http://127.0.0.1:${(this.#http.address() as AddressInfo).port}/items`;
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.#http.listen(0, "127.0.0.1", resolve));
-  }
-
-  async close(): Promise<void> {
-    this.#http.closeAllConnections();
-    await new Promise((resolve) => this.#http.close(resolve));
+    return `${this.origin}/items`;
   }
 
   /** Adds items at the end of the list, or at `position`: behind a cursor, like a record an API lists late. */
@@ -80,7 +69,7 @@ class ItemServer {
     return Math.max(0, ...this.items.map((i) => i.position));
   }
 
-  async #answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const query = new URL(request.url ?? "/", "http://127.0.0.1").searchParams;
     const after = query.get("after") || null;
     this.requests.push(after);

@@ -1,4 +1,9 @@
 export { defineConfig } from "./config/define-config.ts";
+export type { AuthConfig, ConnectionConfig, OutgoingRequest, SignRequest } from "./connections/connection-config.ts";
+export { type ConnectionSummary, Connections, type ConnectionsOptions } from "./connections/connections.ts";
+export type { ConnectionClient } from "./connections/http/connection-client.ts";
+export type { HttpResponse, RequestOptions } from "./connections/http/http-request.ts";
+export { openVault } from "./connections/vault/open-vault.ts";
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
@@ -16,7 +21,16 @@ export { defineIntegration } from "./sdk/define-integration.ts";
 export type { Poll, PollContext, PollDefinition, PollPage } from "./sdk/define-poll.ts";
 export { definePoll } from "./sdk/define-poll.ts";
 export type { Duration } from "./sdk/duration.ts";
-export { ConfigurationError, NonRetryableError, RetryableError, ValidationError } from "./sdk/errors.ts";
+export {
+  AuthError,
+  CircuitOpenError,
+  ConfigurationError,
+  type ErrorResponse,
+  NonRetryableError,
+  RateLimitedError,
+  RetryableError,
+  ValidationError,
+} from "./sdk/errors.ts";
 export type { RetryPolicy } from "./sdk/retry-policy.ts";
 export type { ServerOptions, TenonServer } from "./server/create-server.ts";
 export { createServer } from "./server/create-server.ts";

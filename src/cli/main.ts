@@ -32,6 +32,70 @@ program
     await migrateCommand();
   });
 
+const keys = program.command("keys").description("the master key that encrypts stored credentials");
+
+keys
+  .command("generate")
+  .description("print a new random master key (base64) for TENON_MASTER_KEY")
+  .action(async () => {
+    const { generateKeyCommand } = await import("./commands/keys.ts");
+    generateKeyCommand();
+  });
+
+keys
+  .command("rotate")
+  .description("re-encrypt every stored secret under a new master key, while the engine keeps running")
+  .action(async () => {
+    const { rotateKeysCommand } = await import("./commands/keys.ts");
+    await rotateKeysCommand();
+  });
+
+const connections = program
+  .command("connections")
+  .description("the external systems runs call: their state, credentials and authorisation");
+
+connections
+  .command("list", { isDefault: true })
+  .description("each connection's auth, status, credential expiry, circuit and paused runs")
+  .addOption(configOption())
+  .action(async (options: { config: string }) => {
+    const { listConnectionsCommand } = await import("./commands/connections.ts");
+    await listConnectionsCommand(options);
+  });
+
+connections
+  .command("set-credentials")
+  .description("store credentials (sealed), read as a JSON object from stdin, and resume the runs paused on them")
+  .argument("<name>", "the connection, as named in the config")
+  .option("--replace", "drop the stored fields not given, instead of keeping them")
+  .option("--expires-at <iso>", "when these credentials stop working (ISO 8601), for expiry warnings")
+  .addOption(configOption())
+  .action(async (name: string, options: { config: string; replace?: boolean; expiresAt?: string }) => {
+    const { setCredentialsCommand } = await import("./commands/connections.ts");
+    await setCredentialsCommand(name, options);
+  });
+
+connections
+  .command("authorize")
+  .description("print the URL that starts an OAuth authorisation of the connection in a browser")
+  .argument("<name>", "the connection, as named in the config")
+  .addOption(configOption())
+  .action(async (name: string, options: { config: string }) => {
+    const { authorizeCommand } = await import("./commands/connections.ts");
+    await authorizeCommand(name, options);
+  });
+
+program
+  .command("audit")
+  .description("list the most recent outbound requests of connections, newest first (secrets redacted)")
+  .option("-r, --run <id>", "only requests made by this run")
+  .option("--connection <name>", "only requests to this connection")
+  .option("-n, --limit <n>", "how many requests to show", parseLimit, 50)
+  .action(async (options: { run?: string; connection?: string; limit: number }) => {
+    const { auditCommand } = await import("./commands/connections.ts");
+    await auditCommand(options);
+  });
+
 program
   .command("runs")
   .description("list the most recent runs, newest first")

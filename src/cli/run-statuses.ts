@@ -7,6 +7,8 @@ const statuses: Record<RunStatus, true> = {
   running: true,
   retrying: true,
   sleeping: true,
+  waiting: true,
+  paused: true,
   succeeded: true,
   failed: true,
   dead: true,

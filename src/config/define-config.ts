@@ -1,3 +1,5 @@
+import type { ConnectionConfig } from "../connections/connection-config.ts";
+import { assertConnectionConfigs } from "../connections/validate-connection-config.ts";
 import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
@@ -13,6 +15,8 @@ export interface TenonConfig {
   /** Poll sources (definePoll) for systems without webhooks. */
   // biome-ignore lint/suspicious/noExplicitAny: polls of any item type live side by side
   polls?: Poll<any>[];
+  /** The external systems runs call, by name (`crm`, `accounting`): reached in a run with `connection(name)`. */
+  connections?: Record<string, ConnectionConfig>;
   /** Worker sizing; TENON_WORKER_CONCURRENCY and TENON_LEASE_MS override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
@@ -22,7 +26,7 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "webhooks", "polls", "worker"];
+const configKeys = ["integrations", "webhooks", "polls", "connections", "worker"];
 const workerKeys = ["concurrency", "leaseMs"];
 
 /**
@@ -45,6 +49,20 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
     throw new ConfigurationError(`${origin}: "webhooks" must be an object { <source name>: { provider, secrets } }`);
   }
   if (config.polls !== undefined) assertPolls(config.polls, origin);
+  if (config.connections !== undefined) assertConnections(config.connections, origin);
+}
+
+function assertConnections(connections: unknown, origin: string): void {
+  if (!isRecord(connections)) {
+    throw new ConfigurationError(`${origin}: "connections" must be an object { <connection name>: { baseUrl, auth } }`);
+  }
+  try {
+    assertConnectionConfigs(connections as Record<string, ConnectionConfig>);
+  } catch (error) {
+    if (error instanceof ConfigurationError)
+      throw new ConfigurationError(`${origin}: ${error.message}`, { cause: error });
+    throw error;
+  }
 }
 
 function assertPolls(polls: unknown, origin: string): void {

@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { type Duration, durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 
 /**
@@ -25,6 +26,8 @@ export interface Settings {
   apiTokens: string[];
   /** Largest request body in bytes. Default 1 MiB. */
   bodyLimit: number;
+  /** Outbound exchanges stay in the audit trail this long. Default 30 days. */
+  auditRetentionMs: number;
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -37,6 +40,7 @@ export const defaultWorkerConcurrency = 100;
 export const defaultLeaseMs = 30_000;
 /** Heartbeats run every third of the lease; below a second they would be mostly overhead. */
 export const minLeaseMs = 1000;
+export const defaultAuditRetentionMs = 30 * 86_400_000;
 
 type Environment = Record<string, string | undefined>;
 
@@ -70,6 +74,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
       .map((token) => token.trim())
       .filter((token) => token.length > 0),
     bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
+    auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
   };
 }
 
@@ -130,6 +135,19 @@ function readInteger(env: Environment, name: string, rule: { min: number; max?: 
     throw new ConfigurationError(`${name} is "${value}"; it must be a whole number ${range}`);
   }
   return parsed;
+}
+
+function readDuration(env: Environment, name: string, fallback: number): number {
+  const value = variable(env, name);
+  if (value === undefined) return fallback;
+  // A bare number would be ambiguous (seconds? days?), so only the unit forms are accepted here.
+  const ms = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value) ? durationToMs(value as Duration) : 0;
+  if (ms <= 0) {
+    throw new ConfigurationError(
+      `${name} is "${value}"; it must be a duration greater than zero such as 30d, 12h or 90m`,
+    );
+  }
+  return ms;
 }
 
 /** DEMO_DURATION_S: `tenon demo` stops by itself after this many seconds; unset, it runs until Ctrl-C. */

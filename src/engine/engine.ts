@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
@@ -30,10 +31,18 @@ export interface EngineOptions {
   /** false: this process only accepts events (no worker, no schedules, no polling). */
   worker?: WorkerOptions | false;
   poller?: PollerOptions;
+  /** The configured connections (createConnections): runs reach them through `connection(name)`. */
+  connections?: ConnectionClients;
   clock?: Clock;
   /** Source of jitter for retry backoff; tests pin it. */
   random?: () => number;
   logger?: Logger;
+}
+
+/** What the engine needs of the connections: a client by name, and a chance to flush on stop. */
+export interface ConnectionClients {
+  client(name: string): ConnectionClient;
+  stop(): Promise<void>;
 }
 
 export interface SendEventInput {
@@ -97,10 +106,18 @@ export function createEngine(options: EngineOptions): Engine {
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
   const transition = (t: RunTransition) => transitions.submit(t);
+  const connection = (name: string): ConnectionClient => {
+    if (!options.connections) {
+      throw new ConfigurationError(
+        `no connection "${name}": this engine has no connections; declare them under "connections" in tenon.config.ts`,
+      );
+    }
+    return options.connections.client(name);
+  };
   const worker =
     options.worker === false
       ? undefined
-      : new Worker({ storage, integrations, clock, random, logger, transition }, options.worker);
+      : new Worker({ storage, integrations, clock, random, logger, transition, connection }, options.worker);
   const scheduler =
     options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
   const polls = indexPolls(options.polls ?? []);
@@ -190,6 +207,7 @@ export function createEngine(options: EngineOptions): Engine {
       unsubscribe();
       await worker?.stop(deadlineMs);
       await Promise.all([accepts.whenIdle(), transitions.whenIdle()]);
+      await options.connections?.stop();
     },
 
     async send(input, sendOptions = {}) {

@@ -1,12 +1,27 @@
 import type { Logger } from "pino";
-import type { Integration, StepContext, StepOptions, StepTools, TriggerEvent } from "../sdk/define-integration.ts";
+import type {
+  Integration,
+  RunContext,
+  StepContext,
+  StepOptions,
+  StepTools,
+  TriggerEvent,
+} from "../sdk/define-integration.ts";
 import { type Duration, durationToMs } from "../sdk/duration.ts";
-import { NonRetryableError, type RetryableError, toError } from "../sdk/errors.ts";
+import {
+  type AuthError,
+  type CircuitOpenError,
+  NonRetryableError,
+  type RateLimitedError,
+  type RetryableError,
+  toError,
+} from "../sdk/errors.ts";
 import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
+import { runInStep } from "./step-scope.ts";
 
 export interface ExecutionDeps {
   clock: Clock;
@@ -14,6 +29,8 @@ export interface ExecutionDeps {
   logger: Logger;
   /** Commits a transition (group-committed); false means the lease was lost. */
   transition: (t: RunTransition) => Promise<boolean>;
+  /** The configured connections' clients, by name. */
+  connection: RunContext<unknown>["connection"];
 }
 
 /** The run's lease is gone (taken over or released): stop quietly, another attempt owns the run now. */
@@ -69,7 +86,12 @@ export async function executeRun(run: ClaimedRun, integration: Integration, deps
   try {
     const outcome = await Promise.race([
       Promise.resolve().then(() =>
-        integration.run({ event, step, run: { id: run.id, integrationId: run.integrationId } }),
+        integration.run({
+          event,
+          step,
+          run: { id: run.id, integrationId: run.integrationId },
+          connection: deps.connection,
+        }),
       ),
       suspension.promise,
     ]);
@@ -108,6 +130,7 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
   const where = stepFailed ? `step "${stepFailed.stepName}"` : "run";
   const error = truncate(`${where}: ${cause.stack ?? `${cause.name}: ${cause.message}`}`);
   const stepFailure = stepFailed ? { name: stepFailed.stepName, error } : null;
+  if (await holdForConnection(run, deps, cause, where)) return;
   deps.logger.warn({ runId: run.id, attempt: failedAttempts, err: cause.message }, `${where} failed`);
 
   if (isNonRetryable(cause)) {
@@ -134,6 +157,35 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
       stepFailure,
       now,
     });
+  }
+}
+
+/**
+ * A connection that cannot take requests yet (circuit open, rate limited) or whose credentials were
+ * rejected is not the run's fault: the run waits or pauses and no attempt is used. Recognised by name,
+ * like NonRetryableError, so a second copy of the SDK behaves the same.
+ */
+async function holdForConnection(run: ClaimedRun, deps: ExecutionDeps, cause: Error, where: string): Promise<boolean> {
+  const now = deps.clock.now();
+  const reason = truncate(`${where}: ${cause.message}`);
+  const base = { runId: run.id, leaseToken: run.leaseToken, reason, now };
+  switch (cause.name) {
+    case "AuthError": {
+      const { connectionId } = cause as AuthError;
+      deps.logger.warn({ runId: run.id, connectionId }, "run paused: the connection's credentials were rejected");
+      await deps.transition({ kind: "pauseRun", connectionId, ...base });
+      return true;
+    }
+    case "RateLimitedError":
+    case "CircuitOpenError": {
+      const { connectionId } = cause as RateLimitedError | CircuitOpenError;
+      const until =
+        cause.name === "RateLimitedError" ? (cause as RateLimitedError).retryAt : (cause as CircuitOpenError).reopenAt;
+      await deps.transition({ kind: "waitRun", connectionId, availableAt: Math.max(until, now), ...base });
+      return true;
+    }
+    default:
+      return false;
   }
 }
 
@@ -189,8 +241,11 @@ function createStepTools(
     if (entry?.status === "completed") return fromJournalJson(entry.outputJson);
     const attempt = (entry?.failures ?? 0) + 1;
     let value: T;
+    const idempotencyKey = idempotencyKeyFor(run.id, key);
     try {
-      value = await fn({ idempotencyKey: idempotencyKeyFor(run.id, key), attempt });
+      value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0 }, () =>
+        fn({ idempotencyKey, attempt }),
+      );
     } catch (error) {
       const stepPolicy = options?.retries ? resolveRetryPolicy(options.retries, policy) : undefined;
       throw new StepFailedError(key, attempt, stepPolicy, toError(error));

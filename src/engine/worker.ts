@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { Integration } from "../sdk/define-integration.ts";
+import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
 import { executeRun } from "./execute-run.ts";
@@ -23,6 +23,7 @@ interface WorkerDeps {
   random: () => number;
   logger: Logger;
   transition: (t: RunTransition) => Promise<boolean>;
+  connection: RunContext<unknown>["connection"];
 }
 
 /**

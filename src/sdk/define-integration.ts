@@ -1,3 +1,4 @@
+import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import type { Duration } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { RetryPolicy } from "./retry-policy.ts";
@@ -60,6 +61,11 @@ export interface RunContext<Payload> {
   event: TriggerEvent<Payload>;
   step: StepTools;
   run: { id: string; integrationId: string };
+  /**
+   * The client of a configured connection (`connections` in tenon.config.ts): auth, rate limit,
+   * circuit breaker, idempotency key and audit trail included. Call it inside `step.run`.
+   */
+  connection(name: string): ConnectionClient;
 }
 
 export interface ConcurrencyOptions<Payload> {

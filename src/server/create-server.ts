@@ -1,11 +1,14 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { Connections } from "../connections/connections.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { ApiTokens } from "./api-tokens.ts";
+import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
+import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
 export interface ServerOptions {
@@ -18,6 +21,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** The public base URL providers call, e.g. `https://hooks.example.com` (signed-URL schemes need it behind a proxy). */
   publicUrl?: string;
+  /** The configured connections: their OAuth flow (`/oauth/*`) and their API (`/api/connections`, `/api/audit`). */
+  connections?: Connections;
   /** Sources an API caller may not claim (poll sources, "schedule"); webhook sources are added. */
   reservedSources?: Iterable<string>;
   now?: () => number;
@@ -34,16 +39,20 @@ export interface TenonServer {
 export const defaultBodyLimit = 1024 * 1024;
 
 /**
- * The engine's HTTP face: webhooks in, API events in. Every body is read as raw
- * bytes (signatures are computed over them), only JSON and form posts are
- * accepted (415 otherwise), and every failure answers `{ error, message }` with
- * a precise 4xx; a 5xx means storage could not commit (503, with Retry-After).
+ * The engine's HTTP face: webhooks in, API events in, connections managed and
+ * authorised. Every body is read as raw bytes (signatures are computed over
+ * them), only JSON and form posts are accepted (415 otherwise), and every
+ * failure answers `{ error, message }` with a precise 4xx; a 5xx means storage
+ * could not commit (503, with Retry-After), or, on the OAuth callback, that the
+ * provider's token endpoint failed (502).
  */
 export function createServer(options: ServerOptions): TenonServer {
   const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
   const sources = options.webhookSources ?? new Map<string, WebhookSource>();
   const counters = new WebhookCounters();
   const now = options.now ?? Date.now;
+  const publicUrl = options.publicUrl?.replace(/\/+$/, "");
+  const tokens = new ApiTokens(options.apiTokens ?? []);
   const app = Fastify({ logger: false, bodyLimit, return503OnClosing: true });
 
   app.removeAllContentTypeParsers();
@@ -74,16 +83,26 @@ export function createServer(options: ServerOptions): TenonServer {
     counters,
     logger: options.logger,
     bodyLimit,
-    publicUrl: options.publicUrl?.replace(/\/+$/, ""),
+    publicUrl,
     now,
   });
   registerEventsRoute(app, {
     engine: options.engine,
-    tokens: new ApiTokens(options.apiTokens ?? []),
+    tokens,
     logger: options.logger,
     bodyLimit,
     reservedSources: new Set(["schedule", ...sources.keys(), ...(options.reservedSources ?? [])]),
   });
+  if (options.connections) {
+    registerOAuthRoutes(app, { connections: options.connections, logger: options.logger, publicUrl });
+    registerConnectionsRoutes(app, {
+      connections: options.connections,
+      store: options.engine.storage.connections,
+      tokens,
+      logger: options.logger,
+      bodyLimit,
+    });
+  }
 
   return {
     app,

@@ -8,12 +8,16 @@
  * outputs are JSON text, serialised by the engine before they get here.
  */
 
+import type { ConnectionStore } from "./connection-store.ts";
+
 export type RunStatus =
   | "queued" // ready to be claimed at available_at
   | "blocked" // waiting for its concurrency key's earlier runs to finish
   | "running" // claimed by a worker holding a lease
   | "retrying" // failed, rescheduled at available_at
   | "sleeping" // durable timer, resumes at available_at
+  | "waiting" // a connection cannot take requests yet (circuit open, rate limited): resumes at available_at, no attempt used
+  | "paused" // a connection's credentials were rejected: resumes when they are updated, no attempt used
   | "succeeded"
   | "failed" // NonRetryableError: no retry can help
   | "dead"; // retries exhausted
@@ -102,7 +106,26 @@ export type RunTransition =
       now: number;
     }
   | { kind: "sleepRun"; runId: string; leaseToken: string; name: string; wakeAt: number; now: number }
-  | { kind: "releaseRun"; runId: string; leaseToken: string; now: number };
+  | { kind: "releaseRun"; runId: string; leaseToken: string; now: number }
+  | {
+      kind: "waitRun";
+      runId: string;
+      leaseToken: string;
+      /** The connection it waits on: a circuit that closes early wakes the run early. */
+      connectionId: string;
+      availableAt: number;
+      reason: string;
+      now: number;
+    }
+  | {
+      /** Paused until the connection's credentials are updated; queued at once if they already were. */
+      kind: "pauseRun";
+      runId: string;
+      leaseToken: string;
+      connectionId: string;
+      reason: string;
+      now: number;
+    };
 
 /** false when the lease was lost (expired and taken by another worker, or released): the caller must stop. */
 export type TransitionOutcome = boolean;
@@ -114,6 +137,8 @@ export interface RunRecord {
   status: RunStatus;
   concurrencyKey: string | null;
   availableAt: number;
+  /** The connection a waiting or paused run waits on; null otherwise. */
+  waitingOn: string | null;
   failures: number;
   lastError: string | null;
   outputJson: string | null;
@@ -181,6 +206,8 @@ export interface RunFilter {
 
 export interface Storage {
   readonly dialect: "sqlite" | "postgres";
+  /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
+  readonly connections: ConnectionStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -200,7 +227,7 @@ export interface Storage {
   expireLeases(now: number): Promise<number>;
   /** Requeues every running run regardless of lease: for a backend owned by one process, at its start. */
   releaseAllLeases(now: number): Promise<number>;
-  /** When the next queued/retrying/sleeping run becomes due, or null if none. */
+  /** When the next queued/retrying/sleeping/waiting run becomes due, or null if none. */
   nextDueAt(): Promise<number | null>;
 
   /** Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step. */

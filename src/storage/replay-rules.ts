@@ -1,6 +1,11 @@
 import { ValidationError } from "../sdk/errors.ts";
 
-/** Why a run cannot be replayed right now, or null if it can. Shared by both backends. */
+/**
+ * Why a run cannot be replayed right now, or null if it can. Shared by both backends.
+ *
+ * A paused or waiting run can be replayed like a stuck one: it is queued now, so an operator who knows the
+ * connection is back need not wait for new credentials or the circuit's cooldown.
+ */
 export function replayableRunError(runId: string, status: string | undefined): Error | null {
   if (status === undefined) return new ValidationError(`run ${runId} does not exist`);
   if (status === "running") {

@@ -17,6 +17,7 @@ export interface RunRow {
   status: string;
   concurrency_key: string | null;
   available_at: number;
+  waiting_on: string | null;
   failures: number;
   last_error: string | null;
   output: string | null;
@@ -60,7 +61,7 @@ export interface StepRow {
 }
 
 export const runColumns =
-  "id, integration_id, event_id, status, concurrency_key, available_at, failures, last_error, output, created_at, started_at, finished_at";
+  "id, integration_id, event_id, status, concurrency_key, available_at, waiting_on, failures, last_error, output, created_at, started_at, finished_at";
 
 export function toRunRecord(row: RunRow): RunRecord {
   return {
@@ -70,6 +71,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     status: row.status as RunStatus,
     concurrencyKey: row.concurrency_key,
     availableAt: Number(row.available_at),
+    waitingOn: row.waiting_on,
     failures: row.failures,
     lastError: row.last_error,
     outputJson: row.output,

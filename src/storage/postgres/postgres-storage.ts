@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
   ClaimedRun,
@@ -31,6 +32,7 @@ import {
   type StepRow,
   toRunRecord,
 } from "../rows.ts";
+import { PostgresConnections } from "./postgres-connections.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -59,6 +61,7 @@ export class PostgresStorage implements Storage {
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
+  readonly #connections: PostgresConnections;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -73,6 +76,15 @@ export class PostgresStorage implements Storage {
     this.#pool.on("error", () => {});
     this.#kysely = new Kysely({ dialect: new PostgresDialect({ pool: this.#pool }) });
     this.#reads = new ReadQueries(this.#kysely);
+    this.#connections = new PostgresConnections({
+      pool: this.#pool,
+      transaction: (work) => this.#transaction(work),
+      openClient: () => new pg.Client(this.#clientConfig()),
+    });
+  }
+
+  get connections(): ConnectionStore {
+    return this.#connections;
   }
 
   #clientConfig(): pg.ClientConfig {
@@ -365,7 +377,7 @@ export class PostgresStorage implements Storage {
     client: Client,
     t: Exclude<RunTransition, { kind: "recordStep" | "completeRun" }>,
     freedKeys: string[],
-  ) {
+  ): Promise<boolean> {
     switch (t.kind) {
       case "retryRun": {
         const runFailure = t.stepFailure ? 0 : 1;
@@ -405,12 +417,33 @@ export class PostgresStorage implements Storage {
           await client.query(q.recordSleep, [t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now]);
         return rowCount === 1;
       }
-      case "releaseRun": {
-        const { rowCount } = await client.query(q.releaseRun, [t.now, t.runId, t.leaseToken]);
-        if (rowCount === 1) await client.query(q.notifyRunsAvailable);
+      case "releaseRun":
+        return this.#requeue(client, t);
+      case "waitRun": {
+        const { rowCount } = await client.query(q.waitRun, [
+          t.availableAt,
+          t.connectionId,
+          t.reason,
+          t.now,
+          t.runId,
+          t.leaseToken,
+        ]);
+        return rowCount === 1;
+      }
+      case "pauseRun": {
+        const { rows } = await client.query<{ status: string }>(q.lockConnectionStatus, [t.connectionId]);
+        // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
+        if (rows[0]?.status !== "auth_failed") return this.#requeue(client, t);
+        const { rowCount } = await client.query(q.pauseRun, [t.connectionId, t.reason, t.now, t.runId, t.leaseToken]);
         return rowCount === 1;
       }
     }
+  }
+
+  async #requeue(client: Client, t: { runId: string; leaseToken: string; now: number }): Promise<boolean> {
+    const { rowCount } = await client.query(q.releaseRun, [t.now, t.runId, t.leaseToken]);
+    if (rowCount === 1) await client.query(q.notifyRunsAvailable);
+    return rowCount === 1;
   }
 
   async #releaseSlot(client: Client, key: string, now: number): Promise<boolean> {
@@ -452,12 +485,12 @@ export class PostgresStorage implements Storage {
         ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
         : "queued";
       await client.query(
-        "UPDATE runs SET status = $1, available_at = $2, failures = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
+        "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
         [status, now, runId],
       );
       await client.query("UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'", [runId]);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
-      return toRunRecord({ ...run, status, available_at: now, failures: 0, finished_at: null });
+      return toRunRecord({ ...run, status, available_at: now, waiting_on: null, failures: 0, finished_at: null });
     });
   }
 

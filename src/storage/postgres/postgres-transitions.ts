@@ -21,9 +21,10 @@ export const postgresSql = {
   notifyRunsAvailable: "SELECT pg_notify('tenon_runs', '')",
 
   claimDueRuns: `WITH due AS (
-      SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= $1
+      SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= $1
       ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-    UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1
+    UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
+      waiting_on = NULL
     FROM due WHERE r.seq = due.seq
     RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.last_error`,
   // Joined to unnest() rather than "= ANY($1)": mid-burst, before autovacuum has analysed the tables, the
@@ -56,6 +57,16 @@ export const postgresSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, updated_at = EXCLUDED.updated_at`,
   releaseRun: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, updated_at = $1
     WHERE id = $2 AND lease_token = $3 AND status = 'running'`,
+  /** No attempt is used: the connection, not the run, is what failed. */
+  waitRun: `UPDATE runs SET status = 'waiting', available_at = $1, waiting_on = $2, last_error = $3, lease_token = NULL, lease_until = NULL, updated_at = $4
+    WHERE id = $5 AND lease_token = $6 AND status = 'running'`,
+  /**
+   * The share lock makes pausing and saving credentials take turns: saveCredentials updates this row before it
+   * requeues the paused runs, so either it sees this run paused, or this sees the connection active again.
+   */
+  lockConnectionStatus: "SELECT status FROM connections WHERE id = $1 FOR SHARE",
+  pauseRun: `UPDATE runs SET status = 'paused', waiting_on = $1, last_error = $2, lease_token = NULL, lease_until = NULL, updated_at = $3
+    WHERE id = $4 AND lease_token = $5 AND status = 'running'`,
 
   /** A finished run frees its key's slot and hands it to the oldest blocked run of that key (FIFO). */
   releaseConcurrencySlot: "UPDATE concurrency_keys SET active = active - 1 WHERE key = $1 RETURNING active",
@@ -72,7 +83,7 @@ export const postgresSql = {
   releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, failures = failures + 1,
     last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = $1
     WHERE status = 'running'`,
-  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping')",
+  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING",
   /** Compare-and-set: only one worker moves a schedule to a given tick (the row lock makes the others re-check and miss). */

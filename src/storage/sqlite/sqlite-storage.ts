@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
   ClaimedRun,
@@ -33,6 +34,7 @@ import {
   type StepRow,
   toRunRecord,
 } from "../rows.ts";
+import { SqliteConnections } from "./sqlite-connections.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
 
@@ -55,6 +57,7 @@ export class SqliteStorage implements Storage {
   readonly #db: Database.Database;
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
+  readonly #connections: SqliteConnections;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -69,6 +72,14 @@ export class SqliteStorage implements Storage {
     this.#db.pragma("busy_timeout = 5000");
     this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
     this.#reads = new ReadQueries(this.#kysely);
+    this.#connections = new SqliteConnections(this.#db, {
+      immediate: (fn) => this.#immediate(fn),
+      durably: (fn) => this.#durably(fn),
+    });
+  }
+
+  get connections(): ConnectionStore {
+    return this.#connections;
   }
 
   async migrate(): Promise<void> {
@@ -76,6 +87,7 @@ export class SqliteStorage implements Storage {
     this.#statements = Object.fromEntries(
       Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
+    this.#connections.prepare();
   }
 
   async close(): Promise<void> {
@@ -251,6 +263,15 @@ export class SqliteStorage implements Storage {
       }
       case "releaseRun":
         return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
+      case "waitRun":
+        return s.waitRun.run(t.availableAt, t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+      case "pauseRun": {
+        const connection = s.connectionStatus.get(t.connectionId) as { status: string } | undefined;
+        // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
+        if (connection?.status !== "auth_failed")
+          return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
+        return s.pauseRun.run(t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+      }
     }
   }
 
@@ -291,12 +312,12 @@ export class SqliteStorage implements Storage {
       const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
       this.#db
         .prepare(
-          "UPDATE runs SET status = ?, available_at = ?, failures = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
+          "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
         )
         .run(status, now, now, runId);
       // A replay gets a fresh retry budget for the step that failed.
       this.#db.prepare("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'").run(runId);
-      return toRunRecord({ ...run, status, available_at: now, failures: 0, finished_at: null });
+      return toRunRecord({ ...run, status, available_at: now, waiting_on: null, failures: 0, finished_at: null });
     });
   }
 

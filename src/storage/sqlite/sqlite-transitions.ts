@@ -14,9 +14,10 @@ export const sqliteSql = {
   insertRun: `INSERT INTO runs (id, integration_id, event_id, status, concurrency_key, concurrency_limit, available_at, failures, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 
-  claimDueRuns: `UPDATE runs SET status = 'running', lease_token = ?, lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?
+  claimDueRuns: `UPDATE runs SET status = 'running', lease_token = ?, lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
+      waiting_on = NULL
     WHERE seq IN (
-      SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping') AND available_at <= ?
+      SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= ?
       ORDER BY available_at, seq LIMIT ?)
     RETURNING seq, id, integration_id, event_id, failures, last_error`,
   eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
@@ -42,6 +43,13 @@ export const sqliteSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, updated_at = excluded.updated_at`,
   releaseRun: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
+  /** No attempt is used: the connection, not the run, is what failed. */
+  waitRun: `UPDATE runs SET status = 'waiting', available_at = ?, waiting_on = ?, last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running'`,
+  connectionStatus: "SELECT status FROM connections WHERE id = ?",
+  /** Used only while the connection is auth_failed (read in the same transaction), so the next saved credentials requeue it. */
+  pauseRun: `UPDATE runs SET status = 'paused', waiting_on = ?, last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+    WHERE id = ? AND lease_token = ? AND status = 'running'`,
 
   /** A finished run frees its key's slot and hands it to the oldest blocked run of that key (FIFO). */
   releaseConcurrencySlot: "UPDATE concurrency_keys SET active = active - 1 WHERE key = ? RETURNING active",
@@ -57,7 +65,7 @@ export const sqliteSql = {
   releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, failures = failures + 1,
     last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = ?
     WHERE status = 'running'`,
-  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping')",
+  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",
   /** Compare-and-set: only one worker moves a schedule to a given tick. */

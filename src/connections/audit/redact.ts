@@ -1,0 +1,339 @@
+/**
+ * Keeps secrets out of the audit trail and out of error messages, two ways: by name (headers, query
+ * parameters and body fields that carry credentials, whoever's they are) and by value (the
+ * connection's own credentials, wherever they turn up, raw or encoded). Redact first, truncate after:
+ * a secret cut in half by truncation would no longer be recognised.
+ */
+
+export const redactedMarker = "[REDACTED]";
+
+/**
+ * Shorter values are not looked for: a 4-character password would turn every "true" or "2024" in a
+ * body into the marker, and a value that short is not protected by hiding it anyway.
+ */
+const minSecretLength = 6;
+
+const secretHeaderNames = new Set(["authorization", "proxy-authorization", "cookie", "set-cookie"]);
+const secretHeaderWords = ["key", "token", "secret", "password", "signature", "auth", "session", "credential"];
+/** Named like secrets but carrying none, and worth seeing when a request fails. */
+const publicHeaderNames = new Set([
+  "idempotency-key",
+  "x-idempotency-key",
+  "www-authenticate",
+  "proxy-authenticate",
+  "access-control-allow-credentials",
+  "x-oauth-scopes",
+  "x-accepted-oauth-scopes",
+]);
+
+const secretParamNames = [
+  "api_key",
+  "apikey",
+  "key",
+  "token",
+  "access_token",
+  "refresh_token",
+  "client_secret",
+  "secret",
+  "password",
+  "signature",
+  "sig",
+  "code",
+  "code_verifier",
+];
+
+const secretFieldNames = [
+  "password",
+  "secret",
+  "client_secret",
+  "token",
+  "access_token",
+  "refresh_token",
+  "id_token",
+  "api_key",
+  "apikey",
+  "authorization",
+  "code_verifier",
+  "private_key",
+];
+
+type HeaderMap = Record<string, string | string[] | undefined>;
+
+/**
+ * Header values by name: Authorization, Proxy-Authorization, cookies, anything named like a key,
+ * token, secret, password, signature, auth, session or credential, and `extraNames` become the
+ * marker. Repeated headers are joined with ", ". The rest keep their value with `secretValues` hidden.
+ */
+export function redactHeaders(
+  headers: HeaderMap,
+  options: { extraNames?: string[]; secretValues?: string[] } = {},
+): Record<string, string> {
+  const extraNames = new Set((options.extraNames ?? []).map((name) => name.toLowerCase()));
+  const secrets = secretFinder(options.secretValues ?? []);
+  const entries: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(", ") : value;
+    entries.push([name, isSecretHeader(name.toLowerCase(), extraNames) ? redactedMarker : secrets.redact(text)]);
+  }
+  // fromEntries defines own properties, so a header named "__proto__" stays a header.
+  return Object.fromEntries(entries);
+}
+
+function isSecretHeader(name: string, extraNames: Set<string>): boolean {
+  if (extraNames.has(name) || secretHeaderNames.has(name)) return true;
+  if (publicHeaderNames.has(name)) return false;
+  return secretHeaderWords.some((word) => name.includes(word));
+}
+
+/**
+ * A URL fit to show: the user:password part is dropped, secret query parameters (api_key, token,
+ * client_secret, code, … and `secretParams`) are removed altogether, other parameters are kept as
+ * they were encoded, and `secretValues` are hidden wherever they appear, also percent-encoded.
+ */
+export function redactUrl(
+  url: string | URL,
+  options: { secretParams?: string[]; secretValues?: string[] } = {},
+): string {
+  const isSecretParam = nameMatcher(secretParamNames, options.secretParams);
+  const secrets = secretFinder(options.secretValues ?? []);
+  const text = (typeof url === "string" ? url : url.href).replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)[^/?#]*@/i, "$1");
+
+  const hashAt = text.indexOf("#");
+  const beforeHash = hashAt < 0 ? text : text.slice(0, hashAt);
+  const queryAt = beforeHash.indexOf("?");
+  const path = queryAt < 0 ? beforeHash : beforeHash.slice(0, queryAt);
+
+  let result = path
+    .split("/")
+    .map((segment) => {
+      const redacted = secrets.redact(segment);
+      // Still there once decoded: encoded in a way `redact` does not recognise, so the segment goes.
+      return secrets.revealedIn(redacted) ? redactedMarker : redacted;
+    })
+    .join("/");
+  const query = queryAt < 0 ? "" : redactPairs(beforeHash.slice(queryAt + 1), isSecretParam, secrets, "remove");
+  if (query) result += `?${query}`;
+  // Fragments are not sent, but OAuth's implicit flow puts tokens there (`#access_token=…`).
+  const fragment = hashAt < 0 ? "" : redactPairs(text.slice(hashAt + 1), isSecretParam, secrets, "remove");
+  if (fragment) result += `#${fragment}`;
+
+  const redacted = secrets.redact(result);
+  if (!secrets.revealedIn(redacted)) return redacted;
+  // A secret spread over several components (a "?" or "&" in it, left unencoded): keep only where the request went.
+  const origin = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*/i.exec(text)?.[0] ?? "";
+  return secrets.revealedIn(origin) ? redactedMarker : `${origin}/${redactedMarker}`;
+}
+
+/**
+ * A request or response body fit to show. JSON (by content type, or because it parses as an object
+ * or array) has the values of secret-named fields at any depth replaced, and is re-serialised only
+ * if something was hidden, so bodies with nothing secret keep their formatting and large numbers.
+ * Form bodies have secret-named fields replaced. Then, whatever the type, `secretValues` are hidden.
+ */
+export function redactBody(
+  body: string,
+  options: { contentType?: string; extraFields?: string[]; secretValues?: string[] } = {},
+): string {
+  const isSecretField = nameMatcher(secretFieldNames, options.extraFields);
+  const secrets = secretFinder(options.secretValues ?? []);
+  const mediaType = (options.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  let result = body;
+  if (mediaType === "application/x-www-form-urlencoded") {
+    result = redactPairs(body, isSecretField, secrets, "replace");
+  } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
+    result = redactJson(body, isSecretField, secrets);
+  }
+  return secrets.redact(result);
+}
+
+/**
+ * Every occurrence of each secret value (of at least 6 characters), longest first, as written and in
+ * the encodings it travels in: percent-encoded (`encodeURIComponent`), form-encoded and JSON-escaped.
+ * Values derived from a pair, like an HTTP Basic credential, must be added by the caller (`basicAuthSecret`).
+ */
+export function redactSecrets(text: string, secretValues: string[]): string {
+  return secretFinder(secretValues).redact(text);
+}
+
+/** The base64 credential of `Authorization: Basic …`, to add to `secretValues`. */
+export function basicAuthSecret(username: string, password: string): string {
+  return Buffer.from(`${username}:${password}`, "utf8").toString("base64");
+}
+
+/**
+ * At most `limitBytes` of UTF-8, cut at a character boundary (so the result is a prefix of the text
+ * that encodes cleanly), followed by "…[truncated, N bytes total]". Text within the limit is unchanged.
+ */
+export function truncateBody(text: string, limitBytes: number): string {
+  const totalBytes = Buffer.byteLength(text, "utf8");
+  if (totalBytes <= limitBytes) return text;
+  const limit = Number.isFinite(limitBytes) ? Math.max(0, Math.floor(limitBytes)) : 0;
+  let bytes = 0;
+  let end = 0;
+  // Iterates code points, so a surrogate pair is never split; a lone surrogate counts the 3 bytes of
+  // the replacement character it is encoded as.
+  for (const char of text) {
+    const size = utf8Length(char.codePointAt(0) ?? 0);
+    if (bytes + size > limit) break;
+    bytes += size;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}…[truncated, ${totalBytes} bytes total]`;
+}
+
+function utf8Length(codePoint: number): number {
+  if (codePoint < 0x80) return 1;
+  if (codePoint < 0x800) return 2;
+  if (codePoint < 0x10000) return 3;
+  return 4;
+}
+
+// ------------------------------------------------------------------------------------------ names
+
+/** Case-insensitive, and blind to `_` and `-`, so `accessToken`, `access_token` and `Access-Token` all match. */
+function nameMatcher(builtIn: readonly string[], extra: readonly string[] = []): (name: string) => boolean {
+  const normalise = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
+  const names = new Set([...builtIn, ...extra].map(normalise));
+  return (name) => names.has(normalise(name));
+}
+
+/**
+ * `a=1&b=2` pairs (query strings, fragments, form bodies), each kept as it was encoded unless its
+ * name is secret (then removed or its value replaced) or it decodes to something holding a secret
+ * value (then its value is replaced: the encoded form may be one `redact` does not recognise).
+ */
+function redactPairs(
+  text: string,
+  isSecretName: (name: string) => boolean,
+  secrets: SecretFinder,
+  secretNamed: "remove" | "replace",
+): string {
+  const kept: string[] = [];
+  for (const pair of text.split("&")) {
+    const equals = pair.indexOf("=");
+    const rawName = equals < 0 ? pair : pair.slice(0, equals);
+    const rawValue = equals < 0 ? "" : pair.slice(equals + 1);
+    const secretName = isSecretName(formDecode(rawName)) || isSecretName(percentDecode(rawName));
+    if (secretName && secretNamed === "remove") continue;
+    if (secrets.revealedIn(rawName)) kept.push(redactedMarker);
+    else if (secretName || secrets.revealedIn(rawValue)) kept.push(`${rawName}=${redactedMarker}`);
+    else kept.push(pair);
+  }
+  return kept.join("&");
+}
+
+// ------------------------------------------------------------------------------------------ JSON
+
+function redactJson(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): string {
+  try {
+    const state = { changed: false };
+    const redacted = redactJsonValue(JSON.parse(body), isSecretField, secrets, state);
+    return state.changed ? JSON.stringify(redacted) : body;
+  } catch {
+    // Not JSON after all, truncated, or nested too deep to walk: hide what can be found in the text.
+    return redactJsonText(body, isSecretField);
+  }
+}
+
+function redactJsonValue(
+  value: unknown,
+  isSecretField: (name: string) => boolean,
+  secrets: SecretFinder,
+  state: { changed: boolean },
+): unknown {
+  if (typeof value === "string") {
+    const redacted = secrets.redact(value);
+    if (redacted !== value) state.changed = true;
+    return redacted;
+  }
+  if (Array.isArray(value)) return value.map((item) => redactJsonValue(item, isSecretField, secrets, state));
+  if (value === null || typeof value !== "object") return value;
+  const entries = Object.entries(value).map(([key, item]): [string, unknown] => {
+    const redactedKey = secrets.redact(key);
+    if (redactedKey !== key) state.changed = true;
+    if (!isSecretField(key)) return [redactedKey, redactJsonValue(item, isSecretField, secrets, state)];
+    // Marked changed even for null: re-serialising also drops an earlier duplicate of the field.
+    state.changed = true;
+    return [redactedKey, item === null ? null : redactedMarker];
+  });
+  return Object.fromEntries(entries);
+}
+
+/** `"name": "value"` pairs in text that does not parse, including a value cut off at the end. */
+function redactJsonText(text: string, isSecretField: (name: string) => boolean): string {
+  return text.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)/g, (pair, name: string, colon: string) =>
+    isSecretField(unescapeJson(name)) ? `"${name}"${colon}"${redactedMarker}"` : pair,
+  );
+}
+
+function unescapeJson(text: string): string {
+  try {
+    return JSON.parse(`"${text}"`) as string;
+  } catch {
+    return text;
+  }
+}
+
+// ------------------------------------------------------------------------------------------ values
+
+interface SecretFinder {
+  redact(text: string): string;
+  /** Whether the text, as written, percent-decoded or form-decoded, holds a secret value. */
+  revealedIn(text: string): boolean;
+}
+
+/** Marker boundaries can line up into a new occurrence (a secret ending in "D]"); a few passes settle it. */
+const maxRedactionPasses = 4;
+
+function secretFinder(secretValues: readonly string[]): SecretFinder {
+  const forms = new Set<string>();
+  for (const secret of secretValues) {
+    if (typeof secret !== "string" || secret.length < minSecretLength) continue;
+    for (const form of encodedForms(secret)) {
+      // A value inside the marker would be "revealed" by every redaction; no credential looks like that.
+      if (!redactedMarker.includes(form)) forms.add(form);
+    }
+  }
+  if (forms.size === 0) return { redact: (text) => text, revealedIn: () => false };
+  const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  const replacer = new RegExp(alternatives.join("|"), "g");
+  const finder = new RegExp(alternatives.join("|"));
+  return {
+    redact(text) {
+      let result = text;
+      for (let pass = 0; pass < maxRedactionPasses; pass++) {
+        const next = result.replace(replacer, redactedMarker);
+        if (next === result) return result;
+        result = next;
+      }
+      return finder.test(result) ? redactedMarker : result;
+    },
+    revealedIn(text) {
+      return finder.test(text) || finder.test(percentDecode(text)) || finder.test(formDecode(text));
+    },
+  };
+}
+
+function encodedForms(secret: string): string[] {
+  const forms = [secret, JSON.stringify(secret).slice(1, -1), new URLSearchParams([["", secret]]).toString().slice(1)];
+  try {
+    forms.push(encodeURIComponent(secret));
+  } catch {
+    // A lone surrogate cannot be percent-encoded, so it cannot travel that way either.
+  }
+  return forms;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Never throws: runs of escapes are decoded as UTF-8, and bytes that are not valid UTF-8 become U+FFFD. */
+function percentDecode(text: string): string {
+  return text.replace(/(?:%[0-9a-f]{2})+/gi, (run) => Buffer.from(run.replaceAll("%", ""), "hex").toString("utf8"));
+}
+
+function formDecode(text: string): string {
+  return percentDecode(text.replaceAll("+", " "));
+}

@@ -1,0 +1,299 @@
+import type { Logger } from "pino";
+import type { Clock } from "../../engine/clock.ts";
+import { newId } from "../../engine/ids.ts";
+import { AuthError } from "../../sdk/errors.ts";
+import type { ConnectionStatus, ConnectionStore } from "../../storage/connection-store.ts";
+import { basicAuthSecret } from "../audit/redact.ts";
+import { type AuthConfig, type ConnectionConfig, publicCredentialFields } from "../connection-config.ts";
+import type { PreparedRequest } from "../http/http-request.ts";
+import { credentialsScope } from "../vault/rotate-master-key.ts";
+import type { Vault } from "../vault/vault.ts";
+import {
+  type OAuthExchange,
+  OAuthRejectedError,
+  refreshAccessToken,
+  requestClientCredentialsToken,
+  type TokenSet,
+} from "./oauth2.ts";
+
+export type CredentialFields = Record<string, string>;
+
+export interface ConnectionAuthDeps {
+  connectionId: string;
+  config: ConnectionConfig;
+  store: ConnectionStore;
+  vault: Vault;
+  clock: Clock;
+  logger: Logger;
+  /** Token endpoint exchanges, for the audit trail. */
+  onTokenExchange: (exchange: OAuthExchange) => void;
+}
+
+/** What authenticated one request: a rejected token is refreshed only if nobody has replaced it already. */
+export interface AppliedAuth {
+  token: string | undefined;
+  version: number;
+}
+
+/** How long stored credentials and the auth status are trusted before they are read again. */
+const trustStoredMs = 5000;
+
+/**
+ * A connection's credentials and auth status: merges the config's credentials with the stored (sealed)
+ * ones, applies the scheme to each request, refreshes OAuth tokens ahead of expiry (one refresh at a
+ * time across all workers), and marks the connection auth_failed when its credentials are refused.
+ */
+export class ConnectionAuth {
+  readonly #deps: ConnectionAuthDeps;
+  readonly #auth: AuthConfig;
+  readonly #skewMs: number;
+  #stored: CredentialFields = {};
+  #version = 0;
+  #status: ConnectionStatus = "active";
+  #statusReason: string | null = null;
+  #expiresAt: number | null = null;
+  #loadedAt = Number.NEGATIVE_INFINITY;
+  #refreshing: Promise<void> | undefined;
+
+  constructor(deps: ConnectionAuthDeps, skewMs: number) {
+    this.#deps = deps;
+    this.#auth = deps.config.auth ?? { type: "none" };
+    this.#skewMs = skewMs;
+  }
+
+  get fields(): CredentialFields {
+    return { ...this.#deps.config.credentials, ...this.#stored };
+  }
+
+  /** Every credential value that must never be shown (for redaction). */
+  secretValues(): string[] {
+    const fields = this.fields;
+    const values = Object.entries(fields)
+      .filter(([name]) => !publicCredentialFields.includes(name))
+      .map(([, value]) => value);
+    if (fields.username !== undefined && fields.password !== undefined) {
+      values.push(basicAuthSecret(fields.username, fields.password));
+    }
+    if (fields.clientId !== undefined && fields.clientSecret !== undefined) {
+      values.push(basicAuthSecret(fields.clientId, fields.clientSecret));
+    }
+    return values;
+  }
+
+  /** Reads the stored credentials and status again if they are older than a few seconds (or `force`). */
+  async load(force = false): Promise<void> {
+    const now = this.#deps.clock.now();
+    if (!force && now - this.#loadedAt < trustStoredMs) return;
+    const record = await this.#deps.store.getConnection(this.#deps.connectionId);
+    this.#loadedAt = now;
+    if (!record) return;
+    this.#status = record.status;
+    this.#statusReason = record.statusReason;
+    this.#expiresAt = record.expiresAt;
+    if (record.credentialsVersion !== this.#version || record.sealedCredentials === null) {
+      this.#stored = record.sealedCredentials
+        ? (JSON.parse(
+            this.#deps.vault.open(credentialsScope(this.#deps.connectionId), record.sealedCredentials),
+          ) as CredentialFields)
+        : {};
+      this.#version = record.credentialsVersion;
+    }
+  }
+
+  /** Throws AuthError while the connection is auth_failed (after checking whether someone fixed it). */
+  async assertUsable(): Promise<void> {
+    await this.load();
+    if (this.#status !== "auth_failed") return;
+    await this.load(true);
+    if (this.#status === "auth_failed") {
+      throw new AuthError(
+        this.#deps.connectionId,
+        `connection "${this.#deps.connectionId}" is auth_failed (${this.#statusReason ?? "credentials rejected"}); update its credentials and the paused runs resume`,
+      );
+    }
+  }
+
+  /** Adds the scheme's credentials to the request. */
+  async apply(request: PreparedRequest): Promise<AppliedAuth> {
+    const auth = this.#auth;
+    switch (auth.type) {
+      case "none":
+        return { token: undefined, version: this.#version };
+      case "apiKey": {
+        const key = this.#require("apiKey");
+        if (auth.in === "query") request.url.searchParams.set(auth.name, key);
+        else request.headers[auth.name.toLowerCase()] = `${auth.prefix ?? ""}${key}`;
+        return { token: key, version: this.#version };
+      }
+      case "bearer": {
+        const token = this.#require("token");
+        request.headers.authorization = `Bearer ${token}`;
+        return { token, version: this.#version };
+      }
+      case "basic": {
+        const secret = basicAuthSecret(this.#require("username"), this.#require("password"));
+        request.headers.authorization = `Basic ${secret}`;
+        return { token: secret, version: this.#version };
+      }
+      case "oauth2": {
+        const token = await this.#accessToken();
+        request.headers.authorization = `Bearer ${token}`;
+        return { token, version: this.#version };
+      }
+      case "custom": {
+        const body = typeof request.body === "string" || request.body instanceof Uint8Array ? request.body : undefined;
+        await auth.sign({ method: request.method, url: request.url, headers: request.headers, body }, this.fields);
+        return { token: undefined, version: this.#version };
+      }
+    }
+  }
+
+  /**
+   * The API refused the credentials a request carried (401/403). Returns true when a retry may succeed:
+   * an OAuth token was refreshed, or someone stored new credentials since the request read them.
+   */
+  async recover(applied: AppliedAuth): Promise<boolean> {
+    if (this.#auth.type === "oauth2") {
+      await this.#refresh(applied.token, true);
+      return true;
+    }
+    await this.load(true);
+    return this.#version !== applied.version;
+  }
+
+  /** Marks the connection auth_failed (one incident per failure, however many runs notice) and throws AuthError. */
+  async fail(reason: string): Promise<never> {
+    const { connectionId, store, clock, logger } = this.#deps;
+    const now = clock.now();
+    if (await store.markAuthFailed(connectionId, reason, now)) {
+      logger.error({ connectionId, reason }, "connection auth_failed: runs that need it are paused");
+      await store.recordIncident({ id: newId(), connectionId, kind: "auth_failed", detail: reason, at: now });
+    }
+    this.#status = "auth_failed";
+    this.#statusReason = reason;
+    throw new AuthError(
+      connectionId,
+      `connection "${connectionId}" is auth_failed: ${reason}; update its credentials and the paused runs resume`,
+    );
+  }
+
+  /**
+   * Stores credentials given by a person (CLI, API, OAuth callback): merged over the stored ones
+   * (or replacing them), the connection becomes active and its paused runs resume.
+   */
+  async save(
+    fields: CredentialFields,
+    options: { expiresAt?: number | null; replace?: boolean } = {},
+  ): Promise<number> {
+    const { connectionId, store, vault, clock } = this.#deps;
+    await this.load(true);
+    const stored = options.replace ? { ...fields } : { ...this.#stored, ...fields };
+    const now = clock.now();
+    const result = await store.saveCredentials({
+      connectionId,
+      sealedCredentials: vault.seal(credentialsScope(connectionId), JSON.stringify(stored)),
+      expiresAt: options.expiresAt === undefined ? this.#expiresAt : options.expiresAt,
+      restoresAccess: true,
+      now,
+    });
+    if (!result.saved) throw new Error(`credentials of "${connectionId}" changed while saving; try again`);
+    if (this.#status === "auth_failed") {
+      await store.recordIncident({
+        id: newId(),
+        connectionId,
+        kind: "auth_restored",
+        detail: `credentials updated; ${result.resumedRuns} paused run(s) resumed`,
+        at: now,
+      });
+    }
+    this.#loadedAt = Number.NEGATIVE_INFINITY;
+    await this.load(true);
+    return result.resumedRuns;
+  }
+
+  #require(field: string): string {
+    const value = this.fields[field];
+    if (value !== undefined && value !== "") return value;
+    throw new AuthError(
+      this.#deps.connectionId,
+      `connection "${this.#deps.connectionId}" has no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
+    );
+  }
+
+  async #accessToken(): Promise<string> {
+    await this.load();
+    const token = this.#stored.accessToken;
+    if (token && !this.#expiresSoon()) return token;
+    await this.#refresh(token, false);
+    const fresh = this.#stored.accessToken;
+    if (!fresh) throw new Error(`connection "${this.#deps.connectionId}": the token refresh stored no access token`);
+    return fresh;
+  }
+
+  #expiresSoon(): boolean {
+    return this.#expiresAt !== null && this.#expiresAt - this.#skewMs <= this.#deps.clock.now();
+  }
+
+  /**
+   * One refresh per connection at a time: callers in this process share the one in flight, and the
+   * storage lock makes other workers wait and then find the new token instead of asking for another.
+   */
+  #refresh(staleToken: string | undefined, rejected: boolean): Promise<void> {
+    this.#refreshing ??= this.#deps.store
+      .withRefreshLock(this.#deps.connectionId, async () => {
+        await this.load(true);
+        const current = this.#stored.accessToken;
+        if (current && current !== staleToken && !this.#expiresSoon()) return;
+        if (!rejected && current && !this.#expiresSoon()) return;
+        await this.#obtainToken();
+      })
+      .finally(() => {
+        this.#refreshing = undefined;
+      });
+    return this.#refreshing;
+  }
+
+  async #obtainToken(): Promise<void> {
+    const auth = this.#auth;
+    if (auth.type !== "oauth2") return;
+    const { connectionId, store, vault, clock } = this.#deps;
+    const client = { clientId: this.#require("clientId"), clientSecret: this.#require("clientSecret") };
+    const options = { now: () => clock.now(), onExchange: this.#deps.onTokenExchange };
+    let tokens: TokenSet;
+    try {
+      if (auth.grant === "client_credentials") {
+        tokens = await requestClientCredentialsToken(auth, client, options);
+      } else {
+        const refreshToken = this.fields.refreshToken;
+        if (!refreshToken) {
+          return await this.fail(`not authorised yet: open /oauth/${connectionId}/start to authorise Tenon`);
+        }
+        tokens = await refreshAccessToken(auth, client, refreshToken, options);
+      }
+    } catch (error) {
+      if (error instanceof OAuthRejectedError) {
+        return await this.fail(`the token endpoint refused the credentials (${error.oauthError})`);
+      }
+      throw error;
+    }
+    const stored: CredentialFields = { ...this.#stored, accessToken: tokens.accessToken };
+    // Rotation: the new refresh token replaces the old in the same write, or the next refresh would use a dead one.
+    if (tokens.refreshToken !== undefined) stored.refreshToken = tokens.refreshToken;
+    const result = await store.saveCredentials({
+      connectionId,
+      sealedCredentials: vault.seal(credentialsScope(connectionId), JSON.stringify(stored)),
+      expiresAt: tokens.expiresAt,
+      expectedVersion: this.#version,
+      restoresAccess: false,
+      now: clock.now(),
+    });
+    if (!result.saved) {
+      // A person stored new credentials meanwhile; theirs win, and the next request uses them.
+      await this.load(true);
+      return;
+    }
+    this.#stored = stored;
+    this.#version = result.version;
+    this.#expiresAt = tokens.expiresAt;
+  }
+}

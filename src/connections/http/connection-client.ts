@@ -1,0 +1,281 @@
+import { type Dispatcher, request as undiciRequest } from "undici";
+import type { Clock } from "../../engine/clock.ts";
+import { newId } from "../../engine/ids.ts";
+import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
+import {
+  CircuitOpenError,
+  type ErrorResponse,
+  NonRetryableError,
+  RateLimitedError,
+  RetryableError,
+} from "../../sdk/errors.ts";
+import type { AuditTrail } from "../audit/audit-trail.ts";
+import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
+import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import {
+  flattenHeaders,
+  type HttpResponse,
+  type PreparedRequest,
+  parseResponseBody,
+  prepareRequest,
+  type RequestOptions,
+} from "./http-request.ts";
+import { readRateLimitHeaders } from "./rate-limit-headers.ts";
+import type { RateLimiter } from "./rate-limiter.ts";
+
+export interface ConnectionClientDeps {
+  connectionId: string;
+  baseUrl: URL;
+  defaultHeaders: Record<string, string>;
+  /** Header for the automatic idempotency key on non-GET requests; false for none. */
+  idempotencyHeader: string | false;
+  dispatcher: Dispatcher;
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  auth: ConnectionAuth;
+  /** false: this connection has no circuit breaker. */
+  circuit: CircuitBreaker | false;
+  rateLimiter: RateLimiter;
+  audit: AuditTrail;
+  auditOptions: { bodyLimit: number; redactHeaders: string[]; redactFields: string[]; secretParams: string[] };
+  clock: Clock;
+}
+
+const readMethods = new Set(["GET", "HEAD", "OPTIONS"]);
+/** Statuses worth retrying besides 5xx: 408 Request Timeout (429 is handled as a rate limit). */
+const retryableStatuses = new Set([408]);
+const authRejections = new Set([401, 403]);
+/** How much of a response body an error carries. */
+const errorBodyLimit = 2048;
+
+/** The outcome of one exchange on the wire. */
+type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Error; applied: AppliedAuth };
+
+/**
+ * The one outbound HTTP client every connector uses. Each request: the connection's auth status is
+ * checked, the circuit admits it, the shared rate limit grants it a token, credentials and the step's
+ * idempotency key are added, and the exchange is recorded (redacted) in the audit trail. Its answer
+ * is classified into what the run should do: retry, fail, wait (rate limit, open circuit, no attempt
+ * used) or pause (credentials rejected, no attempt used).
+ */
+export class ConnectionClient {
+  readonly #deps: ConnectionClientDeps;
+
+  constructor(deps: ConnectionClientDeps) {
+    this.#deps = deps;
+  }
+
+  get connectionId(): string {
+    return this.#deps.connectionId;
+  }
+
+  get<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
+    return this.request<Body>({ ...options, path, method: "GET" });
+  }
+
+  post<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
+    return this.request<Body>({ ...options, path, method: "POST" });
+  }
+
+  put<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
+    return this.request<Body>({ ...options, path, method: "PUT" });
+  }
+
+  patch<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
+    return this.request<Body>({ ...options, path, method: "PATCH" });
+  }
+
+  delete<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
+    return this.request<Body>({ ...options, path, method: "DELETE" });
+  }
+
+  /** Sends one request; resolves with a 2xx/3xx response, or throws the error that tells the run what to do. */
+  async request<Body = unknown>(options: RequestOptions): Promise<HttpResponse<Body>> {
+    const deps = this.#deps;
+    const prepared = prepareRequest(deps.baseUrl, deps.defaultHeaders, options);
+    this.#addIdempotencyKey(prepared, options.idempotencyKey);
+    await deps.auth.assertUsable();
+    if (deps.circuit) await deps.circuit.admit();
+    let exchange = await this.#exchange(prepared);
+    if ("response" in exchange && authRejections.has(exchange.response.status)) {
+      // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
+      if (await deps.auth.recover(exchange.applied)) exchange = await this.#exchange(prepared);
+      if ("response" in exchange && authRejections.has(exchange.response.status)) {
+        return deps.auth.fail(
+          `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
+        );
+      }
+    }
+    if ("error" in exchange) return this.#failed(exchange.error);
+    return this.#classify(exchange.response, prepared) as Promise<HttpResponse<Body>>;
+  }
+
+  #addIdempotencyKey(prepared: PreparedRequest, given: string | false | undefined): void {
+    const header = this.#deps.idempotencyHeader;
+    if (header === false || given === false || readMethods.has(prepared.method)) return;
+    const name = header.toLowerCase();
+    if (prepared.headers[name] !== undefined) return;
+    const scope = currentStep();
+    const key = given ?? (scope ? nextWriteKey(scope) : undefined);
+    if (key !== undefined) prepared.headers[name] = key;
+  }
+
+  /** Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. */
+  async #exchange(original: PreparedRequest): Promise<Exchange> {
+    const deps = this.#deps;
+    await deps.rateLimiter.acquire();
+    // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
+    const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
+    const applied = await deps.auth.apply(prepared);
+    const started = performance.now();
+    const at = deps.clock.now();
+    try {
+      const answer = await undiciRequest(prepared.url, {
+        method: prepared.method as Dispatcher.HttpMethod,
+        headers: prepared.headers,
+        body: prepared.body ?? null,
+        dispatcher: deps.dispatcher,
+        headersTimeout: deps.headersTimeoutMs,
+        bodyTimeout: deps.bodyTimeoutMs,
+      });
+      const text = await answer.body.text();
+      const headers = flattenHeaders(answer.headers);
+      const response: HttpResponse = {
+        status: answer.statusCode,
+        headers,
+        body: parseResponseBody(text, headers["content-type"]),
+        text,
+      };
+      this.#audit(prepared, at, performance.now() - started, { response });
+      return { response, applied };
+    } catch (thrown) {
+      const error = thrown as Error;
+      this.#audit(prepared, at, performance.now() - started, { error });
+      return { error, applied };
+    }
+  }
+
+  async #failed(error: Error): Promise<never> {
+    const deps = this.#deps;
+    const what = `${describeNetworkError(error)} (connection "${deps.connectionId}")`;
+    await this.#countFailure(what);
+    throw new RetryableError(redactSecrets(what, deps.auth.secretValues()));
+  }
+
+  async #classify(response: HttpResponse, prepared: PreparedRequest) {
+    const deps = this.#deps;
+    const advice = readRateLimitHeaders(response.status, response.headers, deps.clock.now());
+    if (advice) await deps.rateLimiter.advise(advice);
+    const status = response.status;
+    const where = `${prepared.method} ${this.#shownUrl(prepared.url)}`;
+    if (status === 429) {
+      // Not a failed attempt: the run waits for the time the API announced (or a second if it said nothing).
+      throw new RateLimitedError(deps.connectionId, advice?.pausedUntil ?? deps.clock.now() + 1000);
+    }
+    if (status >= 500 || retryableStatuses.has(status)) {
+      await this.#countFailure(`${where} answered ${status}`);
+      throw new RetryableError(`${where} answered ${status}; the request will be retried`, {
+        response: this.#errorResponse(response),
+        ...(advice?.pausedUntil !== undefined ? { retryAfterMs: advice.pausedUntil - deps.clock.now() } : {}),
+      });
+    }
+    if (deps.circuit) await deps.circuit.recordSuccess();
+    if (status >= 400) {
+      throw new NonRetryableError(
+        `${where} answered ${status}: the API refused the request; fix it and replay the run`,
+        {
+          response: this.#errorResponse(response),
+        },
+      );
+    }
+    return response;
+  }
+
+  /** Counts the failure against the circuit; if that opened it, the run waits instead of using an attempt. */
+  async #countFailure(error: string): Promise<void> {
+    const circuit = this.#deps.circuit;
+    if (!circuit) return;
+    const state = await circuit.recordFailure(redactSecrets(error, this.#deps.auth.secretValues()));
+    // The failure that opens the circuit (or fails its probe) makes the run wait too, instead of using an attempt.
+    if (state.status === "open" && state.reopenAt !== null) {
+      throw new CircuitOpenError(this.#deps.connectionId, state.reopenAt);
+    }
+  }
+
+  #shownUrl(url: URL): string {
+    const { auditOptions, auth } = this.#deps;
+    return redactUrl(url, { secretParams: auditOptions.secretParams, secretValues: auth.secretValues() });
+  }
+
+  #errorResponse(response: HttpResponse): ErrorResponse {
+    const { auditOptions, auth } = this.#deps;
+    const secretValues = auth.secretValues();
+    return {
+      status: response.status,
+      headers: redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }),
+      body: truncateBody(
+        redactBody(response.text, {
+          contentType: response.headers["content-type"],
+          extraFields: auditOptions.redactFields,
+          secretValues,
+        }),
+        errorBodyLimit,
+      ),
+    };
+  }
+
+  #audit(
+    prepared: PreparedRequest,
+    at: number,
+    durationMs: number,
+    outcome: { response: HttpResponse } | { error: Error },
+  ): void {
+    const { auditOptions, auth, audit, connectionId } = this.#deps;
+    const secretValues = auth.secretValues();
+    const scope = currentStep();
+    const body = (text: string | null, contentType: string | undefined) =>
+      text === null
+        ? null
+        : truncateBody(
+            redactBody(text, { contentType, extraFields: auditOptions.redactFields, secretValues }),
+            auditOptions.bodyLimit,
+          );
+    const response = "response" in outcome ? outcome.response : undefined;
+    audit.record({
+      id: newId(),
+      connectionId,
+      runId: scope?.runId ?? null,
+      stepName: scope?.stepName ?? null,
+      method: prepared.method,
+      url: this.#shownUrl(prepared.url),
+      status: response?.status ?? null,
+      error: "error" in outcome ? redactSecrets(describeNetworkError(outcome.error), secretValues) : null,
+      durationMs: Math.round(durationMs),
+      requestHeaders: JSON.stringify(
+        redactHeaders(prepared.headers, { extraNames: auditOptions.redactHeaders, secretValues }),
+      ),
+      requestBody: body(prepared.auditBody, prepared.headers["content-type"]),
+      responseHeaders: response
+        ? JSON.stringify(redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }))
+        : null,
+      responseBody: response ? body(response.text, response.headers["content-type"]) : null,
+      at,
+    });
+  }
+}
+
+/** A network failure in words: what failed and, where undici says, which timeout. */
+function describeNetworkError(error: Error): string {
+  const code = (error as { code?: string }).code;
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+      return "connect timeout: the server did not accept the connection in time";
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return "headers timeout: the server did not start answering in time";
+    case "UND_ERR_BODY_TIMEOUT":
+      return "body timeout: the server stopped sending the response body";
+    default:
+      return `network error${code ? ` ${code}` : ""}: ${error.message}`;
+  }
+}

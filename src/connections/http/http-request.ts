@@ -1,0 +1,131 @@
+import type { FormData } from "undici";
+import { NonRetryableError } from "../../sdk/errors.ts";
+
+/** One request through a connection. Give at most one of `json`, `form`, `multipart`, `body`. */
+export interface RequestOptions {
+  /** Default GET. */
+  method?: string;
+  /** Resolved against the connection's base URL (`/v3/contacts`), or a full URL on the same origin. */
+  path: string;
+  /** Added to the URL's query string; undefined values are left out. */
+  query?: Record<string, string | number | boolean | undefined>;
+  headers?: Record<string, string>;
+  /** Sent as `application/json`. */
+  json?: unknown;
+  /** Sent as `application/x-www-form-urlencoded` (Stripe, Twilio). */
+  form?: Record<string, string | number | boolean> | URLSearchParams;
+  /** Sent as `multipart/form-data` (file uploads). */
+  multipart?: FormData;
+  /** Raw body; set `content-type` yourself. */
+  body?: string | Uint8Array;
+  /**
+   * The `Idempotency-Key` to send on a non-GET request. Default: derived from the step's idempotency
+   * key (the same on every retry of the step). false sends none for this request.
+   */
+  idempotencyKey?: string | false;
+}
+
+export interface HttpResponse<Body = unknown> {
+  status: number;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  /** Parsed JSON when the response says it is JSON, otherwise the text. */
+  body: Body;
+  text: string;
+}
+
+/** A request ready to send: URL resolved, body encoded, headers merged (names lower-case). */
+export interface PreparedRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string | Uint8Array | FormData | undefined;
+  /** Text of the body for the audit trail (null for none, a placeholder for multipart). */
+  auditBody: string | null;
+}
+
+const bodyOptions = ["json", "form", "multipart", "body"] as const;
+
+export function prepareRequest(
+  baseUrl: URL,
+  defaultHeaders: Record<string, string>,
+  options: RequestOptions,
+): PreparedRequest {
+  const method = (options.method ?? "GET").toUpperCase();
+  const url = resolveUrl(baseUrl, options.path);
+  for (const [name, value] of Object.entries(options.query ?? {})) {
+    if (value !== undefined) url.searchParams.append(name, String(value));
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(defaultHeaders)) headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
+  const given = bodyOptions.filter((name) => options[name] !== undefined);
+  if (given.length > 1) {
+    throw new NonRetryableError(`a request takes one body, but got ${given.join(" and ")}; pass only one`);
+  }
+  const encoded = encodeBody(options, headers);
+  return { method, url, headers, ...encoded };
+}
+
+function resolveUrl(baseUrl: URL, path: string): URL {
+  // "v3/contacts" and "/v3/contacts" both land under the base path ("https://api.x.com/crm" + "/v3" → "/crm/v3").
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
+  const url = absolute
+    ? new URL(path)
+    : new URL(`${baseUrl.pathname.replace(/\/$/, "")}/${path.replace(/^\//, "")}`, baseUrl.origin);
+  if (url.origin !== baseUrl.origin) {
+    // Credentials must never be sent to another host because a path came from an API response.
+    throw new NonRetryableError(
+      `request to ${url.origin} refused: this connection only talks to ${baseUrl.origin}; use another connection for that host`,
+    );
+  }
+  return url;
+}
+
+function encodeBody(
+  options: RequestOptions,
+  headers: Record<string, string>,
+): { body: PreparedRequest["body"]; auditBody: string | null } {
+  if (options.json !== undefined) {
+    headers["content-type"] ??= "application/json";
+    const text = JSON.stringify(options.json);
+    return { body: text, auditBody: text };
+  }
+  if (options.form !== undefined) {
+    headers["content-type"] ??= "application/x-www-form-urlencoded";
+    const params =
+      options.form instanceof URLSearchParams
+        ? options.form
+        : new URLSearchParams(Object.entries(options.form).map(([k, v]): [string, string] => [k, String(v)]));
+    const text = params.toString();
+    return { body: text, auditBody: text };
+  }
+  if (options.multipart !== undefined) {
+    // undici sets the multipart content type with its boundary.
+    return { body: options.multipart, auditBody: "[multipart body]" };
+  }
+  if (options.body !== undefined) {
+    const auditBody = typeof options.body === "string" ? options.body : `[${options.body.byteLength} bytes]`;
+    return { body: options.body, auditBody };
+  }
+  return { body: undefined, auditBody: null };
+}
+
+export function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return flat;
+}
+
+export function parseResponseBody(text: string, contentType: string | undefined): unknown {
+  if (!contentType || !/[/+]json\b/i.test(contentType) || text.length === 0) return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // A server that says JSON and sends something else: hand over the text rather than fail the step.
+    return text;
+  }
+}

@@ -1,0 +1,35 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/**
+ * The step whose function is running right now, carried across awaits: the outbound client reads it
+ * to tag audit records with the run and step, and to send the step's idempotency key without the
+ * author passing it along.
+ */
+export interface StepScope {
+  runId: string;
+  stepName: string;
+  idempotencyKey: string;
+  attempt: number;
+  /** Non-GET requests made so far in this attempt: each gets its own key, the same on every attempt. */
+  writes: number;
+}
+
+const scopes = new AsyncLocalStorage<StepScope>();
+
+export function currentStep(): StepScope | undefined {
+  return scopes.getStore();
+}
+
+export function runInStep<T>(scope: StepScope, fn: () => T): T {
+  return scopes.run(scope, fn);
+}
+
+/**
+ * The idempotency key for the step's next write. The first write uses the step's key itself (what a
+ * provider's dashboard shows next to the step), later ones `key:2`, `key:3`, …: deterministic, because
+ * a step's calls happen in the same order on every attempt.
+ */
+export function nextWriteKey(scope: StepScope): string {
+  scope.writes += 1;
+  return scope.writes === 1 ? scope.idempotencyKey : `${scope.idempotencyKey}:${scope.writes}`;
+}

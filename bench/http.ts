@@ -21,7 +21,7 @@
  *   BENCH_CONCURRENCY  requests in flight (default 50)
  *   BENCH_BODY_BYTES   request body size (default 1024)
  *   BENCH_ROUNDS       raw + tenon rounds (default 2)
- *   BENCH_ONLY         raw or tenon: run only that client (to profile one of them; no ratio then)
+ *   BENCH_ONLY         raw or tenon: run only that client (to profile one of them); no ratio, results not written
  *
  * Every Tenon exchange must be in the audit trail: after the audit is flushed, the rows of connection "api" must be
  * exactly as many as the requests sent through the client (warm-ups and verification included).
@@ -509,9 +509,13 @@ async function main(): Promise<void> {
       },
       metrics,
     };
-    mkdirSync(dirname(resultsFile), { recursive: true });
-    writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
-    console.log(`\nwrote ${resultsFile}`);
+    if (only !== "") {
+      console.log(`\nBENCH_ONLY=${only}: ${resultsFile} left as it was`);
+    } else {
+      mkdirSync(dirname(resultsFile), { recursive: true });
+      writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+      console.log(`\nwrote ${resultsFile}`);
+    }
   } finally {
     if (!(await stopServer(server, 10_000))) console.log("  ! the API server did not stop cleanly (killed)");
     rmSync(dir, { recursive: true, force: true });

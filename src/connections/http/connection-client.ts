@@ -168,14 +168,15 @@ export class ConnectionClient {
     const advice = readRateLimitHeaders(response.status, response.headers, deps.clock.now());
     if (advice) await deps.rateLimiter.advise(advice);
     const status = response.status;
-    const where = `${prepared.method} ${this.#shownUrl(prepared.url)}`;
+    // Built only for errors: redacting the URL is not free, and most answers are successes.
+    const where = () => `${prepared.method} ${this.#shownUrl(prepared.url)}`;
     if (status === 429) {
       // Not a failed attempt: the run waits for the time the API announced (or a second if it said nothing).
       throw new RateLimitedError(deps.connectionId, advice?.pausedUntil ?? deps.clock.now() + 1000);
     }
     if (status >= 500 || retryableStatuses.has(status)) {
-      await this.#countFailure(`${where} answered ${status}`);
-      throw new RetryableError(`${where} answered ${status}; the request will be retried`, {
+      await this.#countFailure(`${where()} answered ${status}`);
+      throw new RetryableError(`${where()} answered ${status}; the request will be retried`, {
         response: this.#errorResponse(response),
         ...(advice?.pausedUntil !== undefined ? { retryAfterMs: advice.pausedUntil - deps.clock.now() } : {}),
       });
@@ -183,7 +184,7 @@ export class ConnectionClient {
     if (deps.circuit) await deps.circuit.recordSuccess();
     if (status >= 400) {
       throw new NonRetryableError(
-        `${where} answered ${status}: the API refused the request; fix it and replay the run`,
+        `${where()} answered ${status}: the API refused the request; fix it and replay the run`,
         {
           response: this.#errorResponse(response),
         },

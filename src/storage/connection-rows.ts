@@ -70,6 +70,11 @@ export interface PendingAuthorizationRow {
   expires_at: number;
 }
 
+export const connectionColumns =
+  "id, status, status_reason, status_changed_at, sealed_credentials, credentials_version, expires_at, updated_at";
+export const circuitColumns = "connection_id, status, consecutive_failures, opened_at, reopen_at, probe_until";
+export const rateLimitColumns = "connection_id, tokens, refilled_at, paused_until, slow_rate, slow_until";
+
 export const auditColumns =
   "id, connection_id, run_id, step_name, method, url, status, error, duration_ms, request_headers, request_body, response_headers, response_body, at";
 

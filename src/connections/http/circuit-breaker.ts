@@ -1,6 +1,7 @@
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
 import { CircuitOpenError } from "../../sdk/errors.ts";
+import { closedCircuit } from "../../storage/connection-rules.ts";
 import type { CircuitState, ConnectionStore } from "../../storage/connection-store.ts";
 
 export interface CircuitSettings {
@@ -57,7 +58,7 @@ export class CircuitBreaker {
         at: now,
       });
     }
-    this.#remember({ ...this.#closed(), connectionId: this.connectionId }, now);
+    this.#remember(closedCircuit(this.connectionId), now);
   }
 
   /** Counts a retryable failure; returns the circuit's state after it (open means: stop, and wait). */
@@ -96,9 +97,5 @@ export class CircuitBreaker {
   #remember(state: CircuitState, now: number): void {
     this.#cached = state;
     this.#cachedAt = now;
-  }
-
-  #closed(): Omit<CircuitState, "connectionId"> {
-    return { status: "closed", consecutiveFailures: 0, openedAt: null, reopenAt: null, probeUntil: null };
   }
 }

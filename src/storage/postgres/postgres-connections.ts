@@ -4,9 +4,12 @@ import {
   auditColumns,
   type CircuitRow,
   type ConnectionRow,
+  circuitColumns,
+  connectionColumns,
   type IncidentRow,
   type PendingAuthorizationRow,
   type RateLimitRow,
+  rateLimitColumns,
   toAuditRecord,
   toCircuitState,
   toConnectionRecord,
@@ -33,11 +36,6 @@ import type {
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
 import { postgresSql } from "./postgres-transitions.ts";
-
-const connectionColumns =
-  "id, status, status_reason, status_changed_at, sealed_credentials, credentials_version, expires_at, updated_at";
-const circuitColumns = "connection_id, status, consecutive_failures, opened_at, reopen_at, probe_until";
-const rateLimitColumns = "connection_id, tokens, refilled_at, paused_until, slow_rate, slow_until";
 
 /**
  * Every connection query on PostgreSQL, as SQL in full. Shared state that workers update concurrently

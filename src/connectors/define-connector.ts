@@ -1,0 +1,124 @@
+import type { z } from "zod";
+import type { ConnectionConfig } from "../connections/connection-config.ts";
+import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import { currentStep } from "../engine/step-scope.ts";
+import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
+import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
+
+/**
+ * How an operation keeps a retry from making a second change in the other system:
+ * - `read`: it changes nothing;
+ * - `natural`: the API call is itself an upsert or a set (contact by email, stock level);
+ * - `header`: the API honours `Idempotency-Key` (sent automatically from the step's key);
+ * - `check-then-act`: the API has no idempotency, so the operation first looks for what a previous
+ *   attempt may have made (by a reference number, or the step's key stored on the record), then acts.
+ */
+export type IdempotencyStrategy = "read" | "natural" | "header" | "check-then-act";
+
+export interface OperationContext {
+  /** The step's idempotency key when called inside `step.run` (the same on every retry), else undefined. */
+  stepKey: string | undefined;
+}
+
+export interface OperationDefinition<Input extends z.ZodType, Output extends z.ZodType> {
+  /** One line for the connector's README and error messages. */
+  description: string;
+  /** Checked before any request: bad input fails the run with the reason, nothing is sent. */
+  input: Input;
+  /** Checked on every answer: an API that changed its shape fails loudly instead of storing wrong data. */
+  output: Output;
+  idempotency: IdempotencyStrategy;
+  /** The API call(s); returns the raw answer that `output` checks. */
+  call(client: ConnectionClient, input: z.output<Input>, context: OperationContext): Promise<unknown>;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: operations of any schema live side by side
+type AnyOperation = OperationDefinition<any, any>;
+
+export interface ConnectorDefinition<Options, Operations extends Record<string, AnyOperation>> {
+  /** The folder name: `hubspot`, `stripe`. */
+  id: string;
+  /** The system, as people call it: "HubSpot CRM". */
+  title: string;
+  /** The API version the requests follow (named in the connector's README). */
+  apiVersion: string;
+  /** The connection config with this connector's defaults (auth scheme, rate limit, version headers). */
+  connection(options: Options): ConnectionConfig;
+  /** The system's webhooks: Tenon's verifier for them, and which field makes their dedup key. */
+  webhooks?: { provider: BuiltInProviderName; dedupKey: string };
+  operations: Operations;
+}
+
+/** The typed client of a connector, bound to one connection: one async function per operation. */
+export type ConnectorClient<Operations extends Record<string, AnyOperation>> = {
+  [Name in keyof Operations]: (
+    input: z.input<Operations[Name]["input"]>,
+  ) => Promise<z.output<Operations[Name]["output"]>>;
+};
+
+export interface Connector<Options, Operations extends Record<string, AnyOperation>>
+  extends Readonly<ConnectorDefinition<Options, Operations>> {
+  /** Binds the operations to a connection: `hubspot.client(connection("crm")).upsertContact({ … })`. */
+  client(connection: ConnectionClient): ConnectorClient<Operations>;
+}
+
+/** The API answered with a shape the connector does not know: the API changed (a field renamed, dropped or retyped). */
+export class ResponseShapeError extends NonRetryableError {
+  override readonly name = "ResponseShapeError" as "NonRetryableError";
+}
+
+const idPattern = /^[a-z][a-z0-9-]{0,39}$/;
+
+/**
+ * Declares a connector: everything Tenon knows about one external system, in one folder
+ * (`src/connectors/<id>/`): its auth scheme and defaults, its webhooks, and typed operations whose
+ * inputs and answers are checked with zod and whose idempotency strategy is stated.
+ */
+export function defineConnector<Options, Operations extends Record<string, AnyOperation>>(
+  definition: ConnectorDefinition<Options, Operations>,
+): Connector<Options, Operations> {
+  if (!idPattern.test(definition.id ?? "")) {
+    throw new ConfigurationError(`connector id "${definition.id}" must be a-z, 0-9 and "-", starting with a letter`);
+  }
+  for (const [name, operation] of Object.entries(definition.operations)) {
+    if (typeof operation.call !== "function" || !operation.input || !operation.output) {
+      throw new ConfigurationError(`connector "${definition.id}": operation "${name}" needs input, output and call`);
+    }
+  }
+  const client = (connection: ConnectionClient): ConnectorClient<Operations> => {
+    const bound: Record<string, (input: unknown) => Promise<unknown>> = {};
+    for (const [name, operation] of Object.entries(definition.operations)) {
+      bound[name] = (input) => callOperation(`${definition.id}.${name}`, operation, connection, input);
+    }
+    return bound as ConnectorClient<Operations>;
+  };
+  return Object.freeze({ ...definition, client });
+}
+
+async function callOperation(
+  where: string,
+  operation: AnyOperation,
+  connection: ConnectionClient,
+  input: unknown,
+): Promise<unknown> {
+  const parsedInput = operation.input.safeParse(input);
+  if (!parsedInput.success) {
+    throw new NonRetryableError(`${where}: invalid input, nothing was sent: ${describeIssues(parsedInput.error)}`);
+  }
+  const answer = await operation.call(connection, parsedInput.data, { stepKey: currentStep()?.idempotencyKey });
+  const parsedOutput = operation.output.safeParse(answer);
+  if (!parsedOutput.success) {
+    throw new ResponseShapeError(
+      `${where}: the API's answer does not have the documented shape (did the API change?): ${describeIssues(parsedOutput.error)}`,
+    );
+  }
+  return parsedOutput.data;
+}
+
+/** `customer.email: expected string, received undefined; lines[0].quantity: …` */
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
+    .join("; ");
+}

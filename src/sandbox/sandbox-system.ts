@@ -1,0 +1,40 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { WebhookSender } from "./webhook-sender.ts";
+
+/** What every sandbox system gets from the sandbox it runs in. */
+export interface SandboxContext {
+  /** Epoch ms (the sandbox's clock). */
+  now(): number;
+  /** Where the system's API is served, e.g. `http://127.0.0.1:4010/crm` (known once the sandbox listens). */
+  baseUrl(): string;
+  /** Delivers the system's outbound webhooks to its configured target, with retries. */
+  readonly webhooks: WebhookSender;
+}
+
+/**
+ * One simulated external system (a Shopify-like store, a HubSpot-like CRM, …). It speaks the real API's
+ * wire format under `/<name>` and keeps its records in memory, so tests and the demo can inspect them.
+ * Faults (latency, 5xx, 429, outages, schema changes) are applied around its routes by the sandbox;
+ * credentials are the system's own business, because every API checks them its own way.
+ */
+export interface SandboxSystem {
+  readonly name: string;
+  /** The API routes, registered in a scope prefixed with `/<name>`. */
+  registerRoutes(app: FastifyInstance): void;
+  /** Extra control routes, registered in a scope prefixed with `/_sandbox/<name>` (e.g. `POST /orders` to simulate a checkout). */
+  registerControlRoutes?(app: FastifyInstance): void;
+  /** Everything the system holds, for `GET /_sandbox/<name>/state`: records, not secrets. */
+  state(): unknown;
+  /** What a connection needs to talk to this system (keys, client ids and secrets, refresh tokens). */
+  credentials(): Record<string, string>;
+  /** Every credential in use stops working (the "revoke credentials" fault). */
+  revokeCredentials(): void;
+  /** Static credentials work again; revoked OAuth tokens stay revoked: a person authorises again. */
+  restoreCredentials(): void;
+}
+
+export type SandboxRequest = FastifyRequest;
+export type SandboxReply = FastifyReply;
+
+/** Route options that exempt a route from the injected 5xx and 429 faults (token endpoints); outages still apply. */
+export const outageOnly = { sandboxFaults: "outage-only" } as const;

@@ -132,6 +132,7 @@ export function createEngine(options: EngineOptions): Engine {
             logger,
             toNewEvent: (input) => toNewEvent(validateEvent({ ...input, id: input.dedupKey }, clock.now())),
             onRunsStored: () => worker?.wake(),
+            connection,
           },
           options.poller,
         );

@@ -1,3 +1,4 @@
+import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { type Duration, durationToMs } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
 
@@ -15,6 +16,8 @@ export interface PollContext {
   cursor: string | null;
   /** Aborted when the worker shuts down; pass it to HTTP calls. */
   signal: AbortSignal;
+  /** The client of a configured connection (auth, rate limit, circuit breaker, audit), as runs get it. */
+  connection(name: string): ConnectionClient;
 }
 
 export interface PollDefinition<Item> {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import type { Clock } from "../../engine/clock.ts";
 import type { Poll, PollPage } from "../../sdk/define-poll.ts";
 import { RetryableError, toError } from "../../sdk/errors.ts";
@@ -13,6 +14,8 @@ export interface PollerDeps {
   toNewEvent: (input: { source: string; type: string; dedupKey: string; payload: unknown }) => NewEvent;
   /** New runs were committed: wake the worker. */
   onRunsStored: () => void;
+  /** A configured connection's client, for fetches that call an API through Tenon's client. */
+  connection: (name: string) => ConnectionClient;
 }
 
 export interface PollerOptions {
@@ -86,7 +89,7 @@ export class Poller {
       let page: PollPage<unknown>;
       let events: NewEvent[];
       try {
-        page = await poll.fetch({ cursor, signal: this.#abort.signal });
+        page = await poll.fetch({ cursor, signal: this.#abort.signal, connection: this.#deps.connection });
         checkPage(poll, page);
         events = page.items.map((item) => this.#toEvent(poll, item));
       } catch (thrown) {

@@ -1,0 +1,104 @@
+import type { Logger } from "pino";
+import type { TenonConfig } from "../config/define-config.ts";
+import type { Settings } from "../config/settings.ts";
+import { type ConnectionSummary, Connections } from "../connections/connections.ts";
+import type { Vault } from "../connections/vault/vault.ts";
+import { createEngine, type Engine } from "../engine/engine.ts";
+import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { createServer, type TenonServer } from "../server/create-server.ts";
+import type { Storage } from "../storage/contract.ts";
+
+export interface TenonServices {
+  engine: Engine;
+  server: TenonServer;
+  connections: Connections;
+  webhookSources: ReadonlyMap<string, WebhookSource>;
+  /** The address the server listens on, e.g. `http://127.0.0.1:3000`. */
+  address: string;
+  /** Server first (every request it answered was committed), then the runs in flight, then storage. */
+  stop(deadlineMs: number): Promise<void>;
+}
+
+/**
+ * Wires one Tenon process: connections (vault, OAuth), the engine (worker, schedules, polls) and the
+ * HTTP server (webhooks, API, OAuth callback), and starts them. `tenon start`, `tenon dev` and the
+ * demo all run this; if starting fails, what was started is stopped and storage closed.
+ */
+export async function startTenonServices(options: {
+  config: TenonConfig;
+  settings: Settings;
+  storage: Storage;
+  vault: Vault;
+  logger: Logger;
+}): Promise<TenonServices> {
+  const { config, settings, storage, vault, logger } = options;
+  const webhookSources = resolveWebhookSources(config.webhooks ?? {});
+  const polls = config.polls ?? [];
+  let address: string | undefined;
+  const connections = new Connections({
+    storage,
+    vault,
+    configs: config.connections ?? {},
+    logger,
+    audit: { retentionMs: settings.auditRetentionMs },
+    // Read when an authorisation starts, so without TENON_PUBLIC_URL the redirect URI is the address
+    // actually listened on (port 0 included); no request can arrive before it is known.
+    get publicUrl() {
+      return settings.publicUrl ?? (address === undefined ? undefined : reachableFromBrowser(address));
+    },
+  });
+  const engine = createEngine({
+    storage,
+    integrations: config.integrations,
+    polls,
+    connections,
+    worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs },
+    logger,
+  });
+  const server = createServer({
+    engine,
+    logger,
+    webhookSources,
+    apiTokens: settings.apiTokens,
+    bodyLimit: settings.bodyLimit,
+    publicUrl: settings.publicUrl,
+    connections,
+    reservedSources: polls.map((poll) => poll.id),
+  });
+  try {
+    await engine.start();
+    connections.start();
+    address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
+  } catch (error) {
+    await engine.stop({ deadlineMs: 0 }).catch(() => {});
+    await storage.close();
+    throw error;
+  }
+  return {
+    engine,
+    server,
+    connections,
+    webhookSources,
+    address,
+    async stop(deadlineMs) {
+      await server.close();
+      // The engine also flushes the connections' audit trail.
+      await engine.stop({ deadlineMs });
+      await storage.close();
+    },
+  };
+}
+
+/**
+ * A wildcard listen address is no place to send a browser; the loopback one on the same port is.
+ * Fastify already reports 0.0.0.0 as 127.0.0.1, but the IPv6 wildcard as [::].
+ */
+function reachableFromBrowser(address: string): string {
+  return address.replace("://[::]:", "://[::1]:");
+}
+
+/** "ok", "auth_failed: <reason>", "ok, circuit open": one connection's state in a word or three. */
+export function describeConnectionState(summary: ConnectionSummary): string {
+  if (summary.status === "auth_failed") return `auth_failed: ${summary.statusReason ?? "credentials rejected"}`;
+  return summary.circuit.status === "closed" ? summary.status : `${summary.status}, circuit ${summary.circuit.status}`;
+}

@@ -46,6 +46,8 @@ export interface Sandbox {
   faults(name: string): Faults;
   /** Every API request the system received (most recent 10 000). */
   requests(name: string): readonly CapturedRequest[];
+  /** How many answers each kind of fault has replaced so far. */
+  injectedFaults(name: string): Readonly<Record<string, number>>;
   listen(options?: { host?: string; port?: number }): Promise<string>;
   close(): Promise<void>;
 }
@@ -55,7 +57,11 @@ interface RunningSystem {
   webhooks: WebhookSender;
   faults: Faults;
   requests: RequestLog;
+  /** How many answers each kind of fault replaced, shown in the state: proof the faults happened. */
+  injected: Record<Exclude<FaultDecision["kind"], "none">, number>;
 }
+
+const noneInjected = () => ({ outage: 0, rate_limited: 0, error_before: 0, error_after: 0 });
 
 const namePattern = /^[a-z][a-z0-9-]{0,39}$/;
 
@@ -85,7 +91,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       },
     };
     const system = create(context);
-    running.set(name, { system, webhooks, faults: noFaults(), requests: new RequestLog() });
+    running.set(name, { system, webhooks, faults: noFaults(), requests: new RequestLog(), injected: noneInjected() });
   }
 
   const get = (name: string): RunningSystem => {
@@ -174,6 +180,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     setFaults,
     faults: (name) => get(name).faults,
     requests: (name) => get(name).requests.all(),
+    injectedFaults: (name) => get(name).injected,
     async listen(listen = {}) {
       const address = await app.listen({ host: listen.host ?? "127.0.0.1", port: listen.port ?? 0 });
       listeningUrl = address.replace("://[::1]:", "://[::1]:");
@@ -225,17 +232,15 @@ function installFaults(
     requests.capture(request, now());
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     const outageOnly = (request.routeOptions.config as { sandboxFaults?: string }).sandboxFaults === "outage-only";
-    const decision = decideFault(faults, now(), random);
+    const decided = decideFault(faults, now(), random);
+    const decision = outageOnly && decided.kind !== "outage" ? ({ kind: "none" } as const) : decided;
     request.sandboxFault = decision;
+    if (decision.kind !== "none") entry().injected[decision.kind] += 1;
     if (decision.kind === "outage") {
       return reply
         .code(503)
         .header("retry-after", String(Math.max(1, Math.ceil((decision.until - now()) / 1000))))
         .send({ message: `service unavailable: sandbox outage until ${new Date(decision.until).toISOString()}` });
-    }
-    if (outageOnly) {
-      request.sandboxFault = { kind: "none" };
-      return;
     }
     if (decision.kind === "rate_limited") {
       return reply

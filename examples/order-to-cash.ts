@@ -1,64 +1,92 @@
-import { defineIntegration, NonRetryableError } from "../src/index.ts";
-import { accounting, crm, email, inventory } from "./simulated-systems.ts";
-
-/** The payload of `order.created`, as the store sends it. */
-export interface OrderCreated {
-  orderId: string;
-  customer: { email: string; name: string };
-  lines: { sku: string; quantity: number; unitPrice: number }[];
-  currency: string;
-}
+import { parseEventPayload } from "../src/connectors/define-connector.ts";
+import { hubspot } from "../src/connectors/hubspot/index.ts";
+import { inventory } from "../src/connectors/inventory/index.ts";
+import { postmark } from "../src/connectors/postmark/index.ts";
+import { quickbooks } from "../src/connectors/quickbooks/index.ts";
+import { type ShopifyOrder, shopifyOrderSchema } from "../src/connectors/shopify/index.ts";
+import { defineIntegration } from "../src/index.ts";
 
 /**
- * A new order becomes a CRM contact, an invoice, a stock decrement and a
- * confirmation email. Each step is journaled: a retry after the invoice step
- * failed does not create the contact again, and a retry of the invoice step
- * sends the same idempotency key, so the accounting system creates one invoice.
+ * A new store order becomes a CRM contact, an invoice, a stock decrement per line and a confirmation
+ * email. Each step is journaled, so a retry never repeats a finished one; the one that was interrupted
+ * is made safe by each API's own strategy: the contact is an upsert by email, the invoice is looked up
+ * by its number before it is created (QuickBooks has no idempotency keys), the stock adjustments carry
+ * the step's Idempotency-Key, and the email is looked up by a reference in its metadata before sending.
  */
-export const orderToCash = defineIntegration<OrderCreated>({
+export const orderToCash = defineIntegration<ShopifyOrder>({
   id: "order-to-cash",
-  trigger: { event: "order.created" },
+  trigger: { event: "orders/create", source: "store" },
   // One customer's orders are processed one at a time, in the order they arrived.
-  concurrency: { key: (event) => event.payload.customer.email.toLowerCase() },
-  retries: { maxAttempts: 4, initialDelay: "200ms", maxDelay: "5s" },
+  concurrency: { key: (event) => customerKey(event.payload) },
+  retries: { maxAttempts: 12, initialDelay: "500ms", maxDelay: "15s" },
 
-  async run({ event, step }) {
-    const order = event.payload;
+  async run({ event, step, connection }) {
+    const order = parseEventPayload(shopifyOrderSchema, event.payload, "Shopify order");
+    const email = order.email || order.customer?.email || undefined;
+    const crm = hubspot.client(connection("crm"));
+    const books = quickbooks.client(connection("accounting"));
+    const stock = inventory.client(connection("inventory"));
+    const mail = postmark.client(connection("email"));
+    const firstName = order.customer?.first_name ?? "";
+    const lastName = order.customer?.last_name ?? "";
 
-    const contact = await step.run("upsert-crm-contact", () => {
-      if (!order.customer.email.includes("@")) {
-        // Bad data: no retry can fix it, so the run ends as failed with this reason.
-        throw new NonRetryableError(`order ${order.orderId}: customer email "${order.customer.email}" is not valid`);
-      }
-      return crm.upsertContact(order.customer);
-    });
+    const contact = await step.run("upsert-crm-contact", () =>
+      crm.upsertContact({ email: email ?? "", firstname: firstName, lastname: lastName }),
+    );
 
-    const invoice = await step.run("create-invoice", ({ idempotencyKey }) =>
-      accounting.createInvoice({
-        idempotencyKey,
-        orderId: order.orderId,
-        total: totalOf(order),
-        currency: order.currency,
+    const customer = await step.run("find-or-create-customer", () =>
+      books.findOrCreateCustomer({ displayName: `${firstName} ${lastName} (${email})`.trim(), email }),
+    );
+
+    const invoice = await step.run("create-invoice", () =>
+      books.createInvoice({
+        docNumber: invoiceNumber(order),
+        customerId: customer.id,
+        billEmail: email,
+        lines: [
+          ...order.line_items.map((line) => ({
+            description: `${line.title} (${line.sku})`,
+            amount: Number(line.price),
+            quantity: line.quantity,
+          })),
+          // The invoice totals what the customer pays, so a payment of the order's total settles it.
+          ...(Number(order.total_tax) > 0 ? [{ description: "Sales tax", amount: Number(order.total_tax) }] : []),
+        ],
       }),
     );
 
-    const stock = await step.run("decrement-stock", () => inventory.decrement(order.lines));
+    await step.run("decrement-stock", async () => {
+      for (const line of order.line_items) {
+        if (!line.sku) continue;
+        await stock.adjustStock({
+          sku: line.sku,
+          delta: -line.quantity,
+          reason: "sale",
+          reference: `order ${order.name}`,
+        });
+      }
+    });
 
     const confirmation = await step.run("send-confirmation", () =>
-      email.send({ to: order.customer.email, template: "order-confirmation" }),
+      mail.sendEmail({
+        from: "orders@tenon-demo.example",
+        to: email ?? "",
+        subject: `Your order ${order.name}`,
+        textBody: `Thank you for your order ${order.name}. Invoice ${invoice.docNumber}: ${invoice.totalAmt} ${order.currency}.`,
+        tag: "order-confirmation",
+        metadata: { order: String(order.order_number) },
+      }),
     );
 
-    return {
-      orderId: order.orderId,
-      contactId: contact.contactId,
-      invoiceId: invoice.invoiceId,
-      backordered: stock.backordered,
-      messageId: confirmation.messageId,
-    };
+    return { order: order.name, contactId: contact.id, invoiceId: invoice.id, messageId: confirmation.messageId };
   },
 });
 
-function totalOf(order: OrderCreated): number {
-  const cents = order.lines.reduce((sum, line) => sum + Math.round(line.unitPrice * 100) * line.quantity, 0);
-  return cents / 100;
+/** The invoice number is the order number: the same order never yields two invoices, whatever retries. */
+export function invoiceNumber(order: Pick<ShopifyOrder, "order_number">): string {
+  return `S-${order.order_number}`;
+}
+
+function customerKey(order: ShopifyOrder): string {
+  return (order.email ?? order.customer?.email ?? `customer-${order.customer?.id ?? "unknown"}`).toLowerCase();
 }

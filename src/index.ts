@@ -4,6 +4,17 @@ export { type ConnectionSummary, Connections, type ConnectionsOptions } from "./
 export type { ConnectionClient } from "./connections/http/connection-client.ts";
 export type { HttpResponse, RequestOptions } from "./connections/http/http-request.ts";
 export { openVault } from "./connections/vault/open-vault.ts";
+export {
+  type Connector,
+  type ConnectorClient,
+  type ConnectorDefinition,
+  defineConnector,
+  type IdempotencyStrategy,
+  type OperationContext,
+  type OperationDefinition,
+  parseEventPayload,
+  ResponseShapeError,
+} from "./connectors/define-connector.ts";
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";

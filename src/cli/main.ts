@@ -128,11 +128,38 @@ program
 
 program
   .command("demo")
-  .description("run the example integrations on a fresh SQLite file with simulated traffic and a live summary")
+  .description("the example integrations against the sandbox, with traffic, faults and a live summary (npm start)")
   .action(async () => {
     const { demoCommand } = await import("./commands/demo.ts");
     await demoCommand();
   });
+
+program
+  .command("dev")
+  .description("your integrations against the sandbox on a local SQLite file, with a live summary")
+  .addOption(configOption())
+  .option("--sandbox-port <port>", "the sandbox's port (any free one if taken)", parsePort, 4010)
+  .action(async (options: { config: string; sandboxPort: number }) => {
+    const { devCommand } = await import("./commands/dev.ts");
+    await devCommand(options);
+  });
+
+program
+  .command("sandbox")
+  .description("run the simulated systems (store, payments, crm, accounting, inventory, email, sms, scheduling)")
+  .option("-p, --port <port>", "port to listen on", parsePort, 4010)
+  .option("--host <host>", "address to listen on", "127.0.0.1")
+  .option("--webhooks <url>", "send each system's webhooks to <url>/<system> (e.g. http://127.0.0.1:3000/hooks)")
+  .action(async (options: { port: number; host: string; webhooks?: string }) => {
+    const { sandboxCommand } = await import("./commands/sandbox.ts");
+    await sandboxCommand(options);
+  });
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError("must be a port number from 0 to 65535");
+  return port;
+}
 
 function parseLimit(value: string): number {
   const limit = Number(value);

@@ -116,9 +116,23 @@ async function callOperation(
 }
 
 /** `customer.email: expected string, received undefined; lines[0].quantity: …` */
-function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
     .join("; ");
+}
+
+/**
+ * Checks an inbound event's payload against a connector's schema (`shopifyOrderSchema`) and returns it
+ * typed. Bad data fails the run with the reason and no retry, instead of reaching the other systems wrong.
+ */
+export function parseEventPayload<Schema extends z.ZodType>(
+  schema: Schema,
+  payload: unknown,
+  what: string,
+): z.output<Schema> {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) throw new NonRetryableError(`the ${what} is not valid: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }

@@ -187,7 +187,12 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       return listeningUrl;
     },
     async close() {
-      await Promise.all([...running.values()].map((entry) => entry.webhooks.close()));
+      await Promise.all(
+        [...running.values()].map(async (entry) => {
+          await entry.webhooks.close();
+          await entry.system.close?.();
+        }),
+      );
       await app.close();
     },
   };

@@ -27,10 +27,14 @@ export interface SandboxSystem {
   state(): unknown;
   /** What a connection needs to talk to this system (keys, client ids and secrets, refresh tokens). */
   credentials(): Record<string, string>;
+  /** Non-secret identifiers a connection's URL needs (QuickBooks' realm id). */
+  identifiers?(): Record<string, string>;
   /** Every credential in use stops working (the "revoke credentials" fault). */
   revokeCredentials(): void;
   /** Static credentials work again; revoked OAuth tokens stay revoked: a person authorises again. */
   restoreCredentials(): void;
+  /** Stops what the system does on its own (timers, callback deliveries) when the sandbox closes. */
+  close?(): Promise<void> | void;
 }
 
 export type SandboxRequest = FastifyRequest;

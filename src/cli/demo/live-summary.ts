@@ -1,11 +1,7 @@
-import { type RunStatus, terminalStatuses } from "../../storage/contract.ts";
-import { runStatuses } from "../run-statuses.ts";
-import type { TrafficCounts } from "./store-traffic.ts";
-
+/** One screen of the summary: `block` on a terminal, redrawn in place; `line` appended anywhere else. */
 export interface SummarySnapshot {
-  elapsedMs: number;
-  traffic: Readonly<TrafficCounts>;
-  runs: Partial<Record<RunStatus, number>>;
+  block: string[];
+  line: string;
 }
 
 export interface LiveSummary {
@@ -16,13 +12,11 @@ export interface LiveSummary {
 }
 
 const ttyRedrawMs = 1000;
-const plainLineMs = 2000;
-const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
+const plainLineMs = 5000;
 
 /**
- * On a terminal, redraws a few lines in place every second; anywhere else
- * (a pipe, a CI log), appends one line every two seconds, since cursor
- * movement would be noise there.
+ * On a terminal, redraws one screen in place every second; anywhere else (a pipe, a CI log), appends
+ * one line every five seconds, since cursor movement would be noise there.
  */
 export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<SummarySnapshot>): LiveSummary {
   const tty = out.isTTY === true;
@@ -33,10 +27,10 @@ export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<Su
   const draw = (snapshot: SummarySnapshot, note?: string) => {
     last = snapshot;
     if (!tty) {
-      out.write(`${note ?? summaryLine(snapshot)}\n`);
+      out.write(`${note ?? snapshot.line}\n`);
       return;
     }
-    const lines = note === undefined ? summaryBlock(snapshot) : [...summaryBlock(snapshot), `  ${note}`];
+    const lines = note === undefined ? snapshot.block : [...snapshot.block, `  ${note}`];
     // Back to the first line drawn last time, clear to the end of the screen, draw again.
     const rewind = drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : "";
     out.write(`${rewind}${lines.join("\n")}\n`);
@@ -67,25 +61,4 @@ export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<Su
       draw(snapshot);
     },
   };
-}
-
-function summaryBlock({ elapsedMs, traffic, runs }: SummarySnapshot): string[] {
-  const lines = [
-    `  running for ${Math.round(elapsedMs / 1000)} s`,
-    `  events  received ${traffic.received} · duplicates ignored ${traffic.duplicatesIgnored} · unmatched ${traffic.unmatched}`,
-    `  runs    ${statusCounts(runs, activeStatuses)}`,
-    `          ${statusCounts(runs, terminalStatuses)}`,
-  ];
-  if (traffic.rejected > 0) lines.push(`  rejected ${traffic.rejected}: ${traffic.lastRejection ?? ""}`);
-  return lines;
-}
-
-function summaryLine({ elapsedMs, traffic, runs }: SummarySnapshot): string {
-  const events = `events ${traffic.received} (duplicates ignored ${traffic.duplicatesIgnored}, unmatched ${traffic.unmatched})`;
-  const rejected = traffic.rejected > 0 ? ` | rejected ${traffic.rejected}` : "";
-  return `[${Math.round(elapsedMs / 1000)}s] ${events} | runs ${statusCounts(runs, runStatuses)}${rejected}`;
-}
-
-function statusCounts(runs: Partial<Record<RunStatus, number>>, statuses: readonly RunStatus[]): string {
-  return statuses.map((status) => `${status} ${runs[status] ?? 0}`).join(" · ");
 }

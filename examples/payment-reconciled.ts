@@ -1,0 +1,42 @@
+import { parseEventPayload } from "../src/connectors/define-connector.ts";
+import { quickbooks } from "../src/connectors/quickbooks/index.ts";
+import { paymentIntentEventSchema } from "../src/connectors/stripe/index.ts";
+import { defineIntegration, NonRetryableError, RetryableError } from "../src/index.ts";
+
+/**
+ * A successful payment marks its invoice paid: a QuickBooks payment linked to the invoice, found by
+ * the PaymentIntent's id before it is created. The payment may arrive before the order's invoice
+ * exists (the order is still being processed); then the run retries until it does.
+ */
+export const paymentReconciled = defineIntegration({
+  id: "payment-reconciled",
+  trigger: { event: "payment_intent.succeeded", source: "payments" },
+  retries: { maxAttempts: 12, initialDelay: "1s", maxDelay: "30s" },
+
+  async run({ event, step, connection }) {
+    const intent = parseEventPayload(paymentIntentEventSchema, event.payload, "Stripe event").data.object;
+    const docNumber = intent.metadata?.invoice_number;
+    if (!docNumber) {
+      throw new NonRetryableError(
+        `PaymentIntent ${intent.id} has no metadata.invoice_number: nothing to reconcile it with`,
+      );
+    }
+    const books = quickbooks.client(connection("accounting"));
+
+    const invoice = await step.run("find-invoice", async () => {
+      const found = await books.findInvoiceByDocNumber({ docNumber });
+      if (!found)
+        throw new RetryableError(`invoice ${docNumber} does not exist yet; waiting for its order to be invoiced`);
+      return found;
+    });
+    const payment = await step.run("record-payment", () =>
+      books.recordPayment({
+        invoiceId: invoice.id,
+        customerId: invoice.customerId,
+        amount: intent.amount / 100,
+        reference: intent.id,
+      }),
+    );
+    return { invoice: docNumber, paymentId: payment.id };
+  },
+});

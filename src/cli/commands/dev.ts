@@ -1,0 +1,49 @@
+import { mkdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import pino from "pino";
+import { readSettings } from "../../config/settings.ts";
+import { engineSummary } from "../demo/engine-summary.ts";
+import { startLiveSummary } from "../demo/live-summary.ts";
+import { startDevEnvironment } from "../dev/dev-environment.ts";
+import { onShutdownSignal } from "../shutdown.ts";
+
+const stopDeadlineMs = 10_000;
+
+/**
+ * `tenon dev`: your project's integrations against the sandbox, on a local SQLite file, with the live
+ * summary. The sandbox's credentials are in the environment your config reads (`tenon sandbox` lists
+ * them); drive it with the sandbox's control routes (`POST /_sandbox/store/orders`, faults, …).
+ */
+export async function devCommand(options: { config: string; sandboxPort: number }): Promise<void> {
+  const settings = readSettings();
+  const directory = join(process.cwd(), ".tenon");
+  mkdirSync(directory, { recursive: true });
+  const databasePath = resolve(process.env.TENON_SQLITE_PATH ?? join(directory, "dev.db"));
+  const logPath = join(directory, "dev.log");
+  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: false }));
+  const dev = await startDevEnvironment({
+    configPath: options.config,
+    databasePath,
+    settings,
+    logger,
+    sandboxPort: options.sandboxPort,
+  });
+  const shown = (path: string) => relative(process.cwd(), path);
+  console.log(
+    [
+      `Tenon dev: ${shown(resolve(options.config))} against the sandbox. Press Ctrl-C to stop.`,
+      `  Tenon     ${dev.services.address}   webhooks at /hooks/<source>`,
+      `  Sandbox   ${dev.sandbox.url}/_sandbox   state at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
+      `  Database ${shown(databasePath)}; engine log ${shown(logPath)}`,
+      `  Environment: ${Object.keys(dev.environment).join(", ")}`,
+      "",
+    ].join("\n"),
+  );
+  const startedAt = Date.now();
+  const snapshot = () => engineSummary(dev, { title: "Tenon dev", elapsedMs: Date.now() - startedAt, extra: [] });
+  const summary = startLiveSummary(process.stdout, snapshot);
+  onShutdownSignal(async (reason) => {
+    summary.freeze(`stopping (${reason}): letting the runs in flight finish…`);
+    await dev.stop(stopDeadlineMs);
+  });
+}

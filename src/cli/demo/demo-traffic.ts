@@ -1,0 +1,153 @@
+import type { Sandbox } from "../../sandbox/create-sandbox.ts";
+import type { createPayments } from "../../sandbox/systems/payments.ts";
+import type { createScheduling } from "../../sandbox/systems/scheduling.ts";
+import type { createStore } from "../../sandbox/systems/store.ts";
+
+export interface TrafficCounts {
+  orders: number;
+  payments: number;
+  appointments: number;
+}
+
+export interface DemoTraffic {
+  readonly counts: Readonly<TrafficCounts>;
+  /** The fault in force and the next one, for the summary. */
+  faultNote(): string;
+  stop(): Promise<void>;
+}
+
+type Store = ReturnType<typeof createStore>;
+type Payments = ReturnType<typeof createPayments>;
+type Scheduling = ReturnType<typeof createScheduling>;
+
+interface ScheduledFault {
+  atS: number;
+  describe: string;
+  apply(): Promise<void> | void;
+}
+
+const cycleS = 170;
+
+/**
+ * The outside world of the demo: customers order in the store (about two a second) and half of them
+ * pay a few seconds later; an appointment completes every few seconds. Every system fails 5% of its
+ * requests, and on a loop of a few minutes: a burst of 429s, a 20-second CRM outage, and the
+ * accounting token revoked, then restored a minute later by authorising again through Tenon's OAuth
+ * route, the way a person would.
+ */
+export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffic {
+  const store = sandbox.system<Store>("store");
+  const payments = sandbox.system<Payments>("payments");
+  const scheduling = sandbox.system<Scheduling>("scheduling");
+  const counts: TrafficCounts = { orders: 0, payments: 0, appointments: 0 };
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  let current = "5% of requests fail";
+  const startedAt = Date.now();
+
+  const later = (ms: number, fn: () => void | Promise<void>) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (!stopped) void Promise.resolve(fn()).catch(() => {});
+    }, ms);
+    timers.add(timer);
+  };
+  for (const system of ["store", "payments", "crm", "accounting", "inventory", "email", "sms"]) {
+    sandbox.setFaults(system, { errorRate: 0.05 });
+  }
+
+  const placeOrder = () => {
+    const order = store.placeOrder();
+    counts.orders += 1;
+    if (Math.random() < 0.5) {
+      later(3_000 + Math.random() * 5_000, () => {
+        payments.customerPays({
+          amount: Math.round(Number(order.total_price) * 100),
+          currency: order.currency.toLowerCase(),
+          // The invoice the order-to-cash example creates for this order (examples/order-to-cash.ts).
+          metadata: { invoice_number: `S-${order.order_number}`, order: order.name },
+        });
+        counts.payments += 1;
+      });
+    }
+    later(200 + Math.random() * 600, placeOrder);
+  };
+  const completeAppointment = () => {
+    scheduling.completeAppointment();
+    counts.appointments += 1;
+    later(2_000 + Math.random() * 4_000, completeAppointment);
+  };
+
+  const faults: ScheduledFault[] = [
+    {
+      atS: 20,
+      describe: "a burst of 429s from the store and the CRM (10 s)",
+      apply() {
+        for (const system of ["store", "crm"]) sandbox.setFaults(system, { rateLimitRate: 0.5, retryAfterSeconds: 2 });
+        later(10_000, () => {
+          for (const system of ["store", "crm"]) sandbox.setFaults(system, { rateLimitRate: null });
+          current = "5% of requests fail";
+        });
+      },
+    },
+    {
+      atS: 50,
+      describe: "a CRM outage (20 s)",
+      apply() {
+        sandbox.setFaults("crm", { outageUntil: Date.now() + 20_000 });
+        later(20_000, () => {
+          current = "5% of requests fail";
+        });
+      },
+    },
+    {
+      atS: 90,
+      describe: "the accounting token revoked (restored a minute later)",
+      apply() {
+        sandbox.setFaults("accounting", { revokeCredentials: true });
+        later(60_000, async () => {
+          current = "accounting re-authorised through Tenon's OAuth route";
+          await authoriseAgain(tenonUrl, "accounting");
+        });
+      },
+    },
+  ];
+  const scheduleCycle = (cycleStart: number) => {
+    for (const fault of faults) {
+      later(cycleStart + fault.atS * 1000 - (Date.now() - startedAt), async () => {
+        current = fault.describe;
+        await fault.apply();
+      });
+    }
+    later(cycleStart + cycleS * 1000 - (Date.now() - startedAt), () => scheduleCycle(cycleStart + cycleS * 1000));
+  };
+
+  placeOrder();
+  later(1_000, completeAppointment);
+  scheduleCycle(0);
+
+  return {
+    counts,
+    faultNote() {
+      const inCycleS = ((Date.now() - startedAt) / 1000) % cycleS;
+      const next = faults.find((fault) => fault.atS > inCycleS) ?? faults[0];
+      const inS = next ? Math.round((next.atS - inCycleS + cycleS) % cycleS) : 0;
+      return `${current}; next: ${next?.describe ?? "none"} in ${inS} s`;
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}
+
+/**
+ * Follows Tenon's OAuth start route through the provider's consent (the sandbox grants at once) and
+ * back to Tenon's callback, which stores the new tokens and resumes the paused runs.
+ */
+async function authoriseAgain(tenonUrl: string, connection: string): Promise<void> {
+  const response = await fetch(`${tenonUrl}/oauth/${connection}/start`, { redirect: "follow" });
+  await response.arrayBuffer();
+  if (!response.ok) throw new Error(`re-authorising ${connection} answered ${response.status}`);
+}

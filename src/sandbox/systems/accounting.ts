@@ -1,0 +1,1029 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { type OAuthCounters, OAuthProvider, randomString } from "../oauth-provider.ts";
+import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+
+/**
+ * A QuickBooks-Online-like accounting system speaking the Accounting API v3 (minor version 75,
+ * https://developer.intuit.com/app/developer/qbo/docs/api/accounting/most-commonly-used/invoice):
+ * customers, invoices and payments of one company (realm), the QBO query language for reads, QBO's
+ * `Fault` error bodies, and OAuth 2.0 with one-hour access tokens and refresh-token rotation.
+ * Like QBO it honours no idempotency header and accepts invoices with a DocNumber already in use,
+ * so a client that retries a create must look first (check-then-act).
+ */
+
+export interface AccountingOptions {
+  clientId?: string;
+  clientSecret?: string;
+  /** The company id; generated (16 digits, like Intuit's) when not given. */
+  realmId?: string;
+  /** Default 3600 (Intuit's one hour). */
+  accessTokenTtlSeconds?: number;
+  /** Default true, as Intuit does. */
+  rotateRefreshTokens?: boolean;
+  /** Exact redirect URIs registered for the app; default any. */
+  redirectUris?: readonly string[];
+}
+
+export interface AccountingSystem extends SandboxSystem {
+  /** The company (realm) id in the API paths: `/v3/company/{realmId}/…`. */
+  readonly realmId: string;
+  /** A person authorises the app again (Intuit's consent screen): a fresh refresh token, ready for `connections.setCredentials`. */
+  authorize(): { refreshToken: string };
+  state(): AccountingState;
+}
+
+/** Amounts in the company's currency units (59.99), as QBO shows them. */
+export interface AccountingState {
+  realmId: string;
+  customers: Array<{ id: string; displayName: string; email: string | null; balance: number }>;
+  invoices: Array<{
+    id: string;
+    docNumber: string;
+    customerId: string;
+    currency: string;
+    totalAmt: number;
+    balance: number;
+    /** The balance is 0. */
+    paid: boolean;
+    paymentIds: string[];
+  }>;
+  payments: Array<{
+    id: string;
+    customerId: string;
+    totalAmt: number;
+    unappliedAmt: number;
+    paymentRefNum: string | null;
+    invoiceIds: string[];
+  }>;
+  counts: {
+    customers: number;
+    invoices: number;
+    paidInvoices: number;
+    payments: number;
+    /** DocNumbers carried by more than one invoice: QBO allows it, so a check-then-act that failed shows here. */
+    duplicateDocNumbers: number;
+  };
+  oauth: OAuthCounters;
+}
+
+interface Customer {
+  id: string;
+  syncToken: number;
+  displayName: string;
+  givenName: string | undefined;
+  familyName: string | undefined;
+  companyName: string | undefined;
+  email: string | undefined;
+  /** Cents: what the customer owes on open invoices. */
+  balance: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface InvoiceLine {
+  description: string | undefined;
+  /** Cents. */
+  amount: number;
+  detailType: "SalesItemLineDetail" | "DescriptionOnly";
+  itemId: string | undefined;
+  qty: number | undefined;
+  unitPrice: number | undefined;
+}
+
+interface Invoice {
+  id: string;
+  syncToken: number;
+  docNumber: string;
+  customerId: string;
+  lines: InvoiceLine[];
+  /** Cents. */
+  totalAmt: number;
+  /** Cents still owed. */
+  balance: number;
+  currency: string;
+  billEmail: string | undefined;
+  txnDate: string;
+  dueDate: string;
+  paymentIds: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface Payment {
+  id: string;
+  customerId: string;
+  /** Cents. */
+  totalAmt: number;
+  unappliedAmt: number;
+  paymentRefNum: string | undefined;
+  lines: Array<{ amount: number; invoiceId: string }>;
+  currency: string;
+  txnDate: string;
+  createdAt: number;
+}
+
+interface FaultError {
+  Message: string;
+  Detail: string;
+  code: string;
+  element?: string;
+}
+
+/** A request QBO would refuse: answered with `{ Fault: { Error: [...], type }, time }`. */
+class QboFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: FaultError,
+    readonly type = "ValidationFault",
+  ) {
+    super(error.Detail);
+  }
+}
+
+type EntityName = "Customer" | "Invoice" | "Payment";
+type FieldValue = string | number | boolean | undefined;
+
+const items: Record<string, string> = { "1": "Services", "2": "Hours" };
+const currencyNames: Record<string, string> = {
+  USD: "United States Dollar",
+  EUR: "Euro",
+  GBP: "British Pound Sterling",
+  CAD: "Canadian Dollar",
+  AUD: "Australian Dollar",
+};
+/** QBO answers in the company's time zone; the sandbox company is on US Pacific (daylight) time. */
+const companyOffsetMinutes = -7 * 60;
+
+export function createAccounting(context: SandboxContext, options: AccountingOptions = {}): AccountingSystem {
+  const realmId = options.realmId ?? `9341${randomString(12, "0123456789")}`;
+  const oauth = new OAuthProvider({
+    now: context.now,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    clientAuth: "basic",
+    accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
+    rotateRefreshTokens: options.rotateRefreshTokens ?? true,
+    redirectUris: options.redirectUris,
+    format: {
+      clientId: () => `AB${randomString(48)}`,
+      clientSecret: () => randomString(40),
+      accessToken: () => `eyJlbmMiOiJBMTI4Q0JDLUhTMjU2IiwiYWxnIjoiZGlyIn0..${randomString(22)}.${randomString(600)}`,
+      refreshToken: () => `AB11${randomString(10, "0123456789")}${randomString(36)}`,
+    },
+    tokenResponseExtras: { x_refresh_token_expires_in: 8_726_400 },
+    callbackParams: { realmId },
+  });
+  const customers = new Map<string, Customer>();
+  const invoices = new Map<string, Invoice>();
+  const payments = new Map<string, Payment>();
+  let nextId = 1;
+  let nextDocNumber = 1001;
+  let currentGrant: string | undefined;
+
+  const money = (cents: number) => cents / 100;
+  const today = () => localTime(context.now()).slice(0, 10);
+
+  // ------------------------------------------------------------------ JSON as QBO writes it
+
+  function customerJson(customer: Customer): Record<string, unknown> {
+    return {
+      Id: customer.id,
+      SyncToken: String(customer.syncToken),
+      domain: "QBO",
+      sparse: false,
+      DisplayName: customer.displayName,
+      FullyQualifiedName: customer.displayName,
+      PrintOnCheckName: customer.displayName,
+      ...(customer.givenName ? { GivenName: customer.givenName } : {}),
+      ...(customer.familyName ? { FamilyName: customer.familyName } : {}),
+      ...(customer.companyName ? { CompanyName: customer.companyName } : {}),
+      ...(customer.email ? { PrimaryEmailAddr: { Address: customer.email } } : {}),
+      Active: true,
+      Job: false,
+      BillWithParent: false,
+      Taxable: false,
+      Balance: money(customer.balance),
+      BalanceWithJobs: money(customer.balance),
+      CurrencyRef: currencyRef("USD"),
+      PreferredDeliveryMethod: "Print",
+      MetaData: metaData(customer.createdAt, customer.updatedAt),
+    };
+  }
+
+  function invoiceJson(invoice: Invoice): Record<string, unknown> {
+    const customer = customers.get(invoice.customerId);
+    const lines: Array<Record<string, unknown>> = invoice.lines.map((line, index) => ({
+      Id: String(index + 1),
+      LineNum: index + 1,
+      ...(line.description !== undefined ? { Description: line.description } : {}),
+      Amount: money(line.amount),
+      DetailType: line.detailType,
+      ...(line.detailType === "SalesItemLineDetail"
+        ? {
+            SalesItemLineDetail: {
+              ItemRef: { value: line.itemId, name: items[line.itemId ?? ""] },
+              ...(line.qty !== undefined ? { Qty: line.qty } : {}),
+              ...(line.unitPrice !== undefined ? { UnitPrice: line.unitPrice } : {}),
+              TaxCodeRef: { value: "NON" },
+            },
+          }
+        : { DescriptionLineDetail: {} }),
+    }));
+    lines.push({ Amount: money(invoice.totalAmt), DetailType: "SubTotalLineDetail", SubTotalLineDetail: {} });
+    return {
+      Id: invoice.id,
+      SyncToken: String(invoice.syncToken),
+      domain: "QBO",
+      sparse: false,
+      DocNumber: invoice.docNumber,
+      TxnDate: invoice.txnDate,
+      DueDate: invoice.dueDate,
+      CurrencyRef: currencyRef(invoice.currency),
+      CustomerRef: { value: invoice.customerId, name: customer?.displayName },
+      Line: lines,
+      TxnTaxDetail: { TotalTax: 0 },
+      TotalAmt: money(invoice.totalAmt),
+      Balance: money(invoice.balance),
+      Deposit: 0,
+      ApplyTaxAfterDiscount: false,
+      PrintStatus: "NeedToPrint",
+      EmailStatus: invoice.billEmail ? "NeedToSend" : "NotSet",
+      ...(invoice.billEmail ? { BillEmail: { Address: invoice.billEmail } } : {}),
+      LinkedTxn: invoice.paymentIds.map((id) => ({ TxnId: id, TxnType: "Payment" })),
+      MetaData: metaData(invoice.createdAt, invoice.updatedAt),
+    };
+  }
+
+  function paymentJson(payment: Payment): Record<string, unknown> {
+    return {
+      Id: payment.id,
+      SyncToken: "0",
+      domain: "QBO",
+      sparse: false,
+      TxnDate: payment.txnDate,
+      CurrencyRef: currencyRef(payment.currency),
+      CustomerRef: { value: payment.customerId, name: customers.get(payment.customerId)?.displayName },
+      TotalAmt: money(payment.totalAmt),
+      UnappliedAmt: money(payment.unappliedAmt),
+      ProcessPayment: false,
+      ...(payment.paymentRefNum !== undefined ? { PaymentRefNum: payment.paymentRefNum } : {}),
+      Line: payment.lines.map((line) => ({
+        Amount: money(line.amount),
+        LinkedTxn: [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
+      })),
+      MetaData: metaData(payment.createdAt, payment.createdAt),
+    };
+  }
+
+  const answer = (entity: EntityName, json: Record<string, unknown>) => ({
+    [entity]: json,
+    time: localTime(context.now(), true),
+  });
+
+  // ------------------------------------------------------------------ writes
+
+  function createCustomer(body: Record<string, unknown>): Customer {
+    if (body.Id !== undefined) throw unsupported("updating a customer (POST with Id and SyncToken)");
+    const givenName = optionalString(body, "GivenName", 100);
+    const familyName = optionalString(body, "FamilyName", 100);
+    const companyName = optionalString(body, "CompanyName", 100);
+    const derived = [givenName, familyName].filter(Boolean).join(" ") || companyName;
+    const displayName = (optionalString(body, "DisplayName", 500) ?? derived)?.trim();
+    if (!displayName) throw missing("DisplayName");
+    const taken = [...customers.values()].some((c) => c.displayName.toLowerCase() === displayName.toLowerCase());
+    if (taken) {
+      throw new QboFault(400, {
+        Message: "Duplicate Name Exists Error",
+        Detail:
+          "The name supplied already exists. : Another customer, vendor or employee is already using this name. Please use a different name.",
+        code: "6240",
+        element: "",
+      });
+    }
+    const now = context.now();
+    const email = (body.PrimaryEmailAddr as { Address?: unknown } | undefined)?.Address;
+    const customer: Customer = {
+      id: String(nextId++),
+      syncToken: 0,
+      displayName,
+      givenName,
+      familyName,
+      companyName,
+      email: typeof email === "string" && email !== "" ? email : undefined,
+      balance: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    customers.set(customer.id, customer);
+    return customer;
+  }
+
+  function createInvoice(body: Record<string, unknown>): Invoice {
+    if (body.Id !== undefined) throw unsupported("updating an invoice (POST with Id and SyncToken)");
+    const customer = referencedCustomer(body.CustomerRef);
+    const docNumber = optionalString(body, "DocNumber", 21) ?? String(nextDocNumber++);
+    if (!Array.isArray(body.Line) || body.Line.length === 0) throw missing("Line");
+    const lines = body.Line.map((line: unknown) => readInvoiceLine(line));
+    const totalAmt = lines.reduce((sum, line) => sum + line.amount, 0);
+    if (totalAmt < 0) {
+      throw businessRule("Transaction amount must be 0 or greater.", "TotalAmt");
+    }
+    const currency = readCurrency(body.CurrencyRef);
+    const billEmail = (body.BillEmail as { Address?: unknown } | undefined)?.Address;
+    const txnDate = optionalDate(body, "TxnDate") ?? today();
+    const now = context.now();
+    const invoice: Invoice = {
+      id: String(nextId++),
+      syncToken: 0,
+      docNumber,
+      customerId: customer.id,
+      lines,
+      totalAmt,
+      balance: totalAmt,
+      currency,
+      billEmail: typeof billEmail === "string" && billEmail !== "" ? billEmail : undefined,
+      txnDate,
+      dueDate: optionalDate(body, "DueDate") ?? addDays(txnDate, 30),
+      paymentIds: [],
+      createdAt: now,
+      updatedAt: now,
+    };
+    invoices.set(invoice.id, invoice);
+    customer.balance += totalAmt;
+    return invoice;
+  }
+
+  function readInvoiceLine(input: unknown): InvoiceLine {
+    const line = (input ?? {}) as Record<string, unknown>;
+    const detailType = line.DetailType;
+    if (detailType !== "SalesItemLineDetail" && detailType !== "DescriptionOnly") {
+      throw new QboFault(400, {
+        Message: "Request has invalid or unsupported property",
+        Detail: `Property Name:DetailType specified is unsupported or invalid: ${String(detailType)} (the sandbox takes SalesItemLineDetail or DescriptionOnly)`,
+        code: "2010",
+        element: "Line.DetailType",
+      });
+    }
+    const amount = readMoney(line.Amount, "Line.Amount");
+    const description = typeof line.Description === "string" ? line.Description : undefined;
+    if (detailType === "DescriptionOnly") {
+      return { description, amount, detailType, itemId: undefined, qty: undefined, unitPrice: undefined };
+    }
+    const detail = (line.SalesItemLineDetail ?? {}) as Record<string, unknown>;
+    const itemId = (detail.ItemRef as { value?: unknown } | undefined)?.value;
+    if (itemId === undefined) throw missing("Line.SalesItemLineDetail.ItemRef");
+    if (typeof itemId !== "string" || items[itemId] === undefined) throw invalidReference("ItemRef", String(itemId));
+    const qty = optionalNumber(detail.Qty, "Qty");
+    const unitPrice = optionalNumber(detail.UnitPrice, "UnitPrice");
+    if (qty !== undefined && unitPrice !== undefined && Math.round(qty * unitPrice * 100) !== amount) {
+      throw new QboFault(400, {
+        Message: "Amount is not equal to UnitPrice * Qty",
+        Detail: `Amount is not equal to UnitPrice * Qty. Supplied value:${money(amount)}`,
+        code: "6070",
+        element: "",
+      });
+    }
+    return { description, amount, detailType, itemId, qty, unitPrice };
+  }
+
+  function createPayment(body: Record<string, unknown>): Payment {
+    if (body.Id !== undefined) throw unsupported("updating a payment (POST with Id and SyncToken)");
+    const customer = referencedCustomer(body.CustomerRef);
+    const totalAmt = readMoney(body.TotalAmt, "TotalAmt");
+    if (totalAmt < 0) throw businessRule("Payment amount must be 0 or greater.", "TotalAmt");
+    const paymentRefNum = optionalString(body, "PaymentRefNum", 21);
+    const lines = (Array.isArray(body.Line) ? body.Line : []).map((input: unknown) => {
+      const line = (input ?? {}) as Record<string, unknown>;
+      const amount = readMoney(line.Amount, "Line.Amount");
+      const linked = Array.isArray(line.LinkedTxn)
+        ? (line.LinkedTxn[0] as Record<string, unknown> | undefined)
+        : undefined;
+      if (linked?.TxnType !== "Invoice" || typeof linked.TxnId !== "string") throw missing("Line.LinkedTxn");
+      const invoice = invoices.get(linked.TxnId);
+      if (!invoice) throw invalidReference("LinkedTxn", linked.TxnId);
+      if (invoice.customerId !== customer.id) {
+        throw businessRule(`Invoice ${invoice.id} belongs to another customer than the payment's.`, "LinkedTxn");
+      }
+      return { amount, invoice };
+    });
+    const applied = lines.reduce((sum, line) => sum + line.amount, 0);
+    if (applied > totalAmt) {
+      throw businessRule("The amount applied to invoices is more than the payment's TotalAmt.", "TotalAmt");
+    }
+    const appliedByInvoice = new Map<Invoice, number>();
+    for (const { amount, invoice } of lines)
+      appliedByInvoice.set(invoice, (appliedByInvoice.get(invoice) ?? 0) + amount);
+    for (const [invoice, amount] of appliedByInvoice) {
+      if (amount > invoice.balance) {
+        throw businessRule(
+          `The amount applied to invoice ${invoice.id} (${money(amount)}) is more than its open balance (${money(invoice.balance)}).`,
+          "Line.Amount",
+        );
+      }
+    }
+    const now = context.now();
+    const payment: Payment = {
+      id: String(nextId++),
+      customerId: customer.id,
+      totalAmt,
+      unappliedAmt: totalAmt - applied,
+      paymentRefNum,
+      lines: lines.map(({ amount, invoice }) => ({ amount, invoiceId: invoice.id })),
+      currency: readCurrency(body.CurrencyRef),
+      txnDate: optionalDate(body, "TxnDate") ?? today(),
+      createdAt: now,
+    };
+    for (const { amount, invoice } of lines) {
+      invoice.balance -= amount;
+      invoice.syncToken += 1;
+      invoice.updatedAt = now;
+      if (!invoice.paymentIds.includes(payment.id)) invoice.paymentIds.push(payment.id);
+    }
+    customer.balance -= applied;
+    payments.set(payment.id, payment);
+    return payment;
+  }
+
+  function referencedCustomer(ref: unknown): Customer {
+    const id = (ref as { value?: unknown } | undefined)?.value;
+    if (id === undefined || id === "") throw missing("CustomerRef");
+    const customer = typeof id === "string" ? customers.get(id) : undefined;
+    if (!customer) throw invalidReference("CustomerRef", String(id));
+    return customer;
+  }
+
+  // ------------------------------------------------------------------ query
+
+  const queryable: Record<EntityName, Record<string, (id: string) => FieldValue>> = {
+    Customer: {
+      id: (id) => id,
+      displayname: (id) => customers.get(id)?.displayName,
+      givenname: (id) => customers.get(id)?.givenName,
+      familyname: (id) => customers.get(id)?.familyName,
+      companyname: (id) => customers.get(id)?.companyName,
+      primaryemailaddr: (id) => customers.get(id)?.email,
+      active: () => true,
+      balance: (id) => money(customers.get(id)?.balance ?? 0),
+      "metadata.createtime": (id) => localTime(customers.get(id)?.createdAt ?? 0),
+      "metadata.lastupdatedtime": (id) => localTime(customers.get(id)?.updatedAt ?? 0),
+    },
+    Invoice: {
+      id: (id) => id,
+      docnumber: (id) => invoices.get(id)?.docNumber,
+      customerref: (id) => invoices.get(id)?.customerId,
+      txndate: (id) => invoices.get(id)?.txnDate,
+      duedate: (id) => invoices.get(id)?.dueDate,
+      totalamt: (id) => money(invoices.get(id)?.totalAmt ?? 0),
+      balance: (id) => money(invoices.get(id)?.balance ?? 0),
+      "metadata.createtime": (id) => localTime(invoices.get(id)?.createdAt ?? 0),
+      "metadata.lastupdatedtime": (id) => localTime(invoices.get(id)?.updatedAt ?? 0),
+    },
+    Payment: {
+      id: (id) => id,
+      customerref: (id) => payments.get(id)?.customerId,
+      paymentrefnum: (id) => payments.get(id)?.paymentRefNum,
+      txndate: (id) => payments.get(id)?.txnDate,
+      totalamt: (id) => money(payments.get(id)?.totalAmt ?? 0),
+      "metadata.createtime": (id) => localTime(payments.get(id)?.createdAt ?? 0),
+      "metadata.lastupdatedtime": (id) => localTime(payments.get(id)?.createdAt ?? 0),
+    },
+  };
+
+  function runQuery(text: string): Record<string, unknown> {
+    const query = parseQuery(text);
+    const fields = queryable[query.entity];
+    const field = (name: string) => {
+      const read = fields[name.toLowerCase()];
+      if (!read) throw queryInvalid(`property '${name}' is not queryable`);
+      return read;
+    };
+    const conditions = query.conditions.map((condition) => ({ ...condition, read: field(condition.field) }));
+    const order = query.orderBy ? { ...query.orderBy, read: field(query.orderBy.field) } : undefined;
+    const records = query.entity === "Customer" ? customers : query.entity === "Invoice" ? invoices : payments;
+    let ids = [...records.keys()].filter((id) => conditions.every((c) => matches(c.read(id), c.operator, c.values)));
+    if (order) {
+      ids.sort((a, b) => compareValues(order.read(a), order.read(b)) * (order.descending ? -1 : 1));
+    }
+    const time = localTime(context.now(), true);
+    if (query.count) return { QueryResponse: { totalCount: ids.length }, time };
+    ids = ids.slice(query.startPosition - 1, query.startPosition - 1 + query.maxResults);
+    if (ids.length === 0) return { QueryResponse: {}, time };
+    const toJson = query.entity === "Customer" ? customerJson : query.entity === "Invoice" ? invoiceJson : paymentJson;
+    const rows = ids.map((id) => toJson((records as Map<string, never>).get(id) as never));
+    return {
+      QueryResponse: { [query.entity]: rows, startPosition: query.startPosition, maxResults: rows.length },
+      time,
+    };
+  }
+
+  // ------------------------------------------------------------------ routes
+
+  function sendFault(reply: FastifyReply, fault: QboFault) {
+    return reply
+      .code(fault.status)
+      .send({ Fault: { Error: [fault.error], type: fault.type }, time: localTime(context.now(), true) });
+  }
+
+  async function authorizeRequest(request: FastifyRequest, reply: FastifyReply) {
+    reply.header("intuit_tid", `1-${randomUUID().replaceAll("-", "").slice(0, 24)}`);
+    const result = oauth.authenticate(request.headers.authorization);
+    if (!result.ok) {
+      return reply
+        .code(401)
+        .header("www-authenticate", 'Bearer realm="Intuit", error="invalid_token"')
+        .send({
+          fault: {
+            error: [
+              {
+                message: "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+                detail: "Token revoked or expired",
+                code: "3200",
+              },
+            ],
+            type: "AUTHENTICATION",
+          },
+          time: localTime(context.now(), true),
+        });
+    }
+    if ((request.params as { realmId?: string }).realmId !== realmId) {
+      // The token was granted for another company.
+      return sendFault(
+        reply,
+        new QboFault(
+          403,
+          {
+            Message: "message=ApplicationAuthorizationFailed; errorCode=003100; statusCode=403",
+            Detail: "",
+            code: "3100",
+          },
+          "SERVICE",
+        ),
+      );
+    }
+  }
+
+  function registerApi(api: FastifyInstance): void {
+    api.addHook("preHandler", authorizeRequest);
+    api.setErrorHandler((error, _request, reply) => {
+      if (error instanceof QboFault) return sendFault(reply, error);
+      const status = (error as { statusCode?: number }).statusCode ?? 500;
+      return sendFault(
+        reply,
+        new QboFault(
+          status < 500 ? 400 : 500,
+          {
+            Message: status < 500 ? "Request has invalid or unsupported property" : "An application error has occurred",
+            Detail: (error as Error).message,
+            code: status < 500 ? "2010" : "10000",
+          },
+          status < 500 ? "ValidationFault" : "SystemFault",
+        ),
+      );
+    });
+    const base = "/v3/company/:realmId";
+    const jsonBody = (request: FastifyRequest): Record<string, unknown> => {
+      if (typeof request.body !== "object" || request.body === null || Array.isArray(request.body)) {
+        throw new QboFault(400, {
+          Message: "Request has invalid or unsupported property",
+          Detail: "the request body must be a JSON object sent with Content-Type: application/json",
+          code: "2010",
+        });
+      }
+      return request.body as Record<string, unknown>;
+    };
+    const found = <T>(record: T | undefined): T => {
+      if (record === undefined) throw objectNotFound();
+      return record;
+    };
+    const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+
+    api.get(`${base}/query`, async (request) => {
+      const text = (request.query as { query?: unknown }).query;
+      if (typeof text !== "string" || text.trim() === "") throw queryParseError("the query parameter is empty");
+      return runQuery(text);
+    });
+    api.post(`${base}/customer`, async (request) =>
+      answer("Customer", customerJson(createCustomer(jsonBody(request)))),
+    );
+    api.get(`${base}/customer/:id`, async (request) =>
+      answer("Customer", customerJson(found(customers.get(id(request))))),
+    );
+    api.post(`${base}/invoice`, async (request) => answer("Invoice", invoiceJson(createInvoice(jsonBody(request)))));
+    api.get(`${base}/invoice/:id`, async (request) => answer("Invoice", invoiceJson(found(invoices.get(id(request))))));
+    api.post(`${base}/payment`, async (request) => answer("Payment", paymentJson(createPayment(jsonBody(request)))));
+    api.get(`${base}/payment/:id`, async (request) => answer("Payment", paymentJson(found(payments.get(id(request))))));
+  }
+
+  const invoiceCountsByDocNumber = () => {
+    const counts = new Map<string, number>();
+    for (const invoice of invoices.values()) counts.set(invoice.docNumber, (counts.get(invoice.docNumber) ?? 0) + 1);
+    return counts;
+  };
+
+  return {
+    name: "accounting",
+    realmId,
+    registerRoutes(app) {
+      oauth.registerRoutes(app, { authorize: "/connect/oauth2", token: "/oauth2/v1/tokens/bearer" });
+      app.register(async (api) => registerApi(api));
+    },
+    registerControlRoutes(app) {
+      oauth.registerControlRoutes(app);
+    },
+    state(): AccountingState {
+      const invoiceList = [...invoices.values()];
+      return {
+        realmId,
+        customers: [...customers.values()].map((c) => ({
+          id: c.id,
+          displayName: c.displayName,
+          email: c.email ?? null,
+          balance: money(c.balance),
+        })),
+        invoices: invoiceList.map((i) => ({
+          id: i.id,
+          docNumber: i.docNumber,
+          customerId: i.customerId,
+          currency: i.currency,
+          totalAmt: money(i.totalAmt),
+          balance: money(i.balance),
+          paid: i.balance === 0,
+          paymentIds: [...i.paymentIds],
+        })),
+        payments: [...payments.values()].map((p) => ({
+          id: p.id,
+          customerId: p.customerId,
+          totalAmt: money(p.totalAmt),
+          unappliedAmt: money(p.unappliedAmt),
+          paymentRefNum: p.paymentRefNum ?? null,
+          invoiceIds: p.lines.map((l) => l.invoiceId),
+        })),
+        counts: {
+          customers: customers.size,
+          invoices: invoices.size,
+          paidInvoices: invoiceList.filter((i) => i.balance === 0).length,
+          payments: payments.size,
+          duplicateDocNumbers: [...invoiceCountsByDocNumber().values()].filter((count) => count > 1).length,
+        },
+        oauth: oauth.counters(),
+      };
+    },
+    /** A refresh token that works now: the current grant, or a new one once it was revoked or retired by rotation. */
+    credentials() {
+      if (currentGrant === undefined || !oauth.isActiveRefreshToken(currentGrant)) currentGrant = oauth.issueGrant();
+      return { clientId: oauth.clientId, clientSecret: oauth.clientSecret, refreshToken: currentGrant };
+    },
+    identifiers() {
+      return { realmId };
+    },
+    revokeCredentials() {
+      oauth.revokeAll();
+    },
+    restoreCredentials() {
+      // OAuth tokens stay revoked: a person authorises again (`authorize()`, or POST /_sandbox/accounting/authorizations).
+    },
+    authorize() {
+      currentGrant = oauth.issueGrant();
+      return { refreshToken: currentGrant };
+    },
+  };
+}
+
+// ------------------------------------------------------------------ the QBO query language
+
+interface ParsedQuery {
+  entity: EntityName;
+  count: boolean;
+  conditions: Array<{ field: string; operator: string; values: string[] }>;
+  orderBy: { field: string; descending: boolean } | undefined;
+  startPosition: number;
+  maxResults: number;
+}
+
+/**
+ * `SELECT * | COUNT(*) FROM <Entity> [WHERE <Field> <op> <value> [AND …]] [ORDERBY <Field> [ASC|DESC]]
+ * [STARTPOSITION n] [MAXRESULTS m]`, keywords in any case, strings in single quotes with `\'` escapes
+ * (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries).
+ * Operators: =, <, >, <=, >=, IN (…), LIKE with `%`. QBO has no OR and no joins; neither has this.
+ */
+function parseQuery(text: string): ParsedQuery {
+  const tokens = tokenize(text);
+  let position = 0;
+  const peek = () => tokens[position];
+  const next = () => {
+    const token = tokens[position++];
+    if (token === undefined) throw queryParseError(`Encountered "<EOF>" at the end of "${text}"`);
+    return token;
+  };
+  const keyword = (word: string) => {
+    const token = peek();
+    if (token?.kind === "word" && token.text.toLowerCase() === word) {
+      position++;
+      return true;
+    }
+    return false;
+  };
+  const expect = (word: string) => {
+    if (!keyword(word))
+      throw queryParseError(`Encountered "${peek()?.text ?? "<EOF>"}" where "${word.toUpperCase()}" was expected`);
+  };
+
+  expect("select");
+  let count = false;
+  if (peek()?.text === "*") {
+    next();
+  } else if (keyword("count")) {
+    for (const symbol of ["(", "*", ")"]) if (next().text !== symbol) throw queryParseError("expected COUNT(*)");
+    count = true;
+  } else {
+    throw queryParseError(
+      `Encountered "${peek()?.text ?? "<EOF>"}": the sandbox supports SELECT * and SELECT COUNT(*)`,
+    );
+  }
+  expect("from");
+  const entityToken = next();
+  const entity = (["Customer", "Invoice", "Payment"] as const).find(
+    (name) => name.toLowerCase() === entityToken.text.toLowerCase(),
+  );
+  if (!entity)
+    throw queryInvalid(`Entity ${entityToken.text} is not supported in this sandbox (Customer, Invoice, Payment)`);
+
+  const conditions: ParsedQuery["conditions"] = [];
+  if (keyword("where")) {
+    do {
+      const field = next();
+      if (field.kind !== "word")
+        throw queryParseError(`Encountered "${field.text}" where a property name was expected`);
+      const operatorToken = next();
+      const operator = operatorToken.text.toUpperCase();
+      if (operator === "IN") {
+        if (next().text !== "(") throw queryParseError('expected "(" after IN');
+        const values = [literal(next())];
+        while (peek()?.text === ",") {
+          next();
+          values.push(literal(next()));
+        }
+        if (next().text !== ")") throw queryParseError('expected ")" to close IN (…)');
+        conditions.push({ field: field.text, operator, values });
+      } else if (["=", "<", ">", "<=", ">=", "LIKE"].includes(operator)) {
+        conditions.push({ field: field.text, operator, values: [literal(next())] });
+      } else {
+        throw queryParseError(`Encountered "${operatorToken.text}": supported operators are =, <, >, <=, >=, IN, LIKE`);
+      }
+    } while (keyword("and"));
+  }
+  let orderBy: ParsedQuery["orderBy"];
+  if (keyword("orderby") || (keyword("order") && keyword("by"))) {
+    const field = next().text;
+    const descending = keyword("desc");
+    if (!descending) keyword("asc");
+    orderBy = { field, descending };
+  }
+  let startPosition = 1;
+  let maxResults = 100;
+  for (;;) {
+    if (keyword("startposition")) startPosition = positiveInteger(next().text, "STARTPOSITION");
+    else if (keyword("maxresults")) maxResults = positiveInteger(next().text, "MAXRESULTS");
+    else break;
+  }
+  if (maxResults > 1000) throw queryInvalid(`value ${maxResults} is too large. Max allowed value is 1000`);
+  if (peek() !== undefined) throw queryParseError(`Encountered "${peek()?.text}" after the end of the query`);
+  return { entity, count, conditions, orderBy, startPosition, maxResults };
+}
+
+interface Token {
+  kind: "word" | "string" | "number" | "symbol";
+  text: string;
+}
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let index = 0;
+  while (index < text.length) {
+    const char = text[index] as string;
+    if (/\s/.test(char)) {
+      index++;
+      continue;
+    }
+    if (char === "'") {
+      let value = "";
+      index++;
+      for (;;) {
+        if (index >= text.length) throw queryParseError("a string literal is not closed with '");
+        const c = text[index] as string;
+        if (c === "\\" && index + 1 < text.length) {
+          value += text[index + 1];
+          index += 2;
+          continue;
+        }
+        if (c === "'") break;
+        value += c;
+        index++;
+      }
+      index++;
+      tokens.push({ kind: "string", text: value });
+      continue;
+    }
+    const symbol = /^(<=|>=|[=<>(),*])/.exec(text.slice(index))?.[1];
+    if (symbol) {
+      tokens.push({ kind: "symbol", text: symbol });
+      index += symbol.length;
+      continue;
+    }
+    const number = /^-?\d+(\.\d+)?/.exec(text.slice(index))?.[0];
+    if (number) {
+      tokens.push({ kind: "number", text: number });
+      index += number.length;
+      continue;
+    }
+    const word = /^[A-Za-z_][\w.]*/.exec(text.slice(index))?.[0];
+    if (!word) throw queryParseError(`Lexical error at "${text.slice(index, index + 10)}"`);
+    tokens.push({ kind: "word", text: word });
+    index += word.length;
+  }
+  return tokens;
+}
+
+function literal(token: Token): string {
+  if (token.kind === "string" || token.kind === "number") return token.text;
+  if (token.kind === "word" && /^(true|false)$/i.test(token.text)) return token.text.toLowerCase();
+  throw queryParseError(`Encountered "${token.text}" where a value ('text', a number, true or false) was expected`);
+}
+
+function positiveInteger(text: string, what: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw queryParseError(`${what} needs a positive integer, not "${text}"`);
+  return value;
+}
+
+function matches(value: FieldValue, operator: string, wanted: string[]): boolean {
+  if (value === undefined) return false;
+  const text = String(value);
+  switch (operator) {
+    case "=":
+      return wanted.some((w) => (typeof value === "number" ? value === Number(w) : text === w));
+    case "IN":
+      return wanted.some((w) => text === w);
+    case "LIKE": {
+      const pattern = (wanted[0] ?? "").split("%").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+      return new RegExp(`^${pattern.join(".*")}$`, "i").test(text);
+    }
+    default: {
+      const order = compareValues(value, typeof value === "number" ? Number(wanted[0]) : wanted[0]);
+      if (operator === "<") return order < 0;
+      if (operator === ">") return order > 0;
+      if (operator === "<=") return order <= 0;
+      return order >= 0;
+    }
+  }
+}
+
+function compareValues(a: FieldValue, b: FieldValue): number {
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  const [x, y] = [String(a ?? ""), String(b ?? "")];
+  // Ids are numeric strings: order them as numbers, as QBO does.
+  if (/^\d+$/.test(x) && /^\d+$/.test(y)) return Number(x) - Number(y);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+// ------------------------------------------------------------------ faults and values
+
+function queryParseError(detail: string): QboFault {
+  return new QboFault(400, { Message: "Error parsing query", Detail: `QueryParserError: ${detail}`, code: "4000" });
+}
+
+function queryInvalid(detail: string): QboFault {
+  return new QboFault(400, { Message: "Invalid query", Detail: `QueryValidationError: ${detail}`, code: "4001" });
+}
+
+function missing(element: string): QboFault {
+  return new QboFault(400, {
+    Message: "Required param missing, need to supply the required value for the API",
+    Detail: `Required parameter ${element} is missing in the request`,
+    code: "2020",
+    element,
+  });
+}
+
+function invalidReference(element: string, id: string): QboFault {
+  return new QboFault(400, {
+    Message: "Invalid Reference Id",
+    Detail: `Invalid Reference Id : Something you're trying to use has been made inactive or doesn't exist: ${element} ${id}`,
+    code: "2500",
+    element,
+  });
+}
+
+function businessRule(detail: string, element: string): QboFault {
+  return new QboFault(400, {
+    Message: "A business validation error has occurred while processing your request",
+    Detail: `Business Validation Error: ${detail}`,
+    code: "6000",
+    element,
+  });
+}
+
+function objectNotFound(): QboFault {
+  return new QboFault(400, {
+    Message: "Object Not Found",
+    Detail:
+      "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
+    code: "610",
+    element: "",
+  });
+}
+
+function unsupported(what: string): QboFault {
+  return new QboFault(400, {
+    Message: "Operation not supported",
+    Detail: `The sandbox does not support ${what}`,
+    code: "2030",
+    element: "",
+  });
+}
+
+function optionalString(body: Record<string, unknown>, element: string, maxLength: number): string | undefined {
+  const value = body[element];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string") {
+    throw new QboFault(400, {
+      Message: "Request has invalid or unsupported property",
+      Detail: `Property Name:${element} must be a string`,
+      code: "2010",
+      element,
+    });
+  }
+  if (value.length > maxLength) {
+    throw new QboFault(400, {
+      Message: "String length is either shorter or longer than supported by specification",
+      Detail: `String length specified does not match the supported length. Min:0 Max:${maxLength} supported. Supplied length:${value.length}`,
+      code: "2050",
+      element,
+    });
+  }
+  return value;
+}
+
+function optionalDate(body: Record<string, unknown>, element: string): string | undefined {
+  const value = optionalString(body, element, 10);
+  if (value === undefined) return undefined;
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(value))) {
+    throw new QboFault(400, {
+      Message: "Request has invalid or unsupported property",
+      Detail: `Property Name:${element} must be a date (YYYY-MM-DD)`,
+      code: "2010",
+      element,
+    });
+  }
+  return value;
+}
+
+function optionalNumber(value: unknown, element: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  const number = typeof value === "number" ? value : typeof value === "string" ? Number(value) : Number.NaN;
+  if (!Number.isFinite(number)) {
+    throw new QboFault(400, {
+      Message: "Request has invalid or unsupported property",
+      Detail: `Property Name:${element} must be a number`,
+      code: "2010",
+      element,
+    });
+  }
+  return number;
+}
+
+/** An amount in cents; QBO keeps two decimals. */
+function readMoney(value: unknown, element: string): number {
+  const number = optionalNumber(value, element);
+  if (number === undefined) throw missing(element);
+  return Math.round(number * 100);
+}
+
+function readCurrency(ref: unknown): string {
+  const code = (ref as { value?: unknown } | undefined)?.value;
+  if (code === undefined) return "USD";
+  if (typeof code !== "string" || !/^[A-Z]{3}$/.test(code)) throw invalidReference("CurrencyRef", String(code));
+  return code;
+}
+
+function currencyRef(code: string): { value: string; name: string } {
+  return { value: code, name: currencyNames[code] ?? code };
+}
+
+function metaData(createdAt: number, updatedAt: number): { CreateTime: string; LastUpdatedTime: string } {
+  return { CreateTime: localTime(createdAt), LastUpdatedTime: localTime(updatedAt) };
+}
+
+/** `2025-05-02T09:14:33-07:00` (with milliseconds for the `time` of an answer), in the company's time zone. */
+function localTime(epochMs: number, withMilliseconds = false): string {
+  const shifted = new Date(epochMs + companyOffsetMinutes * 60_000).toISOString();
+  const sign = companyOffsetMinutes < 0 ? "-" : "+";
+  const hours = String(Math.floor(Math.abs(companyOffsetMinutes) / 60)).padStart(2, "0");
+  const minutes = String(Math.abs(companyOffsetMinutes) % 60).padStart(2, "0");
+  return `${shifted.slice(0, withMilliseconds ? 23 : 19)}${sign}${hours}:${minutes}`;
+}
+
+function addDays(date: string, days: number): string {
+  return new Date(Date.parse(date) + days * 86_400_000).toISOString().slice(0, 10);
+}

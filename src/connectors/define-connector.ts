@@ -32,6 +32,16 @@ export interface OperationDefinition<Input extends z.ZodType, Output extends z.Z
   call(client: ConnectionClient, input: z.output<Input>, context: OperationContext): Promise<unknown>;
 }
 
+/**
+ * Declares one operation of a connector, typed: `call` receives `input` as the `input` schema's output,
+ * with no annotation needed. Returns the definition unchanged.
+ */
+export function defineOperation<Input extends z.ZodType, Output extends z.ZodType>(
+  definition: OperationDefinition<Input, Output>,
+): OperationDefinition<Input, Output> {
+  return definition;
+}
+
 // biome-ignore lint/suspicious/noExplicitAny: operations of any schema live side by side
 type AnyOperation = OperationDefinition<any, any>;
 
@@ -106,13 +116,21 @@ async function callOperation(
     throw new NonRetryableError(`${where}: invalid input, nothing was sent: ${describeIssues(parsedInput.error)}`);
   }
   const answer = await operation.call(connection, parsedInput.data, { stepKey: currentStep()?.idempotencyKey });
-  const parsedOutput = operation.output.safeParse(answer);
-  if (!parsedOutput.success) {
-    throw new ResponseShapeError(
-      `${where}: the API's answer does not have the documented shape (did the API change?): ${describeIssues(parsedOutput.error)}`,
-    );
-  }
-  return parsedOutput.data;
+  return checkAnswer(operation.output, answer, where);
+}
+
+/**
+ * Returns an API's answer typed by `schema`, or fails with ResponseShapeError naming the fields that
+ * differ. `where` names the call: `postmark.sendEmail (GET /messages/outbound)`. Operations use it on
+ * the answers they read along the way, so that a changed shape fails the step instead of reading as
+ * "nothing there yet".
+ */
+export function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unknown, where: string): z.output<Schema> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw new ResponseShapeError(
+    `${where}: the API's answer does not have the documented shape (did the API change?): ${describeIssues(parsed.error)}`,
+  );
 }
 
 /** `customer.email: expected string, received undefined; lines[0].quantity: …` */

@@ -167,6 +167,48 @@ describe.each(backends)("the outbound client ($name)", (backend) => {
     expect(run.lastError).toContain("answered 422");
   });
 
+  it("says in the run's error why the API refused the request: its message, or the start of its body", async () => {
+    api.respond = () => ({
+      status: 400,
+      body: {
+        Fault: {
+          Error: [{ Message: "Business Validation Error", Detail: "Duplicate Document Number Error", code: "6140" }],
+          type: "ValidationFault",
+        },
+      },
+    });
+    const refused = await runStep({}, (client) => client.post("/invoice", { json: { DocNumber: "SO-1" } }));
+    expect(refused.lastError).toContain(
+      "answered 400 (Business Validation Error: Duplicate Document Number Error): the API refused the request",
+    );
+    await engine?.stop();
+    await connections?.stop();
+
+    api.respond = () => ({
+      status: 404,
+      headers: { "content-type": "text/plain" },
+      body: `No such route.\n${"x".repeat(1000)}`,
+    });
+    const missing = await runStep({}, (client) => client.get("/nowhere"));
+    const reason = /answered 404 \((.*)\): the API refused/.exec(missing.lastError ?? "")?.[1] ?? "";
+    expect(reason).toMatch(/^No such route\. x+…$/);
+    expect(reason.length).toBeLessThanOrEqual(300);
+  });
+
+  it("quotes a refusal that echoes the credential with the credential redacted", async () => {
+    const apiKey = "api-key-echoed-P2vN7qRt";
+    api.respond = (request) => ({
+      status: 400,
+      body: { message: `key ${request.headers["x-api-key"]} may not write` },
+    });
+    const run = await runStep(
+      { auth: { type: "apiKey", in: "header", name: "X-Api-Key" }, credentials: { apiKey } },
+      (client) => client.post("/contacts", { json: {} }),
+    );
+    expect(run.lastError).toContain("answered 400 (key [REDACTED] may not write)");
+    expect(run.lastError).not.toContain(apiKey);
+  });
+
   it("retries 5xx, 408 and timeouts, then succeeds", async () => {
     api.queue({ status: 500 }, { status: 408 }, { status: 200, delayMs: 1500 });
     const run = await runStep({ timeouts: { headers: "300ms" }, circuit: false }, (client) => client.get("/slow"), {

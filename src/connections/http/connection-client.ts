@@ -48,6 +48,8 @@ const retryableStatuses = new Set([408]);
 const authRejections = new Set([401, 403]);
 /** How much of a response body an error carries. */
 const errorBodyLimit = 2048;
+/** How much of a refusal's body its error message quotes. */
+const reasonLimit = 300;
 
 /** The outcome of one exchange on the wire. */
 type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Error; applied: AppliedAuth };
@@ -183,11 +185,11 @@ export class ConnectionClient {
     }
     if (deps.circuit) await deps.circuit.recordSuccess();
     if (status >= 400) {
+      const errorResponse = this.#errorResponse(response);
+      const reason = refusalReason(errorResponse.body);
       throw new NonRetryableError(
-        `${where()} answered ${status}: the API refused the request; fix it and replay the run`,
-        {
-          response: this.#errorResponse(response),
-        },
+        `${where()} answered ${status}${reason ? ` (${reason})` : ""}: the API refused the request; fix it and replay the run`,
+        { response: errorResponse },
       );
     }
     return response;
@@ -279,4 +281,40 @@ function describeNetworkError(error: Error): string {
     default:
       return `network error${code ? ` ${code}` : ""}: ${error.message}`;
   }
+}
+
+/**
+ * What a refused request's (already redacted) body says, on one line and at most `reasonLimit`
+ * characters, so that the run's error names the fix. From JSON, the API's own message where the usual
+ * fields carry one (`message`, `Message`, `error`, `error.message`, QBO's `Fault.Error[0]`); otherwise
+ * the start of the body.
+ */
+function refusalReason(body: string): string {
+  const text = (jsonErrorMessage(body) ?? body).replace(/\s+/g, " ").trim();
+  return text.length <= reasonLimit ? text : `${text.slice(0, reasonLimit - 1)}…`;
+}
+
+function jsonErrorMessage(body: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== "object") return undefined;
+  const answer = parsed as {
+    message?: unknown;
+    Message?: unknown;
+    error?: unknown;
+    Fault?: { Error?: Array<{ Message?: unknown; Detail?: unknown }> };
+  };
+  const error = answer.error as { message?: unknown } | undefined;
+  const fault = answer.Fault?.Error?.[0];
+  const candidates = [
+    answer.message,
+    answer.Message,
+    typeof answer.error === "string" ? answer.error : error?.message,
+    [fault?.Message, fault?.Detail].filter((part) => typeof part === "string" && part !== "").join(": "),
+  ];
+  return candidates.find((candidate): candidate is string => typeof candidate === "string" && candidate.trim() !== "");
 }

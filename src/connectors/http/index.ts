@@ -1,5 +1,5 @@
 import type { AuthConfig, ConnectionConfig } from "../../connections/connection-config.ts";
-import { defineConnector, ResponseShapeError } from "../define-connector.ts";
+import { defineConnector, defineOperation, ResponseShapeError } from "../define-connector.ts";
 import { getJsonInput, jsonDocument, requestInput, responseOutput } from "./schemas.ts";
 
 export * from "./schemas.ts";
@@ -38,7 +38,7 @@ export const http = defineConnector({
     ...(options.headers ? { headers: options.headers } : {}),
   }),
   operations: {
-    request: {
+    request: defineOperation({
       description: "Sends one request; 2xx and 3xx answers are returned, errors are classified for retry",
       input: requestInput,
       output: responseOutput,
@@ -54,8 +54,8 @@ export const http = defineConnector({
         });
         return { status: response.status, headers: response.headers, body: response.body };
       },
-    },
-    getJson: {
+    }),
+    getJson: defineOperation({
       description: "GETs a JSON document",
       input: getJsonInput,
       output: jsonDocument,
@@ -68,6 +68,6 @@ export const http = defineConnector({
         }
         return response.body;
       },
-    },
+    }),
   },
 });

@@ -1,12 +1,10 @@
-import type { z } from "zod";
 import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
-import { defineConnector } from "../define-connector.ts";
+import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
   addNoteInput,
   batchUpsertAnswer,
   type Created,
-  checkAnswer,
   contactOutput,
   createDealInput,
   createdOutput,
@@ -71,12 +69,12 @@ export const hubspot = defineConnector({
   }),
   webhooks: { provider: "hubspot", dedupKey: "eventId" },
   operations: {
-    upsertContact: {
+    upsertContact: defineOperation({
       description: "Creates the contact with this email, or updates it if it exists",
       input: upsertContactInput,
       output: contactOutput,
       idempotency: "natural",
-      async call(client, input: z.output<typeof upsertContactInput>): Promise<HubSpotContact> {
+      async call(client, input): Promise<HubSpotContact> {
         const properties: Record<string, string> = { ...input.properties };
         if (input.firstname !== undefined) properties.firstname = input.firstname;
         if (input.lastname !== undefined) properties.lastname = input.lastname;
@@ -90,16 +88,16 @@ export const hubspot = defineConnector({
             `hubspot.upsertContact: ${request} partly failed: ${response.text.slice(0, 500)}`,
           );
         }
-        const [contact] = checkAnswer(batchUpsertAnswer, response.body, "upsertContact", request).results;
+        const [contact] = checkAnswer(batchUpsertAnswer, response.body, `hubspot.upsertContact (${request})`).results;
         return toContact(contact as NonNullable<typeof contact>, input.email);
       },
-    },
-    findContactByEmail: {
+    }),
+    findContactByEmail: defineOperation({
       description: "The contact with this email, or null",
       input: findContactByEmailInput,
       output: contactOutput.nullable(),
       idempotency: "read",
-      async call(client, input: z.output<typeof findContactByEmailInput>): Promise<HubSpotContact | null> {
+      async call(client, input): Promise<HubSpotContact | null> {
         try {
           const response = await client.get(`/crm/v3/objects/contacts/${encodeURIComponent(input.email)}`, {
             query: { idProperty: "email", properties: contactProperties.join(",") },
@@ -107,8 +105,7 @@ export const hubspot = defineConnector({
           const contact = checkAnswer(
             crmObject,
             response.body,
-            "findContactByEmail",
-            "GET /crm/v3/objects/contacts/{email}",
+            "hubspot.findContactByEmail (GET /crm/v3/objects/contacts/{email})",
           );
           return toContact(contact, input.email);
         } catch (error) {
@@ -116,13 +113,13 @@ export const hubspot = defineConnector({
           throw error;
         }
       },
-    },
-    createDeal: {
+    }),
+    createDeal: defineOperation({
       description: "Creates a deal (associated with a contact), unless one with the same reference exists",
       input: createDealInput,
       output: createdOutput,
       idempotency: "check-then-act",
-      async call(client, input: z.output<typeof createDealInput>, context): Promise<Created> {
+      async call(client, input, context): Promise<Created> {
         const reference = input.reference ?? context.stepKey;
         if (reference !== undefined) {
           const existing = await findByReference(client, "deals", reference, "createDeal");
@@ -141,17 +138,17 @@ export const hubspot = defineConnector({
           },
         });
         return {
-          id: checkAnswer(crmObject, response.body, "createDeal", "POST /crm/v3/objects/deals").id,
+          id: checkAnswer(crmObject, response.body, "hubspot.createDeal (POST /crm/v3/objects/deals)").id,
           created: true,
         };
       },
-    },
-    addNote: {
+    }),
+    addNote: defineOperation({
       description: "Adds a note to a contact's timeline, unless one with the same reference exists",
       input: addNoteInput,
       output: createdOutput,
       idempotency: "check-then-act",
-      async call(client, input: z.output<typeof addNoteInput>, context): Promise<Created> {
+      async call(client, input, context): Promise<Created> {
         const reference = input.reference ?? context.stepKey;
         if (reference !== undefined) {
           const existing = await findByReference(client, "notes", reference, "addNote");
@@ -168,9 +165,12 @@ export const hubspot = defineConnector({
             associations: [associationTo(input.contactId, noteToContact)],
           },
         });
-        return { id: checkAnswer(crmObject, response.body, "addNote", "POST /crm/v3/objects/notes").id, created: true };
+        return {
+          id: checkAnswer(crmObject, response.body, "hubspot.addNote (POST /crm/v3/objects/notes)").id,
+          created: true,
+        };
       },
-    },
+    }),
   },
 });
 
@@ -201,7 +201,7 @@ async function findByReference(
     },
   });
   // An answer of another shape must fail the step, not read as "not created yet".
-  const { results } = checkAnswer(searchAnswer, response.body, where, request);
+  const { results } = checkAnswer(searchAnswer, response.body, `hubspot.${where} (${request})`);
   // Search compares strings case-insensitively; references are exact.
   return results.find((object) => object.properties[referenceProperty] === reference)?.id;
 }

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ResponseShapeError } from "../define-connector.ts";
 
 /**
  * The custom property (single-line text) where `createDeal` and `addNote` keep their reference; create
@@ -84,21 +83,3 @@ export const searchAnswer = z.looseObject({
   total: z.number(),
   results: z.array(crmObject),
 });
-
-/** Fails the operation with ResponseShapeError when an answer is not shaped as documented. */
-export function checkAnswer<Schema extends z.ZodType>(
-  schema: Schema,
-  body: unknown,
-  where: string,
-  request: string,
-): z.output<Schema> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
-    .join("; ");
-  throw new ResponseShapeError(
-    `hubspot.${where}: ${request} answered with a shape other than the documented one (did the API change?): ${issues}`,
-  );
-}

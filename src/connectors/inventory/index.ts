@@ -1,4 +1,4 @@
-import { defineConnector } from "../define-connector.ts";
+import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   adjustStockInput,
   adjustStockOutput,
@@ -34,7 +34,7 @@ export const inventory = defineConnector({
     idempotencyHeader: "Idempotency-Key",
   }),
   operations: {
-    listItemsUpdatedSince: {
+    listItemsUpdatedSince: defineOperation({
       description: "Lists items changed after a time (or after a cursor), oldest change first",
       input: listItemsUpdatedSinceInput,
       output: listItemsUpdatedSinceOutput,
@@ -43,8 +43,8 @@ export const inventory = defineConnector({
         const query = { updated_since: input.updatedSince, cursor: input.cursor, limit: input.limit };
         return (await client.get("/v1/items", { query })).body;
       },
-    },
-    getItem: {
+    }),
+    getItem: defineOperation({
       description: "Reads one item by SKU",
       input: getItemInput,
       output: getItemOutput,
@@ -52,8 +52,8 @@ export const inventory = defineConnector({
       async call(client, input) {
         return (await client.get(`/v1/items/${encodeURIComponent(input.sku)}`)).body;
       },
-    },
-    adjustStock: {
+    }),
+    adjustStock: defineOperation({
       description: "Adds or takes units of an item (a sale takes, a return adds)",
       input: adjustStockInput,
       output: adjustStockOutput,
@@ -64,6 +64,6 @@ export const inventory = defineConnector({
         const json = { delta: input.delta, reason: input.reason, reference: input.reference };
         return (await client.post(path, { json })).body;
       },
-    },
+    }),
   },
 });

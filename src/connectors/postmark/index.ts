@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import type { z } from "zod";
-import { defineConnector, ResponseShapeError } from "../define-connector.ts";
+import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
   outboundSearchResponse,
   referenceField,
@@ -40,7 +39,7 @@ export const postmark = defineConnector({
     idempotencyHeader: false,
   }),
   operations: {
-    sendEmail: {
+    sendEmail: defineOperation({
       description: "Sends one email, unless an earlier attempt with the same reference already did",
       input: sendEmailInput,
       output: sendEmailOutput,
@@ -58,7 +57,7 @@ export const postmark = defineConnector({
             },
           });
           // A search answer of another shape must fail the step, not read as "not sent yet".
-          const found = checkAnswer(outboundSearchResponse, search.body, "GET /messages/outbound");
+          const found = checkAnswer(outboundSearchResponse, search.body, "postmark.sendEmail (GET /messages/outbound)");
           const existing = found.Messages[0];
           if (existing) {
             return {
@@ -81,10 +80,10 @@ export const postmark = defineConnector({
             MessageStream: input.messageStream,
           },
         });
-        const answer = checkAnswer(sendEmailResponse, sent.body, "POST /email");
+        const answer = checkAnswer(sendEmailResponse, sent.body, "postmark.sendEmail (POST /email)");
         return { messageId: answer.MessageID, to: answer.To, submittedAt: answer.SubmittedAt, alreadySent: false };
       },
-    },
+    }),
   },
 });
 
@@ -96,16 +95,4 @@ function storedReference(reference: string): string {
 /** The search's `recipient` filter takes one address: the first of `to`. */
 function firstAddress(to: string): string {
   return /[^\s<>",]+@[^\s<>",]+/.exec(to)?.[0] ?? to.trim();
-}
-
-function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unknown, request: string): z.output<Schema> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
-    .join("; ");
-  throw new ResponseShapeError(
-    `postmark.sendEmail: ${request} answered with a shape other than the documented one (did the API change?): ${issues}`,
-  );
 }

@@ -2,10 +2,9 @@ import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
-import { defineConnector } from "../define-connector.ts";
+import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
   type CreatedInvoice,
-  checkAnswer,
   createInvoiceInput,
   createInvoiceOutput,
   customerAnswer,
@@ -83,12 +82,12 @@ export const quickbooks = defineConnector({
     idempotencyHeader: false,
   }),
   operations: {
-    findOrCreateCustomer: {
+    findOrCreateCustomer: defineOperation({
       description: "The customer with this DisplayName, created if there is none",
       input: findOrCreateCustomerInput,
       output: customerOutput,
       idempotency: "check-then-act",
-      async call(client, input: z.output<typeof findOrCreateCustomerInput>): Promise<QuickBooksCustomer> {
+      async call(client, input): Promise<QuickBooksCustomer> {
         const find = async () => {
           const rows = await query(
             client,
@@ -109,7 +108,11 @@ export const quickbooks = defineConnector({
               ...(input.email !== undefined ? { PrimaryEmailAddr: { Address: input.email } } : {}),
             },
           });
-          const { Customer } = checkAnswer(customerAnswer, response.body, "findOrCreateCustomer", "POST /customer");
+          const { Customer } = checkAnswer(
+            customerAnswer,
+            response.body,
+            "quickbooks.findOrCreateCustomer (POST /customer)",
+          );
           return { id: Customer.Id, displayName: Customer.DisplayName, created: true };
         } catch (error) {
           if (faultCode(error) !== duplicateNameCode) throw error;
@@ -122,13 +125,13 @@ export const quickbooks = defineConnector({
           );
         }
       },
-    },
-    createInvoice: {
+    }),
+    createInvoice: defineOperation({
       description: "Creates an invoice, unless one with this DocNumber exists",
       input: createInvoiceInput,
       output: createInvoiceOutput,
       idempotency: "check-then-act",
-      async call(client, input: z.output<typeof createInvoiceInput>): Promise<CreatedInvoice> {
+      async call(client, input): Promise<CreatedInvoice> {
         const existing = await findInvoices(client, input.docNumber, "createInvoice");
         if (existing.length > 0) {
           const same = existing.find((invoice) => invoice.CustomerRef.value === input.customerId);
@@ -157,16 +160,16 @@ export const quickbooks = defineConnector({
             ...(input.billEmail !== undefined ? { BillEmail: { Address: input.billEmail } } : {}),
           },
         });
-        const { Invoice } = checkAnswer(invoiceAnswer, response.body, "createInvoice", "POST /invoice");
+        const { Invoice } = checkAnswer(invoiceAnswer, response.body, "quickbooks.createInvoice (POST /invoice)");
         return createdInvoice(Invoice, true);
       },
-    },
-    findInvoiceByDocNumber: {
+    }),
+    findInvoiceByDocNumber: defineOperation({
       description: "The invoice with this DocNumber (the first created, if several), or null",
       input: findInvoiceByDocNumberInput,
       output: invoiceOutput.nullable(),
       idempotency: "read",
-      async call(client, input: z.output<typeof findInvoiceByDocNumberInput>): Promise<QuickBooksInvoice | null> {
+      async call(client, input): Promise<QuickBooksInvoice | null> {
         const [invoice] = await findInvoices(client, input.docNumber, "findInvoiceByDocNumber");
         if (!invoice) return null;
         return {
@@ -178,13 +181,13 @@ export const quickbooks = defineConnector({
           currency: invoice.CurrencyRef?.value ?? null,
         };
       },
-    },
-    recordPayment: {
+    }),
+    recordPayment: defineOperation({
       description: "Records a payment applied to an invoice, unless one with this reference exists",
       input: recordPaymentInput,
       output: recordPaymentOutput,
       idempotency: "check-then-act",
-      async call(client, input: z.output<typeof recordPaymentInput>): Promise<RecordedPayment> {
+      async call(client, input): Promise<RecordedPayment> {
         const paymentRefNum = storedPaymentRef(input.reference);
         const existing = await findPayment(client, input.customerId, paymentRefNum);
         if (existing) return { id: existing, created: false };
@@ -198,10 +201,10 @@ export const quickbooks = defineConnector({
             Line: [{ Amount: input.amount, LinkedTxn: [{ TxnId: input.invoiceId, TxnType: "Invoice" }] }],
           },
         });
-        const { Payment } = checkAnswer(paymentAnswer, response.body, "recordPayment", "POST /payment");
+        const { Payment } = checkAnswer(paymentAnswer, response.body, "quickbooks.recordPayment (POST /payment)");
         return { id: Payment.Id, created: true };
       },
-    },
+    }),
   },
 });
 
@@ -214,7 +217,7 @@ async function query<Row extends z.ZodType>(
 ): Promise<Array<z.output<Row>>> {
   const response = await client.get("/query", { query: { query: text, minorversion: minorVersion } });
   // An answer of another shape must fail the step, not read as "nothing there yet".
-  const answer = checkAnswer(queryAnswer(entity, row), response.body, where, `GET /query (${entity})`);
+  const answer = checkAnswer(queryAnswer(entity, row), response.body, `quickbooks.${where} (GET /query, ${entity})`);
   return (answer.QueryResponse[entity] as Array<z.output<Row>> | undefined) ?? [];
 }
 

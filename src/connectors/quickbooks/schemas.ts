@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { ResponseShapeError } from "../define-connector.ts";
 
 // ------------------------------------------------------------------ inputs
 
@@ -121,22 +120,4 @@ export function queryAnswer<Row extends z.ZodType>(entity: string, row: Row) {
         },
       ),
   });
-}
-
-/** Fails the operation with ResponseShapeError when an answer is not shaped as documented. */
-export function checkAnswer<Schema extends z.ZodType>(
-  schema: Schema,
-  body: unknown,
-  where: string,
-  request: string,
-): z.output<Schema> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
-    .join("; ");
-  throw new ResponseShapeError(
-    `quickbooks.${where}: ${request} answered with a shape other than the documented one (did the API change?): ${issues}`,
-  );
 }

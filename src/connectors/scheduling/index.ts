@@ -1,4 +1,4 @@
-import { defineConnector } from "../define-connector.ts";
+import { defineConnector, defineOperation } from "../define-connector.ts";
 import { appointmentListSchema, appointmentSchema, getAppointmentInput, listAppointmentsInput } from "./schemas.ts";
 
 export * from "./schemas.ts";
@@ -28,7 +28,7 @@ export const scheduling = defineConnector({
   }),
   webhooks: { provider: "standard-webhooks", dedupKey: "webhook-id" },
   operations: {
-    getAppointment: {
+    getAppointment: defineOperation({
       description: "Reads one appointment by id",
       input: getAppointmentInput,
       output: appointmentSchema,
@@ -36,8 +36,8 @@ export const scheduling = defineConnector({
       async call(client, input) {
         return (await client.get(`/v1/appointments/${encodeURIComponent(input.id)}`)).body;
       },
-    },
-    listAppointments: {
+    }),
+    listAppointments: defineOperation({
       description: "Lists appointments by status and last change, oldest change first",
       input: listAppointmentsInput,
       output: appointmentListSchema,
@@ -46,6 +46,6 @@ export const scheduling = defineConnector({
         const query = { status: input.status, updated_since: input.updatedSince, limit: input.limit };
         return (await client.get("/v1/appointments", { query })).body;
       },
-    },
+    }),
   },
 });

@@ -1,4 +1,4 @@
-import { defineConnector } from "../define-connector.ts";
+import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   findVariantBySkuInput,
   findVariantBySkuOutput,
@@ -47,7 +47,7 @@ export const shopify = defineConnector({
   }),
   webhooks: { provider: "shopify", dedupKey: "X-Shopify-Event-Id" },
   operations: {
-    getOrder: {
+    getOrder: defineOperation({
       description: "Reads one order by its id",
       input: getOrderInput,
       output: getOrderOutput,
@@ -55,8 +55,8 @@ export const shopify = defineConnector({
       async call(client, input) {
         return (await client.get(`orders/${input.id}.json`)).body;
       },
-    },
-    listLocations: {
+    }),
+    listLocations: defineOperation({
       description: "Lists the shop's locations (where stock is held)",
       input: listLocationsInput,
       output: listLocationsOutput,
@@ -64,8 +64,8 @@ export const shopify = defineConnector({
       async call(client) {
         return (await client.get("locations.json")).body;
       },
-    },
-    findVariantBySku: {
+    }),
+    findVariantBySku: defineOperation({
       description: "Finds the product variant with a SKU (and its inventory item), or null",
       input: findVariantBySkuInput,
       output: findVariantBySkuOutput,
@@ -84,8 +84,8 @@ export const shopify = defineConnector({
         }
         return { sku: input.sku, pages };
       },
-    },
-    setInventoryLevel: {
+    }),
+    setInventoryLevel: defineOperation({
       description: "Sets the units available of an inventory item at a location",
       input: setInventoryLevelInput,
       output: setInventoryLevelOutput,
@@ -97,7 +97,7 @@ export const shopify = defineConnector({
         });
         return answer.body;
       },
-    },
+    }),
   },
 });
 

@@ -1,5 +1,5 @@
 import qs from "qs";
-import { defineConnector } from "../define-connector.ts";
+import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   confirmPaymentIntentInput,
   createPaymentIntentInput,
@@ -45,7 +45,7 @@ export const stripe = defineConnector({
   }),
   webhooks: { provider: "stripe", dedupKey: "event id" },
   operations: {
-    createPaymentIntent: {
+    createPaymentIntent: defineOperation({
       description: "Creates a PaymentIntent for an amount to collect",
       input: createPaymentIntentInput,
       output: paymentIntentSchema,
@@ -58,8 +58,8 @@ export const stripe = defineConnector({
           })
         ).body;
       },
-    },
-    confirmPaymentIntent: {
+    }),
+    confirmPaymentIntent: defineOperation({
       description: "Confirms a PaymentIntent: the customer's payment method is charged",
       input: confirmPaymentIntentInput,
       output: paymentIntentSchema,
@@ -68,8 +68,8 @@ export const stripe = defineConnector({
         const path = `/v1/payment_intents/${encodeURIComponent(input.id)}/confirm`;
         return (await client.post(path, { form: stripeForm({ payment_method: input.paymentMethod }) })).body;
       },
-    },
-    retrievePaymentIntent: {
+    }),
+    retrievePaymentIntent: defineOperation({
       description: "Reads a PaymentIntent",
       input: retrievePaymentIntentInput,
       output: paymentIntentSchema,
@@ -77,8 +77,8 @@ export const stripe = defineConnector({
       async call(client, input) {
         return (await client.get(`/v1/payment_intents/${encodeURIComponent(input.id)}`)).body;
       },
-    },
-    listEvents: {
+    }),
+    listEvents: defineOperation({
       description: "Lists recent events, newest first, optionally of one type",
       input: listEventsInput,
       output: listEventsOutput,
@@ -86,7 +86,7 @@ export const stripe = defineConnector({
       async call(client, input) {
         return (await client.get("/v1/events", { query: { type: input.type, limit: input.limit } })).body;
       },
-    },
+    }),
   },
 });
 

@@ -1,6 +1,5 @@
-import type { z } from "zod";
 import { ConfigurationError } from "../../sdk/errors.ts";
-import { defineConnector, ResponseShapeError } from "../define-connector.ts";
+import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
   getMessageInput,
   type SendSmsResult,
@@ -55,7 +54,7 @@ export const twilio = defineConnector({
   },
   webhooks: { provider: "twilio", dedupKey: "MessageSid + MessageStatus" },
   operations: {
-    sendSms: {
+    sendSms: defineOperation({
       description: "Sends one SMS, unless the same text went to the same number in the last 24 hours",
       input: sendSmsInput,
       output: sendSmsOutput,
@@ -65,7 +64,8 @@ export const twilio = defineConnector({
         const recent = await client.get("/Messages.json", {
           query: { To: input.to, From: input.from, PageSize: lookBackMessages },
         });
-        const page = checkAnswer(twilioMessagePage, recent.body, "GET /Messages.json");
+        // The list the check reads is checked like an answer: a changed shape must fail, not read as "not sent yet".
+        const page = checkAnswer(twilioMessagePage, recent.body, "twilio.sendSms (GET /Messages.json)");
         const since = Date.now() - lookBackMs;
         const earlier = page.messages.find(
           (message) =>
@@ -77,11 +77,11 @@ export const twilio = defineConnector({
         const form = new URLSearchParams({ To: input.to, From: input.from, Body: input.body });
         if (input.statusCallback) form.set("StatusCallback", input.statusCallback);
         const sent = await client.post("/Messages.json", { form });
-        const message = checkAnswer(twilioMessage, sent.body, "POST /Messages.json");
+        const message = checkAnswer(twilioMessage, sent.body, "twilio.sendSms (POST /Messages.json)");
         return { sid: message.sid, status: message.status, alreadySent: false };
       },
-    },
-    getMessage: {
+    }),
+    getMessage: defineOperation({
       description: "Reads one message (its status, segments, price and error code)",
       input: getMessageInput,
       output: twilioMessage,
@@ -89,19 +89,6 @@ export const twilio = defineConnector({
       async call(client, input) {
         return (await client.get(`/Messages/${input.sid}.json`)).body;
       },
-    },
+    }),
   },
 });
-
-/** The list the check reads is checked like an answer: a changed shape must fail, not read as "not sent yet". */
-function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unknown, request: string): z.output<Schema> {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`)
-    .join("; ");
-  throw new ResponseShapeError(
-    `twilio.sendSms: ${request} answered with a shape other than the documented one (did the API change?): ${issues}`,
-  );
-}

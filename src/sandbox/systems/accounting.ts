@@ -2,6 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type OAuthCounters, OAuthProvider, randomString } from "../oauth-provider.ts";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+import {
+  businessRule,
+  invalidReference,
+  missing,
+  objectNotFound,
+  QboFault,
+  queryParseError,
+  unsupported,
+} from "./qbo-fault.ts";
+import { type EntityName, parseQuery, type QueryableFields, selectIds } from "./qbo-query.ts";
 
 /**
  * A QuickBooks-Online-like accounting system speaking the Accounting API v3 (minor version 75,
@@ -122,27 +132,6 @@ interface Payment {
   txnDate: string;
   createdAt: number;
 }
-
-interface FaultError {
-  Message: string;
-  Detail: string;
-  code: string;
-  element?: string;
-}
-
-/** A request QBO would refuse: answered with `{ Fault: { Error: [...], type }, time }`. */
-class QboFault extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: FaultError,
-    readonly type = "ValidationFault",
-  ) {
-    super(error.Detail);
-  }
-}
-
-type EntityName = "Customer" | "Invoice" | "Payment";
-type FieldValue = string | number | boolean | undefined;
 
 const items: Record<string, string> = { "1": "Services", "2": "Hours" };
 const currencyNames: Record<string, string> = {
@@ -455,7 +444,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
 
   // ------------------------------------------------------------------ query
 
-  const queryable: Record<EntityName, Record<string, (id: string) => FieldValue>> = {
+  const queryable: Record<EntityName, QueryableFields> = {
     Customer: {
       id: (id) => id,
       displayname: (id) => customers.get(id)?.displayName,
@@ -492,19 +481,8 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
 
   function runQuery(text: string): Record<string, unknown> {
     const query = parseQuery(text);
-    const fields = queryable[query.entity];
-    const field = (name: string) => {
-      const read = fields[name.toLowerCase()];
-      if (!read) throw queryInvalid(`property '${name}' is not queryable`);
-      return read;
-    };
-    const conditions = query.conditions.map((condition) => ({ ...condition, read: field(condition.field) }));
-    const order = query.orderBy ? { ...query.orderBy, read: field(query.orderBy.field) } : undefined;
     const records = query.entity === "Customer" ? customers : query.entity === "Invoice" ? invoices : payments;
-    let ids = [...records.keys()].filter((id) => conditions.every((c) => matches(c.read(id), c.operator, c.values)));
-    if (order) {
-      ids.sort((a, b) => compareValues(order.read(a), order.read(b)) * (order.descending ? -1 : 1));
-    }
+    let ids = selectIds(query, [...records.keys()], queryable[query.entity]);
     const time = localTime(context.now(), true);
     if (query.count) return { QueryResponse: { totalCount: ids.length }, time };
     ids = ids.slice(query.startPosition - 1, query.startPosition - 1 + query.maxResults);
@@ -690,258 +668,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
   };
 }
 
-// ------------------------------------------------------------------ the QBO query language
-
-interface ParsedQuery {
-  entity: EntityName;
-  count: boolean;
-  conditions: Array<{ field: string; operator: string; values: string[] }>;
-  orderBy: { field: string; descending: boolean } | undefined;
-  startPosition: number;
-  maxResults: number;
-}
-
-/**
- * `SELECT * | COUNT(*) FROM <Entity> [WHERE <Field> <op> <value> [AND …]] [ORDERBY <Field> [ASC|DESC]]
- * [STARTPOSITION n] [MAXRESULTS m]`, keywords in any case, strings in single quotes with `\'` escapes
- * (https://developer.intuit.com/app/developer/qbo/docs/learn/explore-the-quickbooks-online-api/data-queries).
- * Operators: =, <, >, <=, >=, IN (…), LIKE with `%`. QBO has no OR and no joins; neither has this.
- */
-function parseQuery(text: string): ParsedQuery {
-  const tokens = tokenize(text);
-  let position = 0;
-  const peek = () => tokens[position];
-  const next = () => {
-    const token = tokens[position++];
-    if (token === undefined) throw queryParseError(`Encountered "<EOF>" at the end of "${text}"`);
-    return token;
-  };
-  const keyword = (word: string) => {
-    const token = peek();
-    if (token?.kind === "word" && token.text.toLowerCase() === word) {
-      position++;
-      return true;
-    }
-    return false;
-  };
-  const expect = (word: string) => {
-    if (!keyword(word))
-      throw queryParseError(`Encountered "${peek()?.text ?? "<EOF>"}" where "${word.toUpperCase()}" was expected`);
-  };
-
-  expect("select");
-  let count = false;
-  if (peek()?.text === "*") {
-    next();
-  } else if (keyword("count")) {
-    for (const symbol of ["(", "*", ")"]) if (next().text !== symbol) throw queryParseError("expected COUNT(*)");
-    count = true;
-  } else {
-    throw queryParseError(
-      `Encountered "${peek()?.text ?? "<EOF>"}": the sandbox supports SELECT * and SELECT COUNT(*)`,
-    );
-  }
-  expect("from");
-  const entityToken = next();
-  const entity = (["Customer", "Invoice", "Payment"] as const).find(
-    (name) => name.toLowerCase() === entityToken.text.toLowerCase(),
-  );
-  if (!entity)
-    throw queryInvalid(`Entity ${entityToken.text} is not supported in this sandbox (Customer, Invoice, Payment)`);
-
-  const conditions: ParsedQuery["conditions"] = [];
-  if (keyword("where")) {
-    do {
-      const field = next();
-      if (field.kind !== "word")
-        throw queryParseError(`Encountered "${field.text}" where a property name was expected`);
-      const operatorToken = next();
-      const operator = operatorToken.text.toUpperCase();
-      if (operator === "IN") {
-        if (next().text !== "(") throw queryParseError('expected "(" after IN');
-        const values = [literal(next())];
-        while (peek()?.text === ",") {
-          next();
-          values.push(literal(next()));
-        }
-        if (next().text !== ")") throw queryParseError('expected ")" to close IN (…)');
-        conditions.push({ field: field.text, operator, values });
-      } else if (["=", "<", ">", "<=", ">=", "LIKE"].includes(operator)) {
-        conditions.push({ field: field.text, operator, values: [literal(next())] });
-      } else {
-        throw queryParseError(`Encountered "${operatorToken.text}": supported operators are =, <, >, <=, >=, IN, LIKE`);
-      }
-    } while (keyword("and"));
-  }
-  let orderBy: ParsedQuery["orderBy"];
-  if (keyword("orderby") || (keyword("order") && keyword("by"))) {
-    const field = next().text;
-    const descending = keyword("desc");
-    if (!descending) keyword("asc");
-    orderBy = { field, descending };
-  }
-  let startPosition = 1;
-  let maxResults = 100;
-  for (;;) {
-    if (keyword("startposition")) startPosition = positiveInteger(next().text, "STARTPOSITION");
-    else if (keyword("maxresults")) maxResults = positiveInteger(next().text, "MAXRESULTS");
-    else break;
-  }
-  if (maxResults > 1000) throw queryInvalid(`value ${maxResults} is too large. Max allowed value is 1000`);
-  if (peek() !== undefined) throw queryParseError(`Encountered "${peek()?.text}" after the end of the query`);
-  return { entity, count, conditions, orderBy, startPosition, maxResults };
-}
-
-interface Token {
-  kind: "word" | "string" | "number" | "symbol";
-  text: string;
-}
-
-function tokenize(text: string): Token[] {
-  const tokens: Token[] = [];
-  let index = 0;
-  while (index < text.length) {
-    const char = text[index] as string;
-    if (/\s/.test(char)) {
-      index++;
-      continue;
-    }
-    if (char === "'") {
-      let value = "";
-      index++;
-      for (;;) {
-        if (index >= text.length) throw queryParseError("a string literal is not closed with '");
-        const c = text[index] as string;
-        if (c === "\\" && index + 1 < text.length) {
-          value += text[index + 1];
-          index += 2;
-          continue;
-        }
-        if (c === "'") break;
-        value += c;
-        index++;
-      }
-      index++;
-      tokens.push({ kind: "string", text: value });
-      continue;
-    }
-    const symbol = /^(<=|>=|[=<>(),*])/.exec(text.slice(index))?.[1];
-    if (symbol) {
-      tokens.push({ kind: "symbol", text: symbol });
-      index += symbol.length;
-      continue;
-    }
-    const number = /^-?\d+(\.\d+)?/.exec(text.slice(index))?.[0];
-    if (number) {
-      tokens.push({ kind: "number", text: number });
-      index += number.length;
-      continue;
-    }
-    const word = /^[A-Za-z_][\w.]*/.exec(text.slice(index))?.[0];
-    if (!word) throw queryParseError(`Lexical error at "${text.slice(index, index + 10)}"`);
-    tokens.push({ kind: "word", text: word });
-    index += word.length;
-  }
-  return tokens;
-}
-
-function literal(token: Token): string {
-  if (token.kind === "string" || token.kind === "number") return token.text;
-  if (token.kind === "word" && /^(true|false)$/i.test(token.text)) return token.text.toLowerCase();
-  throw queryParseError(`Encountered "${token.text}" where a value ('text', a number, true or false) was expected`);
-}
-
-function positiveInteger(text: string, what: string): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw queryParseError(`${what} needs a positive integer, not "${text}"`);
-  return value;
-}
-
-function matches(value: FieldValue, operator: string, wanted: string[]): boolean {
-  if (value === undefined) return false;
-  const text = String(value);
-  switch (operator) {
-    case "=":
-      return wanted.some((w) => (typeof value === "number" ? value === Number(w) : text === w));
-    case "IN":
-      return wanted.some((w) => text === w);
-    case "LIKE": {
-      const pattern = (wanted[0] ?? "").split("%").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-      return new RegExp(`^${pattern.join(".*")}$`, "i").test(text);
-    }
-    default: {
-      const order = compareValues(value, typeof value === "number" ? Number(wanted[0]) : wanted[0]);
-      if (operator === "<") return order < 0;
-      if (operator === ">") return order > 0;
-      if (operator === "<=") return order <= 0;
-      return order >= 0;
-    }
-  }
-}
-
-function compareValues(a: FieldValue, b: FieldValue): number {
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  const [x, y] = [String(a ?? ""), String(b ?? "")];
-  // Ids are numeric strings: order them as numbers, as QBO does.
-  if (/^\d+$/.test(x) && /^\d+$/.test(y)) return Number(x) - Number(y);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-// ------------------------------------------------------------------ faults and values
-
-function queryParseError(detail: string): QboFault {
-  return new QboFault(400, { Message: "Error parsing query", Detail: `QueryParserError: ${detail}`, code: "4000" });
-}
-
-function queryInvalid(detail: string): QboFault {
-  return new QboFault(400, { Message: "Invalid query", Detail: `QueryValidationError: ${detail}`, code: "4001" });
-}
-
-function missing(element: string): QboFault {
-  return new QboFault(400, {
-    Message: "Required param missing, need to supply the required value for the API",
-    Detail: `Required parameter ${element} is missing in the request`,
-    code: "2020",
-    element,
-  });
-}
-
-function invalidReference(element: string, id: string): QboFault {
-  return new QboFault(400, {
-    Message: "Invalid Reference Id",
-    Detail: `Invalid Reference Id : Something you're trying to use has been made inactive or doesn't exist: ${element} ${id}`,
-    code: "2500",
-    element,
-  });
-}
-
-function businessRule(detail: string, element: string): QboFault {
-  return new QboFault(400, {
-    Message: "A business validation error has occurred while processing your request",
-    Detail: `Business Validation Error: ${detail}`,
-    code: "6000",
-    element,
-  });
-}
-
-function objectNotFound(): QboFault {
-  return new QboFault(400, {
-    Message: "Object Not Found",
-    Detail:
-      "Object Not Found : Something you're trying to use has been made inactive. Check the fields with accounts, customers, items, vendors or employees.",
-    code: "610",
-    element: "",
-  });
-}
-
-function unsupported(what: string): QboFault {
-  return new QboFault(400, {
-    Message: "Operation not supported",
-    Detail: `The sandbox does not support ${what}`,
-    code: "2030",
-    element: "",
-  });
-}
+// ------------------------------------------------------------------ values
 
 function optionalString(body: Record<string, unknown>, element: string, maxLength: number): string | undefined {
   const value = body[element];

@@ -1,7 +1,26 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
-import { type CatalogueProduct, catalogue } from "./catalogue.ts";
+import { catalogue } from "./catalogue.ts";
+import { LeakyBucket } from "./leaky-bucket.ts";
+import {
+  type Address,
+  type Customer,
+  customerJson,
+  type Level,
+  levelJson,
+  money,
+  type Order,
+  orderJson,
+  orderTotals,
+  type Product,
+  productJson,
+  type ShopifyOrderJson,
+  shopifyTime,
+  type Variant,
+} from "./shopify-json.ts";
+
+export type { ShopifyOrderJson } from "./shopify-json.ts";
 
 /**
  * A Shopify-like store speaking the REST Admin API (https://shopify.dev/docs/api/admin-rest/2025-07):
@@ -68,115 +87,10 @@ export interface Store extends SandboxSystem {
   inventoryLevel(sku: string): number;
 }
 
-/** An order as the Admin API and the webhooks render it (snake_case, money as decimal strings); more fields than named. */
-export interface ShopifyOrderJson {
-  id: number;
-  admin_graphql_api_id: string;
-  name: string;
-  order_number: number;
-  email: string;
-  created_at: string;
-  updated_at: string;
-  currency: string;
-  subtotal_price: string;
-  total_tax: string;
-  total_price: string;
-  financial_status: string;
-  customer: {
-    id: number;
-    email: string;
-    first_name: string;
-    last_name: string;
-    phone: string | null;
-    [field: string]: unknown;
-  } | null;
-  line_items: {
-    id: number;
-    sku: string | null;
-    title: string;
-    quantity: number;
-    price: string;
-    variant_id: number | null;
-    product_id: number | null;
-    [field: string]: unknown;
-  }[];
-  shipping_address: Record<string, unknown> | null;
-  [field: string]: unknown;
-}
-
-interface Customer {
-  id: number;
-  email: string;
-  first_name: string;
-  last_name: string;
-  phone: string | null;
-  created_at: number;
-  updated_at: number;
-  orders_count: number;
-  total_spent_cents: number;
-  last_order_id: number | null;
-  last_order_name: string | null;
-  address: Address;
-}
-
-interface Address {
-  address1: string;
-  city: string;
-  province: string;
-  province_code: string;
-  zip: string;
-}
-
-interface Variant {
-  id: number;
-  product_id: number;
-  inventory_item_id: number;
-  item: CatalogueProduct;
-  created_at: number;
-  updated_at: number;
-}
-
-interface Product {
-  id: number;
-  variant: Variant;
-  created_at: number;
-  updated_at: number;
-}
-
-interface Level {
-  available: number;
-  updated_at: number;
-}
-
-interface OrderLine {
-  id: number;
-  variant: Variant | null;
-  sku: string | null;
-  title: string;
-  price_cents: number;
-  quantity: number;
-}
-
-interface Order {
-  id: number;
-  order_number: number;
-  token: string;
-  email: string;
-  customer: Customer | null;
-  lines: OrderLine[];
-  financial_status: string;
-  source_name: string;
-  created_at: number;
-  updated_at: number;
-  processed_at: number;
-  shipping_address: Address | null;
-}
-
 const versionPattern = /^\d{4}-(01|04|07|10)$|^unstable$/;
 /** The API version the app's webhook subscriptions use: it shapes their payloads. */
 const webhookApiVersion = "2025-07";
 const invalidToken = "[API] Invalid API key or access token (unrecognized login or wrong password)";
-const taxRate = 0.08;
 const location = {
   id: 68_114_120_337,
   name: "Main Warehouse",
@@ -233,12 +147,6 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
   let nextOrderNumber = 1001;
   let nextLineId = 14_902_551_200_000;
   let nextCustomerId = 7_420_118_600_000;
-
-  const money = (cents: number) => (cents / 100).toFixed(2);
-  const moneySet = (cents: number) => ({
-    shop_money: { amount: money(cents), currency_code: currency },
-    presentment_money: { amount: money(cents), currency_code: currency },
-  });
 
   function levelOf(variant: Variant): Level {
     const level = levels.get(variant.inventory_item_id);
@@ -297,7 +205,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     orders.set(order.id, order);
     if (input.customer) {
       input.customer.orders_count += 1;
-      input.customer.total_spent_cents += totals(order).total;
+      input.customer.total_spent_cents += orderTotals(order).total;
       input.customer.last_order_id = order.id;
       input.customer.last_order_name = `#${order.order_number}`;
       input.customer.updated_at = now;
@@ -315,220 +223,8 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     return order;
   }
 
-  function totals(order: Order): { subtotal: number; tax: number; total: number } {
-    const subtotal = order.lines.reduce((sum, line) => sum + line.price_cents * line.quantity, 0);
-    const tax = Math.round(subtotal * taxRate);
-    return { subtotal, tax, total: subtotal + tax };
-  }
-
-  function customerJson(customer: Customer) {
-    return {
-      id: customer.id,
-      email: customer.email,
-      created_at: shopifyTime(customer.created_at),
-      updated_at: shopifyTime(customer.updated_at),
-      first_name: customer.first_name,
-      last_name: customer.last_name,
-      orders_count: customer.orders_count,
-      state: "enabled",
-      total_spent: money(customer.total_spent_cents),
-      last_order_id: customer.last_order_id,
-      note: null,
-      verified_email: true,
-      multipass_identifier: null,
-      tax_exempt: false,
-      tags: "",
-      last_order_name: customer.last_order_name,
-      currency,
-      phone: customer.phone,
-      admin_graphql_api_id: `gid://shopify/Customer/${customer.id}`,
-      default_address: { ...addressJson(customer.address, customer), id: customer.id + 1, default: true },
-    };
-  }
-
-  function addressJson(address: Address, person: { first_name: string; last_name: string; phone: string | null }) {
-    return {
-      first_name: person.first_name,
-      last_name: person.last_name,
-      name: `${person.first_name} ${person.last_name}`,
-      company: null,
-      address1: address.address1,
-      address2: null,
-      city: address.city,
-      province: address.province,
-      province_code: address.province_code,
-      zip: address.zip,
-      country: "United States",
-      country_code: "US",
-      phone: person.phone,
-    };
-  }
-
-  function orderJson(order: Order): ShopifyOrderJson {
-    const { subtotal, tax, total } = totals(order);
-    const customer = order.customer;
-    const lineItems = order.lines.map((line) => ({
-      id: line.id,
-      admin_graphql_api_id: `gid://shopify/LineItem/${line.id}`,
-      current_quantity: line.quantity,
-      fulfillable_quantity: line.quantity,
-      fulfillment_service: "manual",
-      fulfillment_status: null,
-      gift_card: false,
-      grams: 300,
-      name: line.title,
-      price: money(line.price_cents),
-      price_set: moneySet(line.price_cents),
-      product_exists: line.variant !== null,
-      product_id: line.variant?.product_id ?? null,
-      properties: [],
-      quantity: line.quantity,
-      requires_shipping: true,
-      sku: line.sku,
-      taxable: true,
-      title: line.title,
-      total_discount: "0.00",
-      variant_id: line.variant?.id ?? null,
-      variant_inventory_management: line.variant ? "shopify" : null,
-      variant_title: null,
-      vendor: "Tenon Goods",
-      tax_lines: [],
-      discount_allocations: [],
-    }));
-    return {
-      id: order.id,
-      admin_graphql_api_id: `gid://shopify/Order/${order.id}`,
-      browser_ip: null,
-      buyer_accepts_marketing: false,
-      cancel_reason: null,
-      cancelled_at: null,
-      closed_at: null,
-      confirmation_number: order.token.slice(0, 9).toUpperCase(),
-      confirmed: true,
-      contact_email: order.email,
-      created_at: shopifyTime(order.created_at),
-      currency,
-      current_subtotal_price: money(subtotal),
-      current_total_price: money(total),
-      current_total_tax: money(tax),
-      customer_locale: "en",
-      email: order.email,
-      financial_status: order.financial_status,
-      fulfillment_status: null,
-      name: `#${order.order_number}`,
-      note: null,
-      number: order.order_number - 1000,
-      order_number: order.order_number,
-      payment_gateway_names: ["manual"],
-      phone: customer?.phone ?? null,
-      presentment_currency: currency,
-      processed_at: shopifyTime(order.processed_at),
-      source_name: order.source_name,
-      subtotal_price: money(subtotal),
-      subtotal_price_set: moneySet(subtotal),
-      tags: "",
-      tax_lines: [{ price: money(tax), rate: taxRate, title: "Sales Tax", price_set: moneySet(tax) }],
-      taxes_included: false,
-      test: false,
-      token: order.token,
-      total_discounts: "0.00",
-      total_line_items_price: money(subtotal),
-      total_price: money(total),
-      total_price_set: moneySet(total),
-      total_tax: money(tax),
-      total_tax_set: moneySet(tax),
-      total_weight: lineItems.reduce((sum, line) => sum + line.grams * line.quantity, 0),
-      updated_at: shopifyTime(order.updated_at),
-      billing_address: order.shipping_address && customer ? addressJson(order.shipping_address, customer) : null,
-      customer: customer
-        ? {
-            id: customer.id,
-            email: customer.email,
-            first_name: customer.first_name,
-            last_name: customer.last_name,
-            phone: customer.phone,
-            created_at: shopifyTime(customer.created_at),
-            updated_at: shopifyTime(customer.updated_at),
-            state: "enabled",
-            verified_email: true,
-            currency,
-            tags: "",
-            admin_graphql_api_id: `gid://shopify/Customer/${customer.id}`,
-          }
-        : null,
-      line_items: lineItems,
-      shipping_address: order.shipping_address && customer ? addressJson(order.shipping_address, customer) : null,
-      shipping_lines: [],
-    };
-  }
-
-  function productJson(product: Product) {
-    const { variant } = product;
-    const level = levelOf(variant);
-    const handle = variant.item.title.toLowerCase().replace(/[^a-z0-9]+/g, "-");
-    return {
-      id: product.id,
-      title: variant.item.title,
-      body_html: `<p>${variant.item.title}, from the Tenon Goods collection.</p>`,
-      vendor: "Tenon Goods",
-      product_type: "Merchandise",
-      created_at: shopifyTime(product.created_at),
-      handle: handle.replace(/^-|-$/g, ""),
-      updated_at: shopifyTime(Math.max(product.updated_at, level.updated_at)),
-      published_at: shopifyTime(product.created_at),
-      template_suffix: null,
-      published_scope: "global",
-      tags: "",
-      status: "active",
-      admin_graphql_api_id: `gid://shopify/Product/${product.id}`,
-      variants: [
-        {
-          id: variant.id,
-          product_id: product.id,
-          title: "Default Title",
-          price: variant.item.price,
-          position: 1,
-          inventory_policy: "deny",
-          compare_at_price: null,
-          option1: "Default Title",
-          option2: null,
-          option3: null,
-          created_at: shopifyTime(variant.created_at),
-          updated_at: shopifyTime(Math.max(variant.updated_at, level.updated_at)),
-          taxable: true,
-          barcode: null,
-          fulfillment_service: "manual",
-          grams: 300,
-          inventory_management: "shopify",
-          requires_shipping: true,
-          sku: variant.item.sku,
-          weight: 0.3,
-          weight_unit: "kg",
-          inventory_item_id: variant.inventory_item_id,
-          inventory_quantity: level.available,
-          old_inventory_quantity: level.available,
-          admin_graphql_api_id: `gid://shopify/ProductVariant/${variant.id}`,
-          image_id: null,
-        },
-      ],
-      options: [{ id: product.id + 3, product_id: product.id, name: "Title", position: 1, values: ["Default Title"] }],
-      images: [],
-      image: null,
-    };
-  }
-
-  function levelJson(inventoryItemId: number, level: Level) {
-    return {
-      inventory_item_id: inventoryItemId,
-      location_id: location.id,
-      available: level.available,
-      updated_at: shopifyTime(level.updated_at),
-      admin_graphql_api_id: `gid://shopify/InventoryLevel/${location.id}?inventory_item_id=${inventoryItemId}`,
-    };
-  }
-
   function sendWebhook(topic: string, order: Order): void {
-    const body = JSON.stringify(orderJson(order));
+    const body = JSON.stringify(orderJson(order, currency));
     const signature = createHmac("sha256", webhookSecret).update(body, "utf8").digest("base64");
     // One event id per event; one webhook id per delivery, kept on every retry of it.
     const webhookId = randomUUID();
@@ -570,17 +266,17 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       decrementInventory: true,
       shippingAddress: customer.address,
     });
-    return orderJson(order);
+    return orderJson(order, currency);
   }
 
   function payOrder(id: number): ShopifyOrderJson {
     const order = orders.get(id);
     if (!order) throw Object.assign(new Error(`no order ${id}`), { statusCode: 404 });
-    if (order.financial_status === "paid") return orderJson(order);
+    if (order.financial_status === "paid") return orderJson(order, currency);
     order.financial_status = "paid";
     order.updated_at = context.now();
     sendWebhook("orders/paid", order);
-    return orderJson(order);
+    return orderJson(order, currency);
   }
 
   function inventoryLevel(sku: string): number {
@@ -635,13 +331,13 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
           (!ids || ids.has(order.id)) &&
           (createdMin === undefined || order.created_at >= createdMin),
       );
-      return sendPage(request, reply, "orders", selected, page, orderJson);
+      return sendPage(request, reply, "orders", selected, page, (order) => orderJson(order, currency));
     });
 
     app.get(`${base}/orders/:id.json`, async (request, reply) => {
       const order = orders.get(Number((request.params as { id: string }).id));
       if (!order) return reply.code(404).send({ errors: "Not Found" });
-      return { order: withFields(orderJson(order), fieldsOf(request)) };
+      return { order: withFields(orderJson(order, currency), fieldsOf(request)) };
     });
 
     app.post(`${base}/orders.json`, async (request, reply) => {
@@ -651,21 +347,23 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       }
       const created = createApiOrder(input as ApiOrderInput);
       if ("errors" in created) return reply.code(422).send({ errors: created.errors });
-      return reply.code(201).send({ order: orderJson(created.order) });
+      return reply.code(201).send({ order: orderJson(created.order, currency) });
     });
 
     app.get(`${base}/products.json`, async (request, reply) => {
       const page = readPage(request.query as Record<string, string | undefined>);
       const ids = idList(page.filters.ids);
       const selected = products.filter((product) => !ids || ids.has(product.id));
-      return sendPage(request, reply, "products", selected, page, productJson);
+      return sendPage(request, reply, "products", selected, page, (product) =>
+        productJson(product, levelOf(product.variant)),
+      );
     });
 
     app.get(`${base}/products/:id.json`, async (request, reply) => {
       const id = Number((request.params as { id: string }).id);
       const product = products.find((candidate) => candidate.id === id);
       if (!product) return reply.code(404).send({ errors: "Not Found" });
-      return { product: withFields(productJson(product), fieldsOf(request)) };
+      return { product: withFields(productJson(product, levelOf(product.variant)), fieldsOf(request)) };
     });
 
     app.get(`${base}/locations.json`, async () => ({
@@ -689,7 +387,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       if (locationIds && !locationIds.has(location.id)) return { inventory_levels: [] };
       const found = [...levels]
         .filter(([itemId]) => !itemIds || itemIds.has(itemId))
-        .map(([itemId, level]) => levelJson(itemId, level));
+        .map(([itemId, level]) => levelJson(itemId, level, location.id));
       return { inventory_levels: found };
     });
 
@@ -707,14 +405,14 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       }
       level.available = Number(body.available);
       level.updated_at = context.now();
-      return { inventory_level: levelJson(itemId, level) };
+      return { inventory_level: levelJson(itemId, level, location.id) };
     });
 
     app.get(`${base}/customers.json`, async (request, reply) => {
       const page = readPage(request.query as Record<string, string | undefined>);
       const ids = idList(page.filters.ids);
       const selected = [...customers.values()].filter((customer) => !ids || ids.has(customer.id));
-      return sendPage(request, reply, "customers", selected, page, customerJson);
+      return sendPage(request, reply, "customers", selected, page, (customer) => customerJson(customer, currency));
     });
   }
 
@@ -835,7 +533,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
           name: `#${order.order_number}`,
           email: order.email,
           financialStatus: order.financial_status,
-          totalPrice: money(totals(order).total),
+          totalPrice: money(orderTotals(order).total),
           lines: order.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
         })),
         customers: [...customers.values()].map((customer) => ({
@@ -858,30 +556,6 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     payOrder,
     inventoryLevel,
   };
-}
-
-/**
- * Shopify's leaky bucket: each request adds one, the bucket leaks at a steady rate, and a request
- * that would overflow it is refused (https://shopify.dev/docs/api/usage/limits#the-leaky-bucket-algorithm).
- */
-class LeakyBucket {
-  readonly #levels = new Map<string, { level: number; at: number }>();
-
-  constructor(
-    readonly size: number,
-    readonly leakRatePerSecond: number,
-  ) {}
-
-  take(key: string, now: number): { admitted: boolean; used: number } {
-    const previous = this.#levels.get(key) ?? { level: 0, at: now };
-    const level = Math.max(0, previous.level - ((now - previous.at) / 1000) * this.leakRatePerSecond);
-    if (level + 1 > this.size) {
-      this.#levels.set(key, { level, at: now });
-      return { admitted: false, used: Math.min(this.size, Math.ceil(level)) };
-    }
-    this.#levels.set(key, { level: level + 1, at: now });
-    return { admitted: true, used: Math.ceil(level + 1) };
-  }
 }
 
 interface Page {
@@ -924,11 +598,6 @@ function fieldsOf(request: FastifyRequest): string[] | undefined {
 function withFields<T extends object>(resource: T, fields: string[] | undefined): Partial<T> {
   if (!fields) return resource;
   return Object.fromEntries(Object.entries(resource).filter(([key]) => fields.includes(key))) as Partial<T>;
-}
-
-/** Shopify renders times in the shop's zone with an offset; the sandbox shop is on UTC. */
-function shopifyTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
 }
 
 function nameFromEmail(email: string): string {

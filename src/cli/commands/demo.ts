@@ -46,7 +46,7 @@ export async function demoCommand(): Promise<void> {
     `  Tenon     ${tenonUrl}   webhooks at /hooks/<source>, connections at /api/connections (set TENON_API_TOKENS)`,
     `  Sandbox   ${dev.sandbox.url}/_sandbox   each system's records at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
     `  Integrations ${ids} (${shown(examplesConfig)}); database ${shown(databasePath)}; engine log ${shown(logPath)}`,
-    "  Customers order (about two a second) and pay; appointments complete. Every system fails 5% of requests,",
+    "  Customers order (about one a second) and pay; appointments complete. Every system fails 5% of requests,",
     "  and in turn: a burst of 429s, a 20 s CRM outage, the accounting token revoked and restored a minute later.",
   ];
   if (durationMs !== undefined) header.push(`  It stops by itself after ${durationMs / 1000} s (DEMO_DURATION_S).`);

@@ -29,7 +29,7 @@ interface ScheduledFault {
 const cycleS = 170;
 
 /**
- * The outside world of the demo: customers order in the store (about two a second) and half of them
+ * The outside world of the demo: customers order in the store (about one a second) and half of them
  * pay a few seconds later; an appointment completes every few seconds. Every system fails 5% of its
  * requests, and on a loop of a few minutes: a burst of 429s, a 20-second CRM outage, and the
  * accounting token revoked, then restored a minute later by authorising again through Tenon's OAuth
@@ -70,7 +70,7 @@ export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffi
         counts.payments += 1;
       });
     }
-    later(200 + Math.random() * 600, placeOrder);
+    later(400 + Math.random() * 1_000, placeOrder);
   };
   const completeAppointment = () => {
     scheduling.completeAppointment();

@@ -136,6 +136,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
           system: name,
           ...(entry.system.state() as object),
           webhooks: entry.webhooks.state(),
+          injectedFaults: entry.injected,
         }));
         scope.get("/faults", async () => entry.faults);
         scope.post("/faults", async (request) => setFaults(name, request.body ?? {}));

@@ -59,6 +59,7 @@ export async function demoCommand(): Promise<void> {
       title: "Tenon demo",
       elapsedMs: Date.now() - startedAt,
       extra: [
+        `urls         Tenon ${tenonUrl} · sandbox ${dev.sandbox.url}/_sandbox/<system>/state`,
         `traffic      orders ${traffic.counts.orders} · payments ${traffic.counts.payments} · appointments ${traffic.counts.appointments}`,
         `faults       ${traffic.faultNote()}`,
       ],

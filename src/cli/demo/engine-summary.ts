@@ -7,17 +7,19 @@ import type { SummarySnapshot } from "./live-summary.ts";
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
 
-/** The records worth counting in each sandbox system's state (arrays or maps of that name). */
-const sandboxRecords: Record<string, string[]> = {
-  store: ["orders"],
-  payments: ["paymentIntents"],
-  crm: ["contacts", "notes"],
-  accounting: ["invoices", "payments"],
-  inventory: ["adjustments"],
-  email: ["messages"],
-  sms: ["messages"],
-  scheduling: ["appointments"],
-};
+/** The records worth counting in the sandbox systems' states: [system, field of its state, label]. */
+const sandboxRecords: [string, string, string][] = [
+  ["store", "orders", "orders"],
+  ["payments", "paymentIntents", "card payments"],
+  ["crm", "contacts", "contacts"],
+  ["crm", "notes", "notes"],
+  ["accounting", "invoices", "invoices"],
+  ["accounting", "payments", "invoice payments"],
+  ["inventory", "adjustments", "stock moves"],
+  ["email", "messages", "emails"],
+  ["sms", "messages", "texts"],
+  ["scheduling", "appointments", "appointments"],
+];
 
 /**
  * What the engine did, on one screen: events received, runs by status, each connection's state and
@@ -63,18 +65,21 @@ function describeConnection(summary: ConnectionSummary): string {
 }
 
 function sandboxCounts(sandbox: Sandbox): string {
+  const states = new Map<string, Record<string, unknown>>();
   const parts: string[] = [];
-  for (const [system, records] of Object.entries(sandboxRecords)) {
-    const state = sandbox.system(system).state() as Record<string, unknown>;
-    for (const record of records) {
-      const value = state[record];
-      const size = Array.isArray(value)
-        ? value.length
-        : value && typeof value === "object"
-          ? Object.keys(value).length
-          : undefined;
-      if (size !== undefined) parts.push(`${system === "sms" || system === "email" ? system : record} ${size}`);
+  for (const [system, field, label] of sandboxRecords) {
+    let state = states.get(system);
+    if (!state) {
+      state = sandbox.system(system).state() as Record<string, unknown>;
+      states.set(system, state);
     }
+    const value = state[field];
+    const size = Array.isArray(value)
+      ? value.length
+      : value && typeof value === "object"
+        ? Object.keys(value).length
+        : 0;
+    parts.push(`${label} ${size}`);
   }
   return parts.join(" · ");
 }

@@ -159,8 +159,10 @@ export interface ConnectionStore {
   /**
    * Marks the connection auth_failed with the reason (creating its row if needed). Returns true only when
    * this call changed the status, so the caller records one incident per failure, not one per run.
+   * With `expectedVersion` (the credentials version the refused attempt used), nothing changes if other
+   * credentials were stored since: a refusal of the old ones must not fail the new ones.
    */
-  markAuthFailed(connectionId: string, reason: string, now: number): Promise<boolean>;
+  markAuthFailed(connectionId: string, reason: string, now: number, expectedVersion?: number): Promise<boolean>;
   /**
    * Runs `fn` while holding the connection's refresh lock, so one token refresh happens at a time across
    * all workers: a transaction-scoped advisory lock on PostgreSQL; on SQLite, which one process owns,

@@ -128,6 +128,18 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(await store.getConnection("ghost")).toBeNull();
     });
 
+    it("does not mark auth_failed for a refusal of credentials that were replaced since", async () => {
+      const store = t.storage.connections;
+      const saved = { connectionId: "crm", sealedCredentials: "grant-1", expiresAt: null, restoresAccess: true };
+      const first = await store.saveCredentials({ ...saved, now: t0 });
+      const second = await store.saveCredentials({ ...saved, sealedCredentials: "grant-2", now: t0 + 1 });
+      // A refresh that read version `first.version` is refused after a person stored `second`.
+      expect(await store.markAuthFailed("crm", "invalid_grant", t0 + 2, first.version)).toBe(false);
+      expect(await store.getConnection("crm")).toMatchObject({ status: "active", sealedCredentials: "grant-2" });
+      expect(await store.markAuthFailed("crm", "invalid_grant", t0 + 3, second.version)).toBe(true);
+      expect(await store.getConnection("crm")).toMatchObject({ status: "auth_failed" });
+    });
+
     it("marks a connection auth_failed once, and a routine refresh leaves that status alone", async () => {
       const store = t.storage.connections;
       expect(await store.markAuthFailed("crm", "refresh token revoked", t0)).toBe(true);

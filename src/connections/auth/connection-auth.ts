@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
-import { AuthError } from "../../sdk/errors.ts";
+import { AuthError, RetryableError } from "../../sdk/errors.ts";
 import type { ConnectionStatus, ConnectionStore } from "../../storage/connection-store.ts";
 import { basicAuthSecret } from "../audit/redact.ts";
 import { type AuthConfig, type ConnectionConfig, publicCredentialFields } from "../connection-config.ts";
@@ -161,13 +161,25 @@ export class ConnectionAuth {
     return this.#version !== applied.version;
   }
 
-  /** Marks the connection auth_failed (one incident per failure, however many runs notice) and throws AuthError. */
-  async fail(reason: string): Promise<never> {
+  /**
+   * Marks the connection auth_failed (one incident per failure, however many runs notice) and throws
+   * AuthError. `usedVersion` is the credentials version the refused attempt used: if a person stored new
+   * credentials since, those are not failed for the old ones' refusal; the request is retried with them.
+   */
+  async fail(reason: string, usedVersion?: number): Promise<never> {
     const { connectionId, store, clock, logger } = this.#deps;
     const now = clock.now();
-    if (await store.markAuthFailed(connectionId, reason, now)) {
+    if (await store.markAuthFailed(connectionId, reason, now, usedVersion)) {
       logger.error({ connectionId, reason }, "connection auth_failed: runs that need it are paused");
       await store.recordIncident({ id: newId(), connectionId, kind: "auth_failed", detail: reason, at: now });
+    } else if (usedVersion !== undefined) {
+      await this.load(true);
+      if (this.#status !== "auth_failed" && this.#version !== usedVersion) {
+        throw new RetryableError(
+          `connection "${connectionId}": new credentials were stored while a request was refused with the old ones; retrying with the new ones`,
+          { retryAfterMs: 0 },
+        );
+      }
     }
     this.#status = "auth_failed";
     this.#statusReason = reason;
@@ -188,11 +200,14 @@ export class ConnectionAuth {
     const { connectionId, store, vault, clock } = this.#deps;
     await this.load(true);
     const stored = options.replace ? { ...fields } : { ...this.#stored, ...fields };
+    // A new refresh token is a new grant: the old grant's access token may be revoked with it.
+    const newGrant = fields.refreshToken !== undefined && fields.accessToken === undefined;
+    if (newGrant) delete stored.accessToken;
     const now = clock.now();
     const result = await store.saveCredentials({
       connectionId,
       sealedCredentials: vault.seal(credentialsScope(connectionId), JSON.stringify(stored)),
-      expiresAt: options.expiresAt === undefined ? this.#expiresAt : options.expiresAt,
+      expiresAt: options.expiresAt === undefined ? (newGrant ? null : this.#expiresAt) : options.expiresAt,
       restoresAccess: true,
       now,
     });
@@ -272,7 +287,7 @@ export class ConnectionAuth {
       }
     } catch (error) {
       if (error instanceof OAuthRejectedError) {
-        return await this.fail(`the token endpoint refused the credentials (${error.oauthError})`);
+        return await this.fail(`the token endpoint refused the credentials (${error.oauthError})`, this.#version);
       }
       throw error;
     }

@@ -106,6 +106,7 @@ export class ConnectionClient {
       if ("response" in exchange && authRejections.has(exchange.response.status)) {
         return deps.auth.fail(
           `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
+          exchange.applied.version,
         );
       }
     }

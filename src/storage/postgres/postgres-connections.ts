@@ -70,7 +70,8 @@ export const postgresConnectionSql = {
     ON CONFLICT (id) DO UPDATE SET
       status = 'auth_failed', status_reason = EXCLUDED.status_reason, status_changed_at = EXCLUDED.status_changed_at,
       updated_at = EXCLUDED.updated_at
-    WHERE connections.status <> 'auth_failed'`,
+    WHERE connections.status <> 'auth_failed'
+      AND ($4::integer IS NULL OR connections.credentials_version = $4::integer)`,
   /** Per schema, so two Tenon installations sharing a database do not wait on each other. */
   takeRefreshLock: "SELECT pg_advisory_xact_lock(hashtext('tenon_refresh:' || current_schema() || ':' || $1))",
 
@@ -199,8 +200,8 @@ export class PostgresConnections implements ConnectionStore {
     return rows[0]?.credentials_version ?? 0;
   }
 
-  async markAuthFailed(connectionId: string, reason: string, now: number): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(q.markAuthFailed, [connectionId, reason, now]);
+  async markAuthFailed(connectionId: string, reason: string, now: number, expectedVersion?: number): Promise<boolean> {
+    const { rowCount } = await this.#pool.query(q.markAuthFailed, [connectionId, reason, now, expectedVersion ?? null]);
     return rowCount === 1;
   }
 

@@ -62,7 +62,8 @@ export const sqliteConnectionSql = {
     ON CONFLICT (id) DO UPDATE SET
       status = 'auth_failed', status_reason = excluded.status_reason, status_changed_at = excluded.status_changed_at,
       updated_at = excluded.updated_at
-    WHERE connections.status <> 'auth_failed'`,
+    WHERE connections.status <> 'auth_failed'
+      AND (@expectedVersion IS NULL OR connections.credentials_version = @expectedVersion)`,
 
   listSealedSecrets: `SELECT 'credentials' AS kind, id, sealed_credentials AS sealed FROM connections WHERE sealed_credentials IS NOT NULL
     UNION ALL
@@ -195,9 +196,11 @@ export class SqliteConnections implements ConnectionStore {
     });
   }
 
-  async markAuthFailed(connectionId: string, reason: string, now: number): Promise<boolean> {
+  async markAuthFailed(connectionId: string, reason: string, now: number, expectedVersion?: number): Promise<boolean> {
     const s = this.#sql;
-    return this.#writers.durably(() => s.markAuthFailed.run({ connectionId, reason, now }).changes === 1);
+    return this.#writers.durably(
+      () => s.markAuthFailed.run({ connectionId, reason, now, expectedVersion: expectedVersion ?? null }).changes === 1,
+    );
   }
 
   withRefreshLock<T>(connectionId: string, fn: () => Promise<T>): Promise<T> {

@@ -183,9 +183,9 @@ export interface ConnectionStore {
   recordCircuitFailure(input: RecordCircuitFailureInput): Promise<CircuitState>;
   /**
    * A request succeeded: resets the failure count and, if the circuit was open or half-open, closes it and
-   * makes the runs waiting on it due now. Returns how many runs were woken.
+   * makes the runs waiting on it due now. `closed` is true for the one call (across workers) that closed it.
    */
-  recordCircuitSuccess(connectionId: string, now: number): Promise<number>;
+  recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }>;
   /** Takes the single probe of an open circuit whose reopen time has come; false if another worker has it. */
   claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean>;
 

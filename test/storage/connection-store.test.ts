@@ -380,23 +380,23 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(await store.claimCircuitProbe("crm", t0 + 30_000, 5000)).toBe(true);
 
       const now = t0 + 1000;
-      expect(await store.recordCircuitSuccess("crm", now)).toBe(1);
+      expect(await store.recordCircuitSuccess("crm", now)).toEqual({ closed: true, wokenRuns: 1 });
       expect(await store.getCircuit("crm")).toMatchObject({ status: "closed", consecutiveFailures: 0, reopenAt: null });
       expect(await t.storage.getRun(onCrm.id)).toMatchObject({ status: "waiting", availableAt: now });
       expect(await t.storage.getRun(onErp.id)).toMatchObject({ status: "waiting", availableAt: t0 + 30_000 });
       expect(await t.storage.getRun(wokeAlready.id)).toMatchObject({ availableAt: t0 + 100 });
-      expect(await store.recordCircuitSuccess("crm", now)).toBe(0);
+      expect(await store.recordCircuitSuccess("crm", now)).toEqual({ closed: false, wokenRuns: 0 });
     });
 
     it("a success resets the failure count of a closed circuit without waking anything", async () => {
       const store = t.storage.connections;
-      expect(await store.recordCircuitSuccess("crm", t0)).toBe(0);
+      expect(await store.recordCircuitSuccess("crm", t0)).toEqual({ closed: false, wokenRuns: 0 });
       await store.recordCircuitFailure({ ...failure, now: t0 });
       await store.recordCircuitFailure({ ...failure, now: t0 });
       const [run] = await claimRuns(t.storage, 1);
       if (!run) throw new Error("a run was claimed");
       await t.storage.applyTransitions([wait(run.id, "crm", t0 + 5000)]);
-      expect(await store.recordCircuitSuccess("crm", t0 + 1)).toBe(0);
+      expect(await store.recordCircuitSuccess("crm", t0 + 1)).toEqual({ closed: false, wokenRuns: 0 });
       expect(await store.getCircuit("crm")).toMatchObject({ status: "closed", consecutiveFailures: 0 });
       expect(await t.storage.getRun(run.id)).toMatchObject({ availableAt: t0 + 5000 });
       // The count starts over: two more failures do not reach the threshold of three.

@@ -48,8 +48,9 @@ export class CircuitBreaker {
     const cached = this.#cached;
     if (cached && cached.status === "closed" && cached.consecutiveFailures === 0) return;
     const now = this.clock.now();
-    await this.store.recordCircuitSuccess(this.connectionId, now);
-    if (cached && cached.status !== "closed") {
+    const { closed } = await this.store.recordCircuitSuccess(this.connectionId, now);
+    // Several requests may succeed at once against an opening circuit: the one that closed it reports it.
+    if (closed) {
       await this.store.recordIncident({
         id: newId(),
         connectionId: this.connectionId,

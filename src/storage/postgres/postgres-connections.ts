@@ -301,19 +301,20 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<number> {
+  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
     // Nearly every success finds a healthy circuit: that costs one read, not a transaction.
     const healthy = (row: CircuitRow | undefined) =>
       !row || (row.status === "closed" && row.consecutive_failures === 0);
-    if (healthy((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return 0;
+    const unchanged = { closed: false, wokenRuns: 0 };
+    if (healthy((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return unchanged;
     return this.#deps.transaction(async (client) => {
       const row = (await client.query<CircuitRow>(q.lockCircuit, [connectionId])).rows[0];
-      if (!row || healthy(row)) return 0;
+      if (!row || healthy(row)) return unchanged;
       await client.query(q.closeCircuit, [connectionId]);
-      if (row.status === "closed") return 0;
+      if (row.status === "closed") return unchanged;
       const woken = (await client.query(q.wakeWaitingRuns, [connectionId, now])).rowCount ?? 0;
       if (woken > 0) await client.query(postgresSql.notifyRunsAvailable);
-      return woken;
+      return { closed: true, wokenRuns: woken };
     });
   }
 

@@ -259,14 +259,14 @@ export class SqliteConnections implements ConnectionStore {
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<number> {
+  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
     const s = this.#sql;
     return this.#writers.immediate(() => {
       const row = s.getCircuit.get(connectionId) as CircuitRow | undefined;
-      if (!row || (row.status === "closed" && row.consecutive_failures === 0)) return 0;
+      if (!row || (row.status === "closed" && row.consecutive_failures === 0)) return { closed: false, wokenRuns: 0 };
       s.closeCircuit.run(connectionId);
-      if (row.status === "closed") return 0;
-      return s.wakeWaitingRuns.run({ connectionId, now }).changes;
+      if (row.status === "closed") return { closed: false, wokenRuns: 0 };
+      return { closed: true, wokenRuns: s.wakeWaitingRuns.run({ connectionId, now }).changes };
     });
   }
 

@@ -117,6 +117,7 @@ export class OAuthProvider {
   readonly #codes = new Map<string, IssuedCode>();
   readonly #refreshTokens = new Map<string, IssuedRefreshToken>();
   readonly #accessTokens = new Map<string, IssuedAccessToken>();
+  #currentGrant: string | undefined;
   readonly #counters: OAuthCounters = {
     authorizations: 0,
     accessTokensIssued: 0,
@@ -148,6 +149,23 @@ export class OAuthProvider {
   issueGrant(): string {
     this.#counters.authorizations += 1;
     return this.#issueRefreshToken(this.clientId, undefined);
+  }
+
+  /**
+   * What a connection needs (`credentials()` of an OAuth system): the client and a refresh token that
+   * works now, the current grant or, once it was revoked or retired by rotation, a new one.
+   */
+  connectionCredentials(): { clientId: string; clientSecret: string; refreshToken: string } {
+    if (this.#currentGrant === undefined || !this.isActiveRefreshToken(this.#currentGrant)) {
+      this.#currentGrant = this.issueGrant();
+    }
+    return { clientId: this.clientId, clientSecret: this.clientSecret, refreshToken: this.#currentGrant };
+  }
+
+  /** A person authorises again (after a revocation): a new grant, which `connectionCredentials` hands out from now on. */
+  authorizeAgain(): { refreshToken: string } {
+    this.#currentGrant = this.issueGrant();
+    return { refreshToken: this.#currentGrant };
   }
 
   /** Checks an API request's `Authorization: Bearer …` header. */

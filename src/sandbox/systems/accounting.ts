@@ -168,7 +168,6 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
   const payments = new Map<string, Payment>();
   let nextId = 1;
   let nextDocNumber = 1001;
-  let currentGrant: string | undefined;
 
   const money = (cents: number) => cents / 100;
   const today = () => localTime(context.now()).slice(0, 10);
@@ -647,10 +646,8 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
         oauth: oauth.counters(),
       };
     },
-    /** A refresh token that works now: the current grant, or a new one once it was revoked or retired by rotation. */
     credentials() {
-      if (currentGrant === undefined || !oauth.isActiveRefreshToken(currentGrant)) currentGrant = oauth.issueGrant();
-      return { clientId: oauth.clientId, clientSecret: oauth.clientSecret, refreshToken: currentGrant };
+      return oauth.connectionCredentials();
     },
     identifiers() {
       return { realmId };
@@ -662,8 +659,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
       // OAuth tokens stay revoked: a person authorises again (`authorize()`, or POST /_sandbox/accounting/authorizations).
     },
     authorize() {
-      currentGrant = oauth.issueGrant();
-      return { refreshToken: currentGrant };
+      return oauth.authorizeAgain();
     },
   };
 }

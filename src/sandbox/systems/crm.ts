@@ -217,7 +217,6 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
   const daily = new Map<string, { day: string; count: number }>();
   let nextId = 10_001;
   let rateLimited = 0;
-  let currentGrant: string | undefined;
 
   const iso = (epochMs: number) => new Date(epochMs).toISOString();
 
@@ -690,10 +689,8 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
         oauth: oauth.counters(),
       };
     },
-    /** A refresh token that works now: the current grant, or a new one once it was revoked or retired by rotation. */
     credentials() {
-      if (currentGrant === undefined || !oauth.isActiveRefreshToken(currentGrant)) currentGrant = oauth.issueGrant();
-      return { clientId: oauth.clientId, clientSecret: oauth.clientSecret, refreshToken: currentGrant };
+      return oauth.connectionCredentials();
     },
     revokeCredentials() {
       oauth.revokeAll();
@@ -702,8 +699,7 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
       // OAuth tokens stay revoked: a person authorises again (`authorize()`, or POST /_sandbox/crm/authorizations).
     },
     authorize() {
-      currentGrant = oauth.issueGrant();
-      return { refreshToken: currentGrant };
+      return oauth.authorizeAgain();
     },
   };
 }

@@ -18,7 +18,8 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
   trigger: { event: "orders/create", source: "store" },
   // One customer's orders are processed one at a time, in the order they arrived.
   concurrency: { key: (event) => customerKey(event.payload) },
-  retries: { maxAttempts: 12, initialDelay: "500ms", maxDelay: "15s" },
+  // Generous: the other systems' hiccups (a 5xx now and then, a minute-long outage) must not dead-letter an order.
+  retries: { maxAttempts: 15, initialDelay: "500ms", maxDelay: "15s" },
 
   async run({ event, step, connection }) {
     const order = parseEventPayload(shopifyOrderSchema, event.payload, "Shopify order");
@@ -55,17 +56,14 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
       }),
     );
 
-    await step.run("decrement-stock", async () => {
-      for (const line of order.line_items) {
-        if (!line.sku) continue;
-        await stock.adjustStock({
-          sku: line.sku,
-          delta: -line.quantity,
-          reason: "sale",
-          reference: `order ${order.name}`,
-        });
-      }
-    });
+    // One step per line: each adjustment is journaled on its own, so a retry repeats only the one that failed.
+    for (const line of order.line_items) {
+      const sku = line.sku;
+      if (!sku) continue;
+      await step.run(`decrement-${sku}`, () =>
+        stock.adjustStock({ sku, delta: -line.quantity, reason: "sale", reference: `order ${order.name}` }),
+      );
+    }
 
     const confirmation = await step.run("send-confirmation", () =>
       mail.sendEmail({

@@ -76,7 +76,14 @@ export async function runOrderToCashScenario(backend: Backend, orders: number): 
       500,
     );
     const runs = await storage.countRunsByStatus();
-    expect(runs).toEqual({ succeeded: orders });
+    const unsuccessful = [
+      ...(await storage.listRuns({ status: "dead" })),
+      ...(await storage.listRuns({ status: "failed" })),
+    ];
+    const reasons = unsuccessful.map(
+      (run) => `${run.id} ${run.status} after ${run.failures} failures: ${run.lastError}`,
+    );
+    expect(runs, reasons.join("\n")).toEqual({ succeeded: orders });
     expectExactlyOnceEffects(sandbox, placed);
     return {
       orders,

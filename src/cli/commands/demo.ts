@@ -31,7 +31,7 @@ export async function demoCommand(): Promise<void> {
   const shown = (path: string) => relative(process.cwd(), path);
 
   // The screen belongs to the summary; the engine's own log goes to a file beside the database.
-  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: false }));
+  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
     configPath: examplesConfig,
     databasePath,

@@ -20,7 +20,7 @@ export async function devCommand(options: { config: string; sandboxPort: number 
   mkdirSync(directory, { recursive: true });
   const databasePath = resolve(process.env.TENON_SQLITE_PATH ?? join(directory, "dev.db"));
   const logPath = join(directory, "dev.log");
-  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: false }));
+  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
     configPath: options.config,
     databasePath,

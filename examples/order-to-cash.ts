@@ -31,12 +31,17 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
     const firstName = order.customer?.first_name ?? "";
     const lastName = order.customer?.last_name ?? "";
 
-    const contact = await step.run("upsert-crm-contact", () =>
-      crm.upsertContact({ email: email ?? "", firstname: firstName, lastname: lastName }),
-    );
+    // An order without an email (a point-of-sale sale) is still invoiced and shipped; only the CRM and the
+    // confirmation need an address. A malformed email fails the run with the reason, before anything is sent.
+    const contact = email
+      ? await step.run("upsert-crm-contact", () =>
+          crm.upsertContact({ email, firstname: firstName, lastname: lastName }),
+        )
+      : null;
 
+    const name = `${firstName} ${lastName}`.trim() || `Order ${order.name}`;
     const customer = await step.run("find-or-create-customer", () =>
-      books.findOrCreateCustomer({ displayName: `${firstName} ${lastName} (${email})`.trim(), email }),
+      books.findOrCreateCustomer({ displayName: email ? `${name} (${email})` : name, email }),
     );
 
     const invoice = await step.run("create-invoice", () =>
@@ -65,18 +70,25 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
       );
     }
 
-    const confirmation = await step.run("send-confirmation", () =>
-      mail.sendEmail({
-        from: "orders@tenon-demo.example",
-        to: email ?? "",
-        subject: `Your order ${order.name}`,
-        textBody: `Thank you for your order ${order.name}. Invoice ${invoice.docNumber}: ${invoice.totalAmt} ${order.currency}.`,
-        tag: "order-confirmation",
-        metadata: { order: String(order.order_number) },
-      }),
-    );
+    const confirmation = email
+      ? await step.run("send-confirmation", () =>
+          mail.sendEmail({
+            from: "orders@tenon-demo.example",
+            to: email,
+            subject: `Your order ${order.name}`,
+            textBody: `Thank you for your order ${order.name}. Invoice ${invoice.docNumber}: ${invoice.totalAmt} ${order.currency}.`,
+            tag: "order-confirmation",
+            metadata: { order: String(order.order_number) },
+          }),
+        )
+      : null;
 
-    return { order: order.name, contactId: contact.id, invoiceId: invoice.id, messageId: confirmation.messageId };
+    return {
+      order: order.name,
+      contactId: contact?.id ?? null,
+      invoiceId: invoice.id,
+      messageId: confirmation?.messageId ?? null,
+    };
   },
 });
 

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
-import { currentStep } from "../engine/step-scope.ts";
+import { currentStep, nextWriteKey } from "../engine/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
 
@@ -16,7 +16,11 @@ import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
 export type IdempotencyStrategy = "read" | "natural" | "header" | "check-then-act";
 
 export interface OperationContext {
-  /** The step's idempotency key when called inside `step.run` (the same on every retry), else undefined. */
+  /**
+   * This call's key when called inside `step.run`, else undefined: the same on every retry of the step,
+   * and different for each check-then-act call within one step (the step's key, then `key:2`, … in call
+   * order), so two notes made in one step are two notes. The default reference of check-then-act.
+   */
   stepKey: string | undefined;
 }
 
@@ -115,7 +119,7 @@ async function callOperation(
   if (!parsedInput.success) {
     throw new NonRetryableError(`${where}: invalid input, nothing was sent: ${describeIssues(parsedInput.error)}`);
   }
-  const answer = await operation.call(connection, parsedInput.data, { stepKey: currentStep()?.idempotencyKey });
+  const answer = await operation.call(connection, parsedInput.data, { stepKey: callKey(operation) });
   return checkAnswer(operation.output, answer, where);
 }
 
@@ -131,6 +135,16 @@ export function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unkn
   throw new ResponseShapeError(
     `${where}: the API's answer does not have the documented shape (did the API change?): ${describeIssues(parsed.error)}`,
   );
+}
+
+/**
+ * A check-then-act call takes the step's next write key, like a request with an Idempotency-Key: each call
+ * of a step gets its own, the same on every attempt because a step's calls happen in the same order.
+ */
+function callKey(operation: AnyOperation): string | undefined {
+  const scope = currentStep();
+  if (!scope) return undefined;
+  return operation.idempotency === "check-then-act" ? nextWriteKey(scope) : scope.idempotencyKey;
 }
 
 /** `customer.email: expected string, received undefined; lines[0].quantity: …` */

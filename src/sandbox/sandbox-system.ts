@@ -25,6 +25,8 @@ export interface SandboxSystem {
   registerControlRoutes?(app: FastifyInstance): void;
   /** Everything the system holds, for `GET /_sandbox/<name>/state`: records, not secrets. */
   state(): unknown;
+  /** How many records of each kind the system holds, cheap enough to call every second. */
+  counts(): Record<string, number>;
   /** What a connection needs to talk to this system (keys, client ids and secrets, refresh tokens). */
   credentials(): Record<string, string>;
   /** Non-secret identifiers a connection's URL needs (QuickBooks' realm id). */

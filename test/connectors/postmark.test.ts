@@ -101,6 +101,26 @@ describe("postmark connector", () => {
     expect(email.messages().length).toBe(before + 1);
   });
 
+  it("a broadcast-stream send retried after its email was sent but the answer lost sends exactly one email", async () => {
+    const before = email.messages().length;
+    const requestsBefore = sandbox.requests("email").length;
+    const broadcast = { ...confirmation, messageStream: "broadcast" };
+    sandbox.setFaults("email", { errorRate: 0.5, errorTiming: "after" });
+    rolls.push(0.9, 0.1, 0); // the search passes; the send is processed, then answered 500
+    const key = "run-2b:send-announcement";
+
+    await expect(connections.inStep(() => mail.sendEmail(broadcast), { key })).rejects.toBeInstanceOf(RetryableError);
+    expect(email.messages().at(-1)?.MessageStream).toBe("broadcast");
+
+    sandbox.setFaults("email", { errorRate: null });
+    const retried = await connections.inStep(() => mail.sendEmail(broadcast), { key, attempt: 2 });
+    expect(retried).toMatchObject({ alreadySent: true, messageId: email.messages().at(-1)?.MessageID });
+    expect(email.messages().length).toBe(before + 1);
+    // Postmark searches only the default transactional stream unless told which one.
+    const searches = requestsSince(requestsBefore).filter((request) => request.method === "GET");
+    expect(searches.map((request) => request.query.messagestream)).toEqual(["broadcast", "broadcast"]);
+  });
+
   it("a reference given by the caller makes the email unique across steps", async () => {
     const before = email.messages().length;
     const input = { ...confirmation, reference: "order-1001-confirmation" };

@@ -133,6 +133,12 @@ describe("quickbooks connector", () => {
     });
   });
 
+  it("finds the customer whose DisplayName differs only in case, which QBO counts as the same name", async () => {
+    const first = await setup.client.findOrCreateCustomer({ displayName: "Grace Hopper" });
+    const again = await setup.client.findOrCreateCustomer({ displayName: "GRACE hopper" });
+    expect(again).toEqual({ id: first.id, displayName: "Grace Hopper", created: false });
+  });
+
   it("creates an invoice once per DocNumber: the second call finds it (check-then-act)", async () => {
     const customerId = await newCustomer();
     const before = setup.sandbox.requests("accounting").length;
@@ -249,7 +255,7 @@ describe("quickbooks connector", () => {
 
     const [query, create] = requestsSince(before);
     expect(query?.query.query).toBe(
-      `select * from Payment where CustomerRef = '${customerId}' startposition 1 maxresults 1000`,
+      `select * from Payment where CustomerRef = '${customerId}' orderby Id startposition 1 maxresults 1000`,
     );
     const sent = JSON.parse(create?.body ?? "") as Record<string, unknown>;
     expect(sent).toEqual({

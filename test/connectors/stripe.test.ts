@@ -147,6 +147,31 @@ describe("stripe connector", () => {
     expect(stripeEventSchema.parse(events[0]).id).toMatch(/^evt_/);
   });
 
+  it("leaves the PaymentIntent's client_secret out of every result, so it is never journaled", async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: Stripe's raw JSON, which the assertions check
+    const raw = async (path: string): Promise<any> =>
+      (
+        await fetch(`${sandbox.baseUrl("payments")}${path}`, { headers: { authorization: `Bearer ${secretKey}` } })
+      ).json();
+    const created = await connections.inStep(() => client.createPaymentIntent(charge), { key: "run-5:charge" });
+    const confirmed = await connections.inStep(
+      () => client.confirmPaymentIntent({ id: created.id, paymentMethod: "pm_card_visa" }),
+      { key: "run-5:confirm" },
+    );
+    const retrieved = await client.retrievePaymentIntent({ id: created.id });
+    const { events } = await client.listEvents({ type: "payment_intent.succeeded", limit: 1 });
+
+    // Stripe sends it (and so does the sandbox); the results leave it out.
+    expect((await raw(`/v1/payment_intents/${created.id}`)).client_secret).toMatch(/_secret_/);
+    for (const intent of [created, confirmed, retrieved, events[0]?.data.object]) {
+      expect(intent).toMatchObject({ id: created.id });
+      expect(intent).not.toHaveProperty("client_secret");
+    }
+    const [event] = (await raw("/v1/events?type=payment_intent.succeeded&limit=1")).data;
+    expect(event.data.object.client_secret).toMatch(/_secret_/);
+    expect(paymentIntentEventSchema.parse(event).data.object).not.toHaveProperty("client_secret");
+  });
+
   it("fails with a ResponseShapeError naming the field when the API renames it", async () => {
     const created = await client.createPaymentIntent(charge);
     sandbox.setFaults("payments", { schemaChange: { field: "status", action: "rename", to: "state" } });

@@ -204,6 +204,16 @@ describe("twilio connector", () => {
     expect(() => twilio.connection({ baseUrl: sandbox.baseUrl("sms"), accountSid: "ACnope" })).toThrow(
       ConfigurationError,
     );
+    // With the environment variables swapped, the "SID" is the auth token: the error must not echo it.
+    const authToken = sandbox.credentials("sms").password as string;
+    let message = "";
+    try {
+      twilio.connection({ accountSid: authToken });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(`has ${authToken.length} characters and starts with "${authToken.slice(0, 2)}"`);
+    expect(message).not.toContain(authToken);
     expect(twilio.connection({ accountSid: sms.accountSid })).toMatchObject({
       baseUrl: `https://api.twilio.com/2010-04-01/Accounts/${sms.accountSid}`,
       auth: { type: "basic" },

@@ -200,6 +200,11 @@ describe("the QuickBooks-like accounting system", () => {
     });
     const quoted = await query("select * from Customer where DisplayName = 'O\\'Brien & Sons'");
     expect(quoted.body).toMatchObject({ QueryResponse: { Customer: [{ DisplayName: "O'Brien & Sons" }] } });
+    // QBO compares strings without regard to case, as its duplicate-name rule does.
+    const anyCase = await query("select * from Customer where DisplayName = 'o\\'brien & SONS'");
+    expect(anyCase.body).toMatchObject({ QueryResponse: { Customer: [{ DisplayName: "O'Brien & Sons" }] } });
+    const inList = await query("select * from Customer where DisplayName in ('nobody', 'O\\'BRIEN & SONS')");
+    expect(inList.body).toMatchObject({ QueryResponse: { Customer: [{ DisplayName: "O'Brien & Sons" }] } });
     const paged = await query("select * from Customer startposition 2 maxresults 1");
     expect(paged.body).toMatchObject({
       QueryResponse: { Customer: [{ DisplayName: "O'Brien & Sons" }], startPosition: 2 },

@@ -29,6 +29,7 @@ function createCounter(context: SandboxContext): SandboxSystem & { processed: nu
       });
     },
     state: () => ({ processed: system.processed }),
+    counts: () => ({ processed: system.processed }),
     credentials: () => ({ apiKey: "key" }),
     revokeCredentials() {},
     restoreCredentials() {},

@@ -144,6 +144,18 @@ describe("email sandbox (Postmark-like)", () => {
     expect(noCount.status).toBe(422);
   });
 
+  it("searches the default transactional stream unless messagestream names another, as Postmark does", async () => {
+    await send({ ...welcome, To: "linus@example.com", MessageStream: "broadcast" });
+    await send({ ...welcome, To: "linus@example.com" });
+
+    const unnamed = await read(search("count=50&offset=0&recipient=linus@example.com"));
+    expect(unnamed.Messages.map((message: { MessageStream: string }) => message.MessageStream)).toEqual(["outbound"]);
+    const broadcast = await read(search("count=50&offset=0&recipient=linus@example.com&messagestream=broadcast"));
+    expect(broadcast.Messages.map((message: { MessageStream: string }) => message.MessageStream)).toEqual([
+      "broadcast",
+    ]);
+  });
+
   it("shows one message's details with its bodies", async () => {
     const { MessageID } = await read(send({ ...welcome, HtmlBody: "<p>Thank you.</p>" }));
     const details = await fetch(`${sandbox.baseUrl("email")}/messages/outbound/${MessageID}/details`, {

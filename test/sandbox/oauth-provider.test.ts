@@ -45,6 +45,7 @@ async function start(options: Partial<OAuthProviderOptions> = {}): Promise<strin
       },
       registerControlRoutes: (app) => provider.registerControlRoutes(app),
       state: () => provider.counters(),
+      counts: () => ({}),
       credentials: () => ({ clientId: provider.clientId, clientSecret: provider.clientSecret }),
       revokeCredentials: () => provider.revokeAll(),
       restoreCredentials() {},

@@ -321,4 +321,29 @@ describe("payments sandbox idempotency (Stripe's semantics)", () => {
       await timed.close();
     }
   });
+
+  it("drops keys once their 24 hours have passed, so hours of traffic do not grow its memory", async () => {
+    const clock = new ManualClock();
+    const timed = createSandbox({ systems: { payments: createPayments }, now: () => clock.now() });
+    await timed.listen();
+    try {
+      const call = stripeCall(
+        () => timed.baseUrl("payments"),
+        () => timed.credentials("payments").token as string,
+      );
+      const payments = timed.system<Payments>("payments");
+      const create = (key: string) => call("/v1/payment_intents", { form: order, headers: { "idempotency-key": key } });
+      await create("old-1");
+      await create("old-2");
+      clock.advance(12 * 3_600_000);
+      await create("recent");
+      expect(payments.state().counters.idempotencyKeys).toBe(3);
+      clock.advance(13 * 3_600_000);
+      await create("new");
+      expect(payments.state().counters.idempotencyKeys).toBe(2);
+      expect(payments.counts()).toEqual({ paymentIntents: 4, events: 4 });
+    } finally {
+      await timed.close();
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import pino from "pino";
 import { readSettings } from "../../config/settings.ts";
@@ -10,8 +10,8 @@ import { onShutdownSignal } from "../shutdown.ts";
 const stopDeadlineMs = 10_000;
 
 /**
- * `tenon dev`: your project's integrations against the sandbox, on a local SQLite file, with the live
- * summary. The sandbox's credentials are in the environment your config reads (`tenon sandbox` lists
+ * `tenon dev`: your project's integrations against the sandbox, on a fresh local SQLite file, with the
+ * live summary. The sandbox's credentials are in the environment your config reads (`tenon sandbox` lists
  * them); drive it with the sandbox's control routes (`POST /_sandbox/store/orders`, faults, …).
  */
 export async function devCommand(options: { config: string; sandboxPort: number }): Promise<void> {
@@ -20,6 +20,10 @@ export async function devCommand(options: { config: string; sandboxPort: number 
   mkdirSync(directory, { recursive: true });
   const databasePath = resolve(process.env.TENON_SQLITE_PATH ?? join(directory, "dev.db"));
   const logPath = join(directory, "dev.log");
+  // The sandbox starts empty with new credentials each time, so runs and stored tokens of an earlier
+  // session would point at records and grants that no longer exist: each session starts from nothing.
+  for (const file of [databasePath, `${databasePath}-wal`, `${databasePath}-shm`, logPath])
+    rmSync(file, { force: true });
   const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
     configPath: options.config,

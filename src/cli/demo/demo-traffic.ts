@@ -48,7 +48,13 @@ export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffi
   const later = (ms: number, fn: () => void | Promise<void>) => {
     const timer = setTimeout(() => {
       timers.delete(timer);
-      if (!stopped) void Promise.resolve(fn()).catch(() => {});
+      if (stopped) return;
+      // A failure here (the re-authorisation, a rejected order) must show, and must not stop the traffic.
+      Promise.resolve()
+        .then(fn)
+        .catch((error: unknown) => {
+          current = `demo traffic error: ${(error as Error).message}`;
+        });
     }, ms);
     timers.add(timer);
   };
@@ -56,7 +62,9 @@ export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffi
     sandbox.setFaults(system, { errorRate: 0.05 });
   }
 
+  // Each loop schedules its next turn first, so one failed order does not end the traffic.
   const placeOrder = () => {
+    later(400 + Math.random() * 1_000, placeOrder);
     const order = store.placeOrder();
     counts.orders += 1;
     if (Math.random() < 0.5) {
@@ -70,12 +78,11 @@ export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffi
         counts.payments += 1;
       });
     }
-    later(400 + Math.random() * 1_000, placeOrder);
   };
   const completeAppointment = () => {
+    later(2_000 + Math.random() * 4_000, completeAppointment);
     scheduling.completeAppointment();
     counts.appointments += 1;
-    later(2_000 + Math.random() * 4_000, completeAppointment);
   };
 
   const faults: ScheduledFault[] = [

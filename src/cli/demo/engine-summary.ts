@@ -7,14 +7,14 @@ import type { SummarySnapshot } from "./live-summary.ts";
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
 
-/** The records worth counting in the sandbox systems' states: [system, field of its state, label]. */
+/** The records worth counting in the sandbox systems (`counts()`): [system, kind of record, label]. */
 const sandboxRecords: [string, string, string][] = [
   ["store", "orders", "orders"],
   ["payments", "paymentIntents", "card payments"],
   ["crm", "contacts", "contacts"],
   ["crm", "notes", "notes"],
   ["accounting", "invoices", "invoices"],
-  ["accounting", "payments", "invoice payments"],
+  ["accounting", "paidInvoices", "paid"],
   ["inventory", "adjustments", "stock moves"],
   ["email", "messages", "emails"],
   ["sms", "messages", "texts"],
@@ -65,21 +65,15 @@ function describeConnection(summary: ConnectionSummary): string {
 }
 
 function sandboxCounts(sandbox: Sandbox): string {
-  const states = new Map<string, Record<string, unknown>>();
+  const counts = new Map<string, Record<string, number>>();
   const parts: string[] = [];
-  for (const [system, field, label] of sandboxRecords) {
-    let state = states.get(system);
-    if (!state) {
-      state = sandbox.system(system).state() as Record<string, unknown>;
-      states.set(system, state);
+  for (const [system, kind, label] of sandboxRecords) {
+    let held = counts.get(system);
+    if (!held) {
+      held = sandbox.system(system).counts();
+      counts.set(system, held);
     }
-    const value = state[field];
-    const size = Array.isArray(value)
-      ? value.length
-      : value && typeof value === "object"
-        ? Object.keys(value).length
-        : 0;
-    parts.push(`${label} ${size}`);
+    parts.push(`${label} ${held[kind] ?? 0}`);
   }
   return parts.join(" · ");
 }

@@ -54,6 +54,9 @@ export const postmark = defineConnector({
               offset: 0,
               recipient: firstAddress(input.to),
               [`metadata_${referenceField}`]: reference,
+              // Without it Postmark searches only the default transactional stream: a broadcast sent
+              // by an earlier attempt would not be found, and would be sent again.
+              messagestream: input.messageStream,
             },
           });
           // A search answer of another shape must fail the step, not read as "not sent yet".

@@ -233,7 +233,9 @@ function findInvoices(client: ConnectionClient, docNumber: string, where: string
 
 /**
  * The customer's payments are read (CustomerRef is a documented Payment filter) and the reference
- * matched here, a page at a time, rather than relying on PaymentRefNum being filterable.
+ * matched here, a page at a time, rather than relying on PaymentRefNum being filterable. Pages are
+ * ordered by Id: without an ORDERBY, QBO's order is unspecified, so a payment could fall between two
+ * pages, be missed, and be recorded twice.
  */
 async function findPayment(
   client: ConnectionClient,
@@ -241,7 +243,7 @@ async function findPayment(
   paymentRefNum: string,
 ): Promise<string | undefined> {
   for (let start = 1; ; start += pageSize) {
-    const text = `select * from Payment where CustomerRef = '${quoted(customerId)}' startposition ${start} maxresults ${pageSize}`;
+    const text = `select * from Payment where CustomerRef = '${quoted(customerId)}' orderby Id startposition ${start} maxresults ${pageSize}`;
     const rows = await query(client, "Payment", qboPayment, text, "recordPayment");
     const found = rows.find((payment) => payment.PaymentRefNum === paymentRefNum);
     if (found) return found.Id;

@@ -7,9 +7,9 @@ const metadata = z
 
 /**
  * A PaymentIntent (https://docs.stripe.com/api/payment_intents/object). The fields named here are
- * checked; every other one is kept as Stripe sent it.
+ * checked; every other one is kept as Stripe sent it, except `client_secret`, which is left out.
  */
-export const paymentIntentSchema = z.looseObject({
+const paymentIntentFields = z.looseObject({
   id: z.string(),
   object: z.literal("payment_intent"),
   /** In the currency's smallest unit (cents). */
@@ -36,6 +36,18 @@ export const paymentIntentSchema = z.looseObject({
   livemode: z.boolean(),
 });
 
+/**
+ * `client_secret` lets whoever holds it confirm the payment from a browser
+ * (https://docs.stripe.com/api/payment_intents/object#payment_intent_object-client_secret). A step's
+ * result is journaled in Tenon's database, so the secret is dropped before it gets there.
+ */
+function withoutClientSecret<T extends Record<string, unknown>>(object: T): T {
+  const { client_secret: _secret, ...rest } = object;
+  return rest as T;
+}
+
+export const paymentIntentSchema = paymentIntentFields.transform(withoutClientSecret);
+
 export type PaymentIntent = z.output<typeof paymentIntentSchema>;
 
 /**
@@ -53,7 +65,8 @@ export const stripeEventSchema = z.looseObject({
   created: z.number().int(),
   livemode: z.boolean(),
   pending_webhooks: z.number().int(),
-  data: z.looseObject({ object: z.looseObject({ id: z.string() }) }),
+  /** Without the resource's `client_secret` (a PaymentIntent's), which must not be journaled. */
+  data: z.looseObject({ object: z.looseObject({ id: z.string() }).transform(withoutClientSecret) }),
   request: z.looseObject({ id: z.string().nullable(), idempotency_key: z.string().nullable() }).nullable(),
 });
 

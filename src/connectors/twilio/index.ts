@@ -36,8 +36,10 @@ export const twilio = defineConnector({
   apiVersion: "2010-04-01",
   connection: (options: TwilioOptions) => {
     if (!/^AC[0-9a-fA-F]{32}$/.test(options.accountSid)) {
+      // Never the value itself: with swapped environment variables it is the auth token.
+      const given = String(options.accountSid ?? "");
       throw new ConfigurationError(
-        `twilio: accountSid must be "AC" followed by 32 hex digits, got "${options.accountSid}"`,
+        `twilio: accountSid must be "AC" followed by 32 hex digits (34 characters); the value given has ${given.length} characters and starts with "${given.slice(0, 2)}". Check that it is the Account SID, not the auth token`,
       );
     }
     const baseUrl = (options.baseUrl ?? "https://api.twilio.com").replace(/\/$/, "");

@@ -646,6 +646,11 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
         oauth: oauth.counters(),
       };
     },
+    counts() {
+      let paidInvoices = 0;
+      for (const invoice of invoices.values()) if (invoice.balance === 0) paidInvoices += 1;
+      return { customers: customers.size, invoices: invoices.size, payments: payments.size, paidInvoices };
+    },
     credentials() {
       return oauth.connectionCredentials();
     },

@@ -2,13 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { type Authentication, type OAuthCounters, OAuthProvider, randomString } from "../oauth-provider.ts";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+import { appendKept } from "./record-limits.ts";
 
 /**
  * A HubSpot-like CRM speaking the CRM API v3 (https://developers.hubspot.com/docs/api-reference/crm-contacts-v3):
  * contacts upserted by email, deals and timeline notes associated with a contact, search with filter
  * groups, HubSpot's JSON object and error formats, OAuth 2.0 with 30-minute access tokens (refresh
  * tokens do not rotate), and the per-app limit of 100 requests per rolling 10 s with
- * `X-HubSpot-RateLimit-*` headers on every answer.
+ * `X-HubSpot-RateLimit-*` headers on every answer. It keeps the newest 50,000 notes (`maxKeptRecords`)
+ * and drops older ones, so hours of demo traffic stay in bounded memory.
  */
 
 export interface CrmOptions {
@@ -213,6 +215,9 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
   const writable = writableProperties(options.customProperties ?? {});
   const objects = new Map<string, CrmObject>();
   const contactsByEmail = new Map<string, CrmObject>();
+  /** Ids of the notes, oldest first: the timeline is append-only, so it is the list that is capped. */
+  const noteIds: string[] = [];
+  const countsByType: Record<CrmObjectType, number> = { contacts: 0, deals: 0, notes: 0 };
   const windows = new Map<string, number[]>();
   const daily = new Map<string, { day: string; count: number }>();
   let nextId = 10_001;
@@ -247,8 +252,17 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
     };
     if (type === "deals" && object.properties.pipeline === undefined) object.properties.pipeline = "default";
     objects.set(id, object);
+    countsByType[type] += 1;
     if (type === "contacts" && object.properties.email) contactsByEmail.set(object.properties.email, object);
+    if (type === "notes") appendKept(noteIds, id, forget);
     return object;
+  }
+
+  function forget(id: string): void {
+    const object = objects.get(id);
+    if (!object) return;
+    objects.delete(id);
+    countsByType[object.type] -= 1;
   }
 
   function update(object: CrmObject, properties: Record<string, string>): void {
@@ -689,6 +703,7 @@ export function createCrm(context: SandboxContext, options: CrmOptions = {}): Cr
         oauth: oauth.counters(),
       };
     },
+    counts: () => ({ ...countsByType }),
     credentials() {
       return oauth.connectionCredentials();
     },

@@ -1,12 +1,14 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyError, FastifyInstance } from "fastify";
 import type { SandboxContext, SandboxReply, SandboxRequest, SandboxSystem } from "../sandbox-system.ts";
+import { appendKept } from "./record-limits.ts";
 
 /**
  * A Postmark-like email API (https://postmarkapp.com/developer): `POST /email` with the server token in
  * `X-Postmark-Server-Token` and a PascalCase JSON message, and the Messages API to search what was sent
- * (`GET /messages/outbound`, filterable by recipient, tag and one `metadata_<key>`). Every accepted
- * message is "Sent" at once; nothing leaves the sandbox.
+ * (`GET /messages/outbound`, filterable by recipient, tag, message stream and one `metadata_<key>`).
+ * Every accepted message is "Sent" at once; nothing leaves the sandbox. It keeps the newest 50,000
+ * messages (`maxKeptRecords`) and drops older ones, so hours of demo traffic stay in bounded memory.
  */
 export interface EmailOptions {
   /** The server token (Postmark's are UUIDs); random by default. */
@@ -37,7 +39,7 @@ export interface SentEmail {
 }
 
 export interface EmailSystem extends SandboxSystem {
-  /** Every message sent, oldest first. */
+  /** Every message sent (the newest 50,000), oldest first. */
   messages(): readonly SentEmail[];
 }
 
@@ -48,7 +50,9 @@ const invalidToken =
   "The Server Token you provided in the X-Postmark-Server-Token request header was invalid. Please verify that you are using a valid token.";
 const jsonRequired = "Your HTTP request does not have the Accept and Content-Type headers set to 'application/json'.";
 
-const messageStreams = new Set(["outbound", "broadcast"]);
+/** The server's message streams; "outbound" is the default transactional stream every server has. */
+const defaultStream = "outbound";
+const messageStreams = new Set([defaultStream, "broadcast"]);
 const maxRecipients = 50;
 // Postmark's documented metadata limits (custom metadata FAQ).
 const metadataLimits = { fields: 10, keyLength: 20, valueLength: 80 };
@@ -79,8 +83,8 @@ export function createEmail(context: SandboxContext, options: EmailOptions = {})
 
   const send = (body: unknown): SentEmail => {
     const message = parseMessage(body, new Date(context.now()).toISOString());
-    sent.push(message);
     byId.set(message.MessageID, message);
+    appendKept(sent, message, (dropped) => byId.delete(dropped.MessageID));
     return message;
   };
 
@@ -137,6 +141,7 @@ export function createEmail(context: SandboxContext, options: EmailOptions = {})
     },
 
     state: () => ({ sent: sent.length, messages: sent }),
+    counts: () => ({ messages: sent.length }),
     credentials: () => ({ apiKey: serverToken }),
     revokeCredentials: () => {
       revoked = true;
@@ -193,7 +198,7 @@ function parseMessage(body: unknown, receivedAt: string): SentEmail {
   const textBody = text("TextBody");
   const htmlBody = text("HtmlBody");
   if (!textBody && !htmlBody) throw new PostmarkError(422, 300, "Provide either email TextBody or HtmlBody or both.");
-  const stream = text("MessageStream") ?? "outbound";
+  const stream = text("MessageStream") ?? defaultStream;
   if (!messageStreams.has(stream)) {
     throw new PostmarkError(422, 1235, `The message stream for the provided 'ID' (${stream}) was not found.`);
   }
@@ -271,9 +276,16 @@ function formatAddress(address: EmailAddress): string {
   return address.Name ? `"${address.Name}" <${address.Email}>` : address.Email;
 }
 
-/** Postmark's search filters: recipient (any of To, Cc, Bcc), tag, fromemail, subject, status and `metadata_<key>`. */
+/**
+ * Postmark's search filters: recipient (any of To, Cc, Bcc), tag, fromemail, subject, status, messagestream
+ * and `metadata_<key>`. Without `messagestream` the search covers only the default transactional stream
+ * ("outbound"), so a broadcast is found only when its stream is named. Postmark's official PHP client
+ * documents that default for `getOutboundMessages` ("If null, the default 'outbound' transactional stream
+ * will be used"); see https://postmarkapp.com/developer/api/messages-api. Not checked against a live server.
+ */
 function matchesSearch(query: Record<string, string | undefined>): (message: SentEmail) => boolean {
   const metadata = Object.entries(query).filter(([name]) => name.startsWith("metadata_"));
+  const stream = query.messagestream || defaultStream;
   return (message) => {
     if (query.recipient && !message.Recipients.some((email) => sameEmail(email, query.recipient as string))) {
       return false;
@@ -282,7 +294,7 @@ function matchesSearch(query: Record<string, string | undefined>): (message: Sen
     if (query.tag && message.Tag !== query.tag) return false;
     if (query.subject && !message.Subject.includes(query.subject)) return false;
     if (query.status && query.status.toLowerCase() !== "sent") return false;
-    if (query.messagestream && message.MessageStream !== query.messagestream) return false;
+    if (message.MessageStream !== stream) return false;
     return metadata.every(([name, value]) => message.Metadata[name.slice("metadata_".length)] === value);
   };
 }

@@ -2,11 +2,14 @@ import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
 import { catalogue } from "./catalogue.ts";
+import { appendKept, rememberIdempotencyKey } from "./record-limits.ts";
 
 /**
  * A warehouse inventory system with a small JSON API of its own ("v1", documented in
  * `src/connectors/inventory/README.md`): stock items polled by `updated_since`, and stock adjustments
- * that honour `Idempotency-Key`. It sends no webhooks: integrations poll it.
+ * that honour `Idempotency-Key`. It sends no webhooks: integrations poll it. It keeps the newest 50,000
+ * adjustments (`maxKeptRecords`) and forgets idempotency keys once their 24 hours have passed, so hours
+ * of demo traffic stay in bounded memory.
  */
 export interface InventoryOptions {
   /** The `X-Api-Key`; default a random `inv_…`. */
@@ -112,7 +115,7 @@ export function createInventory(context: SandboxContext, options: InventoryOptio
       on_hand: item.onHand,
       created_at: new Date(at).toISOString(),
     };
-    adjustments.push(adjustment);
+    appendKept(adjustments, adjustment);
     return adjustment;
   }
 
@@ -159,7 +162,12 @@ export function createInventory(context: SandboxContext, options: InventoryOptio
       }
       if (!items.has(sku)) return reply.code(404).send(error("not_found", "no item with this SKU"));
       const adjustment = adjust({ sku, ...parsed });
-      idempotency.set(key, { fingerprint, createdAt: context.now(), answer: adjustment });
+      rememberIdempotencyKey(
+        idempotency,
+        key,
+        { fingerprint, createdAt: context.now(), answer: adjustment },
+        idempotencyWindowMs,
+      );
       return reply.code(201).send(adjustment);
     });
   }
@@ -203,6 +211,7 @@ export function createInventory(context: SandboxContext, options: InventoryOptio
         credentialsRevoked: revoked,
       };
     },
+    counts: () => ({ items: items.size, adjustments: adjustments.length }),
     credentials: () => ({ apiKey }),
     revokeCredentials() {
       revoked = true;

@@ -1,12 +1,15 @@
 import { createHmac, randomBytes, randomInt } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+import { appendKept, rememberIdempotencyKey, setKept } from "./record-limits.ts";
 
 /**
  * A Stripe-like payments API (https://docs.stripe.com/api): PaymentIntents and Events under `/v1`,
  * form-encoded requests authenticated with a secret key, `Idempotency-Key` honoured for 24 hours
  * with Stripe's semantics (https://docs.stripe.com/api/idempotent_requests), and events delivered as
  * webhooks signed with `Stripe-Signature` (https://docs.stripe.com/webhooks#verify-manually).
+ * It keeps the newest 50,000 PaymentIntents and 50,000 events (`maxKeptRecords`) and forgets idempotency
+ * keys once their 24 hours have passed, so hours of demo traffic stay in bounded memory.
  */
 export interface PaymentsOptions {
   /** The secret key; default a random `sk_test_…`. */
@@ -200,7 +203,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
       request: { id: caller.requestId, idempotency_key: caller.idempotencyKey },
       type,
     };
-    events.push(event);
+    appendKept(events, event);
     if (!delivered) return;
     // Stripe sends its events pretty-printed; receivers must verify the bytes, not a re-serialisation.
     const body = JSON.stringify(event, null, 2);
@@ -274,7 +277,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
     };
     intent.clientSecret = `${intent.id}_secret_${randomId(25)}`;
     if (paymentMethod !== null) intent.paymentMethod = attachPaymentMethod(paymentMethod);
-    intents.set(intent.id, intent);
+    setKept(intents, intent.id, intent);
     emit("payment_intent.created", intent, caller);
     if (confirm) return confirmIntent(intent, {}, caller);
     return { status: 200, body: intentJson(intent) };
@@ -377,7 +380,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
       requestId: requestIdOf(request),
       answer: undefined,
     };
-    idempotency.set(key, record);
+    rememberIdempotencyKey(idempotency, key, record, idempotencyWindowMs);
     return { kind: "fresh", record };
   }
 
@@ -570,6 +573,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
         credentialsRevoked: revoked,
       };
     },
+    counts: () => ({ paymentIntents: intents.size, events: events.length }),
     credentials: () => ({ token: secretKey, webhookSecret }),
     revokeCredentials() {
       revoked = true;

@@ -195,14 +195,18 @@ export function selectIds(query: ParsedQuery, ids: string[], fields: QueryableFi
   return selected;
 }
 
+/**
+ * Strings compare without regard to case (`=`, IN, LIKE), as QBO compares them: it is also why a
+ * DisplayName that differs only in case is a duplicate name, and a lookup by it must find that customer.
+ */
 function matches(value: FieldValue, operator: string, wanted: string[]): boolean {
   if (value === undefined) return false;
-  const text = String(value);
+  const text = String(value).toLowerCase();
   switch (operator) {
     case "=":
-      return wanted.some((w) => (typeof value === "number" ? value === Number(w) : text === w));
+      return wanted.some((w) => (typeof value === "number" ? value === Number(w) : text === w.toLowerCase()));
     case "IN":
-      return wanted.some((w) => text === w);
+      return wanted.some((w) => text === w.toLowerCase());
     case "LIKE": {
       const pattern = (wanted[0] ?? "").split("%").map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
       return new RegExp(`^${pattern.join(".*")}$`, "i").test(text);

@@ -2,12 +2,15 @@ import { createHmac, randomBytes, randomInt } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { SandboxContext, SandboxReply, SandboxRequest, SandboxSystem } from "../sandbox-system.ts";
+import { setKept } from "./record-limits.ts";
 
 /**
  * A scheduling system (appointments of a salon, a clinic, a garage) with Tenon's own small "v1" API,
  * documented in `src/connectors/scheduling/README.md`: bearer API key, JSON, and an
  * `appointment.completed` webhook signed per Standard Webhooks (https://www.standardwebhooks.com).
  * Control: `POST /_sandbox/scheduling/appointments` books an appointment and completes it at once.
+ * It keeps the newest 50,000 appointments (`maxKeptRecords`) and drops older ones, so hours of demo
+ * traffic stay in bounded memory.
  */
 export interface SchedulingOptions {
   /** The API key (`Authorization: Bearer …`); random by default. */
@@ -111,7 +114,7 @@ export function createScheduling(context: SandboxContext, options: SchedulingOpt
       created_at: now,
       updated_at: now,
     };
-    appointments.set(appointment.id, appointment);
+    setKept(appointments, appointment.id, appointment);
     return appointment;
   };
 
@@ -215,6 +218,7 @@ export function createScheduling(context: SandboxContext, options: SchedulingOpt
         webhooksSent,
       };
     },
+    counts: () => ({ appointments: appointments.size }),
     credentials: () => ({ token, webhookSecret }),
     revokeCredentials: () => {
       revoked = true;

@@ -1,12 +1,15 @@
 import { createHmac, randomBytes } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import type { SandboxContext, SandboxReply, SandboxRequest, SandboxSystem } from "../sandbox-system.ts";
+import { setKept } from "./record-limits.ts";
 
 /**
  * A Twilio-like Programmable Messaging API (REST API 2010-04-01,
  * https://www.twilio.com/docs/messaging/api/message-resource): form-encoded `POST …/Messages.json`
  * with HTTP Basic auth (AccountSid:AuthToken), JSON answers, and signed status callbacks
  * (`X-Twilio-Signature`) to each message's `StatusCallback` as it moves queued → sent → delivered.
+ * It keeps the newest 50,000 messages, each with its callback deliveries (`maxKeptRecords`), and drops
+ * older ones, so hours of demo traffic stay in bounded memory.
  */
 export interface SmsOptions {
   /** "AC" + 32 hex; random by default. */
@@ -229,7 +232,7 @@ export function createSms(context: SandboxContext, options: SmsOptions = {}): Sm
       history: [{ status: "queued", at: new Date(now).toISOString() }],
       callbacks: [],
     };
-    messages.set(message.sid, message);
+    setKept(messages, message.sid, message);
     deliverLater(message);
     return message;
   };
@@ -307,6 +310,7 @@ export function createSms(context: SandboxContext, options: SmsOptions = {}): Sm
         callbacks: message.callbacks,
       })),
     }),
+    counts: () => ({ messages: messages.size }),
     credentials: () => ({ username: accountSid, password: authToken }),
     identifiers: () => ({ accountSid }),
     revokeCredentials: () => {

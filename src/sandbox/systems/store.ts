@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
 import { catalogue } from "./catalogue.ts";
 import { LeakyBucket } from "./leaky-bucket.ts";
+import { setKept } from "./record-limits.ts";
 import {
   type Address,
   type Customer,
@@ -28,6 +29,8 @@ export type { ShopifyOrderJson } from "./shopify-json.ts";
  * `/admin/api/<version>/…`, authenticated with `X-Shopify-Access-Token` and throttled by Shopify's
  * leaky bucket (https://shopify.dev/docs/api/usage/limits#rest-admin-api-rate-limits). New and paid
  * orders are announced with `orders/create` and `orders/paid` webhooks signed as Shopify signs them.
+ * It keeps the newest 50,000 orders (`maxKeptRecords`) and drops older ones, so hours of demo traffic
+ * stay in bounded memory.
  */
 export interface StoreOptions {
   /** The Admin API access token; default a random `shpat_…`. */
@@ -202,7 +205,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       processed_at: now,
       shipping_address: input.shippingAddress,
     };
-    orders.set(order.id, order);
+    setKept(orders, order.id, order);
     if (input.customer) {
       input.customer.orders_count += 1;
       input.customer.total_spent_cents += orderTotals(order).total;
@@ -545,6 +548,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
         credentialsRevoked: revoked,
       };
     },
+    counts: () => ({ orders: orders.size, customers: customers.size }),
     credentials: () => ({ token: accessToken, webhookSecret }),
     revokeCredentials() {
       revoked = true;

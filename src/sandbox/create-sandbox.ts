@@ -184,7 +184,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     injectedFaults: (name) => get(name).injected,
     async listen(listen = {}) {
       const address = await app.listen({ host: listen.host ?? "127.0.0.1", port: listen.port ?? 0 });
-      listeningUrl = address.replace("://[::1]:", "://[::1]:");
+      // A wildcard IPv6 listen address is no place to send requests; its loopback on the same port is.
+      listeningUrl = address.replace("://[::]:", "://[::1]:");
       return listeningUrl;
     },
     async close() {

@@ -40,12 +40,18 @@ describe("tenon dev", () => {
       });
       expect(placed.status, await placed.clone().text()).toBeLessThan(300);
       const order = (await placed.json()) as { order_number: number };
-      const mailed = await waitFor("the confirmation email", async () => {
-        const state = (await (await fetch(`${sandbox}/_sandbox/email/state`)).json()) as {
-          messages: { To: { Email: string }[]; Metadata: Record<string, string> }[];
-        };
-        return state.messages.find((message) => message.Metadata.order === String(order.order_number));
-      });
+      const mailed = await waitFor(
+        "the confirmation email",
+        async () => {
+          const state = (await (await fetch(`${sandbox}/_sandbox/email/state`)).json()) as {
+            messages: { To: { Email: string }[]; Metadata: Record<string, string> }[];
+          };
+          return state.messages.find((message) => message.Metadata.order === String(order.order_number));
+        },
+        // Generous: in CI this shares two cores with the end-to-end suites.
+        60_000,
+        100,
+      );
       expect(mailed.To).toEqual([expect.objectContaining({ Email: "ada@example.com" })]);
     } finally {
       child.kill("SIGTERM");

@@ -47,10 +47,12 @@ export async function engineSummary(
     `  connections  ${connections.map(describeConnection).join(" · ")}`,
     `  sandbox      ${sandboxCounts(sandbox)}`,
   ];
-  const line = `[${elapsed}] events ${received} | runs ${counts(runs, runStatuses)} | ${connections
-    .filter((c) => c.status !== "active" || c.circuit.status !== "closed")
-    .map(describeConnection)
-    .join(", ")}`;
+  const troubled = connections.filter((c) => c.status !== "active" || c.circuit.status !== "closed");
+  const line = [
+    `[${elapsed}] events ${received}`,
+    `runs ${counts(runs, runStatuses)}`,
+    ...(troubled.length > 0 ? [troubled.map(describeConnection).join(", ")] : []),
+  ].join(" | ");
   return { block, line };
 }
 

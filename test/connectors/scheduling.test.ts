@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ResponseShapeError } from "../../src/connectors/define-connector.ts";
 import { appointmentCompletedEventSchema, scheduling } from "../../src/connectors/scheduling/index.ts";
@@ -6,26 +5,9 @@ import { builtInProviders } from "../../src/ingestion/webhooks/providers/index.t
 import type { Sandbox } from "../../src/sandbox/create-sandbox.ts";
 import { createScheduling, type SchedulingSystem } from "../../src/sandbox/systems/scheduling.ts";
 import { NonRetryableError } from "../../src/sdk/errors.ts";
-import { LoopbackServer } from "../support/loopback-server.ts";
 import { connectToSandbox, type SandboxConnections, startTestSandbox } from "../support/sandbox.ts";
 import { waitFor } from "../support/wait.ts";
-
-/** Receives the scheduling system's webhooks as Tenon's webhook endpoint would. */
-class WebhookReceiver extends LoopbackServer {
-  readonly received: { url: string; headers: Record<string, string>; body: string }[] = [];
-
-  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let body = "";
-    for await (const chunk of request) body += chunk;
-    this.received.push({
-      url: `${this.origin}${request.url}`,
-      headers: request.headers as Record<string, string>,
-      body,
-    });
-    response.statusCode = 204;
-    response.end();
-  }
-}
+import { WebhookReceiver } from "../support/webhook-receiver.ts";
 
 let sandbox: Sandbox;
 let system: SchedulingSystem;

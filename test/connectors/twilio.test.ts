@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ResponseShapeError } from "../../src/connectors/define-connector.ts";
 import { statusCallbackSchema, twilio } from "../../src/connectors/twilio/index.ts";
@@ -6,37 +5,20 @@ import { builtInProviders } from "../../src/ingestion/webhooks/providers/index.t
 import { createSandbox, type Sandbox } from "../../src/sandbox/create-sandbox.ts";
 import { createSms, type SmsSystem } from "../../src/sandbox/systems/sms.ts";
 import { ConfigurationError, NonRetryableError, RetryableError } from "../../src/sdk/errors.ts";
-import { LoopbackServer } from "../support/loopback-server.ts";
 import { connectToSandbox, type SandboxConnections } from "../support/sandbox.ts";
-
-/** Receives status callbacks as Tenon's webhook endpoint would. */
-class CallbackReceiver extends LoopbackServer {
-  readonly received: { url: string; headers: Record<string, string>; body: string }[] = [];
-
-  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let body = "";
-    for await (const chunk of request) body += chunk;
-    this.received.push({
-      url: `${this.origin}${request.url}`,
-      headers: request.headers as Record<string, string>,
-      body,
-    });
-    response.statusCode = 200;
-    response.end();
-  }
-}
+import { WebhookReceiver } from "../support/webhook-receiver.ts";
 
 /** The sandbox's fault dice, rolled in order (then "no fault"): decides which request an injected 5xx hits. */
 const rolls: number[] = [];
 
 let sandbox: Sandbox;
 let sms: SmsSystem;
-let receiver: CallbackReceiver;
+let receiver: WebhookReceiver;
 let connections: SandboxConnections;
 let texts: ReturnType<typeof twilio.client>;
 
 beforeAll(async () => {
-  receiver = new CallbackReceiver();
+  receiver = new WebhookReceiver();
   await receiver.start();
   sandbox = createSandbox({
     systems: { sms: (context) => createSms(context, { statusDelayMs: 5 }) },

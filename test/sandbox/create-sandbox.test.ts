@@ -1,10 +1,9 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Sandbox } from "../../src/sandbox/create-sandbox.ts";
 import { outageOnly, type SandboxContext, type SandboxSystem } from "../../src/sandbox/sandbox-system.ts";
 import { startTestSandbox } from "../support/sandbox.ts";
 import { waitFor } from "../support/wait.ts";
+import { WebhookReceiver } from "../support/webhook-receiver.ts";
 
 /** A minimal system: a counter of processed writes, so a test sees whether a failed request was processed. */
 function createCounter(context: SandboxContext): SandboxSystem & { processed: number } {
@@ -122,22 +121,21 @@ describe("the sandbox", () => {
   });
 
   it("delivers webhooks with retries until the target accepts, keeping the delivery id", async () => {
-    const attempts: string[] = [];
-    const target = createServer((request, response) => {
-      attempts.push(String(request.headers["x-attempt"]));
-      response.writeHead(attempts.length < 3 ? 500 : 200).end();
-    });
-    await new Promise<void>((resolve) => target.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(target.address() as AddressInfo).port}/hooks/counter`;
+    const target = new WebhookReceiver();
+    target.failures = 2;
+    await target.start();
     try {
-      sandbox = await startTestSandbox({ counter: createCounter }, { webhookUrls: { counter: url } });
+      sandbox = await startTestSandbox(
+        { counter: createCounter },
+        { webhookUrls: { counter: `${target.origin}/hooks/counter` } },
+      );
       await post("/counter/v1/announce");
       const webhooks = sandbox.webhooks("counter");
       await waitFor("the webhook delivered", () => webhooks.state().delivered === 1, 10_000);
-      expect(attempts).toEqual(["1", "2", "3"]);
+      expect(target.received.map((delivery) => delivery.headers["x-attempt"])).toEqual(["1", "2", "3"]);
       expect(webhooks.state().recent[0]).toMatchObject({ id: "evt_0", attempts: 3, status: "delivered" });
     } finally {
-      target.close();
+      await target.close();
     }
   });
 });

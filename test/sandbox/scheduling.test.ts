@@ -1,30 +1,15 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { standardWebhooksProvider } from "../../src/ingestion/webhooks/providers/standard-webhooks.ts";
 import type { Sandbox } from "../../src/sandbox/create-sandbox.ts";
 import { createScheduling, type SchedulingSystem } from "../../src/sandbox/systems/scheduling.ts";
-import { LoopbackServer } from "../support/loopback-server.ts";
 import { startTestSandbox } from "../support/sandbox.ts";
 import { waitFor } from "../support/wait.ts";
+import { WebhookReceiver } from "../support/webhook-receiver.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: an answer's JSON, which the assertions check
 type Json = any;
 const read = (response: Response | Promise<Response>): Promise<Json> => Promise.resolve(response).then((r) => r.json());
-
-/** Receives webhooks as Tenon's receiver would; the first `failures` answers are 500s. */
-class WebhookReceiver extends LoopbackServer {
-  readonly received: { headers: Record<string, string>; body: string }[] = [];
-  failures = 0;
-
-  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let body = "";
-    for await (const chunk of request) body += chunk;
-    this.received.push({ headers: request.headers as Record<string, string>, body });
-    response.statusCode = this.failures-- > 0 ? 500 : 204;
-    response.end();
-  }
-}
 
 let sandbox: Sandbox;
 let scheduling: SchedulingSystem;

@@ -1,33 +1,18 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
 import twilio from "twilio";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { twilioProvider } from "../../src/ingestion/webhooks/providers/twilio.ts";
 import type { Sandbox } from "../../src/sandbox/create-sandbox.ts";
 import { createSms, type SmsSystem } from "../../src/sandbox/systems/sms.ts";
-import { LoopbackServer } from "../support/loopback-server.ts";
 import { startTestSandbox } from "../support/sandbox.ts";
+import { WebhookReceiver } from "../support/webhook-receiver.ts";
 
 // biome-ignore lint/suspicious/noExplicitAny: an answer's JSON, which the assertions check
 type Json = any;
 const read = (response: Response | Promise<Response>): Promise<Json> => Promise.resolve(response).then((r) => r.json());
 
-/** Receives status callbacks as a customer's server would; the first `failures` answers are 500s. */
-class CallbackReceiver extends LoopbackServer {
-  readonly received: { url: string; headers: IncomingMessage["headers"]; body: string }[] = [];
-  failures = 0;
-
-  protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    let body = "";
-    for await (const chunk of request) body += chunk;
-    this.received.push({ url: `${this.origin}${request.url}`, headers: request.headers, body });
-    response.statusCode = this.failures-- > 0 ? 500 : 204;
-    response.end();
-  }
-}
-
 let sandbox: Sandbox;
 let sms: SmsSystem;
-let receiver: CallbackReceiver;
+let receiver: WebhookReceiver;
 let auth: string;
 
 const messagesUrl = () => `${sandbox.baseUrl("sms")}/2010-04-01/Accounts/${sms.accountSid}/Messages.json`;
@@ -45,7 +30,7 @@ function get(url: string) {
 }
 
 beforeAll(async () => {
-  receiver = new CallbackReceiver();
+  receiver = new WebhookReceiver();
   await receiver.start();
   sandbox = await startTestSandbox({ sms: (context) => createSms(context, { statusDelayMs: 5 }) });
   sms = sandbox.system<SmsSystem>("sms");

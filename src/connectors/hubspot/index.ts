@@ -119,56 +119,28 @@ export const hubspot = defineConnector({
       input: createDealInput,
       output: createdOutput,
       idempotency: "check-then-act",
-      async call(client, input, context): Promise<Created> {
-        const reference = input.reference ?? context.stepKey;
-        if (reference !== undefined) {
-          const existing = await findByReference(client, "deals", reference, "createDeal");
-          if (existing) return { id: existing, created: false };
-        }
-        const response = await client.post("/crm/v3/objects/deals", {
-          json: {
-            properties: {
-              dealname: input.dealname,
-              amount: String(input.amount),
-              dealstage: input.dealstage ?? "appointmentscheduled",
-              pipeline: input.pipeline ?? "default",
-              ...(reference !== undefined ? { [referenceProperty]: reference } : {}),
-            },
-            ...(input.contactId !== undefined ? { associations: [associationTo(input.contactId, dealToContact)] } : {}),
+      call: (client, input, context) =>
+        createUnlessReferenced(client, "deals", input.reference ?? context.stepKey, "createDeal", {
+          properties: {
+            dealname: input.dealname,
+            amount: String(input.amount),
+            dealstage: input.dealstage ?? "appointmentscheduled",
+            pipeline: input.pipeline ?? "default",
           },
-        });
-        return {
-          id: checkAnswer(crmObject, response.body, "hubspot.createDeal (POST /crm/v3/objects/deals)").id,
-          created: true,
-        };
-      },
+          associations: input.contactId !== undefined ? [associationTo(input.contactId, dealToContact)] : [],
+        }),
     }),
     addNote: defineOperation({
       description: "Adds a note to a contact's timeline, unless one with the same reference exists",
       input: addNoteInput,
       output: createdOutput,
       idempotency: "check-then-act",
-      async call(client, input, context): Promise<Created> {
-        const reference = input.reference ?? context.stepKey;
-        if (reference !== undefined) {
-          const existing = await findByReference(client, "notes", reference, "addNote");
-          if (existing) return { id: existing, created: false };
-        }
+      call: (client, input, context) => {
         const timestamp = input.timestamp === undefined ? new Date() : new Date(input.timestamp);
-        const response = await client.post("/crm/v3/objects/notes", {
-          json: {
-            properties: {
-              hs_note_body: input.body,
-              hs_timestamp: timestamp.toISOString(),
-              ...(reference !== undefined ? { [referenceProperty]: reference } : {}),
-            },
-            associations: [associationTo(input.contactId, noteToContact)],
-          },
+        return createUnlessReferenced(client, "notes", input.reference ?? context.stepKey, "addNote", {
+          properties: { hs_note_body: input.body, hs_timestamp: timestamp.toISOString() },
+          associations: [associationTo(input.contactId, noteToContact)],
         });
-        return {
-          id: checkAnswer(crmObject, response.body, "hubspot.addNote (POST /crm/v3/objects/notes)").id,
-          created: true,
-        };
       },
     }),
   },
@@ -180,6 +152,31 @@ function toContact(contact: { id: string; properties: Record<string, string | nu
 
 function associationTo(contactId: string, associationTypeId: number) {
   return { to: { id: contactId }, types: [{ associationCategory: "HUBSPOT_DEFINED", associationTypeId }] };
+}
+
+/**
+ * Check-then-act for objects without an idempotency key: the object carrying `reference` if an earlier
+ * attempt made it, else a new one that carries it (no reference, outside a step: simply created).
+ */
+async function createUnlessReferenced(
+  client: ConnectionClient,
+  type: "deals" | "notes",
+  reference: string | undefined,
+  operation: string,
+  object: { properties: Record<string, string>; associations: ReturnType<typeof associationTo>[] },
+): Promise<Created> {
+  if (reference !== undefined) {
+    const existing = await findByReference(client, type, reference, operation);
+    if (existing) return { id: existing, created: false };
+  }
+  const request = `POST /crm/v3/objects/${type}`;
+  const response = await client.post(`/crm/v3/objects/${type}`, {
+    json: {
+      properties: { ...object.properties, ...(reference !== undefined ? { [referenceProperty]: reference } : {}) },
+      ...(object.associations.length > 0 ? { associations: object.associations } : {}),
+    },
+  });
+  return { id: checkAnswer(crmObject, response.body, `hubspot.${operation} (${request})`).id, created: true };
 }
 
 /**

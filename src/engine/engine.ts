@@ -191,11 +191,9 @@ export function createEngine(options: EngineOptions): Engine {
     async start() {
       await storage.migrate();
       if (!worker) return;
-      if (storage.dialect === "sqlite") {
-        // One process owns a SQLite file, so anything still "running" belongs to a previous process that died.
-        const recovered = await storage.releaseAllLeases(clock.now());
-        if (recovered > 0) logger.warn({ recovered }, "requeued runs interrupted by the previous process");
-      }
+      // SQLite: this process takes the file's worker over; anything still "running" was its dead predecessor's.
+      const recovered = await storage.beginWorkerSession(clock.now());
+      if (recovered > 0) logger.warn({ recovered }, "requeued runs interrupted by the previous process");
       unsubscribe = storage.onRunsAvailable(() => worker.wake());
       worker.start();
       scheduler?.start(() => worker.wake());
@@ -208,6 +206,7 @@ export function createEngine(options: EngineOptions): Engine {
       unsubscribe();
       await worker?.stop(deadlineMs);
       await Promise.all([accepts.whenIdle(), transitions.whenIdle()]);
+      if (worker) await storage.endWorkerSession();
       await options.connections?.stop();
     },
 

@@ -21,6 +21,7 @@ import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contrac
 import type { Clock } from "./clock.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
+import { type LeaseFence, LeaseLostError } from "./lease-fence.ts";
 import { runInStep } from "./step-scope.ts";
 
 export interface ExecutionDeps {
@@ -32,9 +33,6 @@ export interface ExecutionDeps {
   /** The configured connections' clients, by name. */
   connection: RunContext<unknown>["connection"];
 }
-
-/** The run's lease is gone (taken over or released): stop quietly, another attempt owns the run now. */
-class LeaseLostError extends Error {}
 
 /** A step's function threw: carries what the run needs to decide retry, dead or failed. */
 class StepFailedError extends Error {
@@ -60,12 +58,17 @@ const maxErrorLength = 8192;
  * Executes one claimed run from the top. Completed steps come from the journal
  * instead of running again, so the run resumes at its first incomplete step.
  */
-export async function executeRun(run: ClaimedRun, integration: Integration, deps: ExecutionDeps): Promise<void> {
+export async function executeRun(
+  run: ClaimedRun,
+  integration: Integration,
+  fence: LeaseFence,
+  deps: ExecutionDeps,
+): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
   const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
-  if (run.failures >= policy.maxAttempts) {
-    // Attempts lost to crashes count too: a run that kills its worker every time must not loop forever.
-    await finish(run, deps, { kind: "dead", error: run.lastError ?? "retries exhausted", stepFailure: null });
+  if (run.crashes >= policy.maxCrashes) {
+    // Interrupted again and again without completing a step: the run itself is the likely cause of the crashes.
+    await finish(run, deps, { kind: "dead", error: poisonReason(run, policy), stepFailure: null });
     return;
   }
   let resolveSuspension: () => void = () => {};
@@ -75,7 +78,7 @@ export async function executeRun(run: ClaimedRun, integration: Integration, deps
     }),
     suspend: () => resolveSuspension(),
   };
-  const step = createStepTools(run, policy, deps, suspension);
+  const step = createStepTools(run, policy, fence, deps, suspension);
   const event: TriggerEvent<unknown> = {
     id: run.event.id,
     source: run.event.source,
@@ -114,12 +117,47 @@ export async function executeRun(run: ClaimedRun, integration: Integration, deps
       log.warn("run finished after its lease was lost; another attempt owns it");
     }
   } catch (thrown) {
+    // Whatever was thrown, a worker whose lease may have lapsed records no outcome of its own.
+    if (!fence.held) {
+      await handOverFenced(run, fence, deps, log);
+      return;
+    }
     if (thrown instanceof LeaseLostError) {
       log.warn("run stopped: its lease was lost (expired or released); another attempt owns it");
       return;
     }
     await handleFailure(run, policy, deps, thrown);
   }
+}
+
+/**
+ * The worker fenced itself: it stops acting for the run at once and logs it. If the lease is in fact still
+ * its own (nobody took the run over), it hands the run back as an interruption so that it resumes now,
+ * from its journal, rather than when the lease expires; otherwise that transition simply finds it gone.
+ */
+async function handOverFenced(run: ClaimedRun, fence: LeaseFence, deps: ExecutionDeps, log: Logger): Promise<void> {
+  const now = deps.clock.now();
+  log.warn(
+    { lapsedMsAgo: now - fence.heldUntil },
+    "worker fenced itself: its lease on the run may have lapsed (heartbeats failed or the process stalled), so it stopped acting for the run; the run resumes from its journal",
+  );
+  await deps.transition({
+    kind: "interruptRun",
+    runId: run.id,
+    leaseToken: run.leaseToken,
+    reason:
+      "the worker running this attempt fenced itself (its lease may have lapsed: heartbeats failed or the process stalled); the run was requeued",
+    now,
+  });
+}
+
+function poisonReason(run: ClaimedRun, policy: ResolvedRetryPolicy): string {
+  return (
+    `poison run suspected: it was in flight when its worker stopped (crash, kill, out of memory, or a stall past ` +
+    `its lease) ${run.crashes} times in a row without completing a step (retries.maxCrashes = ${policy.maxCrashes}), ` +
+    `so it ends dead instead of taking workers down again; find the cause, fix it and replay the run. ` +
+    `Last interruption: ${run.lastError ?? "unknown"}`
+  );
 }
 
 async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, deps: ExecutionDeps, thrown: unknown) {
@@ -217,6 +255,7 @@ function truncate(text: string): string {
 function createStepTools(
   run: ClaimedRun,
   policy: ResolvedRetryPolicy,
+  fence: LeaseFence,
   deps: ExecutionDeps,
   suspension: Suspension,
 ): StepTools {
@@ -242,11 +281,14 @@ function createStepTools(
     const attempt = (entry?.failures ?? 0) + 1;
     let value: T;
     const idempotencyKey = idempotencyKeyFor(run.id, key);
+    fence.assertHeld(`step "${key}"`);
     try {
-      value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0 }, () =>
+      value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
         fn({ idempotencyKey, attempt }),
       );
     } catch (error) {
+      // An aborted request, or the step's own reaction to it, is not a failure of the step.
+      if (!fence.held) throw new LeaseLostError(`step "${key}" was stopped: the worker's lease on the run lapsed`);
       const stepPolicy = options?.retries ? resolveRetryPolicy(options.retries, policy) : undefined;
       throw new StepFailedError(key, attempt, stepPolicy, toError(error));
     }

@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { LeaseFence } from "./lease-fence.ts";
 
 /**
  * The step whose function is running right now, carried across awaits: the outbound client reads it
- * to tag audit records with the run and step, and to send the step's idempotency key without the
- * author passing it along.
+ * to tag audit records with the run and step, to send the step's idempotency key without the
+ * author passing it along, and to stop sending once the worker's lease on the run has lapsed.
  */
 export interface StepScope {
   runId: string;
@@ -12,6 +13,8 @@ export interface StepScope {
   attempt: number;
   /** Non-GET requests made so far in this attempt: each gets its own key, the same on every attempt. */
   writes: number;
+  /** The worker's view of its lease on the run: no request goes out once it has lapsed. */
+  fence?: LeaseFence;
 }
 
 const scopes = new AsyncLocalStorage<StepScope>();

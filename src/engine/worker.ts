@@ -4,6 +4,7 @@ import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
 import { executeRun } from "./execute-run.ts";
+import { LeaseFence } from "./lease-fence.ts";
 
 export interface WorkerOptions {
   /** Runs executed at once by this worker. Default 100. */
@@ -26,11 +27,26 @@ interface WorkerDeps {
   connection: RunContext<unknown>["connection"];
 }
 
+/** One execution of a claimed run in this worker, with its own view of the lease. */
+interface Execution {
+  run: ClaimedRun;
+  fence: LeaseFence;
+  done: Promise<void>;
+}
+
+/** Attempts of one heartbeat before it waits for the next beat (a lapsing lease fences the runs meanwhile). */
+const heartbeatAttempts = 3;
+
 /**
  * Claims due runs with a lease and executes them. Woken at once by local
  * enqueues and PostgreSQL notifications; otherwise it looks again when the next
  * run is due or after the poll interval. Heartbeats keep leases alive; a sweep
  * requeues runs whose worker died.
+ *
+ * Timing (docs/guarantees.md, "Leases and fencing"): a heartbeat every lease/3 writes
+ * `now + lease`; each execution acts only until that confirmed lease minus a margin of lease/4,
+ * so a healthy worker keeps 5/12 of a lease of slack and a stalled one stops before anyone
+ * else may take over.
  */
 export class Worker {
   readonly #deps: WorkerDeps;
@@ -38,7 +54,10 @@ export class Worker {
   readonly #leaseMs: number;
   readonly #pollIntervalMs: number;
   readonly #claimBatch: number;
-  readonly #inFlight = new Map<string, { run: ClaimedRun; done: Promise<void> }>();
+  readonly #fenceMarginMs: number;
+  /** By claimed run, not by id: a stale and a current execution of one run must not share an entry. */
+  readonly #inFlight = new Map<ClaimedRun, Execution>();
+  #beating = false;
   #stopping = false;
   #woken = false;
   #wake: () => void = () => {};
@@ -51,6 +70,7 @@ export class Worker {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.#claimBatch = options.claimBatch ?? 100;
+    this.#fenceMarginMs = Math.floor(this.#leaseMs / 4);
   }
 
   start(): void {
@@ -84,20 +104,20 @@ export class Worker {
       this.#woken = false;
       const limit = Math.min(free, this.#claimBatch);
       let claimed: ClaimedRun[];
+      const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
       try {
-        const now = this.#deps.clock.now();
         claimed = await this.#deps.storage.claimDueRuns({
           leaseToken: randomUUID(),
           limit,
-          now,
-          leaseUntil: now + this.#leaseMs,
+          now: leaseUntil - this.#leaseMs,
+          leaseUntil,
         });
       } catch (error) {
         this.#deps.logger.error({ err: (error as Error).message }, "claiming runs failed; retrying in 1 s");
         await this.#sleep(1000);
         continue;
       }
-      for (const run of claimed) this.#execute(run);
+      for (const run of claimed) this.#execute(run, new LeaseFence(this.#deps.clock, leaseUntil - this.#fenceMarginMs));
       if (claimed.length < limit) await this.#sleep(await this.#idleDelay());
     }
   }
@@ -123,7 +143,7 @@ export class Worker {
     });
   }
 
-  #execute(run: ClaimedRun): void {
+  #execute(run: ClaimedRun, fence: LeaseFence): void {
     const integration = this.#deps.integrations.get(run.integrationId);
     const done = (async () => {
       if (!integration) {
@@ -138,26 +158,47 @@ export class Worker {
         });
         return;
       }
-      await executeRun(run, integration, this.#deps);
+      await executeRun(run, integration, fence, this.#deps);
     })()
       .catch((error) => {
         // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.
         this.#deps.logger.error({ runId: run.id, err: (error as Error).message }, "recording the run's outcome failed");
       })
       .finally(() => {
-        this.#inFlight.delete(run.id);
+        fence.close();
+        this.#inFlight.delete(run);
         this.wake();
       });
-    this.#inFlight.set(run.id, { run, done });
+    this.#inFlight.set(run, { run, fence, done });
   }
 
+  /**
+   * Renews the leases of the runs in flight and moves each one's fence to the lease just written. A run
+   * the storage did not renew keeps the fence it had: if its lease was lost, the fence lapses on time.
+   * A failed beat is tried again at once, a few times, before it waits for the next one.
+   */
   async #heartbeat(): Promise<void> {
-    const tokens = [...new Set([...this.#inFlight.values()].map((f) => f.run.leaseToken))];
+    if (this.#beating) return;
+    const executions = [...this.#inFlight.values()];
+    const tokens = [...new Set(executions.map((e) => e.run.leaseToken))];
     if (tokens.length === 0) return;
+    this.#beating = true;
     try {
-      await this.#deps.storage.extendLeases(tokens, this.#deps.clock.now() + this.#leaseMs);
-    } catch (error) {
-      this.#deps.logger.error({ err: (error as Error).message }, "extending leases failed");
+      for (let attempt = 1; attempt <= heartbeatAttempts && !this.#stopping; attempt++) {
+        const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
+        try {
+          const renewed = await this.#deps.storage.extendLeases(tokens, leaseUntil);
+          const held = new Set(renewed.map((r) => `${r.runId}\u0000${r.leaseToken}`));
+          for (const e of executions) {
+            if (held.has(`${e.run.id}\u0000${e.run.leaseToken}`)) e.fence.confirm(leaseUntil - this.#fenceMarginMs);
+          }
+          return;
+        } catch (error) {
+          this.#deps.logger.error({ err: (error as Error).message, attempt }, "extending leases failed");
+        }
+      }
+    } finally {
+      this.#beating = false;
     }
   }
 
@@ -185,16 +226,16 @@ export class Worker {
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, deadlineMs);
     });
-    await Promise.race([Promise.all([...this.#inFlight.values()].map((f) => f.done)), deadline]);
+    await Promise.race([Promise.all([...this.#inFlight.values()].map((e) => e.done)), deadline]);
     clearTimeout(timer);
     const leftovers = [...this.#inFlight.values()];
     await Promise.all(
-      leftovers.map((f) =>
+      leftovers.map((e) =>
         this.#deps
           .transition({
             kind: "releaseRun",
-            runId: f.run.id,
-            leaseToken: f.run.leaseToken,
+            runId: e.run.id,
+            leaseToken: e.run.leaseToken,
             now: this.#deps.clock.now(),
           })
           .catch(() => false),

@@ -71,11 +71,18 @@ export interface ClaimedRun {
   integrationId: string;
   eventId: string;
   leaseToken: string;
-  /** Failed attempts of the run outside any step (lease expiries included). */
+  /** Failed attempts of the run outside any step. */
   failures: number;
+  /** Interruptions in a row (crash, kill, stall past the lease) without a step completed in between. */
+  crashes: number;
   lastError: string | null;
   event: { id: string; source: string; type: string; payloadJson: string; receivedAt: number };
   journal: JournalEntry[];
+}
+
+export interface RenewedLease {
+  runId: string;
+  leaseToken: string;
 }
 
 export interface StepFailure {
@@ -106,7 +113,13 @@ export type RunTransition =
       now: number;
     }
   | { kind: "sleepRun"; runId: string; leaseToken: string; name: string; wakeAt: number; now: number }
+  /** Graceful: the worker hands the run back (shutdown); nothing is counted. */
   | { kind: "releaseRun"; runId: string; leaseToken: string; now: number }
+  /**
+   * The worker fenced itself (its lease may have lapsed): requeued like a crash, and counted as one
+   * when the run made no progress since its previous interruption.
+   */
+  | { kind: "interruptRun"; runId: string; leaseToken: string; reason: string; now: number }
   | {
       kind: "waitRun";
       runId: string;
@@ -140,6 +153,8 @@ export interface RunRecord {
   /** The connection a waiting or paused run waits on; null otherwise. */
   waitingOn: string | null;
   failures: number;
+  /** Interruptions of its worker in a row without progress (see ClaimedRun.crashes). */
+  crashes: number;
   lastError: string | null;
   outputJson: string | null;
   createdAt: number;
@@ -221,12 +236,26 @@ export interface Storage {
   claimDueRuns(input: { leaseToken: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedRun[]>;
   /** Applies transitions in one transaction; outcome per transition, in order. */
   applyTransitions(transitions: RunTransition[]): Promise<TransitionOutcome[]>;
-  /** Heartbeat: pushes the lease of every run still held under one of `leaseTokens`. */
-  extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void>;
-  /** Makes runs whose lease ran out claimable again (crash recovery); returns how many. */
+  /**
+   * Heartbeat: pushes the lease of every run still held under one of `leaseTokens`, and returns the
+   * runs it pushed, with the token they are held under. A run missing from the answer was not renewed (lost, finished, or
+   * busy in a transition at that instant): its holder must go by the lease it last had confirmed.
+   * Never waits for a row lock (no deadlock with transitions).
+   */
+  extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]>;
+  /**
+   * Makes runs whose lease ran out claimable again (crash recovery); returns how many. Each counts as an
+   * interruption: `crashes` grows by one unless the run completed a step since its previous interruption.
+   */
   expireLeases(now: number): Promise<number>;
-  /** Requeues every running run regardless of lease: for a backend owned by one process, at its start. */
-  releaseAllLeases(now: number): Promise<number>;
+  /**
+   * Called once by a process that is about to run a worker. SQLite: takes exclusive ownership of the file
+   * (throws if another live process runs a worker on it) and requeues the runs the previous owner left
+   * running, as interruptions. PostgreSQL: nothing (leases expire). Returns how many runs were requeued.
+   */
+  beginWorkerSession(now: number): Promise<number>;
+  /** The worker of this process stopped: SQLite gives up ownership of the file (another process may take it). */
+  endWorkerSession(): Promise<void>;
   /** When the next queued/retrying/sleeping/waiting run becomes due, or null if none. */
   nextDueAt(): Promise<number | null>;
 

@@ -4,6 +4,7 @@ import type {
   JournalEntry,
   NewEvent,
   PollState,
+  RenewedLease,
   RunRecord,
   RunStatus,
   StepRecord,
@@ -19,6 +20,7 @@ export interface RunRow {
   available_at: number;
   waiting_on: string | null;
   failures: number;
+  crashes: number;
   last_error: string | null;
   output: string | null;
   created_at: number;
@@ -61,7 +63,7 @@ export interface StepRow {
 }
 
 export const runColumns =
-  "id, integration_id, event_id, status, concurrency_key, available_at, waiting_on, failures, last_error, output, created_at, started_at, finished_at";
+  "id, integration_id, event_id, status, concurrency_key, available_at, waiting_on, failures, crashes, last_error, output, created_at, started_at, finished_at";
 
 export function toRunRecord(row: RunRow): RunRecord {
   return {
@@ -73,6 +75,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     availableAt: Number(row.available_at),
     waitingOn: row.waiting_on,
     failures: row.failures,
+    crashes: row.crashes,
     lastError: row.last_error,
     outputJson: row.output,
     createdAt: Number(row.created_at),
@@ -146,4 +149,13 @@ export function groupJournal(rows: StepRow[]): Map<string, JournalEntry[]> {
 export function eventStatus(event: NewEvent): EventStatus {
   if (event.quarantineReason !== undefined) return "quarantined";
   return event.runs.length > 0 ? "accepted" : "unmatched";
+}
+
+export interface RenewedLeaseRow {
+  id: string;
+  lease_token: string;
+}
+
+export function toRenewedLease(row: RenewedLeaseRow): RenewedLease {
+  return { runId: row.id, leaseToken: row.lease_token };
 }

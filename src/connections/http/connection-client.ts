@@ -1,6 +1,7 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
+import { LeaseLostError } from "../../engine/lease-fence.ts";
 import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
 import {
   CircuitOpenError,
@@ -131,6 +132,10 @@ export class ConnectionClient {
     // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
     const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
     const applied = await deps.auth.apply(prepared);
+    // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
+    // lease on the run has lapsed sends nothing more, and the fence's signal aborts what is still in flight.
+    const fence = currentStep()?.fence;
+    fence?.assertHeld(`${prepared.method} ${this.#shownUrl(prepared.url)}`);
     const started = performance.now();
     const at = deps.clock.now();
     try {
@@ -141,6 +146,7 @@ export class ConnectionClient {
         dispatcher: deps.dispatcher,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
+        ...(fence ? { signal: fence.signal } : {}),
       });
       const text = await answer.body.text();
       const headers = flattenHeaders(answer.headers);
@@ -154,6 +160,12 @@ export class ConnectionClient {
       return { response, applied };
     } catch (thrown) {
       const error = thrown as Error;
+      if (fence && !fence.held) {
+        // Aborted by the lapsing lease: not the connection's failure, so no circuit count and no retry here.
+        const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on the run lapsed`);
+        this.#audit(prepared, at, performance.now() - started, { error: aborted });
+        throw aborted;
+      }
       this.#audit(prepared, at, performance.now() - started, { error });
       return { error, applied };
     }
@@ -271,6 +283,7 @@ export class ConnectionClient {
 
 /** A network failure in words: what failed and, where undici says, which timeout. */
 function describeNetworkError(error: Error): string {
+  if (error instanceof LeaseLostError) return error.message;
   const code = (error as { code?: string }).code;
   switch (code) {
     case "UND_ERR_CONNECT_TIMEOUT":

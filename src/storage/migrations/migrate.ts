@@ -2,12 +2,14 @@ import { type Kysely, type Migration, sql } from "kysely";
 import { initialSchema } from "./001-initial-schema.ts";
 import { ingestionSchema } from "./002-ingestion.ts";
 import { connectionsSchema } from "./003-connections.ts";
+import { crashAccountingSchema } from "./004-crash-accounting.ts";
 
 function migrationsFor(dialect: "sqlite" | "postgres"): [string, Migration][] {
   return [
     ["001-initial-schema", initialSchema(dialect)],
     ["002-ingestion", ingestionSchema(dialect)],
     ["003-connections", connectionsSchema(dialect)],
+    ["004-crash-accounting", crashAccountingSchema()],
   ];
 }
 

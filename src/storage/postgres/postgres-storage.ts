@@ -12,6 +12,7 @@ import type {
   PollClaim,
   PollLease,
   PollState,
+  RenewedLease,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -27,9 +28,11 @@ import {
   type EventRow,
   eventStatus,
   groupJournal,
+  type RenewedLeaseRow,
   type RunRow,
   runColumns,
   type StepRow,
+  toRenewedLease,
   toRunRecord,
 } from "../rows.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
@@ -134,7 +137,7 @@ export class PostgresStorage implements Storage {
   }
 
   async #transaction<T>(work: (client: Client) => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
+    return this.#withRetry(async () => {
       const client = await this.#pool.connect();
       try {
         await client.query("BEGIN");
@@ -143,10 +146,20 @@ export class PostgresStorage implements Storage {
         return result;
       } catch (error) {
         await client.query("ROLLBACK").catch(() => {});
-        if (attempt < 5 && retryableSqlStates.has((error as { code?: string }).code ?? "")) continue;
         throw error;
       } finally {
         client.release();
+      }
+    });
+  }
+
+  /** Runs a statement or transaction again when PostgreSQL aborted it as a deadlock victim or serialization failure. */
+  async #withRetry<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (error) {
+        if (attempt >= 5 || !retryableSqlStates.has((error as { code?: string }).code ?? "")) throw error;
       }
     }
   }
@@ -287,6 +300,7 @@ export class PostgresStorage implements Storage {
       integration_id: string;
       event_id: string;
       failures: number;
+      crashes: number;
       last_error: string | null;
     }>({ name: "tenon_claim", text: q.claimDueRuns, values: [now, limit, leaseToken, leaseUntil] });
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
@@ -310,6 +324,7 @@ export class PostgresStorage implements Storage {
         eventId: row.event_id,
         leaseToken,
         failures: row.failures,
+        crashes: row.crashes,
         lastError: row.last_error,
         event: {
           id: event.id,
@@ -336,7 +351,7 @@ export class PostgresStorage implements Storage {
         else outcomes[index] = await this.#applyOne(client, t, freedKeys);
       }
       if (steps.length > 0) {
-        const { rows } = await client.query<{ run_id: string; name: string }>({
+        const { rows } = await client.query<{ run_id: string; lease_token: string }>({
           name: "tenon_record_steps",
           text: q.recordSteps,
           values: [
@@ -347,11 +362,11 @@ export class PostgresStorage implements Storage {
             steps.map((s) => s.t.now),
           ],
         });
-        const written = new Set(rows.map((r) => `${r.run_id}\u0000${r.name}`));
-        for (const s of steps) outcomes[s.index] = written.has(`${s.t.runId}\u0000${s.t.name}`);
+        const written = new Set(rows.map((r) => `${r.run_id}\u0000${r.lease_token}`));
+        for (const s of steps) outcomes[s.index] = written.has(`${s.t.runId}\u0000${s.t.leaseToken}`);
       }
       if (completions.length > 0) {
-        const { rows } = await client.query<{ id: string; concurrency_key: string | null }>({
+        const { rows } = await client.query<{ id: string; lease_token: string; concurrency_key: string | null }>({
           name: "tenon_complete_runs",
           text: q.completeRuns,
           values: [
@@ -361,8 +376,8 @@ export class PostgresStorage implements Storage {
             completions.map((c) => c.t.now),
           ],
         });
-        const done = new Set(rows.map((r) => r.id));
-        for (const c of completions) outcomes[c.index] = done.has(c.t.runId);
+        const done = new Set(rows.map((r) => `${r.id}\u0000${r.lease_token}`));
+        for (const c of completions) outcomes[c.index] = done.has(`${c.t.runId}\u0000${c.t.leaseToken}`);
         for (const row of rows) if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
       }
       // Keys in sorted order, so two transactions freeing the same keys lock them in the same order.
@@ -419,6 +434,11 @@ export class PostgresStorage implements Storage {
       }
       case "releaseRun":
         return this.#requeue(client, t);
+      case "interruptRun": {
+        const { rowCount } = await client.query(q.interruptRun, [t.now, t.reason, t.runId, t.leaseToken]);
+        if (rowCount === 1) await client.query(q.notifyRunsAvailable);
+        return rowCount === 1;
+      }
       case "waitRun": {
         const { rowCount } = await client.query(q.waitRun, [
           t.availableAt,
@@ -453,18 +473,30 @@ export class PostgresStorage implements Storage {
     return promoted.rowCount === 1;
   }
 
-  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void> {
-    if (leaseTokens.length === 0) return;
-    await this.#pool.query(q.extendLeases, [leaseUntil, leaseTokens]);
+  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]> {
+    if (leaseTokens.length === 0) return [];
+    const { rows } = await this.#withRetry(() =>
+      this.#pool.query<RenewedLeaseRow>({
+        name: "tenon_extend_leases",
+        text: q.extendLeases,
+        values: [leaseUntil, leaseTokens],
+      }),
+    );
+    return rows.map(toRenewedLease);
   }
 
   async expireLeases(now: number): Promise<number> {
-    return (await this.#pool.query(q.expireLeases, [now])).rowCount ?? 0;
+    const { rowCount } = await this.#withRetry(() => this.#pool.query(q.expireLeases, [now]));
+    if ((rowCount ?? 0) > 0) await this.#pool.query(q.notifyRunsAvailable);
+    return rowCount ?? 0;
   }
 
-  async releaseAllLeases(now: number): Promise<number> {
-    return (await this.#pool.query(q.releaseAllLeases, [now])).rowCount ?? 0;
+  /** Many workers share a PostgreSQL database: a dead worker's runs come back when their leases expire. */
+  async beginWorkerSession(): Promise<number> {
+    return 0;
   }
+
+  async endWorkerSession(): Promise<void> {}
 
   async nextDueAt(): Promise<number | null> {
     const { rows } = await this.#pool.query<{ at: number | null }>({ name: "tenon_next_due", text: q.nextDueAt });
@@ -485,12 +517,20 @@ export class PostgresStorage implements Storage {
         ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
         : "queued";
       await client.query(
-        "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
+        "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
         [status, now, runId],
       );
       await client.query("UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'", [runId]);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
-      return toRunRecord({ ...run, status, available_at: now, waiting_on: null, failures: 0, finished_at: null });
+      return toRunRecord({
+        ...run,
+        status,
+        available_at: now,
+        waiting_on: null,
+        failures: 0,
+        crashes: 0,
+        finished_at: null,
+      });
     });
   }
 

@@ -34,17 +34,24 @@ export const postgresSql = {
   journalOfRuns: `SELECT s.run_id, s.name, s.status, s.output, s.error, s.failures
     FROM unnest($1::text[]) AS k(id) JOIN steps s ON s.run_id = k.id`,
 
-  /** Journals completed steps, only for runs whose lease the caller still holds. */
-  recordSteps: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
-    SELECT v.run_id, v.name, 'completed', v.output, NULL, 0, v.now
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(run_id, lease_token, name, output, now)
-    JOIN runs r ON r.id = v.run_id AND r.lease_token = v.lease_token AND r.status = 'running'
-    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL, updated_at = EXCLUDED.updated_at
-    RETURNING run_id, name`,
+  /**
+   * Journals completed steps, only for runs whose lease the caller still holds. Answers with the lease
+   * token of each written step: a stale and a current execution of one run can share a batch, and only
+   * the holder's write may be reported as done.
+   */
+  recordSteps: `WITH held AS (
+      SELECT v.run_id, v.lease_token, v.name, v.output, v.now
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(run_id, lease_token, name, output, now)
+      JOIN runs r ON r.id = v.run_id AND r.lease_token = v.lease_token AND r.status = 'running'),
+    written AS (
+      INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
+      SELECT run_id, name, 'completed', output, NULL, 0, now FROM held
+      ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL, updated_at = EXCLUDED.updated_at)
+    SELECT run_id, lease_token FROM held`,
   completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
     WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
-    RETURNING r.id, r.concurrency_key`,
+    RETURNING r.id, v.lease_token, r.concurrency_key`,
   recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4)
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1, updated_at = EXCLUDED.updated_at`,
   retryRun: `UPDATE runs SET status = 'retrying', available_at = $1, last_error = $2, failures = failures + $3, lease_token = NULL, lease_until = NULL, updated_at = $4
@@ -57,6 +64,10 @@ export const postgresSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, updated_at = EXCLUDED.updated_at`,
   releaseRun: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, updated_at = $1
     WHERE id = $2 AND lease_token = $3 AND status = 'running'`,
+  /** A worker that fenced itself hands the run back as an interruption (see interruptRuns). */
+  interruptRun: interruptRuns(
+    "SELECT seq, id FROM runs WHERE id = $3 AND lease_token = $4 AND status = 'running' FOR NO KEY UPDATE",
+  ),
   /** No attempt is used: the connection, not the run, is what failed. */
   waitRun: `UPDATE runs SET status = 'waiting', available_at = $1, waiting_on = $2, last_error = $3, lease_token = NULL, lease_until = NULL, updated_at = $4
     WHERE id = $5 AND lease_token = $6 AND status = 'running'`,
@@ -75,14 +86,21 @@ export const postgresSql = {
     WHERE seq = (SELECT seq FROM runs WHERE concurrency_key = $2 AND status = 'blocked' ORDER BY seq LIMIT 1)
     RETURNING id`,
 
-  extendLeases: "UPDATE runs SET lease_until = $1 WHERE status = 'running' AND lease_token = ANY($2::text[])",
-  /** Crash recovery: a lease that ran out means its worker died or stalled; the attempt counts as failed. */
-  expireLeases: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, failures = failures + 1,
-    last_error = 'the worker running this attempt stopped renewing its lease (crashed or stalled); the run was requeued', updated_at = $1
-    WHERE status = 'running' AND lease_until < $1`,
-  releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL, failures = failures + 1,
-    last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = $1
-    WHERE status = 'running'`,
+  /**
+   * Heartbeat. SKIP LOCKED: it never waits for a row a transition holds, so it cannot take part in a deadlock;
+   * a row skipped now is renewed by the next beat (its holder goes by the lease it last had confirmed).
+   */
+  extendLeases: `UPDATE runs r SET lease_until = $1
+    FROM (SELECT seq FROM runs WHERE status = 'running' AND lease_token = ANY($2::text[]) FOR NO KEY UPDATE SKIP LOCKED) held
+    WHERE r.seq = held.seq RETURNING r.id, r.lease_token`,
+  /**
+   * Crash recovery: a lease that ran out means its worker died or stalled. An interruption, not a failure;
+   * SKIP LOCKED for the same reason as the heartbeat (a row in transition is looked at by the next sweep).
+   */
+  expireLeases: interruptRuns(
+    "SELECT seq, id FROM runs WHERE status = 'running' AND lease_until < $1 FOR NO KEY UPDATE SKIP LOCKED",
+    "'the worker running this attempt stopped renewing its lease (crashed or stalled); the run was requeued'",
+  ),
   nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES ($1, NULL) ON CONFLICT (id) DO NOTHING",
@@ -108,3 +126,21 @@ export const postgresSql = {
   resetPollCursor: `INSERT INTO poll_sources (id, cursor, next_poll_at) VALUES ($1, $2, $3)
     ON CONFLICT (id) DO UPDATE SET cursor = EXCLUDED.cursor, next_poll_at = EXCLUDED.next_poll_at, lease_owner = NULL, lease_until = NULL`,
 } as const;
+
+/**
+ * Requeues the runs `target` selects (columns seq, id) as interrupted: at once, with no attempt used. Their
+ * `crashes` grows by one unless they completed a step since their previous interruption (more completed
+ * steps than `steps_at_interruption`), in which case it starts again from zero: a run that advances is
+ * never dead-lettered by the crashes of its process. $1 is now; the reason is $2 unless given as SQL.
+ */
+function interruptRuns(target: string, reason = "$2"): string {
+  return `WITH target AS (${target}),
+    progress AS (
+      SELECT t.seq, count(s.run_id) AS completed FROM target t
+      LEFT JOIN steps s ON s.run_id = t.id AND s.status = 'completed' GROUP BY t.seq)
+    UPDATE runs r SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL,
+      crashes = CASE WHEN p.completed > r.steps_at_interruption THEN 0 ELSE r.crashes + 1 END,
+      steps_at_interruption = p.completed, last_error = ${reason}, updated_at = $1
+    FROM progress p WHERE r.seq = p.seq
+    RETURNING r.id`;
+}

@@ -14,6 +14,7 @@ import type {
   PollClaim,
   PollLease,
   PollState,
+  RenewedLease,
   RunFilter,
   RunRecord,
   RunStatus,
@@ -29,14 +30,17 @@ import {
   type EventRow,
   eventStatus,
   groupJournal,
+  type RenewedLeaseRow,
   type RunRow,
   runColumns,
   type StepRow,
+  toRenewedLease,
   toRunRecord,
 } from "../rows.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
+import { takeWorkerOwnership } from "./worker-ownership.ts";
 
 export interface SqliteStorageOptions {
   /** File path, or ":memory:". */
@@ -61,8 +65,12 @@ export class SqliteStorage implements Storage {
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
+  readonly #path: string;
+  /** Held while this process runs the file's worker (see worker-ownership.ts). */
+  #ownership: Database.Database | undefined;
 
   constructor(options: SqliteStorageOptions) {
+    this.#path = options.path;
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     this.#db = new Database(options.path);
     const journal = this.#db.pragma("journal_mode = WAL", { simple: true });
@@ -94,6 +102,7 @@ export class SqliteStorage implements Storage {
     await this.#walSync?.close();
     await this.#kysely.destroy();
     if (this.#db.open) this.#db.close();
+    await this.endWorkerSession();
   }
 
   get #sql(): Statements {
@@ -191,6 +200,7 @@ export class SqliteStorage implements Storage {
         integration_id: string;
         event_id: string;
         failures: number;
+        crashes: number;
         last_error: string | null;
       }[];
       if (rows.length === 0) return [];
@@ -209,6 +219,7 @@ export class SqliteStorage implements Storage {
           eventId: row.event_id,
           leaseToken,
           failures: row.failures,
+          crashes: row.crashes,
           lastError: row.last_error,
           event: {
             id: event.id,
@@ -263,6 +274,10 @@ export class SqliteStorage implements Storage {
       }
       case "releaseRun":
         return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
+      case "interruptRun":
+        return (
+          s.interruptRun.run({ now: t.now, reason: t.reason, id: t.runId, leaseToken: t.leaseToken }).changes === 1
+        );
       case "waitRun":
         return s.waitRun.run(t.availableAt, t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
       case "pauseRun": {
@@ -282,17 +297,32 @@ export class SqliteStorage implements Storage {
     this.#sql.promoteOldestBlocked.run(now, now, key);
   }
 
-  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<void> {
-    if (leaseTokens.length === 0) return;
-    this.#sql.extendLeases.run(leaseUntil, JSON.stringify(leaseTokens));
+  async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]> {
+    if (leaseTokens.length === 0) return [];
+    const rows = this.#sql.extendLeases.all(leaseUntil, JSON.stringify(leaseTokens)) as RenewedLeaseRow[];
+    return rows.map(toRenewedLease);
   }
 
-  async expireLeases(now: number): Promise<number> {
-    return this.#sql.expireLeases.run(now, now, now).changes;
+  /** Nothing expires on SQLite: the file's one worker process renews every lease it holds. */
+  async expireLeases(): Promise<number> {
+    return 0;
   }
 
-  async releaseAllLeases(now: number): Promise<number> {
-    return this.#sql.releaseAllLeases.run(now, now).changes;
+  async beginWorkerSession(now: number): Promise<number> {
+    if (this.#path !== ":memory:") this.#ownership ??= takeWorkerOwnership(this.#path);
+    return this.#durably(
+      () =>
+        this.#sql.interruptAllRuns.run({
+          now,
+          reason:
+            "the process running this attempt stopped without finishing it (crash); the run was requeued at restart",
+        }).changes,
+    );
+  }
+
+  async endWorkerSession(): Promise<void> {
+    this.#ownership?.close();
+    this.#ownership = undefined;
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -312,12 +342,20 @@ export class SqliteStorage implements Storage {
       const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
       this.#db
         .prepare(
-          "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
+          "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
         )
         .run(status, now, now, runId);
       // A replay gets a fresh retry budget for the step that failed.
       this.#db.prepare("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'").run(runId);
-      return toRunRecord({ ...run, status, available_at: now, waiting_on: null, failures: 0, finished_at: null });
+      return toRunRecord({
+        ...run,
+        status,
+        available_at: now,
+        waiting_on: null,
+        failures: 0,
+        crashes: 0,
+        finished_at: null,
+      });
     });
   }
 

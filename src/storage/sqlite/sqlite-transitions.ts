@@ -43,6 +43,8 @@ export const sqliteSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, updated_at = excluded.updated_at`,
   releaseRun: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
+  /** A worker that fenced itself hands the run back as an interruption (see interruptRuns). */
+  interruptRun: interruptRuns("id = :id AND lease_token = :leaseToken"),
   /** No attempt is used: the connection, not the run, is what failed. */
   waitRun: `UPDATE runs SET status = 'waiting', available_at = ?, waiting_on = ?, last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
@@ -57,14 +59,10 @@ export const sqliteSql = {
   promoteOldestBlocked: `UPDATE runs SET status = 'queued', available_at = ?, updated_at = ?
     WHERE seq = (SELECT seq FROM runs WHERE concurrency_key = ? AND status = 'blocked' ORDER BY seq LIMIT 1)`,
 
-  extendLeases: `UPDATE runs SET lease_until = ? WHERE status = 'running' AND lease_token IN (SELECT value FROM json_each(?))`,
-  /** Crash recovery: a lease that ran out means its worker died or stalled; the attempt counts as failed. */
-  expireLeases: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, failures = failures + 1,
-    last_error = 'the worker running this attempt stopped renewing its lease (crashed or stalled); the run was requeued', updated_at = ?
-    WHERE status = 'running' AND lease_until < ?`,
-  releaseAllLeases: `UPDATE runs SET status = 'queued', available_at = ?, lease_token = NULL, lease_until = NULL, failures = failures + 1,
-    last_error = 'the process running this attempt stopped without finishing it (crash); the run was requeued at restart', updated_at = ?
-    WHERE status = 'running'`,
+  extendLeases: `UPDATE runs SET lease_until = ? WHERE status = 'running' AND lease_token IN (SELECT value FROM json_each(?))
+    RETURNING id, lease_token`,
+  /** At the start of the file's new owner: whatever is still running belonged to a process that died. */
+  interruptAllRuns: interruptRuns("1 = 1"),
   nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",
@@ -88,3 +86,17 @@ export const sqliteSql = {
   resetPollCursor: `INSERT INTO poll_sources (id, cursor, next_poll_at) VALUES (?, ?, ?)
     ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, next_poll_at = excluded.next_poll_at, lease_owner = NULL, lease_until = NULL`,
 } as const;
+
+/**
+ * Requeues the running runs `where` selects as interrupted: at once, with no attempt used. Their `crashes`
+ * grows by one unless they completed a step since their previous interruption (more completed steps than
+ * `steps_at_interruption`), in which case it starts again from zero: a run that advances is never
+ * dead-lettered by the crashes of its process. Named parameters :now and :reason.
+ */
+function interruptRuns(where: string): string {
+  const completed = "(SELECT count(*) FROM steps s WHERE s.run_id = runs.id AND s.status = 'completed')";
+  return `UPDATE runs SET status = 'queued', available_at = :now, lease_token = NULL, lease_until = NULL,
+      crashes = CASE WHEN ${completed} > steps_at_interruption THEN 0 ELSE crashes + 1 END,
+      steps_at_interruption = ${completed}, last_error = :reason, updated_at = :now
+    WHERE status = 'running' AND ${where}`;
+}

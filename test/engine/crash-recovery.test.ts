@@ -2,9 +2,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { spawnWorker, type WorkerProcess } from "../fixtures/spawn-worker.ts";
 import { backends, type TestDatabase } from "../support/backends.ts";
+import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
 
 const crashes = 20;
@@ -69,5 +71,63 @@ describe.each(backends)("crash recovery on $name", (backend) => {
       expect(run?.crashes).toBe(0);
     }
     expect(await storage.listEvents()).toHaveLength(crashes);
+  });
+});
+
+describe.each(backends)("crashes are counted against the run likely to cause them, on $name", (backend) => {
+  let db: TestDatabase;
+  let storage: Storage;
+  let dir: string;
+  let workers: WorkerProcess[];
+
+  beforeEach(async () => {
+    db = backend.create();
+    storage = db.open();
+    await storage.migrate();
+    dir = mkdtempSync(join(tmpdir(), "tenon-crash-"));
+    workers = [];
+  });
+  afterEach(async () => {
+    for (const w of workers) await w.kill9();
+    await storage.close();
+    await db.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`a run that advances between ${crashes} crashes of its process succeeds; a run that kills its process every time ends dead after maxCrashes`, async () => {
+    const log = join(dir, "executions.log");
+    const env = { ...db.env, EXECUTION_LOG: log, LEASE_MS: "600", LONG_HAUL_STEPS: String(crashes + 1) };
+    const producer = testEngine({
+      storage,
+      worker: false,
+      integrations: [
+        defineIntegration({ id: "long-haul", trigger: { event: "long-haul.test" }, run: () => {} }),
+        defineIntegration({ id: "poison", trigger: { event: "poison.test" }, run: () => {} }),
+      ],
+    });
+    const [longHaul] = (await producer.send({ type: "long-haul.test", payload: {} })).runIds;
+    const [poison] = (await producer.send({ type: "poison.test", payload: {} })).runIds;
+
+    for (let crash = 1; crash <= crashes; crash++) {
+      const worker = spawnWorker(env);
+      workers.push(worker);
+      // Each life of the process: long-haul finishes the step it was in and hangs in the next one.
+      await worker.waitForLine(`IN_FLIGHT ${longHaul} step-${crash}`, 60_000);
+      // The poison run kills the process by itself while it is still taken for a run; afterwards the test does.
+      const poisonRun = await storage.getRun(poison as string);
+      if (poisonRun?.status !== "dead") await waitFor("the poison run to kill its worker", () => worker.exitInfo());
+      await worker.kill9();
+    }
+    workers.push(spawnWorker(env));
+    const done = await waitForRunStatus(storage, longHaul as string, "succeeded", 60_000);
+    expect(done).toMatchObject({ failures: 0, crashes: 0 });
+
+    const dead = await storage.getRun(poison as string);
+    expect(dead).toMatchObject({ status: "dead", crashes: 5 });
+    expect(dead?.lastError).toMatch(/^poison run suspected: .* 5 times in a row without completing a step/);
+    const kills = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((line) => line.startsWith(`kills-its-worker ${poison} `));
+    expect(kills).toHaveLength(5);
   });
 });

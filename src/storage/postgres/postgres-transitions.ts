@@ -26,7 +26,7 @@ export const postgresSql = {
     UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
       waiting_on = NULL
     FROM due WHERE r.seq = due.seq
-    RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.last_error`,
+    RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error`,
   // Joined to unnest() rather than "= ANY($1)": mid-burst, before autovacuum has analysed the tables, the
   // planner would guess ANY matches a quarter of the rows and scan them all (measured: 7 ms vs 1 ms per claim).
   eventsByIds: `SELECT e.id, e.source, e.type, e.payload, e.received_at

@@ -19,7 +19,7 @@ export const sqliteSql = {
     WHERE seq IN (
       SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= ?
       ORDER BY available_at, seq LIMIT ?)
-    RETURNING seq, id, integration_id, event_id, failures, last_error`,
+    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error`,
   eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
   journalOfRuns:
     "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",

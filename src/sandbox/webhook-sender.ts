@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { view, type WebhookDelivery, WebhookDeliveryLog, type WebhookDeliveryState } from "./webhook-delivery-log.ts";
 import { describeDelay, standardWebhooksRetries, type WebhookRetrySchedule } from "./webhook-retry-schedules.ts";
 
@@ -214,9 +213,4 @@ export class WebhookSender {
     // A message sent again under the same id while this attempt ran has replaced it: leave that one be.
     if (this.#log.holds(delivery)) this.#log.file(delivery);
   }
-}
-
-/** A delivery id in the provider's style when it has none of its own. */
-export function newDeliveryId(): string {
-  return randomUUID();
 }

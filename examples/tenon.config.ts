@@ -15,9 +15,25 @@ import { paymentReconciled } from "./payment-reconciled.ts";
  * The example deployment: the four flagship integrations, wired to the sandbox (`tenon sandbox`
  * prints these variables; `npm start` and `tenon dev` set them). Point the base URLs at the real
  * services and set real credentials, and the same integrations run against production systems.
+ *
+ * Per connection, the environment may override where it goes and how hard it is pushed, without an
+ * edit here: `<CONNECTION>_BASE_URL` (default: the sandbox system of that name), `<CONNECTION>_RATE_LIMIT`
+ * (`"50/s burst 100"`, or `off`; default: the connector's own limit) and, for the OAuth connections,
+ * `<CONNECTION>_TOKEN_URL` and `<CONNECTION>_AUTHORIZATION_URL` (default: the sandbox's paths under the base URL).
  */
 const sandbox = process.env.TENON_SANDBOX_URL ?? "http://127.0.0.1:4010";
 const env = (name: string) => secretFromEnv(name);
+const setting = (connection: string, field: string) =>
+  process.env[`${connection.toUpperCase()}_${field}`]?.trim() || undefined;
+const baseUrl = (connection: string) => setting(connection, "BASE_URL") ?? `${sandbox}/${connection}`;
+const oauthUrl = (connection: string, kind: "TOKEN_URL" | "AUTHORIZATION_URL", sandboxPath: string) =>
+  setting(connection, kind) ?? `${baseUrl(connection)}${sandboxPath}`;
+/** Spread after the connector's settings: replaces its rate limit when the environment names one. */
+const rateLimit = (connection: string) => {
+  const limit = setting(connection, "RATE_LIMIT");
+  if (limit === undefined) return {};
+  return { rateLimit: /^(off|none|false)$/i.test(limit) ? (false as const) : limit };
+};
 // Sandbox APIs answer on loopback at once: a short circuit cooldown keeps the demo lively.
 const circuit = { failureThreshold: 8, cooldown: "5s" } as const;
 
@@ -31,18 +47,20 @@ export default defineConfig({
   polls: [inventoryChanges],
   connections: {
     store: {
-      ...shopify.connection({ baseUrl: `${sandbox}/store`, credentials: { apiKey: env("STORE_TOKEN") } }),
+      ...shopify.connection({ baseUrl: baseUrl("store"), credentials: { apiKey: env("STORE_TOKEN") } }),
       circuit,
+      ...rateLimit("store"),
     },
     payments: {
-      ...stripe.connection({ baseUrl: `${sandbox}/payments`, credentials: { token: env("PAYMENTS_TOKEN") } }),
+      ...stripe.connection({ baseUrl: baseUrl("payments"), credentials: { token: env("PAYMENTS_TOKEN") } }),
       circuit,
+      ...rateLimit("payments"),
     },
     crm: {
       ...hubspot.connection({
-        baseUrl: `${sandbox}/crm`,
-        tokenUrl: `${sandbox}/crm/oauth/v1/token`,
-        authorizationUrl: `${sandbox}/crm/oauth/authorize`,
+        baseUrl: baseUrl("crm"),
+        tokenUrl: oauthUrl("crm", "TOKEN_URL", "/oauth/v1/token"),
+        authorizationUrl: oauthUrl("crm", "AUTHORIZATION_URL", "/oauth/authorize"),
         credentials: {
           clientId: env("CRM_CLIENT_ID"),
           clientSecret: env("CRM_CLIENT_SECRET"),
@@ -50,13 +68,14 @@ export default defineConfig({
         },
       }),
       circuit,
+      ...rateLimit("crm"),
     },
     accounting: {
       ...quickbooks.connection({
-        baseUrl: `${sandbox}/accounting`,
+        baseUrl: baseUrl("accounting"),
         realmId: env("ACCOUNTING_REALM_ID"),
-        tokenUrl: `${sandbox}/accounting/oauth2/v1/tokens/bearer`,
-        authorizationUrl: `${sandbox}/accounting/connect/oauth2`,
+        tokenUrl: oauthUrl("accounting", "TOKEN_URL", "/oauth2/v1/tokens/bearer"),
+        authorizationUrl: oauthUrl("accounting", "AUTHORIZATION_URL", "/connect/oauth2"),
         credentials: {
           clientId: env("ACCOUNTING_CLIENT_ID"),
           clientSecret: env("ACCOUNTING_CLIENT_SECRET"),
@@ -64,22 +83,26 @@ export default defineConfig({
         },
       }),
       circuit,
+      ...rateLimit("accounting"),
     },
     inventory: {
-      ...inventory.connection({ baseUrl: `${sandbox}/inventory`, credentials: { apiKey: env("INVENTORY_API_KEY") } }),
+      ...inventory.connection({ baseUrl: baseUrl("inventory"), credentials: { apiKey: env("INVENTORY_API_KEY") } }),
       circuit,
+      ...rateLimit("inventory"),
     },
     email: {
-      ...postmark.connection({ baseUrl: `${sandbox}/email`, credentials: { apiKey: env("EMAIL_API_KEY") } }),
+      ...postmark.connection({ baseUrl: baseUrl("email"), credentials: { apiKey: env("EMAIL_API_KEY") } }),
       circuit,
+      ...rateLimit("email"),
     },
     sms: {
       ...twilio.connection({
-        baseUrl: `${sandbox}/sms`,
+        baseUrl: baseUrl("sms"),
         accountSid: env("SMS_USERNAME"),
         credentials: { username: env("SMS_USERNAME"), password: env("SMS_PASSWORD") },
       }),
       circuit,
+      ...rateLimit("sms"),
     },
   },
 });

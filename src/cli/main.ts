@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { defaultConfigPath } from "../config/load-config.ts";
-import { readSettings } from "../config/settings.ts";
+import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
+import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { runStatuses } from "./run-statuses.ts";
 
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.
@@ -150,10 +151,25 @@ program
   .option("-p, --port <port>", "port to listen on", parsePort, 4010)
   .option("--host <host>", "address to listen on", "127.0.0.1")
   .option("--webhooks <url>", "send each system's webhooks to <url>/<system> (e.g. http://127.0.0.1:3000/hooks)")
-  .action(async (options: { port: number; host: string; webhooks?: string }) => {
+  .option(
+    "--webhook-time-scale <factor>",
+    "retry webhooks <factor> times faster than the providers do (3600: hours become seconds; default 1, or TENON_SANDBOX_WEBHOOK_TIME_SCALE)",
+    (value: string) => parseCliWebhookTimeScale(value),
+  )
+  .option("--write-env-file <path>", "also write the variables a config reads to <path>, as NAME=value lines (dotenv)")
+  .option("--json", "print one JSON object (url, systems, environment) instead of the banner")
+  .action(async (options: SandboxCommandOptions) => {
     const { sandboxCommand } = await import("./commands/sandbox.ts");
     await sandboxCommand(options);
   });
+
+function parseCliWebhookTimeScale(value: string): number {
+  try {
+    return parseWebhookTimeScale(value, "--webhook-time-scale");
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 function parsePort(value: string): number {
   const port = Number(value);

@@ -160,3 +160,24 @@ export function readDemoDurationMs(env: Environment = process.env): number | und
   }
   return seconds * 1000;
 }
+
+/**
+ * TENON_SANDBOX_WEBHOOK_TIME_SCALE: how many times faster than the providers' schedules the sandbox
+ * retries webhooks (`tenon sandbox`, `tenon dev`, the demo). 1 is real time; 3600 turns hours into seconds.
+ */
+export function readSandboxWebhookTimeScale(env: Environment = process.env): number | undefined {
+  const value = variable(env, "TENON_SANDBOX_WEBHOOK_TIME_SCALE");
+  if (value === undefined) return undefined;
+  return parseWebhookTimeScale(value, "TENON_SANDBOX_WEBHOOK_TIME_SCALE");
+}
+
+/** A webhook time scale given as text (a variable, a CLI flag): a number > 0; `source` names where it came from. */
+export function parseWebhookTimeScale(value: string, source: string): number {
+  const scale = Number(value);
+  if (value.trim() === "" || !Number.isFinite(scale) || scale <= 0) {
+    throw new ConfigurationError(
+      `${source} is "${value}"; it must be a number > 0: 1 retries webhooks in real time, 3600 turns hours into seconds`,
+    );
+  }
+  return scale;
+}

@@ -28,6 +28,11 @@ export interface SandboxOptions {
   systems: Record<string, SandboxSystemFactory>;
   /** Where each system's webhooks go, by system name (changeable later at `PUT /_sandbox/<name>/webhooks`). */
   webhookUrls?: Record<string, string>;
+  /**
+   * How many times faster than the providers' retry schedules webhook retries run: 1 (the default) is
+   * real time; 3600 turns Stripe's three days into about a minute, for tests and the demo.
+   */
+  webhookTimeScale?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -81,7 +86,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   const running = new Map<string, RunningSystem>();
   for (const [name, create] of Object.entries(options.systems)) {
     if (!namePattern.test(name)) throw new Error(`sandbox system name "${name}" must be a-z, 0-9 and "-"`);
-    const webhooks = new WebhookSender({ url: options.webhookUrls?.[name], now });
+    const webhooks = new WebhookSender({ url: options.webhookUrls?.[name], timeScale: options.webhookTimeScale, now });
     const context: SandboxContext = {
       now,
       webhooks,
@@ -91,6 +96,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       },
     };
     const system = create(context);
+    if (system.webhookRetries) webhooks.retries = system.webhookRetries;
     running.set(name, { system, webhooks, faults: noFaults(), requests: new RequestLog(), injected: noneInjected() });
   }
 
@@ -158,6 +164,23 @@ export function createSandbox(options: SandboxOptions): Sandbox {
           entry.webhooks.url = url ?? undefined;
           return entry.webhooks.state();
         });
+        scope.get("/webhooks", async () => entry.webhooks.state());
+        scope.get("/webhooks/:id", async (request, reply) => {
+          const { id } = request.params as { id: string };
+          return entry.webhooks.delivery(id) ?? reply.code(404).send(unknownMessage(name, id));
+        });
+        scope.post("/webhooks/:id/redeliver", async (request, reply) => {
+          const { id } = request.params as { id: string };
+          const outcome = entry.webhooks.redeliver(id);
+          if (outcome === "unknown") return reply.code(404).send(unknownMessage(name, id));
+          if (outcome === "in_flight") {
+            return reply.code(409).send({
+              error: "in_flight",
+              message: `an attempt to deliver ${id} is under way; ask again once it has finished`,
+            });
+          }
+          return reply.code(202).send(outcome);
+        });
         entry.system.registerControlRoutes?.(scope);
       },
       { prefix: `/_sandbox/${name}` },
@@ -197,6 +220,13 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       );
       await app.close();
     },
+  };
+}
+
+function unknownMessage(system: string, id: string) {
+  return {
+    error: "not_found",
+    message: `${system} has no webhook message ${id} (it keeps every pending and failed message and its most recent delivered ones)`,
   };
 }
 

@@ -4,3 +4,10 @@ export type { CapturedRequest } from "./request-log.ts";
 export { sandboxEnvironment } from "./sandbox-environment.ts";
 export type { SandboxContext, SandboxSystem } from "./sandbox-system.ts";
 export { builtInSystems } from "./systems/index.ts";
+export {
+  shopifyWebhookRetries,
+  standardWebhooksRetries,
+  stripeWebhookRetries,
+  type WebhookRetrySchedule,
+} from "./webhook-retry-schedules.ts";
+export type { WebhookDeliveryState, WebhookMessage } from "./webhook-sender.ts";

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { WebhookRetrySchedule } from "./webhook-retry-schedules.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
 
 /** What every sandbox system gets from the sandbox it runs in. */
@@ -19,6 +20,8 @@ export interface SandboxContext {
  */
 export interface SandboxSystem {
   readonly name: string;
+  /** How its provider retries a webhook that failed; default the Standard Webhooks (Svix) schedule. */
+  readonly webhookRetries?: WebhookRetrySchedule;
   /** The API routes, registered in a scope prefixed with `/<name>`. */
   registerRoutes(app: FastifyInstance): void;
   /** Extra control routes, registered in a scope prefixed with `/_sandbox/<name>` (e.g. `POST /orders` to simulate a checkout). */

@@ -1,9 +1,18 @@
 import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { parseEnv } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait.ts";
 
 const bin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
+let directory: string | undefined;
+afterEach(() => {
+  if (directory) rmSync(directory, { recursive: true, force: true });
+  directory = undefined;
+});
 
 describe("tenon sandbox", () => {
   it("serves every system with its state and faults, prints the variables a config reads, and stops on SIGTERM", async () => {
@@ -53,5 +62,52 @@ describe("tenon sandbox", () => {
       child.kill("SIGTERM");
     }
     expect(await exited).toBe(0);
+  });
+
+  it("--json prints one JSON object for scripts, and --write-env-file writes the variables as a dotenv file", async () => {
+    directory = mkdtempSync(join(tmpdir(), "tenon-sandbox-"));
+    const envFile = join(directory, "sandbox.env");
+    const child = spawn(
+      process.execPath,
+      [bin, "sandbox", "--port", "0", "--json", "--write-env-file", envFile, "--webhook-time-scale", "3600"],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      const line = await waitFor("the JSON line", () => (stdout.includes("\n") ? stdout.split("\n")[0] : undefined));
+      const printed = JSON.parse(line) as {
+        url: string;
+        webhookTimeScale: number;
+        envFile: string;
+        systems: Record<string, { baseUrl: string; stateUrl: string }>;
+        environment: Record<string, string>;
+      };
+      expect(printed).toMatchObject({
+        url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        webhookTimeScale: 3600,
+        envFile,
+      });
+      expect(Object.keys(printed.systems).sort()).toEqual(
+        ["accounting", "crm", "email", "inventory", "payments", "scheduling", "sms", "store"].sort(),
+      );
+      expect(printed.systems.store?.baseUrl).toBe(`${printed.url}/store`);
+      const state = (await (await fetch(printed.systems.payments?.stateUrl ?? "")).json()) as {
+        webhooks: { retries: { timeScale: number } };
+      };
+      expect(state.webhooks.retries.timeScale).toBe(3600);
+
+      // The file reads back, through Node's own dotenv parser, as exactly the printed environment.
+      expect(parseEnv(readFileSync(envFile, "utf8"))).toEqual(printed.environment);
+      expect(printed.environment).toMatchObject({ TENON_SANDBOX_URL: printed.url, STORE_TOKEN: expect.any(String) });
+      expect(statSync(envFile).mode & 0o077).toBe(0);
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited).toBe(0);
+    expect(stdout.trim().split("\n")).toHaveLength(1);
   });
 });

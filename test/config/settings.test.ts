@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultAuditRetentionMs, readSettings } from "../../src/config/settings.ts";
+import { defaultAuditRetentionMs, readSandboxWebhookTimeScale, readSettings } from "../../src/config/settings.ts";
 import { ConfigurationError } from "../../src/sdk/errors.ts";
 
 describe("settings", () => {
@@ -16,6 +16,17 @@ describe("settings", () => {
       expect(() => readSettings({ TENON_AUDIT_RETENTION: value }), value).toThrow(ConfigurationError);
       expect(() => readSettings({ TENON_AUDIT_RETENTION: value }), value).toThrow(
         `TENON_AUDIT_RETENTION is "${value}"`,
+      );
+    }
+  });
+
+  it("reads the sandbox's webhook time scale from TENON_SANDBOX_WEBHOOK_TIME_SCALE, refusing anything but a number > 0", () => {
+    expect(readSandboxWebhookTimeScale({})).toBeUndefined();
+    expect(readSandboxWebhookTimeScale({ TENON_SANDBOX_WEBHOOK_TIME_SCALE: "3600" })).toBe(3600);
+    expect(readSandboxWebhookTimeScale({ TENON_SANDBOX_WEBHOOK_TIME_SCALE: "0.5" })).toBe(0.5);
+    for (const value of ["0", "-2", "fast", "Infinity"]) {
+      expect(() => readSandboxWebhookTimeScale({ TENON_SANDBOX_WEBHOOK_TIME_SCALE: value }), value).toThrow(
+        `TENON_SANDBOX_WEBHOOK_TIME_SCALE is "${value}"`,
       );
     }
   });

@@ -56,7 +56,8 @@ beforeAll(async () => {
   await receiver.start();
   sandbox = await startTestSandbox(
     { payments: (context) => createPayments(context) },
-    { webhookUrls: { payments: `${receiver.origin}/hooks/payments` } },
+    // A minute of the provider's retry schedule passes in 100 ms.
+    { webhookUrls: { payments: `${receiver.origin}/hooks/payments` }, webhookTimeScale: 600 },
   );
   ({ token: secretKey, webhookSecret } = sandbox.credentials("payments") as { token: string; webhookSecret: string });
 });

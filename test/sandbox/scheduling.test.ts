@@ -44,7 +44,8 @@ beforeAll(async () => {
   await receiver.start();
   sandbox = await startTestSandbox(
     { scheduling: (context) => createScheduling(context) },
-    { webhookUrls: { scheduling: `${receiver.origin}/hooks/scheduling` } },
+    // A minute of the provider's retry schedule passes in 100 ms.
+    { webhookUrls: { scheduling: `${receiver.origin}/hooks/scheduling` }, webhookTimeScale: 600 },
   );
   scheduling = sandbox.system<SchedulingSystem>("scheduling");
   ({ token, webhookSecret: secret } = sandbox.credentials("scheduling") as { token: string; webhookSecret: string });

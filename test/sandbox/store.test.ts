@@ -47,7 +47,8 @@ beforeAll(async () => {
   await receiver.start();
   sandbox = await startTestSandbox(
     { store: (context) => createStore(context, { random: seededRandom(7) }) },
-    { webhookUrls: { store: `${receiver.origin}/hooks/store` } },
+    // A minute of the provider's retry schedule passes in 100 ms.
+    { webhookUrls: { store: `${receiver.origin}/hooks/store` }, webhookTimeScale: 600 },
   );
   ({ token, webhookSecret } = sandbox.credentials("store") as { token: string; webhookSecret: string });
 });

@@ -2,7 +2,12 @@ import type { ConnectionConfig } from "../../src/connections/connection-config.t
 import type { Connections } from "../../src/connections/connections.ts";
 import type { ConnectionClient } from "../../src/connections/http/connection-client.ts";
 import { runInStep } from "../../src/engine/step-scope.ts";
-import { createSandbox, type Sandbox, type SandboxSystemFactory } from "../../src/sandbox/create-sandbox.ts";
+import {
+  createSandbox,
+  type Sandbox,
+  type SandboxOptions,
+  type SandboxSystemFactory,
+} from "../../src/sandbox/create-sandbox.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { sqliteBackend, type TestDatabase } from "./backends.ts";
 import { testConnections } from "./connections.ts";
@@ -10,7 +15,7 @@ import { testConnections } from "./connections.ts";
 /** A sandbox on a free loopback port running `systems`; close it after the test. */
 export async function startTestSandbox(
   systems: Record<string, SandboxSystemFactory>,
-  options: { webhookUrls?: Record<string, string> } = {},
+  options: Pick<SandboxOptions, "webhookUrls" | "webhookTimeScale"> = {},
 ): Promise<Sandbox> {
   const sandbox = createSandbox({ systems, ...options });
   await sandbox.listen();

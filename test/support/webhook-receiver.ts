@@ -6,25 +6,31 @@ export interface ReceivedWebhook {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** The status the receiver answered. */
+  answered: number;
 }
 
 /**
  * Stands in for Tenon's webhook endpoint (or a customer's callback URL): records every delivery and
- * answers 204, or 500 for the first `failures` deliveries, to make the sender retry.
+ * answers 204; 500 for the first `failures` deliveries, and 503 while `unavailable`, to make the
+ * sender retry.
  */
 export class WebhookReceiver extends LoopbackServer {
   readonly received: ReceivedWebhook[] = [];
   failures = 0;
+  unavailable = false;
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
     let body = "";
     for await (const chunk of request) body += chunk;
+    const answered = this.unavailable ? 503 : this.failures-- > 0 ? 500 : 204;
     this.received.push({
       url: `${this.origin}${request.url}`,
       headers: request.headers as Record<string, string>,
       body,
+      answered,
     });
-    response.statusCode = this.failures-- > 0 ? 500 : 204;
+    response.statusCode = answered;
     response.end();
   }
 }

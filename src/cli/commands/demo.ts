@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { readDemoDurationMs, readSettings } from "../../config/settings.ts";
+import { readDemoDurationMs, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { startDemoTraffic } from "../demo/demo-traffic.ts";
 import { engineSummary } from "../demo/engine-summary.ts";
 import { startLiveSummary } from "../demo/live-summary.ts";
@@ -12,6 +12,8 @@ import { onShutdownSignal } from "../shutdown.ts";
 const examplesConfig = fileURLToPath(new URL("../../../examples/tenon.config.ts", import.meta.url));
 const stopDeadlineMs = 10_000;
 const defaultSandboxPort = 4010;
+/** A minute of a provider's retry schedule passes in a second: a refused webhook comes back while you watch. */
+const defaultDemoWebhookTimeScale = 60;
 
 /**
  * `tenon demo` (what `npm start` runs): the sandbox systems, the example integrations on a fresh
@@ -38,6 +40,7 @@ export async function demoCommand(): Promise<void> {
     settings,
     logger,
     sandboxPort: Number(process.env.TENON_SANDBOX_PORT ?? defaultSandboxPort),
+    webhookTimeScale: readSandboxWebhookTimeScale() ?? defaultDemoWebhookTimeScale,
   });
   const tenonUrl = dev.services.address;
   const ids = dev.config.integrations.map((integration) => integration.id).join(", ");

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import pino from "pino";
-import { readSettings } from "../../config/settings.ts";
+import { readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { engineSummary } from "../demo/engine-summary.ts";
 import { startLiveSummary } from "../demo/live-summary.ts";
 import { startDevEnvironment } from "../dev/dev-environment.ts";
@@ -31,6 +31,8 @@ export async function devCommand(options: { config: string; sandboxPort: number 
     settings,
     logger,
     sandboxPort: options.sandboxPort,
+    // Real time unless asked: what a developer sees here is what the providers will do.
+    webhookTimeScale: readSandboxWebhookTimeScale() ?? 1,
   });
   const shown = (path: string) => relative(process.cwd(), path);
   console.log(

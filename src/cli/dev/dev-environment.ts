@@ -30,9 +30,11 @@ export async function startDevEnvironment(options: {
   settings: Settings;
   logger: Logger;
   sandboxPort: number;
+  /** How many times faster than the providers the sandbox retries webhooks; 1 is real time. */
+  webhookTimeScale: number;
 }): Promise<DevEnvironment> {
   const { settings, logger } = options;
-  const sandbox = createSandbox({ systems: builtInSystems });
+  const sandbox = createSandbox({ systems: builtInSystems, webhookTimeScale: options.webhookTimeScale });
   await sandbox.listen({ host: "127.0.0.1", port: await portOrAnyFree("127.0.0.1", options.sandboxPort) });
   const environment = sandboxEnvironment(sandbox, Object.keys(builtInSystems));
   // The sandbox makes new credentials each time it starts, so its variables replace any left in the shell.

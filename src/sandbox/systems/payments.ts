@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, randomInt } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+import { stripeWebhookRetries } from "../webhook-retry-schedules.ts";
 import { appendKept, rememberIdempotencyKey, setKept } from "./record-limits.ts";
 
 /**
@@ -537,6 +538,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
 
   return {
     name: "payments",
+    webhookRetries: stripeWebhookRetries,
     registerRoutes,
     registerControlRoutes(app) {
       app.post("/payment_intents", async (request, reply) => {

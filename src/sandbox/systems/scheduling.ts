@@ -2,6 +2,7 @@ import { createHmac, randomBytes, randomInt } from "node:crypto";
 import type { FastifyInstance } from "fastify";
 import { z } from "zod";
 import type { SandboxContext, SandboxReply, SandboxRequest, SandboxSystem } from "../sandbox-system.ts";
+import { standardWebhooksRetries } from "../webhook-retry-schedules.ts";
 import { setKept } from "./record-limits.ts";
 
 /**
@@ -162,6 +163,7 @@ export function createScheduling(context: SandboxContext, options: SchedulingOpt
 
   return {
     name: "scheduling",
+    webhookRetries: standardWebhooksRetries,
     appointments: () => [...appointments.values()],
     completeAppointment,
 

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
+import { shopifyWebhookRetries } from "../webhook-retry-schedules.ts";
 import { catalogue } from "./catalogue.ts";
 import { LeakyBucket } from "./leaky-bucket.ts";
 import { setKept } from "./record-limits.ts";
@@ -511,6 +512,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
 
   return {
     name: "store",
+    webhookRetries: shopifyWebhookRetries,
     registerRoutes,
     registerControlRoutes(app) {
       app.post("/orders", async (request, reply) => {

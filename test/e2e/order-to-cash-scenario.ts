@@ -100,7 +100,7 @@ export async function runOrderToCashScenario(backend: Backend, orders: number): 
   }
 }
 
-type PlacedOrder = ReturnType<ReturnType<typeof createStore>["placeOrder"]>;
+export type PlacedOrder = ReturnType<ReturnType<typeof createStore>["placeOrder"]>;
 
 /** Customers order at about 100 a second; each order's webhook reaches Tenon through the sandbox's sender. */
 async function placeOrders(sandbox: Sandbox, count: number): Promise<PlacedOrder[]> {
@@ -149,7 +149,7 @@ async function actOutIncidents(sandbox: Sandbox, services: TenonServices, orders
 }
 
 /** Every order's effects, counted in the sandbox systems' records: one each, never two, never none. */
-function expectExactlyOnceEffects(sandbox: Sandbox, placed: PlacedOrder[]): void {
+export function expectExactlyOnceEffects(sandbox: Sandbox, placed: PlacedOrder[]): void {
   const crm = sandbox.system<ReturnType<typeof createCrm>>("crm").state();
   const books = sandbox.system<ReturnType<typeof createAccounting>>("accounting").state();
   const stock = sandbox.system<ReturnType<typeof createInventory>>("inventory").state();

@@ -52,7 +52,7 @@ export async function startTenonServices(options: {
     integrations: config.integrations,
     polls,
     connections,
-    worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs },
+    worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs, maxCrashes: settings.maxCrashes },
     logger,
   });
   const server = createServer({

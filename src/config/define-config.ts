@@ -17,17 +17,22 @@ export interface TenonConfig {
   polls?: Poll<any>[];
   /** The external systems runs call, by name (`crm`, `accounting`): reached in a run with `connection(name)`. */
   connections?: Record<string, ConnectionConfig>;
-  /** Worker sizing; TENON_WORKER_CONCURRENCY and TENON_LEASE_MS override it. */
+  /** Worker sizing; TENON_WORKER_CONCURRENCY, TENON_LEASE_MS and TENON_MAX_CRASHES override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
     concurrency?: number;
     /** How long a claimed run stays leased without a heartbeat. Default 30 000 ms. */
     leaseMs?: number;
+    /**
+     * Interruptions of a run's worker in a row without progress before the run is a suspect, run alone; if
+     * its process dies again then, it ends dead as the cause. Default 5.
+     */
+    maxCrashes?: number;
   };
 }
 
 const configKeys = ["integrations", "webhooks", "polls", "connections", "worker"];
-const workerKeys = ["concurrency", "leaseMs"];
+const workerKeys = ["concurrency", "leaseMs", "maxCrashes"];
 
 /**
  * Declares a deployment's configuration, for `export default defineConfig({ … })`
@@ -97,13 +102,13 @@ function assertIntegrations(integrations: unknown, origin: string): void {
 
 function assertWorker(worker: unknown, origin: string): void {
   if (!isRecord(worker))
-    throw new ConfigurationError(`${origin}: "worker" must be an object { concurrency?, leaseMs? }`);
+    throw new ConfigurationError(`${origin}: "worker" must be an object { concurrency?, leaseMs?, maxCrashes? }`);
   rejectUnknownKeys(worker, workerKeys, `${origin}: worker`);
-  const { concurrency, leaseMs } = worker;
-  if (concurrency !== undefined && !(Number.isSafeInteger(concurrency) && (concurrency as number) >= 1)) {
-    throw new ConfigurationError(
-      `${origin}: worker.concurrency must be a whole number ≥ 1, got ${String(concurrency)}`,
-    );
+  const { concurrency, leaseMs, maxCrashes } = worker;
+  for (const [name, value] of Object.entries({ concurrency, maxCrashes })) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 1)) {
+      throw new ConfigurationError(`${origin}: worker.${name} must be a whole number ≥ 1, got ${String(value)}`);
+    }
   }
   if (leaseMs !== undefined && !(Number.isSafeInteger(leaseMs) && (leaseMs as number) >= minLeaseMs)) {
     throw new ConfigurationError(

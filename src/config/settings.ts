@@ -16,6 +16,8 @@ export interface Settings {
   logLevel: LogLevel;
   workerConcurrency: number;
   leaseMs: number;
+  /** Interruptions in a row without progress after which a run is a suspect, run alone (see WorkerOptions). */
+  maxCrashes: number;
   /** Where the HTTP server (webhooks, API) listens. Default 127.0.0.1:3000; 0.0.0.0 to accept outside traffic. */
   httpHost: string;
   /** 0 picks a free port. */
@@ -38,6 +40,7 @@ export type SqliteSynchronous = (typeof synchronousModes)[number];
 
 export const defaultWorkerConcurrency = 100;
 export const defaultLeaseMs = 30_000;
+export const defaultMaxCrashes = 5;
 /** Heartbeats run every third of the lease; below a second they would be mostly overhead. */
 export const minLeaseMs = 1000;
 export const defaultAuditRetentionMs = 30 * 86_400_000;
@@ -47,7 +50,7 @@ type Environment = Record<string, string | undefined>;
 export interface ReadSettingsOptions {
   cwd?: string;
   /** Worker sizing from `tenon.config.ts`; the environment overrides it. */
-  worker?: { concurrency?: number | undefined; leaseMs?: number | undefined };
+  worker?: { concurrency?: number | undefined; leaseMs?: number | undefined; maxCrashes?: number | undefined };
 }
 
 /** Reads and checks the TENON_* variables; throws a ConfigurationError naming the variable at fault. */
@@ -65,6 +68,10 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     leaseMs: readInteger(env, "TENON_LEASE_MS", {
       min: minLeaseMs,
       fallback: options.worker?.leaseMs ?? defaultLeaseMs,
+    }),
+    maxCrashes: readInteger(env, "TENON_MAX_CRASHES", {
+      min: 1,
+      fallback: options.worker?.maxCrashes ?? defaultMaxCrashes,
     }),
     httpHost: variable(env, "TENON_HTTP_HOST") ?? "127.0.0.1",
     httpPort: readInteger(env, "TENON_HTTP_PORT", { min: 0, max: 65_535, fallback: 3000 }),

@@ -32,6 +32,8 @@ export interface ExecutionDeps {
   transition: (t: RunTransition) => Promise<boolean>;
   /** The configured connections' clients, by name. */
   connection: RunContext<unknown>["connection"];
+  /** Interruptions in a row after which a run is a suspect and runs alone (see Worker). */
+  maxCrashes: number;
 }
 
 /** A step's function threw: carries what the run needs to decide retry, dead or failed. */
@@ -66,9 +68,9 @@ export async function executeRun(
 ): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
   const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
-  if (run.crashes >= policy.maxCrashes) {
-    // Interrupted again and again without completing a step: the run itself is the likely cause of the crashes.
-    await finish(run, deps, { kind: "dead", error: poisonReason(run, policy), stepFailure: null });
+  if (run.crashes > deps.maxCrashes) {
+    // A suspect whose process died again while it ran alone: the run itself is the cause of the crashes.
+    await finish(run, deps, { kind: "dead", error: poisonReason(run, deps.maxCrashes), stepFailure: null });
     return;
   }
   let resolveSuspension: () => void = () => {};
@@ -151,12 +153,12 @@ async function handOverFenced(run: ClaimedRun, fence: LeaseFence, deps: Executio
   });
 }
 
-function poisonReason(run: ClaimedRun, policy: ResolvedRetryPolicy): string {
+function poisonReason(run: ClaimedRun, maxCrashes: number): string {
   return (
-    `poison run suspected: it was in flight when its worker stopped (crash, kill, out of memory, or a stall past ` +
-    `its lease) ${run.crashes} times in a row without completing a step (retries.maxCrashes = ${policy.maxCrashes}), ` +
-    `so it ends dead instead of taking workers down again; find the cause, fix it and replay the run. ` +
-    `Last interruption: ${run.lastError ?? "unknown"}`
+    `poison run: its worker stopped (crash, kill, out of memory, or a stall past its lease) while it was in flight ` +
+    `${run.crashes} times in a row without it completing a step, the last time while it ran alone ` +
+    `(worker.maxCrashes = ${maxCrashes}), so it ends dead instead of taking workers down again; find the cause, ` +
+    `fix it and replay the run. Last interruption: ${run.lastError ?? "unknown"}`
   );
 }
 

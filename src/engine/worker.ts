@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
-import { executeRun } from "./execute-run.ts";
+import { type ExecutionDeps, executeRun } from "./execute-run.ts";
 import { LeaseFence } from "./lease-fence.ts";
 
 export interface WorkerOptions {
@@ -15,6 +15,12 @@ export interface WorkerOptions {
   pollIntervalMs?: number;
   /** Most runs claimed in one query. Default 100. */
   claimBatch?: number;
+  /**
+   * Interruptions of a run's worker (crash, kill, out of memory, a stall past the lease) in a row, without
+   * the run completing a step or ending an attempt in between, after which the run is a suspect: it is
+   * run alone, and if its process dies again then, it ends dead as the cause. Default 5.
+   */
+  maxCrashes?: number;
 }
 
 interface WorkerDeps {
@@ -55,9 +61,17 @@ export class Worker {
   readonly #pollIntervalMs: number;
   readonly #claimBatch: number;
   readonly #fenceMarginMs: number;
+  readonly #maxCrashes: number;
+  readonly #executionDeps: ExecutionDeps;
   /** By claimed run, not by id: a stale and a current execution of one run must not share an entry. */
   readonly #inFlight = new Map<ClaimedRun, Execution>();
   #beating = false;
+  /** A suspect is due: nothing more is claimed until the runs in flight are done, then it runs alone. */
+  #suspectDue = false;
+  /** The suspect running alone right now. */
+  #alone: ClaimedRun | undefined;
+  /** performance.now() of the next look for due suspects: at most one a second. */
+  #nextSuspectLook = 0;
   #stopping = false;
   #woken = false;
   #wake: () => void = () => {};
@@ -71,6 +85,8 @@ export class Worker {
     this.#pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.#claimBatch = options.claimBatch ?? 100;
     this.#fenceMarginMs = Math.floor(this.#leaseMs / 4);
+    this.#maxCrashes = options.maxCrashes ?? 5;
+    this.#executionDeps = { ...deps, maxCrashes: this.#maxCrashes };
   }
 
   start(): void {
@@ -94,14 +110,19 @@ export class Worker {
   async #run(): Promise<void> {
     while (!this.#stopping) {
       const free = this.#concurrency - this.#inFlight.size;
-      if (free <= 0) {
-        // Full: a finishing run wakes us. Clearing the flag first matters: sleeping on a set flag
-        // returns at once, and this loop would spin on microtasks and starve all I/O.
+      const holdingBack = this.#alone !== undefined || (this.#suspectDue && this.#inFlight.size > 0);
+      if (free <= 0 || holdingBack) {
+        // Full, or clearing the way for a suspect: a finishing run wakes us. Clearing the flag first matters:
+        // sleeping on a set flag returns at once, and this loop would spin on microtasks and starve all I/O.
         this.#woken = false;
         await this.#sleep(this.#pollIntervalMs);
         continue;
       }
       this.#woken = false;
+      if (this.#suspectDue) {
+        await this.#runSuspectAlone();
+        continue;
+      }
       const limit = Math.min(free, this.#claimBatch);
       let claimed: ClaimedRun[];
       const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
@@ -111,15 +132,60 @@ export class Worker {
           limit,
           now: leaseUntil - this.#leaseMs,
           leaseUntil,
+          maxCrashes: this.#maxCrashes,
         });
       } catch (error) {
         this.#deps.logger.error({ err: (error as Error).message }, "claiming runs failed; retrying in 1 s");
         await this.#sleep(1000);
         continue;
       }
-      for (const run of claimed) this.#execute(run, new LeaseFence(this.#deps.clock, leaseUntil - this.#fenceMarginMs));
-      if (claimed.length < limit) await this.#sleep(await this.#idleDelay());
+      for (const run of claimed) this.#execute(run, this.#fenceFor(leaseUntil));
+      await this.#lookForSuspects();
+      if (claimed.length < limit && !this.#suspectDue) await this.#sleep(await this.#idleDelay());
     }
+  }
+
+  #fenceFor(leaseUntil: number): LeaseFence {
+    return new LeaseFence(this.#deps.clock, leaseUntil - this.#fenceMarginMs);
+  }
+
+  async #lookForSuspects(): Promise<void> {
+    if (performance.now() < this.#nextSuspectLook) return;
+    this.#nextSuspectLook = performance.now() + 1000;
+    try {
+      this.#suspectDue = await this.#deps.storage.hasDueSuspect(this.#deps.clock.now(), this.#maxCrashes);
+    } catch (error) {
+      this.#deps.logger.error({ err: (error as Error).message }, "looking for suspect runs failed");
+    }
+  }
+
+  /**
+   * Runs one suspect with nothing else in flight in this process, so that if the process dies now the
+   * run is certainly the cause (its next claim ends it dead); if it gets through, it is cleared.
+   */
+  async #runSuspectAlone(): Promise<void> {
+    const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
+    let run: ClaimedRun | null;
+    try {
+      run = await this.#deps.storage.claimSuspectRun({
+        leaseToken: randomUUID(),
+        now: leaseUntil - this.#leaseMs,
+        leaseUntil,
+        maxCrashes: this.#maxCrashes,
+      });
+    } catch (error) {
+      this.#deps.logger.error({ err: (error as Error).message }, "claiming a suspect run failed; retrying in 1 s");
+      await this.#sleep(1000);
+      return;
+    }
+    this.#suspectDue = false;
+    if (!run) return;
+    this.#alone = run;
+    this.#deps.logger.warn(
+      { runId: run.id, integrationId: run.integrationId, crashes: run.crashes },
+      "running a suspect alone: its worker stopped while it was in flight, again and again without progress",
+    );
+    this.#execute(run, this.#fenceFor(leaseUntil));
   }
 
   async #idleDelay(): Promise<number> {
@@ -158,7 +224,7 @@ export class Worker {
         });
         return;
       }
-      await executeRun(run, integration, fence, this.#deps);
+      await executeRun(run, integration, fence, this.#executionDeps);
     })()
       .catch((error) => {
         // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.
@@ -167,6 +233,7 @@ export class Worker {
       .finally(() => {
         fence.close();
         this.#inFlight.delete(run);
+        if (this.#alone === run) this.#alone = undefined;
         this.wake();
       });
     this.#inFlight.set(run, { run, fence, done });

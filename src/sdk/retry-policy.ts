@@ -9,26 +9,18 @@ export interface RetryPolicy {
   initialDelay?: Duration;
   /** Upper bound of any backoff delay. Default 10m. */
   maxDelay?: Duration;
-  /**
-   * Interruptions of the run's worker (crash, kill, out of memory, a stall past the lease) in a row,
-   * without a step completed in between, before the run is taken for the cause and ends dead. They use
-   * no attempt, and a run that advances between interruptions never reaches this. Default 5.
-   */
-  maxCrashes?: number;
 }
 
 export interface ResolvedRetryPolicy {
   maxAttempts: number;
   initialDelayMs: number;
   maxDelayMs: number;
-  maxCrashes: number;
 }
 
 export const defaultRetryPolicy: ResolvedRetryPolicy = {
   maxAttempts: 5,
   initialDelayMs: 1000,
   maxDelayMs: 600_000,
-  maxCrashes: 5,
 };
 
 export function resolveRetryPolicy(
@@ -40,13 +32,9 @@ export function resolveRetryPolicy(
     maxAttempts: policy.maxAttempts ?? base.maxAttempts,
     initialDelayMs: policy.initialDelay === undefined ? base.initialDelayMs : durationToMs(policy.initialDelay),
     maxDelayMs: policy.maxDelay === undefined ? base.maxDelayMs : durationToMs(policy.maxDelay),
-    maxCrashes: policy.maxCrashes ?? base.maxCrashes,
   };
   if (!Number.isInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
     throw new ConfigurationError(`retries.maxAttempts must be an integer ≥ 1, got ${policy.maxAttempts}`);
-  }
-  if (!Number.isInteger(resolved.maxCrashes) || resolved.maxCrashes < 1) {
-    throw new ConfigurationError(`retries.maxCrashes must be an integer ≥ 1, got ${policy.maxCrashes}`);
   }
   return resolved;
 }

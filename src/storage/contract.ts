@@ -80,6 +80,14 @@ export interface ClaimedRun {
   journal: JournalEntry[];
 }
 
+export interface ClaimInput {
+  leaseToken: string;
+  now: number;
+  leaseUntil: number;
+  /** Runs with this many interruptions in a row (or more) are suspects, claimed only by claimSuspectRun. Default: no limit. */
+  maxCrashes?: number;
+}
+
 export interface RenewedLease {
   runId: string;
   leaseToken: string;
@@ -232,8 +240,15 @@ export interface Storage {
   /** Adds runs to an already stored event (replay of an event). */
   addRuns(eventId: string, runs: NewRun[], now: number): Promise<void>;
 
-  /** Leases up to `limit` due runs to `leaseToken` until `leaseUntil`, oldest first. */
-  claimDueRuns(input: { leaseToken: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedRun[]>;
+  /** Leases up to `limit` due runs below the crash limit to `leaseToken` until `leaseUntil`, oldest first. */
+  claimDueRuns(input: ClaimInput & { limit: number }): Promise<ClaimedRun[]>;
+  /**
+   * Leases the oldest due suspect: a run with at least `maxCrashes` interruptions in a row. The worker runs
+   * it alone, so that if its process dies again the cause is certain.
+   */
+  claimSuspectRun(input: ClaimInput & { maxCrashes: number }): Promise<ClaimedRun | null>;
+  /** Whether a suspect (see claimSuspectRun) is due. */
+  hasDueSuspect(now: number, maxCrashes: number): Promise<boolean>;
   /** Applies transitions in one transaction; outcome per transition, in order. */
   applyTransitions(transitions: RunTransition[]): Promise<TransitionOutcome[]>;
   /**

@@ -4,6 +4,7 @@ import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
   ClaimedRun,
+  ClaimInput,
   EventFilter,
   EventRecord,
   EventStatus,
@@ -287,12 +288,24 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async claimDueRuns(input: {
-    leaseToken: string;
-    limit: number;
-    now: number;
-    leaseUntil: number;
-  }): Promise<ClaimedRun[]> {
+  async claimDueRuns(input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
+    return this.#claim("tenon_claim", q.claimDueRuns, input);
+  }
+
+  async claimSuspectRun(input: ClaimInput & { maxCrashes: number }): Promise<ClaimedRun | null> {
+    return (await this.#claim("tenon_claim_suspect", q.claimSuspectRun, { ...input, limit: 1 }))[0] ?? null;
+  }
+
+  async hasDueSuspect(now: number, maxCrashes: number): Promise<boolean> {
+    const { rows } = await this.#pool.query<{ due: boolean }>({
+      name: "tenon_has_due_suspect",
+      text: q.hasDueSuspect,
+      values: [now, maxCrashes],
+    });
+    return rows[0]?.due === true;
+  }
+
+  async #claim(name: string, text: string, input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
     const { leaseToken, limit, now, leaseUntil } = input;
     const claimed = await this.#pool.query<{
       seq: number;
@@ -302,7 +315,7 @@ export class PostgresStorage implements Storage {
       failures: number;
       crashes: number;
       last_error: string | null;
-    }>({ name: "tenon_claim", text: q.claimDueRuns, values: [now, limit, leaseToken, leaseUntil] });
+    }>({ name, text, values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1] });
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
     if (rows.length === 0) return [];
     const [events, steps] = await Promise.all([

@@ -6,6 +6,7 @@ import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
   ClaimedRun,
+  ClaimInput,
   EventFilter,
   EventRecord,
   EventStatus,
@@ -185,16 +186,29 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async claimDueRuns(input: {
-    leaseToken: string;
-    limit: number;
-    now: number;
-    leaseUntil: number;
-  }): Promise<ClaimedRun[]> {
+  async claimDueRuns(input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
+    return this.#claim(this.#sql.claimDueRuns, input);
+  }
+
+  async claimSuspectRun(input: ClaimInput & { maxCrashes: number }): Promise<ClaimedRun | null> {
+    return (await this.#claim(this.#sql.claimSuspectRun, { ...input, limit: 1 }))[0] ?? null;
+  }
+
+  async hasDueSuspect(now: number, maxCrashes: number): Promise<boolean> {
+    return (this.#sql.hasDueSuspect.get(now, maxCrashes) as { due: number }).due === 1;
+  }
+
+  #claim(statement: Database.Statement, input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
     const s = this.#sql;
     return this.#durably(() => {
       const { leaseToken, limit, now, leaseUntil } = input;
-      const rows = s.claimDueRuns.all(leaseToken, leaseUntil, now, now, now, limit) as {
+      const rows = statement.all({
+        token: leaseToken,
+        leaseUntil,
+        now,
+        limit,
+        maxCrashes: input.maxCrashes ?? Number.MAX_SAFE_INTEGER,
+      }) as {
         seq: number;
         id: string;
         integration_id: string;

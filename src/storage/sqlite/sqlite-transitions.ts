@@ -14,12 +14,11 @@ export const sqliteSql = {
   insertRun: `INSERT INTO runs (id, integration_id, event_id, status, concurrency_key, concurrency_limit, available_at, failures, created_at, updated_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
 
-  claimDueRuns: `UPDATE runs SET status = 'running', lease_token = ?, lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?,
-      waiting_on = NULL
-    WHERE seq IN (
-      SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= ?
-      ORDER BY available_at, seq LIMIT ?)
-    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error`,
+  /** Runs below the crash limit, oldest first; suspects (at or above it) are claimed one at a time, alone. */
+  claimDueRuns: claimRuns("crashes < :maxCrashes"),
+  claimSuspectRun: claimRuns("crashes >= :maxCrashes"),
+  hasDueSuspect: `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')
+    AND available_at <= ? AND crashes >= ?) AS due`,
   eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
   journalOfRuns:
     "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",
@@ -33,11 +32,11 @@ export const sqliteSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = excluded.error, failures = steps.failures + 1, updated_at = excluded.updated_at`,
   completeRun: `UPDATE runs SET status = 'succeeded', output = ?, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING concurrency_key`,
-  retryRun: `UPDATE runs SET status = 'retrying', available_at = ?, last_error = ?, failures = failures + ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+  retryRun: `UPDATE runs SET status = 'retrying', available_at = ?, last_error = ?, failures = failures + ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
   finishRunWithError: `UPDATE runs SET status = ?, last_error = ?, failures = failures + ?, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING concurrency_key`,
-  sleepRun: `UPDATE runs SET status = 'sleeping', available_at = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+  sleepRun: `UPDATE runs SET status = 'sleeping', available_at = ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
   recordSleep: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES (?, ?, 'completed', ?, NULL, 0, ?)
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, updated_at = excluded.updated_at`,
@@ -46,11 +45,11 @@ export const sqliteSql = {
   /** A worker that fenced itself hands the run back as an interruption (see interruptRuns). */
   interruptRun: interruptRuns("id = :id AND lease_token = :leaseToken"),
   /** No attempt is used: the connection, not the run, is what failed. */
-  waitRun: `UPDATE runs SET status = 'waiting', available_at = ?, waiting_on = ?, last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+  waitRun: `UPDATE runs SET status = 'waiting', available_at = ?, waiting_on = ?, last_error = ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
   connectionStatus: "SELECT status FROM connections WHERE id = ?",
   /** Used only while the connection is auth_failed (read in the same transaction), so the next saved credentials requeue it. */
-  pauseRun: `UPDATE runs SET status = 'paused', waiting_on = ?, last_error = ?, lease_token = NULL, lease_until = NULL, updated_at = ?
+  pauseRun: `UPDATE runs SET status = 'paused', waiting_on = ?, last_error = ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
 
   /** A finished run frees its key's slot and hands it to the oldest blocked run of that key (FIFO). */
@@ -99,4 +98,15 @@ function interruptRuns(where: string): string {
       crashes = CASE WHEN ${completed} > steps_at_interruption THEN 0 ELSE crashes + 1 END,
       steps_at_interruption = ${completed}, last_error = :reason, updated_at = :now
     WHERE status = 'running' AND ${where}`;
+}
+
+/** Leases due runs that match `crashes`. Named parameters :token, :leaseUntil, :now, :limit, :maxCrashes. */
+function claimRuns(crashes: string): string {
+  return `UPDATE runs SET status = 'running', lease_token = :token, lease_until = :leaseUntil, started_at = COALESCE(started_at, :now),
+      updated_at = :now, waiting_on = NULL
+    WHERE seq IN (
+      SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= :now
+        AND ${crashes}
+      ORDER BY available_at, seq LIMIT :limit)
+    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error`;
 }

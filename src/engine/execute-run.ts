@@ -283,7 +283,7 @@ function createStepTools(
     const attempt = (entry?.failures ?? 0) + 1;
     let value: T;
     const idempotencyKey = idempotencyKeyFor(run.id, key);
-    fence.assertHeld(`step "${key}"`);
+    fence.assertHeld(() => `step "${key}"`);
     try {
       value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
         fn({ idempotencyKey, attempt }),

@@ -49,10 +49,10 @@ export class LeaseFence {
   }
 
   /** Throws LeaseLostError unless the lease is still certainly held; `action` says what was about to happen. */
-  assertHeld(action: string): void {
+  assertHeld(action: () => string): void {
     if (!this.held) {
       throw new LeaseLostError(
-        `the worker fenced itself before ${action}: its lease on the run may have lapsed (heartbeats failed or the process stalled)`,
+        `the worker fenced itself before ${action()}: its lease on the run may have lapsed (heartbeats failed or the process stalled)`,
       );
     }
   }

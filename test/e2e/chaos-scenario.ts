@@ -90,14 +90,6 @@ export async function runChaosScenario(options: ChaosOptions): Promise<ChaosRepo
     }
 
     chaos = actOutChaos(slots, env, options, chaosRunning);
-    const progress = setInterval(async () => {
-      if (process.env.CHAOS_PROGRESS)
-        console.log(
-          Date.now() - startedAt,
-          JSON.stringify((await countOrderRuns(storage as Storage)).byStatus),
-          JSON.stringify(sandbox.webhooks("store").state().failed),
-        );
-    }, 5000);
     const placed = await placeOrders(sandbox, options.orders);
     await waitFor(
       "the orders to be worked through during the chaos",

@@ -37,7 +37,7 @@ describe("chaos: kill -9 and stalls past the lease, 25% 5xx and 10% 429 downstre
   );
 
   it(
-    "PostgreSQL, three workers, one killed every 2–4 s and one stalled past its lease every 5–8 s: 400 orders, every run succeeds, every effect exactly once, no deadlock",
+    "PostgreSQL, three workers, one killed every 2–4 s and one stalled past its lease every 5–8 s: 300 orders, every run succeeds, every effect exactly once, no deadlock",
     async () => {
       // A database of its own, so that PostgreSQL's deadlock counter counts this test's transactions only.
       const database = `tenon_chaos_${process.pid}_${Date.now()}`;
@@ -55,7 +55,7 @@ describe("chaos: kill -9 and stalls past the lease, 25% 5xx and 10% 429 downstre
         const before = await deadlocks();
         const report = await runChaosScenario({
           workers: 3,
-          orders: 400,
+          orders: 300,
           leaseMs,
           databaseEnv: { TENON_DATABASE_URL: url.toString() },
           openStorage: () => new PostgresStorage({ connectionString: url.toString() }),

@@ -6,7 +6,7 @@ import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { spawnWorker, type WorkerProcess } from "../fixtures/spawn-worker.ts";
 import { backends, type TestDatabase } from "../support/backends.ts";
-import { testEngine, waitForRunStatus } from "../support/engine.ts";
+import { testEngine } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
 
 const crashes = 20;

@@ -135,7 +135,7 @@ export class ConnectionClient {
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
     // lease on the run has lapsed sends nothing more, and the fence's signal aborts what is still in flight.
     const fence = currentStep()?.fence;
-    fence?.assertHeld(`${prepared.method} ${this.#shownUrl(prepared.url)}`);
+    fence?.assertHeld(() => `${prepared.method} ${this.#shownUrl(prepared.url)}`);
     const started = performance.now();
     const at = deps.clock.now();
     try {

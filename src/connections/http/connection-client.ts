@@ -1,7 +1,8 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
-import { LeaseLostError } from "../../engine/lease-fence.ts";
+import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
+import { currentLease } from "../../engine/lease-scope.ts";
 import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
 import {
   CircuitOpenError,
@@ -125,7 +126,11 @@ export class ConnectionClient {
     if (key !== undefined) prepared.headers[name] = key;
   }
 
-  /** Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. */
+  /**
+   * Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. The request
+   * leaves only while every lease it is sent under still holds: the worker's lease on the run (a step) or on
+   * a poll source (a poll's fetch); their fences' signals abort it if one lapses while it is in flight.
+   */
   async #exchange(original: PreparedRequest): Promise<Exchange> {
     const deps = this.#deps;
     await deps.rateLimiter.acquire();
@@ -133,9 +138,10 @@ export class ConnectionClient {
     const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
     const applied = await deps.auth.apply(prepared);
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
-    // lease on the run has lapsed sends nothing more, and the fence's signal aborts what is still in flight.
-    const fence = currentStep()?.fence;
-    fence?.assertHeld(`${prepared.method} ${this.#shownUrl(prepared.url)}`);
+    // lease on the run (or poll source) has lapsed sends nothing more.
+    const leases = holderLeases();
+    for (const lease of leases) lease.assertHeld(`${prepared.method} ${this.#shownUrl(prepared.url)}`);
+    const signal = leases.length > 1 ? AbortSignal.any(leases.map((f) => f.signal)) : leases[0]?.signal;
     const started = performance.now();
     const at = deps.clock.now();
     try {
@@ -146,7 +152,7 @@ export class ConnectionClient {
         dispatcher: deps.dispatcher,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
-        ...(fence ? { signal: fence.signal } : {}),
+        ...(signal ? { signal } : {}),
       });
       const text = await answer.body.text();
       const headers = flattenHeaders(answer.headers);
@@ -160,9 +166,10 @@ export class ConnectionClient {
       return { response, applied };
     } catch (thrown) {
       const error = thrown as Error;
-      if (fence && !fence.held) {
+      const lapsed = leases.find((lease) => !lease.held);
+      if (lapsed) {
         // Aborted by the lapsing lease: not the connection's failure, so no circuit count and no retry here.
-        const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on the run lapsed`);
+        const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on ${lapsed.on} lapsed`);
         this.#audit(prepared, at, performance.now() - started, { error: aborted });
         throw aborted;
       }
@@ -279,6 +286,16 @@ export class ConnectionClient {
       at,
     });
   }
+}
+
+/** The leases this request is sent under: the worker's lease on the run (in a step) or on a poll source (in a fetch). */
+function holderLeases(): LeaseFence[] {
+  const leases: LeaseFence[] = [];
+  const step = currentStep()?.fence;
+  if (step) leases.push(step);
+  const lease = currentLease();
+  if (lease) leases.push(lease);
+  return leases;
 }
 
 /** A network failure in words: what failed and, where undici says, which timeout. */

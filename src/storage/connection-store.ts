@@ -111,6 +111,8 @@ export interface RecordCircuitFailureInput {
   cooldownMs: number;
   error: string;
   now: number;
+  /** The failed request was this probe (claimCircuitProbe): it counts only while that probe is the circuit's current one. */
+  probeId?: string;
 }
 
 export interface AuditRecord {
@@ -184,10 +186,20 @@ export interface ConnectionStore {
   /**
    * A request succeeded: resets the failure count and, if the circuit was open or half-open, closes it and
    * makes the runs waiting on it due now. `closed` is true for the one call (across workers) that closed it.
+   * With `probeId` (the success of a probe) nothing changes unless that probe is still the circuit's current
+   * one: a probe whose lease lapsed must not close a circuit that a newer probe is testing or has reopened.
    */
-  recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }>;
-  /** Takes the single probe of an open circuit whose reopen time has come; false if another worker has it. */
-  claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean>;
+  recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }>;
+  /**
+   * Takes the single probe of an open circuit whose reopen time has come, under the caller's `probeId`, until
+   * `now + probeLeaseMs`; false if another worker has it. Once that lease has passed another probe may be
+   * claimed, and the earlier probe's outcome no longer counts.
+   */
+  claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean>;
 
   recordIncident(incident: ConnectionIncident): Promise<void>;
   listIncidents(filter?: { connectionId?: string; limit?: number }): Promise<ConnectionIncident[]>;

@@ -17,7 +17,7 @@ import {
   toPendingAuthorization,
   toRateLimitState,
 } from "../connection-rows.ts";
-import { circuitAfterFailure, closedCircuit, takeFromBucket } from "../connection-rules.ts";
+import { circuitAfterFailure, closedCircuit, successChangesCircuit, takeFromBucket } from "../connection-rules.ts";
 import type {
   AuditFilter,
   AuditRecord,
@@ -111,7 +111,7 @@ export const postgresConnectionSql = {
   wakeWaitingRuns: `UPDATE runs SET available_at = $2, updated_at = $2
     WHERE status = 'waiting' AND waiting_on = $1 AND available_at > $2`,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
-  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = $3
+  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = $3, probe_id = $4
     WHERE connection_id = $1
       AND ((status = 'open' AND reopen_at <= $2) OR (status = 'half_open' AND probe_until < $2))`,
 
@@ -288,7 +288,7 @@ export class PostgresConnections implements ConnectionStore {
         await client.query(q.ensureCircuit, [input.connectionId]);
         row = (await client.query<CircuitRow>(q.lockCircuit, [input.connectionId])).rows[0] as CircuitRow;
       }
-      const next = circuitAfterFailure(toCircuitState(row), input);
+      const next = circuitAfterFailure(toCircuitState(row), row.probe_id, input);
       await client.query(q.storeCircuit, [
         next.connectionId,
         next.status,
@@ -301,15 +301,19 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
+  async recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }> {
     // Nearly every success finds a healthy circuit: that costs one read, not a transaction.
-    const healthy = (row: CircuitRow | undefined) =>
-      !row || (row.status === "closed" && row.consecutive_failures === 0);
     const unchanged = { closed: false, wokenRuns: 0 };
-    if (healthy((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return unchanged;
+    const counts = (row: CircuitRow | undefined): row is CircuitRow =>
+      row !== undefined && successChangesCircuit(toCircuitState(row), row.probe_id, probeId);
+    if (!counts((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return unchanged;
     return this.#deps.transaction(async (client) => {
       const row = (await client.query<CircuitRow>(q.lockCircuit, [connectionId])).rows[0];
-      if (!row || healthy(row)) return unchanged;
+      if (!counts(row)) return unchanged;
       await client.query(q.closeCircuit, [connectionId]);
       if (row.status === "closed") return unchanged;
       const woken = (await client.query(q.wakeWaitingRuns, [connectionId, now])).rowCount ?? 0;
@@ -318,8 +322,9 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
-  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(q.claimCircuitProbe, [connectionId, now, now + probeLeaseMs]);
+  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean> {
+    const claim = [connectionId, now, now + probeLeaseMs, probeId];
+    const { rowCount } = await this.#pool.query(q.claimCircuitProbe, claim);
     return rowCount === 1;
   }
 

@@ -17,7 +17,7 @@ import {
   toPendingAuthorization,
   toRateLimitState,
 } from "../connection-rows.ts";
-import { circuitAfterFailure, closedCircuit, takeFromBucket } from "../connection-rules.ts";
+import { circuitAfterFailure, closedCircuit, successChangesCircuit, takeFromBucket } from "../connection-rules.ts";
 import type {
   AuditFilter,
   AuditRecord,
@@ -101,7 +101,7 @@ export const sqliteConnectionSql = {
   wakeWaitingRuns: `UPDATE runs SET available_at = @now, updated_at = @now
     WHERE status = 'waiting' AND waiting_on = @connectionId AND available_at > @now`,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
-  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = @probeUntil
+  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = @probeUntil, probe_id = @probeId
     WHERE connection_id = @connectionId
       AND ((status = 'open' AND reopen_at <= @now) OR (status = 'half_open' AND probe_until < @now))`,
 
@@ -252,26 +252,33 @@ export class SqliteConnections implements ConnectionStore {
     const s = this.#sql;
     return this.#writers.immediate(() => {
       s.ensureCircuit.run(input.connectionId);
-      const current = toCircuitState(s.getCircuit.get(input.connectionId) as CircuitRow);
-      const next = circuitAfterFailure(current, input);
+      const row = s.getCircuit.get(input.connectionId) as CircuitRow;
+      const next = circuitAfterFailure(toCircuitState(row), row.probe_id, input);
       s.storeCircuit.run(next);
       return next;
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
+  async recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }> {
     const s = this.#sql;
     return this.#writers.immediate(() => {
       const row = s.getCircuit.get(connectionId) as CircuitRow | undefined;
-      if (!row || (row.status === "closed" && row.consecutive_failures === 0)) return { closed: false, wokenRuns: 0 };
+      if (!row || !successChangesCircuit(toCircuitState(row), row.probe_id, probeId)) {
+        return { closed: false, wokenRuns: 0 };
+      }
       s.closeCircuit.run(connectionId);
       if (row.status === "closed") return { closed: false, wokenRuns: 0 };
       return { closed: true, wokenRuns: s.wakeWaitingRuns.run({ connectionId, now }).changes };
     });
   }
 
-  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean> {
-    return this.#sql.claimCircuitProbe.run({ connectionId, now, probeUntil: now + probeLeaseMs }).changes === 1;
+  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean> {
+    const claim = { connectionId, now, probeUntil: now + probeLeaseMs, probeId };
+    return this.#sql.claimCircuitProbe.run(claim).changes === 1;
   }
 
   async recordIncident(incident: ConnectionIncident): Promise<void> {

@@ -610,6 +610,56 @@ describe.each(backends)("connection store on $name", (backend) => {
     });
   });
 
+  describe("token refresh claim", () => {
+    const claim = (claimant: string, now: number, expectedVersion = 0) =>
+      t.storage.connections.claimTokenRefresh({
+        connectionId: "crm",
+        claimant,
+        expectedVersion,
+        now,
+        until: now + 60_000,
+      });
+    const save = (expectedVersion: number) =>
+      t.storage.connections.saveCredentials({
+        connectionId: "crm",
+        sealedCredentials: `sealed-v${expectedVersion + 1}`,
+        expiresAt: null,
+        expectedVersion,
+        restoresAccess: false,
+        now: t0,
+      });
+
+    it("lets one refresher at a time send a token request for the credentials it read, until its claim lapses", async () => {
+      // Nothing stored yet (a first client-credentials token): the claim is on version 0.
+      expect(await claim("worker-1", t0)).toBe(true);
+      expect(await claim("worker-2", t0 + 1)).toBe(false);
+      expect(await claim("worker-2", t0 + 60_000)).toBe(false);
+      // Worker 1 vanished in the middle: once its claim has passed, another refresher may send.
+      expect(await claim("worker-2", t0 + 60_001)).toBe(true);
+      expect(await claim("worker-1", t0 + 60_002)).toBe(false);
+
+      // Only the claimant ends a claim early; then the next refresher need not wait.
+      await t.storage.connections.releaseTokenRefresh("crm", "worker-1");
+      expect(await claim("worker-3", t0 + 60_003)).toBe(false);
+      await t.storage.connections.releaseTokenRefresh("crm", "worker-2");
+      expect(await claim("worker-3", t0 + 60_004)).toBe(true);
+      expect(await t.storage.connections.getConnection("crm")).toMatchObject({
+        status: "active",
+        credentialsVersion: 0,
+        sealedCredentials: null,
+      });
+    });
+
+    it("ends with the credentials it was for: saving them frees the claim, and a claim on the old version is refused", async () => {
+      expect((await save(0)).saved).toBe(true);
+      expect(await claim("worker-1", t0, 1)).toBe(true);
+      expect((await save(1)).saved).toBe(true);
+      // A refresher that read version 1 would spend a refresh token that is gone: refused, though no claim is live.
+      expect(await claim("worker-2", t0 + 1, 1)).toBe(false);
+      expect(await claim("worker-2", t0 + 1, 2)).toBe(true);
+    });
+  });
+
   describe("audit trail", () => {
     it("lists newest first with filters, and prunes the oldest first", async () => {
       const store = t.storage.connections;

@@ -33,6 +33,7 @@ import type {
   SaveCredentialsInput,
   SaveCredentialsResult,
   TakeRateLimitTokenInput,
+  TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
 import { postgresSql } from "./postgres-transitions.ts";
@@ -56,6 +57,8 @@ export const postgresConnectionSql = {
       credentials_version = connections.credentials_version + 1,
       expires_at = EXCLUDED.expires_at,
       updated_at = EXCLUDED.updated_at,
+      refresh_claimant = NULL,
+      refresh_until = NULL,
       status = CASE WHEN $6::boolean THEN 'active' ELSE connections.status END,
       status_reason = CASE WHEN $6::boolean THEN NULL ELSE connections.status_reason END,
       status_changed_at = CASE WHEN $6::boolean AND connections.status <> 'active' THEN EXCLUDED.updated_at
@@ -74,6 +77,14 @@ export const postgresConnectionSql = {
       AND ($4::integer IS NULL OR connections.credentials_version = $4::integer)`,
   /** Per schema, so two Tenon installations sharing a database do not wait on each other. */
   takeRefreshLock: "SELECT pg_advisory_xact_lock(hashtext('tenon_refresh:' || current_schema() || ':' || $1))",
+  /** A connection with nothing stored yet gets its row (version 0), so that its first token request can be claimed. */
+  ensureConnection: `INSERT INTO connections (id, status, credentials_version, updated_at) VALUES ($1, 'active', 0, $2)
+    ON CONFLICT (id) DO NOTHING`,
+  /** Only for the version the refresher read, and only while no other claim is live. */
+  claimTokenRefresh: `UPDATE connections SET refresh_claimant = $2, refresh_until = $3
+    WHERE id = $1 AND credentials_version = $4 AND (refresh_until IS NULL OR refresh_until < $5)`,
+  releaseTokenRefresh:
+    "UPDATE connections SET refresh_claimant = NULL, refresh_until = NULL WHERE id = $1 AND refresh_claimant = $2",
 
   listSealedSecrets: `SELECT 'credentials' AS kind, id, sealed_credentials AS sealed FROM connections WHERE sealed_credentials IS NOT NULL
     UNION ALL
@@ -234,6 +245,23 @@ export class PostgresConnections implements ConnectionStore {
         await client.end().catch(() => {});
       }
     });
+  }
+
+  async claimTokenRefresh(input: TokenRefreshClaim): Promise<boolean> {
+    const { connectionId, claimant, until, expectedVersion, now } = input;
+    if (expectedVersion === 0) await this.#pool.query(q.ensureConnection, [connectionId, now]);
+    const { rowCount } = await this.#pool.query(q.claimTokenRefresh, [
+      connectionId,
+      claimant,
+      until,
+      expectedVersion,
+      now,
+    ]);
+    return rowCount === 1;
+  }
+
+  async releaseTokenRefresh(connectionId: string, claimant: string): Promise<void> {
+    await this.#pool.query(q.releaseTokenRefresh, [connectionId, claimant]);
   }
 
   async listSealedSecrets(): Promise<SealedSecret[]> {

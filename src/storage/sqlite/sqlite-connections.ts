@@ -33,6 +33,7 @@ import type {
   SaveCredentialsInput,
   SaveCredentialsResult,
   TakeRateLimitTokenInput,
+  TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
 
@@ -49,6 +50,8 @@ export const sqliteConnectionSql = {
       credentials_version = connections.credentials_version + 1,
       expires_at = excluded.expires_at,
       updated_at = excluded.updated_at,
+      refresh_claimant = NULL,
+      refresh_until = NULL,
       status = CASE WHEN @restoresAccess THEN 'active' ELSE connections.status END,
       status_reason = CASE WHEN @restoresAccess THEN NULL ELSE connections.status_reason END,
       status_changed_at = CASE WHEN @restoresAccess AND connections.status <> 'active' THEN excluded.updated_at
@@ -64,6 +67,15 @@ export const sqliteConnectionSql = {
       updated_at = excluded.updated_at
     WHERE connections.status <> 'auth_failed'
       AND (@expectedVersion IS NULL OR connections.credentials_version = @expectedVersion)`,
+  /** A connection with nothing stored yet gets its row (version 0), so that its first token request can be claimed. */
+  ensureConnection: `INSERT INTO connections (id, status, credentials_version, updated_at) VALUES (@connectionId, 'active', 0, @now)
+    ON CONFLICT (id) DO NOTHING`,
+  /** Only for the version the refresher read, and only while no other claim is live. */
+  claimTokenRefresh: `UPDATE connections SET refresh_claimant = @claimant, refresh_until = @until
+    WHERE id = @connectionId AND credentials_version = @expectedVersion
+      AND (refresh_until IS NULL OR refresh_until < @now)`,
+  releaseTokenRefresh: `UPDATE connections SET refresh_claimant = NULL, refresh_until = NULL
+    WHERE id = ? AND refresh_claimant = ?`,
 
   listSealedSecrets: `SELECT 'credentials' AS kind, id, sealed_credentials AS sealed FROM connections WHERE sealed_credentials IS NOT NULL
     UNION ALL
@@ -205,6 +217,18 @@ export class SqliteConnections implements ConnectionStore {
 
   withRefreshLock<T>(connectionId: string, fn: () => Promise<T>): Promise<T> {
     return this.#refreshLocks.run(connectionId, fn);
+  }
+
+  async claimTokenRefresh(input: TokenRefreshClaim): Promise<boolean> {
+    const s = this.#sql;
+    return this.#writers.immediate(() => {
+      if (input.expectedVersion === 0) s.ensureConnection.run(input);
+      return s.claimTokenRefresh.run(input).changes === 1;
+    });
+  }
+
+  async releaseTokenRefresh(connectionId: string, claimant: string): Promise<void> {
+    this.#sql.releaseTokenRefresh.run(connectionId, claimant);
   }
 
   async listSealedSecrets(): Promise<SealedSecret[]> {

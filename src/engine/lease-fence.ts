@@ -20,17 +20,27 @@ export class LeaseLostError extends Error {
  * stays lapsed, even if a late heartbeat answers (the run is someone else's from then on). Before a step
  * starts and before each outbound request, the engine checks it; `signal` aborts requests still in flight
  * when it lapses, so nothing this worker sent can still be running when another worker takes over.
+ *
+ * The other leases a worker holds use the same fence, named by `lease`: a poller's lease on its source, a
+ * token refresh's claim on the refresh token, a circuit breaker's probe (docs/guarantees.md, "Other leases").
  */
 export class LeaseFence {
   readonly #clock: Clock;
+  readonly #lease: FencedLease;
   #heldUntil: number;
   #lapsed = false;
   #controller: AbortController | undefined;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(clock: Clock, heldUntil: number) {
+  constructor(clock: Clock, heldUntil: number, lease: FencedLease = runLease) {
     this.#clock = clock;
     this.#heldUntil = heldUntil;
+    this.#lease = lease;
+  }
+
+  /** What the lease is on, as messages name it (`the run`, `poll source "crm"`). */
+  get on(): string {
+    return this.#lease.on;
   }
 
   /** A heartbeat confirmed the lease: it is held until `heldUntil` (margin already taken off). */
@@ -52,16 +62,20 @@ export class LeaseFence {
   assertHeld(action: () => string): void {
     if (!this.held) {
       throw new LeaseLostError(
-        `the worker fenced itself before ${action()}: its lease on the run may have lapsed (heartbeats failed or the process stalled)`,
+        `the worker fenced itself before ${action()}: its lease on ${this.#lease.on} may have lapsed (${this.#lease.lapsesWhen})`,
       );
     }
   }
 
-  /** Aborts when the lease lapses. Made on first use: most runs never need it armed for long. */
+  /**
+   * Aborts when the lease lapses. Made on first use: most runs never need it armed for long. Every read
+   * checks the lease first, so a signal read after a stall is already aborted, before its timer has run.
+   */
   get signal(): AbortSignal {
+    const held = this.held;
     if (!this.#controller) {
       this.#controller = new AbortController();
-      if (this.held) this.#arm();
+      if (held) this.#arm();
       else this.#controller.abort(this.#reason());
     }
     return this.#controller.signal;
@@ -91,7 +105,17 @@ export class LeaseFence {
 
   #reason(): LeaseLostError {
     return new LeaseLostError(
-      "the worker's lease on the run lapsed while a request was in flight; the request was aborted",
+      `the worker's lease on ${this.#lease.on} lapsed while a request was in flight; the request was aborted`,
     );
   }
 }
+
+/** A lease as the fence's messages name it. */
+export interface FencedLease {
+  /** What it is on: `the run`, `poll source "crm"`. */
+  on: string;
+  /** How it comes to lapse while its holder still works, for the message that says the holder stopped. */
+  lapsesWhen: string;
+}
+
+const runLease: FencedLease = { on: "the run", lapsesWhen: "heartbeats failed or the process stalled" };

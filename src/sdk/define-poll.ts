@@ -14,7 +14,11 @@ export interface PollPage<Item> {
 export interface PollContext {
   /** Where the previous page ended; null on the very first poll (or after a backfill from the start). */
   cursor: string | null;
-  /** Aborted when the worker shuts down; pass it to HTTP calls. */
+  /**
+   * Aborted when the worker shuts down, or when this poller's lease on the source is about to lapse (the page
+   * took too long, or the process stalled) so that another worker may poll it: pass it to HTTP calls. Requests
+   * through `connection()` need not: they are stopped with the lease anyway.
+   */
   signal: AbortSignal;
   /** The client of a configured connection (auth, rate limit, circuit breaker, audit), as runs get it. */
   connection(name: string): ConnectionClient;

@@ -43,6 +43,8 @@ export interface CircuitRow {
   opened_at: number | null;
   reopen_at: number | null;
   probe_until: number | null;
+  /** The current probe's id while half-open (stale otherwise); storage's own, not part of CircuitState. */
+  probe_id: string | null;
 }
 
 export interface AuditRow {
@@ -72,7 +74,8 @@ export interface PendingAuthorizationRow {
 
 export const connectionColumns =
   "id, status, status_reason, status_changed_at, sealed_credentials, credentials_version, expires_at, updated_at";
-export const circuitColumns = "connection_id, status, consecutive_failures, opened_at, reopen_at, probe_until";
+export const circuitColumns =
+  "connection_id, status, consecutive_failures, opened_at, reopen_at, probe_until, probe_id";
 export const rateLimitColumns = "connection_id, tokens, refilled_at, paused_until, slow_rate, slow_until";
 
 export const auditColumns =

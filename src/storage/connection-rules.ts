@@ -52,8 +52,15 @@ function grantAfter(waitMs: number, maxWaitMs: number): RateLimitGrant {
   return { granted: waitMs <= maxWaitMs, waitMs };
 }
 
-/** The circuit after one more retryable failure. */
-export function circuitAfterFailure(circuit: CircuitState, input: RecordCircuitFailureInput): CircuitState {
+/**
+ * The circuit after one more retryable failure. `currentProbeId` is the id the storage holds for the circuit's
+ * probe (meaningful while half-open).
+ */
+export function circuitAfterFailure(
+  circuit: CircuitState,
+  currentProbeId: string | null,
+  input: RecordCircuitFailureInput,
+): CircuitState {
   const consecutiveFailures = circuit.consecutiveFailures + 1;
   const open = {
     status: "open" as const,
@@ -61,11 +68,36 @@ export function circuitAfterFailure(circuit: CircuitState, input: RecordCircuitF
     reopenAt: input.now + input.cooldownMs,
     probeUntil: null,
   };
-  // A failed probe (half-open), or a request that was already under way when the circuit opened: the cooldown starts over.
+  if (input.probeId !== undefined) {
+    // A failed probe reopens the circuit; a stale one (its lease lapsed, another may be probing) changes nothing.
+    if (!isCurrentProbe(circuit, currentProbeId, input.probeId)) return circuit;
+    return { ...circuit, ...open, openedAt: input.now };
+  }
+  // A request that was already under way when the circuit opened: while open, the cooldown starts over;
+  // while a probe tests the API, it is counted, but the probe decides.
   if (circuit.status === "open") return { ...circuit, ...open };
-  if (circuit.status === "half_open") return { ...circuit, ...open, openedAt: input.now };
+  if (circuit.status === "half_open") return { ...circuit, consecutiveFailures };
   if (consecutiveFailures < input.threshold) return { ...circuit, consecutiveFailures };
   return { ...circuit, ...open, openedAt: input.now };
+}
+
+/**
+ * Whether a success changes the circuit: it is not healthy already, and a probe's success (`probeId`) counts
+ * only while that probe is the current one. A stale probe's success must not close a circuit that a newer
+ * probe has reopened (every waiting run would then rush at a failing API), nor end that probe's test early.
+ */
+export function successChangesCircuit(
+  circuit: CircuitState,
+  currentProbeId: string | null,
+  probeId: string | undefined,
+): boolean {
+  if (circuit.status === "closed" && circuit.consecutiveFailures === 0) return false;
+  return probeId === undefined || isCurrentProbe(circuit, currentProbeId, probeId);
+}
+
+/** Whether the probe `probeId` is the one the circuit is waiting for: it is half-open, under that probe's claim. */
+function isCurrentProbe(circuit: CircuitState, currentProbeId: string | null, probeId: string): boolean {
+  return circuit.status === "half_open" && currentProbeId === probeId;
 }
 
 export function closedCircuit(connectionId: string): CircuitState {

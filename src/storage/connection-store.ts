@@ -41,6 +41,15 @@ export interface SaveCredentialsInput {
   now: number;
 }
 
+export interface TokenRefreshClaim {
+  connectionId: string;
+  claimant: string;
+  /** The credentials version the refresher read (0 = none stored): the refresh token it is about to spend. */
+  expectedVersion: number;
+  now: number;
+  until: number;
+}
+
 export type SaveCredentialsResult =
   | { saved: true; version: number; resumedRuns: number }
   | { saved: false; version: number }; // the version moved on (someone else wrote): re-read and decide again
@@ -111,6 +120,8 @@ export interface RecordCircuitFailureInput {
   cooldownMs: number;
   error: string;
   now: number;
+  /** The failed request was this probe (claimCircuitProbe): it counts only while that probe is the circuit's current one. */
+  probeId?: string;
 }
 
 export interface AuditRecord {
@@ -164,11 +175,22 @@ export interface ConnectionStore {
    */
   markAuthFailed(connectionId: string, reason: string, now: number, expectedVersion?: number): Promise<boolean>;
   /**
-   * Runs `fn` while holding the connection's refresh lock, so one token refresh happens at a time across
-   * all workers: a transaction-scoped advisory lock on PostgreSQL; on SQLite, which one process owns,
-   * an in-process lock.
+   * Runs `fn` while holding the connection's refresh lock, so that refreshers take turns across all workers
+   * and wait for each other's result instead of asking for tokens of their own: a transaction-scoped advisory
+   * lock on PostgreSQL; on SQLite, which one process owns, an in-process lock. On PostgreSQL the lock can be
+   * lost while `fn` runs, without `fn` knowing (the lock's connection broke, or was ended by the server):
+   * what protects the refresh token is the claim below, not the lock.
    */
   withRefreshLock<T>(connectionId: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Claims the right to send the connection's next token request (and so to spend its stored refresh token)
+   * for `claimant` until `until`: only while the credentials are still at `expectedVersion` and no other
+   * claim is live. Two refreshers must never send the same refresh token: a provider that rotates them
+   * answers the second with invalid_grant, and may revoke the whole grant. Saving credentials ends the claim.
+   */
+  claimTokenRefresh(input: TokenRefreshClaim): Promise<boolean>;
+  /** Ends `claimant`'s claim before its time: its token request was answered, or never sent, so nobody need wait. */
+  releaseTokenRefresh(connectionId: string, claimant: string): Promise<void>;
   /** Every stored sealed envelope, for master-key rotation. */
   listSealedSecrets(): Promise<{ kind: "credentials" | "authorization"; id: string; sealed: string }[]>;
   /** Replaces one sealed envelope if it is still `previous` (rotation races a refresh: the refresh wins, rotation retries). */
@@ -184,10 +206,20 @@ export interface ConnectionStore {
   /**
    * A request succeeded: resets the failure count and, if the circuit was open or half-open, closes it and
    * makes the runs waiting on it due now. `closed` is true for the one call (across workers) that closed it.
+   * With `probeId` (the success of a probe) nothing changes unless that probe is still the circuit's current
+   * one: a probe whose lease lapsed must not close a circuit that a newer probe is testing or has reopened.
    */
-  recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }>;
-  /** Takes the single probe of an open circuit whose reopen time has come; false if another worker has it. */
-  claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean>;
+  recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }>;
+  /**
+   * Takes the single probe of an open circuit whose reopen time has come, under the caller's `probeId`, until
+   * `now + probeLeaseMs`; false if another worker has it. Once that lease has passed another probe may be
+   * claimed, and the earlier probe's outcome no longer counts.
+   */
+  claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean>;
 
   recordIncident(incident: ConnectionIncident): Promise<void>;
   listIncidents(filter?: { connectionId?: string; limit?: number }): Promise<ConnectionIncident[]>;

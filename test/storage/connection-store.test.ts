@@ -351,16 +351,16 @@ describe.each(backends)("connection store on $name", (backend) => {
       });
       expect(await store.getCircuit("crm")).toEqual(opened);
 
-      expect(await store.claimCircuitProbe("crm", t0 + 30_001, 5000)).toBe(false);
-      expect(await store.claimCircuitProbe("crm", t0 + 30_002, 5000)).toBe(true);
-      expect(await store.claimCircuitProbe("crm", t0 + 30_003, 5000)).toBe(false);
+      expect(await store.claimCircuitProbe("crm", t0 + 30_001, 5000, "probe-1")).toBe(false);
+      expect(await store.claimCircuitProbe("crm", t0 + 30_002, 5000, "probe-1")).toBe(true);
+      expect(await store.claimCircuitProbe("crm", t0 + 30_003, 5000, "probe-2")).toBe(false);
       expect(await store.getCircuit("crm")).toMatchObject({ status: "half_open", probeUntil: t0 + 35_002 });
       // The prober vanished: once its lease has passed another worker may probe.
-      expect(await store.claimCircuitProbe("crm", t0 + 35_003, 5000)).toBe(true);
+      expect(await store.claimCircuitProbe("crm", t0 + 35_003, 5000, "probe-2")).toBe(true);
 
-      const reopened = await store.recordCircuitFailure({ ...failure, now: t0 + 36_000 });
+      const reopened = await store.recordCircuitFailure({ ...failure, now: t0 + 36_000, probeId: "probe-2" });
       expect(reopened).toMatchObject({ status: "open", reopenAt: t0 + 66_000, probeUntil: null });
-      expect(await store.claimCircuitProbe("crm", t0 + 40_000, 5000)).toBe(false);
+      expect(await store.claimCircuitProbe("crm", t0 + 40_000, 5000, "probe-3")).toBe(false);
 
       // A late failure while open restarts the cooldown and keeps when it opened.
       const late = await store.recordCircuitFailure({ ...failure, now: t0 + 40_000 });
@@ -377,7 +377,7 @@ describe.each(backends)("connection store on $name", (backend) => {
         wait(onErp.id, "erp", t0 + 30_000),
         wait(wokeAlready.id, "crm", t0 + 100),
       ]);
-      expect(await store.claimCircuitProbe("crm", t0 + 30_000, 5000)).toBe(true);
+      expect(await store.claimCircuitProbe("crm", t0 + 30_000, 5000, "probe-1")).toBe(true);
 
       const now = t0 + 1000;
       expect(await store.recordCircuitSuccess("crm", now)).toEqual({ closed: true, wokenRuns: 1 });
@@ -386,6 +386,39 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(await t.storage.getRun(onErp.id)).toMatchObject({ status: "waiting", availableAt: t0 + 30_000 });
       expect(await t.storage.getRun(wokeAlready.id)).toMatchObject({ availableAt: t0 + 100 });
       expect(await store.recordCircuitSuccess("crm", now)).toEqual({ closed: false, wokenRuns: 0 });
+    });
+
+    it("a probe whose lease lapsed cannot close or reopen the circuit over the probe that took over", async () => {
+      const store = t.storage.connections;
+      for (let i = 0; i < 3; i++) await store.recordCircuitFailure({ ...failure, now: t0 });
+      const [waiting] = await claimRuns(t.storage, 1);
+      if (!waiting) throw new Error("a run was claimed");
+      await t.storage.applyTransitions([wait(waiting.id, "crm", t0 + 100_000)]);
+      expect(await store.claimCircuitProbe("crm", t0 + 30_000, 5000, "stale")).toBe(true);
+      // The stale probe's lease passes while its request is still out; another worker probes.
+      expect(await store.claimCircuitProbe("crm", t0 + 35_001, 5000, "current")).toBe(true);
+      const probing = await store.getCircuit("crm");
+      expect(probing).toMatchObject({ status: "half_open", probeUntil: t0 + 40_001 });
+
+      // The stale probe's late failure neither reopens the circuit nor restarts its cooldown.
+      expect(await store.recordCircuitFailure({ ...failure, now: t0 + 36_000, probeId: "stale" })).toEqual(probing);
+      expect(await store.getCircuit("crm")).toEqual(probing);
+      // A late failure of a request sent before the circuit opened is counted, but leaves the test to the probe.
+      const counted = await store.recordCircuitFailure({ ...failure, now: t0 + 36_001 });
+      expect(counted).toEqual({ ...probing, consecutiveFailures: probing.consecutiveFailures + 1 });
+
+      // The current probe fails: the circuit reopens. The stale probe's late success does not close it.
+      const reopened = await store.recordCircuitFailure({ ...failure, now: t0 + 37_000, probeId: "current" });
+      expect(reopened).toMatchObject({ status: "open", openedAt: t0 + 37_000, reopenAt: t0 + 67_000 });
+      expect(await store.recordCircuitSuccess("crm", t0 + 37_001, "stale")).toEqual({ closed: false, wokenRuns: 0 });
+      expect(await store.getCircuit("crm")).toEqual(reopened);
+      expect(await t.storage.getRun(waiting.id)).toMatchObject({ status: "waiting", availableAt: t0 + 100_000 });
+
+      // Nor does an earlier probe's success count once a later probe holds the circuit; that one's does.
+      expect(await store.claimCircuitProbe("crm", t0 + 67_000, 5000, "next")).toBe(true);
+      expect(await store.recordCircuitSuccess("crm", t0 + 67_001, "current")).toEqual({ closed: false, wokenRuns: 0 });
+      expect(await store.recordCircuitSuccess("crm", t0 + 67_002, "next")).toEqual({ closed: true, wokenRuns: 1 });
+      expect(await store.getCircuit("crm")).toMatchObject({ status: "closed", consecutiveFailures: 0 });
     });
 
     it("a success resets the failure count of a closed circuit without waking anything", async () => {
@@ -574,6 +607,56 @@ describe.each(backends)("connection store on $name", (backend) => {
         await observer.end();
         await otherWorker.close();
       }
+    });
+  });
+
+  describe("token refresh claim", () => {
+    const claim = (claimant: string, now: number, expectedVersion = 0) =>
+      t.storage.connections.claimTokenRefresh({
+        connectionId: "crm",
+        claimant,
+        expectedVersion,
+        now,
+        until: now + 60_000,
+      });
+    const save = (expectedVersion: number) =>
+      t.storage.connections.saveCredentials({
+        connectionId: "crm",
+        sealedCredentials: `sealed-v${expectedVersion + 1}`,
+        expiresAt: null,
+        expectedVersion,
+        restoresAccess: false,
+        now: t0,
+      });
+
+    it("lets one refresher at a time send a token request for the credentials it read, until its claim lapses", async () => {
+      // Nothing stored yet (a first client-credentials token): the claim is on version 0.
+      expect(await claim("worker-1", t0)).toBe(true);
+      expect(await claim("worker-2", t0 + 1)).toBe(false);
+      expect(await claim("worker-2", t0 + 60_000)).toBe(false);
+      // Worker 1 vanished in the middle: once its claim has passed, another refresher may send.
+      expect(await claim("worker-2", t0 + 60_001)).toBe(true);
+      expect(await claim("worker-1", t0 + 60_002)).toBe(false);
+
+      // Only the claimant ends a claim early; then the next refresher need not wait.
+      await t.storage.connections.releaseTokenRefresh("crm", "worker-1");
+      expect(await claim("worker-3", t0 + 60_003)).toBe(false);
+      await t.storage.connections.releaseTokenRefresh("crm", "worker-2");
+      expect(await claim("worker-3", t0 + 60_004)).toBe(true);
+      expect(await t.storage.connections.getConnection("crm")).toMatchObject({
+        status: "active",
+        credentialsVersion: 0,
+        sealedCredentials: null,
+      });
+    });
+
+    it("ends with the credentials it was for: saving them frees the claim, and a claim on the old version is refused", async () => {
+      expect((await save(0)).saved).toBe(true);
+      expect(await claim("worker-1", t0, 1)).toBe(true);
+      expect((await save(1)).saved).toBe(true);
+      // A refresher that read version 1 would spend a refresh token that is gone: refused, though no claim is live.
+      expect(await claim("worker-2", t0 + 1, 1)).toBe(false);
+      expect(await claim("worker-2", t0 + 1, 2)).toBe(true);
     });
   });
 

@@ -46,6 +46,7 @@ export class OAuthTestServer extends LoopbackServer {
   readonly #refreshTokens = new Map<string, { scope: string | undefined }>();
   readonly #codes = new Map<string, IssuedCode>();
   #denyNext = false;
+  #heldTokenResponse: Promise<void> | undefined;
   #failures: { remaining: number; status: number; retryAfterSec: number | undefined } = {
     remaining: 0,
     status: 500,
@@ -71,6 +72,18 @@ export class OAuthTestServer extends LoopbackServer {
   /** The next authorization is declined, as if the person clicked "Deny". */
   denyNext(): void {
     this.#denyNext = true;
+  }
+
+  /**
+   * The next token request is carried out at once but answered only when the returned function is called,
+   * as when a provider is slow to answer or its answer is stuck in transit.
+   */
+  holdNextTokenResponse(): () => void {
+    let release = () => {};
+    this.#heldTokenResponse = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    return release;
   }
 
   /** Every refresh token issued so far becomes invalid (`invalid_grant`), as when a person revokes access. */
@@ -116,6 +129,9 @@ export class OAuthTestServer extends LoopbackServer {
     if (isGrantType(grantType)) this.tokenRequests[grantType]++;
     const answer = this.#failures.remaining > 0 ? this.#injectedFailure() : this.#grant(request, form, grantType);
     if (this.delayTokenResponsesMs > 0) await sleep(this.delayTokenResponsesMs);
+    const held = this.#heldTokenResponse;
+    this.#heldTokenResponse = undefined;
+    if (held) await held;
     return { ...answer, headers: { ...noStore, ...answer.headers } };
   }
 

@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
+import { LeaseFence } from "../../engine/lease-fence.ts";
 import { AuthError, RetryableError } from "../../sdk/errors.ts";
 import type { ConnectionStatus, ConnectionStore } from "../../storage/connection-store.ts";
 import { basicAuthSecret } from "../audit/redact.ts";
@@ -10,6 +13,7 @@ import { credentialsScope } from "../vault/rotate-master-key.ts";
 import type { Vault } from "../vault/vault.ts";
 import {
   type OAuthExchange,
+  type OAuthOptions,
   OAuthRejectedError,
   refreshAccessToken,
   requestClientCredentialsToken,
@@ -37,6 +41,13 @@ export interface AppliedAuth {
 
 /** How long stored credentials and the auth status are trusted before they are read again. */
 const trustStoredMs = 5000;
+/**
+ * How long a refresher holds its claim on the refresh token. It sends and waits only until 3/4 of it, which
+ * is longer than the token request's own timeout (30 s): the fence stops only a refresher that stalled.
+ */
+const refreshClaimMs = 60_000;
+/** How often a refresher that found another's claim looks again for its result (or for the claim to lapse). */
+const claimRecheckMs = 100;
 
 /**
  * A connection's credentials and auth status: merges the config's credentials with the stored (sealed)
@@ -255,25 +266,79 @@ export class ConnectionAuth {
    */
   #refresh(staleToken: string | undefined, rejected: boolean): Promise<void> {
     this.#refreshing ??= this.#deps.store
-      .withRefreshLock(this.#deps.connectionId, async () => {
-        await this.load(true);
-        const current = this.#stored.accessToken;
-        if (current && current !== staleToken && !this.#expiresSoon()) return;
-        if (!rejected && current && !this.#expiresSoon()) return;
-        await this.#obtainToken();
-      })
+      .withRefreshLock(this.#deps.connectionId, () => this.#refreshUnlessDone(staleToken, rejected))
       .finally(() => {
         this.#refreshing = undefined;
       });
     return this.#refreshing;
   }
 
-  async #obtainToken(): Promise<void> {
+  /**
+   * Under the refresh lock: asks for a token unless someone stored a fresh one meanwhile. The lock can be
+   * lost without this worker knowing (PostgreSQL: its connection broke), and another refresher would then
+   * read the same refresh token; so the token request is sent only under a claim in storage on the version
+   * read. A refresher that finds another's claim waits for its result, or for the claim to lapse.
+   */
+  async #refreshUnlessDone(staleToken: string | undefined, rejected: boolean): Promise<void> {
+    const { connectionId, store, clock } = this.#deps;
+    for (let look = 0; ; look++) {
+      await this.load(true);
+      const current = this.#stored.accessToken;
+      if (current && current !== staleToken && !this.#expiresSoon()) return;
+      if (!rejected && current && !this.#expiresSoon()) return;
+      const claimant = randomUUID();
+      const now = clock.now();
+      const claim = { connectionId, claimant, expectedVersion: this.#version, now, until: now + refreshClaimMs };
+      if (await store.claimTokenRefresh(claim)) return this.#obtainTokenUnderClaim(claimant, now);
+      if (look * claimRecheckMs > refreshClaimMs) {
+        throw new RetryableError(
+          `connection "${connectionId}": another worker's token refresh has held its claim for over ${refreshClaimMs / 1000} s; the request will be retried`,
+        );
+      }
+      await sleep(claimRecheckMs);
+    }
+  }
+
+  /**
+   * Sends the token request under this worker's view of its claim (taken at `claimedAt`): not sent once
+   * the claim may have lapsed, aborted if still in flight then. Its result is stored whenever it comes, by
+   * compare-and-set on the version it was asked for: once the token endpoint answered, the refresh token it
+   * was sent is spent, and the answer holds the only valid one; the version check keeps it from replacing
+   * anything stored since.
+   */
+  async #obtainTokenUnderClaim(claimant: string, claimedAt: number): Promise<void> {
+    const { connectionId, store, clock } = this.#deps;
+    const heldFor = refreshClaimMs - Math.floor(refreshClaimMs / 4);
+    const fence = new LeaseFence(clock, claimedAt + heldFor, {
+      on: `the token refresh of connection "${connectionId}"`,
+      lapsesWhen: `the token endpoint did not answer within ${heldFor / 1000} s, or the process stalled`,
+    });
+    let unanswered = false;
+    const options: OAuthOptions = {
+      now: () => clock.now(),
+      signal: () => fence.signal,
+      onExchange: (exchange) => {
+        unanswered = exchange.status === null;
+        this.#deps.onTokenExchange(exchange);
+      },
+    };
+    try {
+      await this.#obtainToken(options);
+    } catch (error) {
+      // A request that got no answer may still be spending the refresh token at the provider: its claim
+      // runs out on its own. Otherwise the endpoint is done with it, and nobody need wait.
+      if (!unanswered) await store.releaseTokenRefresh(connectionId, claimant).catch(() => {});
+      throw error;
+    } finally {
+      fence.close();
+    }
+  }
+
+  async #obtainToken(options: OAuthOptions): Promise<void> {
     const auth = this.#auth;
     if (auth.type !== "oauth2") return;
     const { connectionId, store, vault, clock } = this.#deps;
     const client = { clientId: this.#require("clientId"), clientSecret: this.#require("clientSecret") };
-    const options = { now: () => clock.now(), onExchange: this.#deps.onTokenExchange };
     let tokens: TokenSet;
     try {
       if (auth.grant === "client_credentials") {

@@ -45,6 +45,11 @@ export interface OAuthOptions {
   fetch?: typeof fetch;
   /** Per request, until the whole answer is read. Default 30 s. */
   timeoutMs?: number;
+  /**
+   * Read just before each request is sent: an aborted signal stops it from being sent, or aborts it in flight
+   * (the caller's hold on the refresh token lapsed; see ConnectionAuth).
+   */
+  signal?: () => AbortSignal;
   onExchange?: (exchange: OAuthExchange) => void;
 }
 
@@ -194,7 +199,10 @@ function tokenEndpoint(config: OAuth2Config, client: OAuthClientCredentials, opt
         ? oauth.ClientSecretPost(client.clientSecret)
         : oauth.ClientSecretBasic(client.clientSecret),
     request: {
-      signal: () => AbortSignal.timeout(timeoutMs),
+      signal: () =>
+        options.signal
+          ? AbortSignal.any([AbortSignal.timeout(timeoutMs), options.signal()])
+          : AbortSignal.timeout(timeoutMs),
       [oauth.customFetch]: recordingFetch(options),
       // Plain http is only for the local sandbox and tests; https endpoints keep the library's check.
       [oauth.allowInsecureRequests]: tokenUrl.protocol === "http:",

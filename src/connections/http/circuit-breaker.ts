@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
+import { LeaseFence } from "../../engine/lease-fence.ts";
 import { CircuitOpenError } from "../../sdk/errors.ts";
 import { closedCircuit } from "../../storage/connection-rules.ts";
 import type { CircuitState, ConnectionStore } from "../../storage/connection-store.ts";
@@ -9,6 +11,19 @@ export interface CircuitSettings {
   failureThreshold: number;
   /** How long it stays open before a single probe may test the API. */
   cooldownMs: number;
+}
+
+/**
+ * The one request that tests an open circuit. Storage holds the probe for it for one cooldown; `fence` is
+ * this worker's own view of that lease (a quarter shorter, for clock skew and late timers): the request is
+ * not sent once it has lapsed and is aborted if still in flight, so that two probes never test the API at
+ * once, and its outcome only counts while the probe is still the circuit's current one.
+ */
+export interface CircuitProbe {
+  id: string;
+  /** When storage lets another worker probe. */
+  until: number;
+  fence: LeaseFence;
 }
 
 /** How long a closed, healthy circuit's state is trusted before it is read again from storage. */
@@ -30,25 +45,39 @@ export class CircuitBreaker {
     private readonly settings: CircuitSettings,
   ) {}
 
-  /** Lets a request through (a normal one, or the probe of an open circuit) or throws CircuitOpenError. */
-  async admit(): Promise<"normal" | "probe"> {
+  /**
+   * Lets a request through or throws CircuitOpenError. Returns the probe when this request is the one that
+   * tests an open circuit (close its fence when the request is over), undefined for a normal request.
+   */
+  async admit(): Promise<CircuitProbe | undefined> {
     const now = this.clock.now();
     const state = await this.#state(now);
-    if (state.status === "closed") return "normal";
+    if (state.status === "closed") return undefined;
     if (state.status === "open" && state.reopenAt !== null && state.reopenAt > now) {
       throw new CircuitOpenError(this.connectionId, state.reopenAt);
     }
-    if (await this.store.claimCircuitProbe(this.connectionId, now, this.settings.cooldownMs)) return "probe";
+    const { cooldownMs } = this.settings;
+    const id = randomUUID();
+    if (await this.store.claimCircuitProbe(this.connectionId, now, cooldownMs, id)) {
+      const until = now + cooldownMs;
+      const heldFor = cooldownMs - Math.floor(cooldownMs / 4);
+      const fence = new LeaseFence(this.clock, now + heldFor, {
+        on: `the circuit probe of connection "${this.connectionId}"`,
+        lapsesWhen: `the probe got no answer within ${heldFor} ms, 3/4 of the circuit's cooldown`,
+      });
+      return { id, until, fence };
+    }
     // Another worker is probing: look again when its probe lease ends; a success wakes waiting runs sooner.
     this.#cachedAt = 0;
-    throw new CircuitOpenError(this.connectionId, now + Math.min(this.settings.cooldownMs, 1000));
+    throw new CircuitOpenError(this.connectionId, now + Math.min(cooldownMs, 1000));
   }
 
-  async recordSuccess(): Promise<void> {
+  /** A request succeeded; a probe's success closes the circuit only if it is still the current probe. */
+  async recordSuccess(probe?: CircuitProbe): Promise<void> {
     const cached = this.#cached;
-    if (cached && cached.status === "closed" && cached.consecutiveFailures === 0) return;
+    if (!probe && cached && cached.status === "closed" && cached.consecutiveFailures === 0) return;
     const now = this.clock.now();
-    const { closed } = await this.store.recordCircuitSuccess(this.connectionId, now);
+    const { closed } = await this.store.recordCircuitSuccess(this.connectionId, now, probe?.id);
     // Several requests may succeed at once against an opening circuit: the one that closed it reports it.
     if (closed) {
       await this.store.recordIncident({
@@ -59,11 +88,16 @@ export class CircuitBreaker {
         at: now,
       });
     }
-    this.#remember(closedCircuit(this.connectionId), now);
+    // A stale probe changed nothing: the circuit is whatever the newer probe made it, so read it again.
+    if (probe && !closed) this.#cached = undefined;
+    else this.#remember(closedCircuit(this.connectionId), now);
   }
 
-  /** Counts a retryable failure; returns the circuit's state after it (open means: stop, and wait). */
-  async recordFailure(error: string): Promise<CircuitState> {
+  /**
+   * Counts a retryable failure (a probe's only if it is still the current probe); returns the circuit's state
+   * after it (open or half-open means: stop, and wait).
+   */
+  async recordFailure(error: string, probe?: CircuitProbe): Promise<CircuitState> {
     const now = this.clock.now();
     const wasOpen = this.#cached !== undefined && this.#cached.status !== "closed";
     const state = await this.store.recordCircuitFailure({
@@ -72,6 +106,7 @@ export class CircuitBreaker {
       cooldownMs: this.settings.cooldownMs,
       error,
       now,
+      ...(probe ? { probeId: probe.id } : {}),
     });
     if (state.status === "open" && !wasOpen && state.openedAt === now) {
       await this.store.recordIncident({

@@ -1,7 +1,8 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
-import { LeaseLostError } from "../../engine/lease-fence.ts";
+import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
+import { currentLease } from "../../engine/lease-scope.ts";
 import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
 import {
   CircuitOpenError,
@@ -13,7 +14,7 @@ import {
 import type { AuditTrail } from "../audit/audit-trail.ts";
 import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
-import type { CircuitBreaker } from "./circuit-breaker.ts";
+import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import {
   flattenHeaders,
   type HttpResponse,
@@ -51,6 +52,8 @@ const authRejections = new Set([401, 403]);
 const errorBodyLimit = 2048;
 /** How much of a refusal's body its error message quotes. */
 const reasonLimit = 300;
+/** The error code of a circuit probe that got no answer before its lease ended. */
+const probeTimeout = "TENON_PROBE_TIMEOUT";
 
 /** The outcome of one exchange on the wire. */
 type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Error; applied: AppliedAuth };
@@ -99,20 +102,24 @@ export class ConnectionClient {
     const prepared = prepareRequest(deps.baseUrl, deps.defaultHeaders, options);
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
     await deps.auth.assertUsable();
-    if (deps.circuit) await deps.circuit.admit();
-    let exchange = await this.#exchange(prepared);
-    if ("response" in exchange && authRejections.has(exchange.response.status)) {
-      // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
-      if (await deps.auth.recover(exchange.applied)) exchange = await this.#exchange(prepared);
+    const probe = deps.circuit ? await deps.circuit.admit() : undefined;
+    try {
+      let exchange = await this.#exchange(prepared, probe);
       if ("response" in exchange && authRejections.has(exchange.response.status)) {
-        return deps.auth.fail(
-          `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
-          exchange.applied.version,
-        );
+        // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
+        if (await deps.auth.recover(exchange.applied)) exchange = await this.#exchange(prepared, probe);
+        if ("response" in exchange && authRejections.has(exchange.response.status)) {
+          return deps.auth.fail(
+            `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
+            exchange.applied.version,
+          );
+        }
       }
+      if ("error" in exchange) return await this.#failed(exchange.error, probe);
+      return (await this.#classify(exchange.response, prepared, probe)) as HttpResponse<Body>;
+    } finally {
+      probe?.fence.close();
     }
-    if ("error" in exchange) return this.#failed(exchange.error);
-    return this.#classify(exchange.response, prepared) as Promise<HttpResponse<Body>>;
   }
 
   #addIdempotencyKey(prepared: PreparedRequest, given: string | false | undefined): void {
@@ -125,17 +132,28 @@ export class ConnectionClient {
     if (key !== undefined) prepared.headers[name] = key;
   }
 
-  /** Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. */
-  async #exchange(original: PreparedRequest): Promise<Exchange> {
+  /**
+   * Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. The request
+   * leaves only while every lease it is sent under still holds: the worker's lease on the run (a step) or on
+   * a poll source (a poll's fetch), and the circuit's probe lease if it is the probe; their fences' signals
+   * abort it if one lapses while it is in flight.
+   */
+  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined): Promise<Exchange> {
     const deps = this.#deps;
     await deps.rateLimiter.acquire();
     // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
     const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
     const applied = await deps.auth.apply(prepared);
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
-    // lease on the run has lapsed sends nothing more, and the fence's signal aborts what is still in flight.
-    const fence = currentStep()?.fence;
-    fence?.assertHeld(() => `${prepared.method} ${this.#shownUrl(prepared.url)}`);
+    // lease on the run (or poll source) has lapsed sends nothing more.
+    const leases = holderLeases();
+    for (const lease of leases) lease.assertHeld(() => `${prepared.method} ${this.#shownUrl(prepared.url)}`);
+    if (probe && !probe.fence.held) {
+      // Not sent, so nothing was tested: the run waits for the next probe, which may be claimed once this one's lease ends.
+      throw new CircuitOpenError(deps.connectionId, probe.until);
+    }
+    const fences = probe ? [...leases, probe.fence] : leases;
+    const signal = fences.length > 1 ? AbortSignal.any(fences.map((f) => f.signal)) : fences[0]?.signal;
     const started = performance.now();
     const at = deps.clock.now();
     try {
@@ -146,7 +164,7 @@ export class ConnectionClient {
         dispatcher: deps.dispatcher,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
-        ...(fence ? { signal: fence.signal } : {}),
+        ...(signal ? { signal } : {}),
       });
       const text = await answer.body.text();
       const headers = flattenHeaders(answer.headers);
@@ -159,26 +177,31 @@ export class ConnectionClient {
       this.#audit(prepared, at, performance.now() - started, { response });
       return { response, applied };
     } catch (thrown) {
-      const error = thrown as Error;
-      if (fence && !fence.held) {
+      let error = thrown as Error;
+      const lapsed = leases.find((lease) => !lease.held);
+      if (lapsed) {
         // Aborted by the lapsing lease: not the connection's failure, so no circuit count and no retry here.
-        const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on the run lapsed`);
+        const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on ${lapsed.on} lapsed`);
         this.#audit(prepared, at, performance.now() - started, { error: aborted });
         throw aborted;
+      }
+      if (probe && !probe.fence.held) {
+        // The probe's own deadline: the API did not answer within the probe's lease, so the probe failed.
+        error = Object.assign(new Error("aborted at the end of the probe's lease"), { code: probeTimeout });
       }
       this.#audit(prepared, at, performance.now() - started, { error });
       return { error, applied };
     }
   }
 
-  async #failed(error: Error): Promise<never> {
+  async #failed(error: Error, probe: CircuitProbe | undefined): Promise<never> {
     const deps = this.#deps;
     const what = `${describeNetworkError(error)} (connection "${deps.connectionId}")`;
-    await this.#countFailure(what);
+    await this.#countFailure(what, probe);
     throw new RetryableError(redactSecrets(what, deps.auth.secretValues()));
   }
 
-  async #classify(response: HttpResponse, prepared: PreparedRequest) {
+  async #classify(response: HttpResponse, prepared: PreparedRequest, probe: CircuitProbe | undefined) {
     const deps = this.#deps;
     const advice = readRateLimitHeaders(response.status, response.headers, deps.clock.now());
     if (advice) await deps.rateLimiter.advise(advice);
@@ -190,13 +213,13 @@ export class ConnectionClient {
       throw new RateLimitedError(deps.connectionId, advice?.pausedUntil ?? deps.clock.now() + 1000);
     }
     if (status >= 500 || retryableStatuses.has(status)) {
-      await this.#countFailure(`${where()} answered ${status}`);
+      await this.#countFailure(`${where()} answered ${status}`, probe);
       throw new RetryableError(`${where()} answered ${status}; the request will be retried`, {
         response: this.#errorResponse(response),
         ...(advice?.pausedUntil !== undefined ? { retryAfterMs: advice.pausedUntil - deps.clock.now() } : {}),
       });
     }
-    if (deps.circuit) await deps.circuit.recordSuccess();
+    if (deps.circuit) await deps.circuit.recordSuccess(probe);
     if (status >= 400) {
       const errorResponse = this.#errorResponse(response);
       const reason = refusalReason(errorResponse.body);
@@ -208,15 +231,15 @@ export class ConnectionClient {
     return response;
   }
 
-  /** Counts the failure against the circuit; if that opened it, the run waits instead of using an attempt. */
-  async #countFailure(error: string): Promise<void> {
+  /** Counts the failure against the circuit; if the circuit is not closed after it, the run waits instead of using an attempt. */
+  async #countFailure(error: string, probe: CircuitProbe | undefined): Promise<void> {
     const circuit = this.#deps.circuit;
     if (!circuit) return;
-    const state = await circuit.recordFailure(redactSecrets(error, this.#deps.auth.secretValues()));
-    // The failure that opens the circuit (or fails its probe) makes the run wait too, instead of using an attempt.
-    if (state.status === "open" && state.reopenAt !== null) {
-      throw new CircuitOpenError(this.#deps.connectionId, state.reopenAt);
-    }
+    const state = await circuit.recordFailure(redactSecrets(error, this.#deps.auth.secretValues()), probe);
+    // The failure that opens the circuit (or fails its probe) makes the run wait too, instead of using an
+    // attempt; so does one that finds a probe testing the API (a success of that probe wakes the run early).
+    const waitUntil = state.status === "open" ? state.reopenAt : state.status === "half_open" ? state.probeUntil : null;
+    if (waitUntil !== null) throw new CircuitOpenError(this.#deps.connectionId, waitUntil);
   }
 
   #shownUrl(url: URL): string {
@@ -281,6 +304,16 @@ export class ConnectionClient {
   }
 }
 
+/** The leases this request is sent under: the worker's lease on the run (in a step) or on a poll source (in a fetch). */
+function holderLeases(): LeaseFence[] {
+  const leases: LeaseFence[] = [];
+  const step = currentStep()?.fence;
+  if (step) leases.push(step);
+  const lease = currentLease();
+  if (lease) leases.push(lease);
+  return leases;
+}
+
 /** A network failure in words: what failed and, where undici says, which timeout. */
 function describeNetworkError(error: Error): string {
   if (error instanceof LeaseLostError) return error.message;
@@ -292,6 +325,8 @@ function describeNetworkError(error: Error): string {
       return "headers timeout: the server did not start answering in time";
     case "UND_ERR_BODY_TIMEOUT":
       return "body timeout: the server stopped sending the response body";
+    case probeTimeout:
+      return "probe timeout: the server did not answer the circuit's probe within 3/4 of the circuit's cooldown";
     default:
       return `network error${code ? ` ${code}` : ""}: ${error.message}`;
   }

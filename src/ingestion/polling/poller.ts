@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import type { Clock } from "../../engine/clock.ts";
+import { LeaseFence } from "../../engine/lease-fence.ts";
+import { actUnderLease } from "../../engine/lease-scope.ts";
 import type { Poll, PollPage } from "../../sdk/define-poll.ts";
 import { RetryableError, toError } from "../../sdk/errors.ts";
 import type { AcceptResult, NewEvent, Storage } from "../../storage/contract.ts";
@@ -19,7 +21,10 @@ export interface PollerDeps {
 }
 
 export interface PollerOptions {
-  /** How long a poller holds a source without finishing a page before another worker may take over. Default 60 s. */
+  /**
+   * How long a poller holds a source without finishing a page before another worker may take over. Default 60 s.
+   * A page's fetch must end within three quarters of it: the poller aborts it then (see #fetchPage).
+   */
   leaseMs?: number;
   /** Longest wait between checks whether a source is due (another worker may be polling it). Default 1 s. */
   checkIntervalMs?: number;
@@ -28,12 +33,17 @@ export interface PollerOptions {
 /**
  * Runs every poll source of this process. Each source is leased in storage
  * before it is fetched, so across all workers one poller at a time owns it;
- * each page's events and the cursor after it commit together.
+ * each page's events and the cursor after it commit together, only while the
+ * lease is still this poller's. A fetch acts only while the poller's own view
+ * of the lease holds (the lease its claim or last commit wrote, minus a margin):
+ * then its requests are aborted, so a poller that lost its source stops calling
+ * the API before another one may start.
  */
 export class Poller {
   readonly #polls: Poll[];
   readonly #deps: PollerDeps;
   readonly #leaseMs: number;
+  readonly #fenceMarginMs: number;
   readonly #checkIntervalMs: number;
   readonly #owner = randomUUID();
   readonly #abort = new AbortController();
@@ -44,6 +54,8 @@ export class Poller {
     this.#polls = polls;
     this.#deps = deps;
     this.#leaseMs = options.leaseMs ?? 60_000;
+    // The run lease's margin (worker.ts): room for clock skew between workers and a late timer.
+    this.#fenceMarginMs = Math.floor(this.#leaseMs / 4);
     this.#checkIntervalMs = options.checkIntervalMs ?? 1000;
   }
 
@@ -77,24 +89,22 @@ export class Poller {
   async #pollIfDue(poll: Poll): Promise<void> {
     const { storage, clock } = this.#deps;
     const now = clock.now();
-    const claim = await storage.claimPoll({
-      pollId: poll.id,
-      owner: this.#owner,
-      now,
-      leaseUntil: now + this.#leaseMs,
-    });
+    let leaseUntil = now + this.#leaseMs;
+    const claim = await storage.claimPoll({ pollId: poll.id, owner: this.#owner, now, leaseUntil });
     if (!claim) return;
     let cursor = claim.cursor;
     while (!this.#abort.signal.aborted) {
       let page: PollPage<unknown>;
       let events: NewEvent[];
       try {
-        page = await poll.fetch({ cursor, signal: this.#abort.signal, connection: this.#deps.connection });
+        page = await this.#fetchPage(poll, cursor, leaseUntil);
         checkPage(poll, page);
         events = page.items.map((item) => this.#toEvent(poll, item));
       } catch (thrown) {
         // Shutting down: not the source's fault. The lease lapses and another worker (or our restart) resumes.
         if (this.#abort.signal.aborted) return;
+        // Recorded only if the lease is still ours (failPoll checks it): a lapsed fetch that nobody took over
+        // is this source's failure, shown with its cause, and backs off like any other.
         await this.#recordFailure(poll, claim.consecutiveFailures + 1, toError(thrown));
         return;
       }
@@ -128,6 +138,33 @@ export class Poller {
       if (results.some((r) => !r.duplicate && r.runIds.length > 0)) this.#deps.onRunsStored();
       if (!more) return;
       cursor = page.nextCursor;
+      leaseUntil = committedAt + this.#leaseMs;
+    }
+  }
+
+  /**
+   * Fetches one page under a fence on the lease, which holds until `leaseUntil` (what the claim or the last
+   * commit wrote) minus the margin: the fetch's signal aborts then, and requests through a connection are
+   * refused or aborted. The commit that follows is conditional on the lease anyway; the fence is what stops
+   * a poller that lost its source (stalled, or a slow API) from still calling the API while another polls it.
+   */
+  async #fetchPage(poll: Poll, cursor: string | null, leaseUntil: number): Promise<PollPage<unknown>> {
+    const fence = new LeaseFence(this.#deps.clock, leaseUntil - this.#fenceMarginMs, {
+      on: `poll source "${poll.id}"`,
+      lapsesWhen: `the page took longer than ${this.#leaseMs - this.#fenceMarginMs} ms, 3/4 of poller.leaseMs: make pages smaller or raise it; or the process stalled`,
+    });
+    try {
+      fence.assertHeld(() => "fetching a page");
+      const signal = AbortSignal.any([this.#abort.signal, fence.signal]);
+      return await actUnderLease(fence, () => poll.fetch({ cursor, signal, connection: this.#deps.connection }));
+    } catch (thrown) {
+      if (!fence.held && !this.#abort.signal.aborted) {
+        // Whatever the fetch threw once its lease lapsed (an abort, a refused request), the lapse is the cause.
+        fence.assertHeld(() => "finishing the page");
+      }
+      throw thrown;
+    } finally {
+      fence.close();
     }
   }
 

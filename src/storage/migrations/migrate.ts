@@ -3,6 +3,8 @@ import { initialSchema } from "./001-initial-schema.ts";
 import { ingestionSchema } from "./002-ingestion.ts";
 import { connectionsSchema } from "./003-connections.ts";
 import { crashAccountingSchema } from "./004-crash-accounting.ts";
+import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
+import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 
 function migrationsFor(dialect: "sqlite" | "postgres"): [string, Migration][] {
   return [
@@ -10,6 +12,8 @@ function migrationsFor(dialect: "sqlite" | "postgres"): [string, Migration][] {
     ["002-ingestion", ingestionSchema(dialect)],
     ["003-connections", connectionsSchema(dialect)],
     ["004-crash-accounting", crashAccountingSchema()],
+    ["005-circuit-probe-ids", circuitProbeIdsSchema()],
+    ["006-refresh-claims", refreshClaimsSchema(dialect)],
   ];
 }
 

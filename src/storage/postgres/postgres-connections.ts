@@ -17,7 +17,7 @@ import {
   toPendingAuthorization,
   toRateLimitState,
 } from "../connection-rows.ts";
-import { circuitAfterFailure, closedCircuit, takeFromBucket } from "../connection-rules.ts";
+import { circuitAfterFailure, closedCircuit, successChangesCircuit, takeFromBucket } from "../connection-rules.ts";
 import type {
   AuditFilter,
   AuditRecord,
@@ -33,6 +33,7 @@ import type {
   SaveCredentialsInput,
   SaveCredentialsResult,
   TakeRateLimitTokenInput,
+  TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
 import { postgresSql } from "./postgres-transitions.ts";
@@ -56,6 +57,8 @@ export const postgresConnectionSql = {
       credentials_version = connections.credentials_version + 1,
       expires_at = EXCLUDED.expires_at,
       updated_at = EXCLUDED.updated_at,
+      refresh_claimant = NULL,
+      refresh_until = NULL,
       status = CASE WHEN $6::boolean THEN 'active' ELSE connections.status END,
       status_reason = CASE WHEN $6::boolean THEN NULL ELSE connections.status_reason END,
       status_changed_at = CASE WHEN $6::boolean AND connections.status <> 'active' THEN EXCLUDED.updated_at
@@ -74,6 +77,14 @@ export const postgresConnectionSql = {
       AND ($4::integer IS NULL OR connections.credentials_version = $4::integer)`,
   /** Per schema, so two Tenon installations sharing a database do not wait on each other. */
   takeRefreshLock: "SELECT pg_advisory_xact_lock(hashtext('tenon_refresh:' || current_schema() || ':' || $1))",
+  /** A connection with nothing stored yet gets its row (version 0), so that its first token request can be claimed. */
+  ensureConnection: `INSERT INTO connections (id, status, credentials_version, updated_at) VALUES ($1, 'active', 0, $2)
+    ON CONFLICT (id) DO NOTHING`,
+  /** Only for the version the refresher read, and only while no other claim is live. */
+  claimTokenRefresh: `UPDATE connections SET refresh_claimant = $2, refresh_until = $3
+    WHERE id = $1 AND credentials_version = $4 AND (refresh_until IS NULL OR refresh_until < $5)`,
+  releaseTokenRefresh:
+    "UPDATE connections SET refresh_claimant = NULL, refresh_until = NULL WHERE id = $1 AND refresh_claimant = $2",
 
   listSealedSecrets: `SELECT 'credentials' AS kind, id, sealed_credentials AS sealed FROM connections WHERE sealed_credentials IS NOT NULL
     UNION ALL
@@ -111,7 +122,7 @@ export const postgresConnectionSql = {
   wakeWaitingRuns: `UPDATE runs SET available_at = $2, updated_at = $2
     WHERE status = 'waiting' AND waiting_on = $1 AND available_at > $2`,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
-  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = $3
+  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = $3, probe_id = $4
     WHERE connection_id = $1
       AND ((status = 'open' AND reopen_at <= $2) OR (status = 'half_open' AND probe_until < $2))`,
 
@@ -236,6 +247,23 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
+  async claimTokenRefresh(input: TokenRefreshClaim): Promise<boolean> {
+    const { connectionId, claimant, until, expectedVersion, now } = input;
+    if (expectedVersion === 0) await this.#pool.query(q.ensureConnection, [connectionId, now]);
+    const { rowCount } = await this.#pool.query(q.claimTokenRefresh, [
+      connectionId,
+      claimant,
+      until,
+      expectedVersion,
+      now,
+    ]);
+    return rowCount === 1;
+  }
+
+  async releaseTokenRefresh(connectionId: string, claimant: string): Promise<void> {
+    await this.#pool.query(q.releaseTokenRefresh, [connectionId, claimant]);
+  }
+
   async listSealedSecrets(): Promise<SealedSecret[]> {
     const { rows } = await this.#pool.query<SealedSecret>(q.listSealedSecrets);
     return rows;
@@ -288,7 +316,7 @@ export class PostgresConnections implements ConnectionStore {
         await client.query(q.ensureCircuit, [input.connectionId]);
         row = (await client.query<CircuitRow>(q.lockCircuit, [input.connectionId])).rows[0] as CircuitRow;
       }
-      const next = circuitAfterFailure(toCircuitState(row), input);
+      const next = circuitAfterFailure(toCircuitState(row), row.probe_id, input);
       await client.query(q.storeCircuit, [
         next.connectionId,
         next.status,
@@ -301,15 +329,19 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
+  async recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }> {
     // Nearly every success finds a healthy circuit: that costs one read, not a transaction.
-    const healthy = (row: CircuitRow | undefined) =>
-      !row || (row.status === "closed" && row.consecutive_failures === 0);
     const unchanged = { closed: false, wokenRuns: 0 };
-    if (healthy((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return unchanged;
+    const counts = (row: CircuitRow | undefined): row is CircuitRow =>
+      row !== undefined && successChangesCircuit(toCircuitState(row), row.probe_id, probeId);
+    if (!counts((await this.#pool.query<CircuitRow>(q.getCircuit, [connectionId])).rows[0])) return unchanged;
     return this.#deps.transaction(async (client) => {
       const row = (await client.query<CircuitRow>(q.lockCircuit, [connectionId])).rows[0];
-      if (!row || healthy(row)) return unchanged;
+      if (!counts(row)) return unchanged;
       await client.query(q.closeCircuit, [connectionId]);
       if (row.status === "closed") return unchanged;
       const woken = (await client.query(q.wakeWaitingRuns, [connectionId, now])).rowCount ?? 0;
@@ -318,8 +350,9 @@ export class PostgresConnections implements ConnectionStore {
     });
   }
 
-  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean> {
-    const { rowCount } = await this.#pool.query(q.claimCircuitProbe, [connectionId, now, now + probeLeaseMs]);
+  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean> {
+    const claim = [connectionId, now, now + probeLeaseMs, probeId];
+    const { rowCount } = await this.#pool.query(q.claimCircuitProbe, claim);
     return rowCount === 1;
   }
 

@@ -17,7 +17,7 @@ import {
   toPendingAuthorization,
   toRateLimitState,
 } from "../connection-rows.ts";
-import { circuitAfterFailure, closedCircuit, takeFromBucket } from "../connection-rules.ts";
+import { circuitAfterFailure, closedCircuit, successChangesCircuit, takeFromBucket } from "../connection-rules.ts";
 import type {
   AuditFilter,
   AuditRecord,
@@ -33,6 +33,7 @@ import type {
   SaveCredentialsInput,
   SaveCredentialsResult,
   TakeRateLimitTokenInput,
+  TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
 
@@ -49,6 +50,8 @@ export const sqliteConnectionSql = {
       credentials_version = connections.credentials_version + 1,
       expires_at = excluded.expires_at,
       updated_at = excluded.updated_at,
+      refresh_claimant = NULL,
+      refresh_until = NULL,
       status = CASE WHEN @restoresAccess THEN 'active' ELSE connections.status END,
       status_reason = CASE WHEN @restoresAccess THEN NULL ELSE connections.status_reason END,
       status_changed_at = CASE WHEN @restoresAccess AND connections.status <> 'active' THEN excluded.updated_at
@@ -64,6 +67,15 @@ export const sqliteConnectionSql = {
       updated_at = excluded.updated_at
     WHERE connections.status <> 'auth_failed'
       AND (@expectedVersion IS NULL OR connections.credentials_version = @expectedVersion)`,
+  /** A connection with nothing stored yet gets its row (version 0), so that its first token request can be claimed. */
+  ensureConnection: `INSERT INTO connections (id, status, credentials_version, updated_at) VALUES (@connectionId, 'active', 0, @now)
+    ON CONFLICT (id) DO NOTHING`,
+  /** Only for the version the refresher read, and only while no other claim is live. */
+  claimTokenRefresh: `UPDATE connections SET refresh_claimant = @claimant, refresh_until = @until
+    WHERE id = @connectionId AND credentials_version = @expectedVersion
+      AND (refresh_until IS NULL OR refresh_until < @now)`,
+  releaseTokenRefresh: `UPDATE connections SET refresh_claimant = NULL, refresh_until = NULL
+    WHERE id = ? AND refresh_claimant = ?`,
 
   listSealedSecrets: `SELECT 'credentials' AS kind, id, sealed_credentials AS sealed FROM connections WHERE sealed_credentials IS NOT NULL
     UNION ALL
@@ -101,7 +113,7 @@ export const sqliteConnectionSql = {
   wakeWaitingRuns: `UPDATE runs SET available_at = @now, updated_at = @now
     WHERE status = 'waiting' AND waiting_on = @connectionId AND available_at > @now`,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
-  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = @probeUntil
+  claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = @probeUntil, probe_id = @probeId
     WHERE connection_id = @connectionId
       AND ((status = 'open' AND reopen_at <= @now) OR (status = 'half_open' AND probe_until < @now))`,
 
@@ -207,6 +219,18 @@ export class SqliteConnections implements ConnectionStore {
     return this.#refreshLocks.run(connectionId, fn);
   }
 
+  async claimTokenRefresh(input: TokenRefreshClaim): Promise<boolean> {
+    const s = this.#sql;
+    return this.#writers.immediate(() => {
+      if (input.expectedVersion === 0) s.ensureConnection.run(input);
+      return s.claimTokenRefresh.run(input).changes === 1;
+    });
+  }
+
+  async releaseTokenRefresh(connectionId: string, claimant: string): Promise<void> {
+    this.#sql.releaseTokenRefresh.run(connectionId, claimant);
+  }
+
   async listSealedSecrets(): Promise<SealedSecret[]> {
     return this.#sql.listSealedSecrets.all() as SealedSecret[];
   }
@@ -252,26 +276,33 @@ export class SqliteConnections implements ConnectionStore {
     const s = this.#sql;
     return this.#writers.immediate(() => {
       s.ensureCircuit.run(input.connectionId);
-      const current = toCircuitState(s.getCircuit.get(input.connectionId) as CircuitRow);
-      const next = circuitAfterFailure(current, input);
+      const row = s.getCircuit.get(input.connectionId) as CircuitRow;
+      const next = circuitAfterFailure(toCircuitState(row), row.probe_id, input);
       s.storeCircuit.run(next);
       return next;
     });
   }
 
-  async recordCircuitSuccess(connectionId: string, now: number): Promise<{ closed: boolean; wokenRuns: number }> {
+  async recordCircuitSuccess(
+    connectionId: string,
+    now: number,
+    probeId?: string,
+  ): Promise<{ closed: boolean; wokenRuns: number }> {
     const s = this.#sql;
     return this.#writers.immediate(() => {
       const row = s.getCircuit.get(connectionId) as CircuitRow | undefined;
-      if (!row || (row.status === "closed" && row.consecutive_failures === 0)) return { closed: false, wokenRuns: 0 };
+      if (!row || !successChangesCircuit(toCircuitState(row), row.probe_id, probeId)) {
+        return { closed: false, wokenRuns: 0 };
+      }
       s.closeCircuit.run(connectionId);
       if (row.status === "closed") return { closed: false, wokenRuns: 0 };
       return { closed: true, wokenRuns: s.wakeWaitingRuns.run({ connectionId, now }).changes };
     });
   }
 
-  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number): Promise<boolean> {
-    return this.#sql.claimCircuitProbe.run({ connectionId, now, probeUntil: now + probeLeaseMs }).changes === 1;
+  async claimCircuitProbe(connectionId: string, now: number, probeLeaseMs: number, probeId: string): Promise<boolean> {
+    const claim = { connectionId, now, probeUntil: now + probeLeaseMs, probeId };
+    return this.#sql.claimCircuitProbe.run(claim).changes === 1;
   }
 
   async recordIncident(incident: ConnectionIncident): Promise<void> {

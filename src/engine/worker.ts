@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
-import type { ClaimedRun, RunTransition, Storage } from "../storage/contract.ts";
+import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
 import { type ExecutionDeps, executeRun } from "./execute-run.ts";
 import { LeaseFence } from "./lease-fence.ts";
@@ -124,24 +124,28 @@ export class Worker {
         continue;
       }
       const limit = Math.min(free, this.#claimBatch);
-      let claimed: ClaimedRun[];
-      const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
-      try {
-        claimed = await this.#deps.storage.claimDueRuns({
-          leaseToken: randomUUID(),
-          limit,
-          now: leaseUntil - this.#leaseMs,
-          leaseUntil,
-          maxCrashes: this.#maxCrashes,
-        });
-      } catch (error) {
-        this.#deps.logger.error({ err: (error as Error).message }, "claiming runs failed; retrying in 1 s");
-        await this.#sleep(1000);
-        continue;
-      }
-      for (const run of claimed) this.#execute(run, this.#fenceFor(leaseUntil));
+      const claim = await this.#claim("runs", (input) => this.#deps.storage.claimDueRuns({ ...input, limit }));
+      if (!claim) continue;
+      for (const run of claim.claimed) this.#execute(run, this.#fenceFor(claim.leaseUntil));
       await this.#lookForSuspects();
-      if (claimed.length < limit && !this.#suspectDue) await this.#sleep(await this.#idleDelay());
+      if (claim.claimed.length < limit && !this.#suspectDue) await this.#sleep(await this.#idleDelay());
+    }
+  }
+
+  /** Claims through `claim` under a fresh lease; undefined, after a pause, when storage failed. */
+  async #claim<T>(
+    what: string,
+    claim: (input: ClaimInput & { maxCrashes: number }) => Promise<T>,
+  ): Promise<{ claimed: T; leaseUntil: number } | undefined> {
+    const now = this.#deps.clock.now();
+    const leaseUntil = now + this.#leaseMs;
+    try {
+      const claimed = await claim({ leaseToken: randomUUID(), now, leaseUntil, maxCrashes: this.#maxCrashes });
+      return { claimed, leaseUntil };
+    } catch (error) {
+      this.#deps.logger.error({ err: (error as Error).message }, `claiming ${what} failed; retrying in 1 s`);
+      await this.#sleep(1000);
+      return undefined;
     }
   }
 
@@ -164,28 +168,17 @@ export class Worker {
    * run is certainly the cause (its next claim ends it dead); if it gets through, it is cleared.
    */
   async #runSuspectAlone(): Promise<void> {
-    const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
-    let run: ClaimedRun | null;
-    try {
-      run = await this.#deps.storage.claimSuspectRun({
-        leaseToken: randomUUID(),
-        now: leaseUntil - this.#leaseMs,
-        leaseUntil,
-        maxCrashes: this.#maxCrashes,
-      });
-    } catch (error) {
-      this.#deps.logger.error({ err: (error as Error).message }, "claiming a suspect run failed; retrying in 1 s");
-      await this.#sleep(1000);
-      return;
-    }
+    const claim = await this.#claim("a suspect run", (input) => this.#deps.storage.claimSuspectRun(input));
+    if (!claim) return;
     this.#suspectDue = false;
+    const run = claim.claimed;
     if (!run) return;
     this.#alone = run;
     this.#deps.logger.warn(
       { runId: run.id, integrationId: run.integrationId, crashes: run.crashes },
       "running a suspect alone: its worker stopped while it was in flight, again and again without progress",
     );
-    this.#execute(run, this.#fenceFor(leaseUntil));
+    this.#execute(run, this.#fenceFor(claim.leaseUntil));
   }
 
   async #idleDelay(): Promise<number> {

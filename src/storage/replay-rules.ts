@@ -1,4 +1,6 @@
 import { ValidationError } from "../sdk/errors.ts";
+import type { RunRecord, RunStatus } from "./contract.ts";
+import { type RunRow, toRunRecord } from "./rows.ts";
 
 /**
  * Why a run cannot be replayed right now, or null if it can. Shared by both backends.
@@ -19,4 +21,17 @@ export function replayableRunError(runId: string, status: string | undefined): E
     );
   }
   return null;
+}
+
+/** The run as a replay leaves it: due now, with a fresh retry budget and no crashes counted. */
+export function replayedRun(row: RunRow, status: RunStatus, now: number): RunRecord {
+  return toRunRecord({
+    ...row,
+    status,
+    available_at: now,
+    waiting_on: null,
+    failures: 0,
+    crashes: 0,
+    finished_at: null,
+  });
 }

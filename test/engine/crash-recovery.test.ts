@@ -72,27 +72,6 @@ describe.each(backends)("crash recovery on $name", (backend) => {
     }
     expect(await storage.listEvents()).toHaveLength(crashes);
   });
-});
-
-describe.each(backends)("crashes are counted against the run likely to cause them, on $name", (backend) => {
-  let db: TestDatabase;
-  let storage: Storage;
-  let dir: string;
-  let workers: WorkerProcess[];
-
-  beforeEach(async () => {
-    db = backend.create();
-    storage = db.open();
-    await storage.migrate();
-    dir = mkdtempSync(join(tmpdir(), "tenon-crash-"));
-    workers = [];
-  });
-  afterEach(async () => {
-    for (const w of workers) await w.kill9();
-    await storage.close();
-    await db.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it(`a run that advances between ${crashes} crashes of its process succeeds; a run that kills its process every time becomes a suspect after maxCrashes (5), runs alone, and ends dead when it kills it again`, async () => {
     const log = join(dir, "executions.log");

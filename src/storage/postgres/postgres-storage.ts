@@ -24,7 +24,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError } from "../replay-rules.ts";
+import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -34,7 +34,6 @@ import {
   runColumns,
   type StepRow,
   toRenewedLease,
-  toRunRecord,
 } from "../rows.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
@@ -535,15 +534,7 @@ export class PostgresStorage implements Storage {
       );
       await client.query("UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'", [runId]);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
-      return toRunRecord({
-        ...run,
-        status,
-        available_at: now,
-        waiting_on: null,
-        failures: 0,
-        crashes: 0,
-        finished_at: null,
-      });
+      return replayedRun(run, status, now);
     });
   }
 

@@ -26,7 +26,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError } from "../replay-rules.ts";
+import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -36,7 +36,6 @@ import {
   runColumns,
   type StepRow,
   toRenewedLease,
-  toRunRecord,
 } from "../rows.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
@@ -361,15 +360,7 @@ export class SqliteStorage implements Storage {
         .run(status, now, now, runId);
       // A replay gets a fresh retry budget for the step that failed.
       this.#db.prepare("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'").run(runId);
-      return toRunRecord({
-        ...run,
-        status,
-        available_at: now,
-        waiting_on: null,
-        failures: 0,
-        crashes: 0,
-        finished_at: null,
-      });
+      return replayedRun(run, status, now);
     });
   }
 

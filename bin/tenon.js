@@ -1,12 +1,22 @@
 #!/usr/bin/env node
 // Tenon ships TypeScript sources: tsx compiles them on load, so there is no build step.
 //
-// The large JavaScript dependencies are imported before tsx registers its hooks:
-// every module loaded after that goes through tsx's loader thread (about 2 ms each
-// on a small VM), and kysely alone is ~280 modules. Imported first, they load at
-// Node's own speed and are already cached when the TypeScript sources ask for them.
-// This keeps `tenon start` under its 1 s cold-start budget.
-await Promise.all(["kysely", "better-sqlite3", "pg", "pino", "croner", "commander"].map((name) => import(name)));
+// The JavaScript dependencies are imported before tsx registers its hooks. After that, every import
+// is resolved and loaded through tsx's loader thread, one message round trip each: kysely is ~280
+// modules, zod ~95, uuid ~20. On an idle machine a round trip costs about a millisecond; on a busy
+// one each waits for the other thread to be scheduled, and start-up took seconds. Imported first,
+// they load at Node's own speed and are cached when the TypeScript sources ask for them.
+// (`npm run bench:startup` measures this.)
+const storageDependencies = ["commander", "kysely", "better-sqlite3", "pg"];
+// What the engine adds: loaded by every command that runs it or loads a tenon.config.ts.
+const engineDependencies = ["pino", "croner", "uuid", "zod", "qs", "fastify", "undici", "oauth4webapi"];
+// These only read or write storage; `tenon runs` in a script loop should not pay for a web server.
+const storageOnlyCommands = new Set(["runs", "migrate", "keys"]);
+
+const dependencies = storageOnlyCommands.has(process.argv[2] ?? "")
+  ? storageDependencies
+  : [...storageDependencies, ...engineDependencies];
+await Promise.all(dependencies.map((name) => import(name)));
 
 const { register } = await import("tsx/esm/api");
 register();

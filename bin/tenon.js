@@ -7,7 +7,9 @@
 // one each waits for the other thread to be scheduled, and start-up took seconds. Imported first,
 // they load at Node's own speed and are cached when the TypeScript sources ask for them.
 // (`npm run bench:startup` measures this.)
-const storageDependencies = ["commander", "kysely", "better-sqlite3", "pg"];
+// Not pg: only a process on PostgreSQL loads it (see src/storage/open-storage.ts), and as a CommonJS package
+// it costs a round trip or two, not one per module.
+const storageDependencies = ["commander", "kysely", "better-sqlite3"];
 // What the engine adds: loaded by every command that runs it or loads a tenon.config.ts.
 const engineDependencies = ["pino", "croner", "uuid", "zod", "qs", "fastify", "undici", "oauth4webapi"];
 // These only read or write storage; `tenon runs` in a script loop should not pay for a web server.

@@ -11,7 +11,7 @@ export async function runsCommand(options: { status?: string; integration?: stri
   const filter: RunFilter = { limit: options.limit };
   if (options.status !== undefined && isRunStatus(options.status)) filter.status = options.status;
   if (options.integration !== undefined) filter.integrationId = options.integration;
-  const storage = openExistingStorage(readSettings());
+  const storage = await openExistingStorage(readSettings());
   let rows: string[][];
   try {
     const runs = await storage.listRuns(filter);

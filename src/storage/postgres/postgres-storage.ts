@@ -20,7 +20,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
-import { runMigrations } from "../migrations/migrate.ts";
+import { isUpToDate, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError } from "../replay-rules.ts";
 import {
@@ -99,13 +99,16 @@ export class PostgresStorage implements Storage {
   }
 
   async migrate(): Promise<void> {
-    try {
-      await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
-    } catch (error) {
-      // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
-      if ((error as { code?: string }).code !== "23505") throw error;
+    // Up to date (every restart but the first after an upgrade): one query, not the schema's DDL and lock.
+    if (!(await isUpToDate(this.#kysely))) {
+      try {
+        await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
+      } catch (error) {
+        // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
+        if ((error as { code?: string }).code !== "23505") throw error;
+      }
+      await runMigrations(this.#kysely, "postgres");
     }
-    await runMigrations(this.#kysely, "postgres");
     await this.#listen();
   }
 

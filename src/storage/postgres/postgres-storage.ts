@@ -594,8 +594,8 @@ export class PostgresStorage implements Storage {
     return this.#reads.listSteps(runId);
   }
 
-  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    return this.#reads.countRunsByStatus();
+  countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>> {
+    return this.#reads.countRunsByStatus(filter);
   }
 
   onRunsAvailable(listener: () => void): () => void {

@@ -165,10 +165,14 @@ function cpuTimeMs(pid: number | undefined): number | undefined {
   return (ticks * 1000) / clockTicksPerSecond;
 }
 
+function cpuTimes(timings: StartTiming[]): number[] {
+  return timings.flatMap((timing) => (timing.cpuMs === undefined ? [] : [timing.cpuMs]));
+}
+
 function summary(timings: StartTiming[]): string {
   const health = timings.map((timing) => Math.round(timing.healthMs));
   const ready = median(timings.map((timing) => timing.readyLogMs));
-  const cpu = timings.flatMap((timing) => (timing.cpuMs === undefined ? [] : [timing.cpuMs]));
+  const cpu = cpuTimes(timings);
   const cpuPart = cpu.length > 0 ? `; CPU used by then median ${Math.round(median(cpu))} ms` : "";
   return `median ${Math.round(median(health))} ms to /health 200 (runs: ${health.join(", ")}); "ready" logged at median ${Math.round(ready)} ms${cpuPart}`;
 }
@@ -191,6 +195,7 @@ async function main(): Promise<void> {
   }
   const env = { ...inherited, ...sandboxEnvironment(sandbox, Object.keys(builtInSystems)), TENON_LOG_LEVEL: "info" };
   const profileDir = cpuProfile ? mkdtempSync(join(tmpdir(), "tenon-startup-prof-")) : undefined;
+  const [loadAtStart] = loadavg();
   console.log(
     `tenon start --config examples/tenon.config.ts (SQLite), ${runs} runs per case; load average ${loadAverage()}`,
   );
@@ -218,24 +223,24 @@ async function main(): Promise<void> {
   console.log(`load average at the end ${loadAverage()}`);
   if (profileDir) console.log(`CPU profiles in ${profileDir}`);
   const [own] = targets as [Target];
-  const metrics: Metric[] = [
-    { name: "startup_fresh_health_median", value: Math.round(median(own.fresh.map((t) => t.healthMs))), unit: "ms" },
-    {
-      name: "startup_restart_health_median",
-      value: Math.round(median(own.restart.map((t) => t.healthMs))),
-      unit: "ms",
-    },
-    {
-      name: "startup_fresh_ready_log_median",
-      value: Math.round(median(own.fresh.map((t) => t.readyLogMs))),
-      unit: "ms",
-    },
-    {
-      name: "startup_restart_ready_log_median",
-      value: Math.round(median(own.restart.map((t) => t.readyLogMs))),
-      unit: "ms",
-    },
-  ];
+  const metrics: Metric[] = [];
+  for (const [label, timings] of [
+    ["fresh", own.fresh],
+    ["restart", own.restart],
+  ] as const) {
+    const cpu = cpuTimes(timings);
+    metrics.push(
+      { name: `startup_${label}_health_median`, value: Math.round(median(timings.map((t) => t.healthMs))), unit: "ms" },
+      {
+        name: `startup_${label}_ready_log_median`,
+        value: Math.round(median(timings.map((t) => t.readyLogMs))),
+        unit: "ms",
+      },
+      ...(cpu.length > 0 ? [{ name: `startup_${label}_cpu_median`, value: Math.round(median(cpu)), unit: "ms" }] : []),
+    );
+  }
+  // The figures double on a busy machine: this says how busy it was.
+  metrics.push({ name: "load_average_1m_at_start", value: Number(loadAtStart?.toFixed(2)), unit: "processes" });
   mkdirSync(dirname(resultsFile), { recursive: true });
   writeFileSync(resultsFile, `${JSON.stringify(metrics, null, 2)}\n`);
 }

@@ -302,7 +302,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
 async function benchSqlite(): Promise<Metric[]> {
   const dir = mkdtempSync(join(tmpdir(), "tenon-bench-"));
   try {
-    const storage = openStorage({ sqlitePath: join(dir, "tenon.db"), sqliteSynchronous: "FULL" });
+    const storage = await openStorage({ sqlitePath: join(dir, "tenon.db"), sqliteSynchronous: "FULL" });
     return await benchTenon("sqlite", storage);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -311,7 +311,7 @@ async function benchSqlite(): Promise<Metric[]> {
 
 async function benchPostgres(): Promise<Metric[]> {
   await withPg((client) => client.query(`DROP SCHEMA IF EXISTS ${tenonSchema} CASCADE`));
-  const storage = openStorage({
+  const storage = await openStorage({
     databaseUrl,
     postgresSchema: tenonSchema,
     ...(pgPool ? { postgresMaxConnections: pgPool } : {}),

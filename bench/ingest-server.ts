@@ -108,7 +108,7 @@ function traced(storage: Storage, stats: Map<string, CallStats>): Storage {
   });
 }
 
-function openBenchStorage(mode: "sqlite" | "postgres"): Storage {
+function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {
   if (mode === "sqlite") {
     return openStorage({ sqlitePath: requireEnv("BENCH_INGEST_SQLITE_PATH"), sqliteSynchronous: "FULL" });
   }
@@ -120,7 +120,7 @@ function openBenchStorage(mode: "sqlite" | "postgres"): Storage {
 
 async function runTenon(mode: "sqlite" | "postgres"): Promise<void> {
   const stats = new Map<string, CallStats>();
-  const rawStorage = openBenchStorage(mode);
+  const rawStorage = await openBenchStorage(mode);
   const storage = process.env.BENCH_TRACE === "1" ? traced(rawStorage, stats) : rawStorage;
   // Warnings and errors only, on stderr: stdout carries the URL and the trace.
   const logger = pino({ level: "warn" }, pino.destination(2));

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { defaultConfigPath } from "../config/load-config.ts";
 import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
+import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { runStatuses } from "./run-statuses.ts";
 
@@ -99,11 +100,13 @@ program
 
 program
   .command("runs")
-  .description("list the most recent runs, newest first")
+  .description("list the most recent runs, newest first, or count them by status")
   .addOption(new Option("-s, --status <status>", "only runs in this status").choices(runStatuses))
   .option("-i, --integration <id>", "only runs of this integration")
   .option("-n, --limit <n>", "how many runs to show", parseLimit, 20)
-  .action(async (options: { status?: string; integration?: string; limit: number }) => {
+  .option("--count", "print how many runs are in each status instead (--limit does not apply)")
+  .option("--json", "print JSON: an array of runs, last errors in full; with --count, an object of counts by status")
+  .action(async (options: RunsOptions) => {
     const { runsCommand } = await import("./commands/runs.ts");
     await runsCommand(options);
   });

@@ -5,7 +5,7 @@ import type { Storage } from "../storage/contract.ts";
 import { openStorage } from "../storage/open-storage.ts";
 
 /** Opens (without migrating) the database the settings select. */
-export function openStorageFromSettings(settings: Settings): Storage {
+export function openStorageFromSettings(settings: Settings): Promise<Storage> {
   return openStorage({
     databaseUrl: settings.databaseUrl,
     sqlitePath: settings.sqlitePath,
@@ -17,7 +17,7 @@ export function openStorageFromSettings(settings: Settings): Storage {
  * For commands that only read or replay: opening SQLite creates the file, and a
  * fresh empty database in the wrong directory would hide the real mistake.
  */
-export function openExistingStorage(settings: Settings): Storage {
+export async function openExistingStorage(settings: Settings): Promise<Storage> {
   if (!settings.databaseUrl && !existsSync(settings.sqlitePath)) {
     throw new ConfigurationError(
       `no database at ${settings.sqlitePath}; run \`tenon start\` (or \`tenon migrate\`) here first, or set TENON_SQLITE_PATH / TENON_DATABASE_URL`,

@@ -316,7 +316,8 @@ export interface Storage {
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
   countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>>;
   listSteps(runId: string): Promise<StepRecord[]>;
-  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>>;
+  /** All runs, or those of one integration. */
+  countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>>;
 
   /** Called when runs may have become claimable elsewhere (PostgreSQL LISTEN/NOTIFY). Returns an unsubscribe. */
   onRunsAvailable(listener: () => void): () => void;

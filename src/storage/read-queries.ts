@@ -75,12 +75,10 @@ export class ReadQueries {
     return rows.map((r) => toStepRecord(r as StepRow));
   }
 
-  async countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    const rows = await this.#db
-      .selectFrom("runs")
-      .select(["status", (eb) => eb.fn.countAll<number>().as("count")])
-      .groupBy("status")
-      .execute();
+  async countRunsByStatus(filter: { integrationId?: string } = {}): Promise<Partial<Record<RunStatus, number>>> {
+    let query = this.#db.selectFrom("runs").select(["status", (eb) => eb.fn.countAll<number>().as("count")]);
+    if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
+    const rows = await query.groupBy("status").execute();
     return Object.fromEntries(rows.map((r) => [r.status, Number(r.count)]));
   }
 

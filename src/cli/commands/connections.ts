@@ -77,7 +77,7 @@ export async function auditCommand(options: { run?: string; connection?: string;
   const filter: AuditFilter = { limit: options.limit };
   if (options.run !== undefined) filter.runId = options.run;
   if (options.connection !== undefined) filter.connectionId = options.connection;
-  const storage = openExistingStorage(readSettings());
+  const storage = await openExistingStorage(readSettings());
   let records: AuditRecord[];
   try {
     await storage.migrate();
@@ -103,7 +103,7 @@ async function withConnections<T>(
   // Logs go to stderr: stdout carries the command's answer.
   const logger = pino({ level: settings.logLevel }, pino.destination({ dest: 2, sync: true }));
   // Storage first: run in the wrong directory, this fails before a vault key file is generated there.
-  const storage = openExistingStorage(settings);
+  const storage = await openExistingStorage(settings);
   try {
     await storage.migrate();
     const vault = openVault({ logger: { warn: (_details, message) => console.error(`tenon: warning: ${message}`) } });

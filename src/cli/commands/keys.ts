@@ -29,7 +29,7 @@ export function generateKeyCommand(): void {
 export async function rotateKeysCommand(): Promise<void> {
   const settings = readSettings();
   const keyring = loadKeyring({ logger });
-  const storage = openStorageFromSettings(settings);
+  const storage = await openStorageFromSettings(settings);
   try {
     await storage.migrate();
     if (keyring.source === "env") {

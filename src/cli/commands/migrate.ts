@@ -4,7 +4,7 @@ import { openStorageFromSettings } from "../storage-from-settings.ts";
 /** `tenon migrate`: brings the schema up to date, for deployments that migrate before starting workers. */
 export async function migrateCommand(): Promise<void> {
   const settings = readSettings();
-  const storage = openStorageFromSettings(settings);
+  const storage = await openStorageFromSettings(settings);
   try {
     await storage.migrate();
   } finally {

@@ -30,7 +30,7 @@ async function withProducerEngine<T>(
   integrations: Integration<any, any>[],
   use: (engine: Engine) => Promise<T>,
 ): Promise<T> {
-  const storage = openExistingStorage(readSettings());
+  const storage = await openExistingStorage(readSettings());
   try {
     const engine = createEngine({ storage, integrations, worker: false });
     await engine.start();

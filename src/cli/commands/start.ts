@@ -14,7 +14,7 @@ export async function startCommand(options: { config: string }): Promise<void> {
   const settings = readSettings(process.env, { worker: config.worker ?? {} });
   const logger = pino({ level: settings.logLevel });
   const vault = openVault({ logger });
-  const storage = openStorageFromSettings(settings);
+  const storage = await openStorageFromSettings(settings);
   const services = await startTenonServices({ config, settings, storage, vault, logger });
   const { connections, webhookSources, address } = services;
   // Listen for signals before saying ready: whoever waits for "ready" may send SIGTERM the next instant.

@@ -41,7 +41,10 @@ export async function startDevEnvironment(options: {
   Object.assign(process.env, environment);
   try {
     const config = await loadConfig(options.configPath);
-    const storage = openStorage({ sqlitePath: options.databasePath, sqliteSynchronous: settings.sqliteSynchronous });
+    const storage = await openStorage({
+      sqlitePath: options.databasePath,
+      sqliteSynchronous: settings.sqliteSynchronous,
+    });
     const vault = openVault({ logger });
     const httpPort = await portOrAnyFree(settings.httpHost, settings.httpPort);
     const services = await startTenonServices({ config, settings: { ...settings, httpPort }, storage, vault, logger });

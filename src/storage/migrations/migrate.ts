@@ -6,25 +6,26 @@ import { crashAccountingSchema } from "./004-crash-accounting.ts";
 import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 
-function migrationsFor(dialect: "sqlite" | "postgres"): [string, Migration][] {
-  return [
-    ["001-initial-schema", initialSchema(dialect)],
-    ["002-ingestion", ingestionSchema(dialect)],
-    ["003-connections", connectionsSchema(dialect)],
-    ["004-crash-accounting", crashAccountingSchema()],
-    ["005-circuit-probe-ids", circuitProbeIdsSchema()],
-    ["006-refresh-claims", refreshClaimsSchema(dialect)],
-  ];
-}
+const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
+  ["001-initial-schema", initialSchema],
+  ["002-ingestion", ingestionSchema],
+  ["003-connections", connectionsSchema],
+  ["004-crash-accounting", crashAccountingSchema],
+  ["005-circuit-probe-ids", circuitProbeIdsSchema],
+  ["006-refresh-claims", refreshClaimsSchema],
+];
 
 /**
  * Applies pending migrations in one transaction, under a lock, so workers starting together are safe.
+ * A database that is already up to date costs one query: no lock, no transaction, so a restarting
+ * worker neither waits for nor blocks the others.
  *
  * Not Kysely's Migrator: it introspects every table of the whole database (all schemas) on each start, which
  * is slow in a shared database and failed in CI when another schema was dropped at the same moment. The
  * migrations themselves are written with Kysely's schema builder.
  */
 export async function runMigrations(db: Kysely<unknown>, dialect: "sqlite" | "postgres"): Promise<void> {
+  if (await isUpToDate(db)) return;
   await db.connection().execute(async (connection) => {
     await sql`${sql.raw(dialect === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN")}`.execute(connection);
     try {
@@ -34,12 +35,12 @@ export async function runMigrations(db: Kysely<unknown>, dialect: "sqlite" | "po
       await sql`CREATE TABLE IF NOT EXISTS migrations (name text PRIMARY KEY, applied_at bigint NOT NULL)`.execute(
         connection,
       );
-      const applied = await sql<{ name: string }>`SELECT name FROM migrations`.execute(connection);
-      const done = new Set(applied.rows.map((r) => r.name));
-      for (const [name, migration] of migrationsFor(dialect)) {
+      // Read again under the lock: another worker may have migrated while this one waited.
+      const done = await appliedMigrations(connection);
+      for (const [name, migration] of migrations) {
         if (done.has(name)) continue;
         try {
-          await migration.up(connection);
+          await migration(dialect).up(connection);
         } catch (error) {
           throw new Error(`database migration "${name}" failed: ${(error as Error).message}`, { cause: error });
         }
@@ -51,4 +52,23 @@ export async function runMigrations(db: Kysely<unknown>, dialect: "sqlite" | "po
       throw error;
     }
   });
+}
+
+/**
+ * Whether every migration is recorded as applied. Only committed rows are seen, and a migration's row commits
+ * with its tables, so "yes" is safe to act on without the lock. A missing table (a new database or schema)
+ * or any other failure means "no": the locked path then creates it, or reports what is wrong.
+ */
+export async function isUpToDate(db: Kysely<unknown>): Promise<boolean> {
+  try {
+    const done = await appliedMigrations(db);
+    return migrations.every(([name]) => done.has(name));
+  } catch {
+    return false;
+  }
+}
+
+async function appliedMigrations(db: Kysely<unknown>): Promise<Set<string>> {
+  const applied = await sql<{ name: string }>`SELECT name FROM migrations`.execute(db);
+  return new Set(applied.rows.map((row) => row.name));
 }

@@ -22,7 +22,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
-import { runMigrations } from "../migrations/migrate.ts";
+import { isUpToDate, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
@@ -102,13 +102,16 @@ export class PostgresStorage implements Storage {
   }
 
   async migrate(): Promise<void> {
-    try {
-      await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
-    } catch (error) {
-      // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
-      if ((error as { code?: string }).code !== "23505") throw error;
+    // Up to date (every restart but the first after an upgrade): one query, not the schema's DDL and lock.
+    if (!(await isUpToDate(this.#kysely))) {
+      try {
+        await this.#pool.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
+      } catch (error) {
+        // Two workers creating the schema at the same moment: the loser sees a unique violation; the schema exists.
+        if ((error as { code?: string }).code !== "23505") throw error;
+      }
+      await runMigrations(this.#kysely, "postgres");
     }
-    await runMigrations(this.#kysely, "postgres");
     await this.#listen();
   }
 
@@ -635,8 +638,8 @@ export class PostgresStorage implements Storage {
     return this.#reads.listSteps(runId);
   }
 
-  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    return this.#reads.countRunsByStatus();
+  countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>> {
+    return this.#reads.countRunsByStatus(filter);
   }
 
   onRunsAvailable(listener: () => void): () => void {

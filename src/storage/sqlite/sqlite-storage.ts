@@ -463,8 +463,8 @@ export class SqliteStorage implements Storage {
     return this.#reads.listSteps(runId);
   }
 
-  countRunsByStatus(): Promise<Partial<Record<RunStatus, number>>> {
-    return this.#reads.countRunsByStatus();
+  countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>> {
+    return this.#reads.countRunsByStatus(filter);
   }
 
   onRunsAvailable(): () => void {

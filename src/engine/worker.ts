@@ -244,7 +244,8 @@ export class Worker {
     if (tokens.length === 0) return;
     this.#beating = true;
     try {
-      for (let attempt = 1; attempt <= heartbeatAttempts && !this.#stopping; attempt++) {
+      // Beats go on while a graceful stop lets the runs in flight finish; stop() clears the timer at the end.
+      for (let attempt = 1; attempt <= heartbeatAttempts; attempt++) {
         const leaseUntil = this.#deps.clock.now() + this.#leaseMs;
         try {
           const renewed = await this.#deps.storage.extendLeases(tokens, leaseUntil);

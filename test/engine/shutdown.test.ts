@@ -7,6 +7,35 @@ import { waitFor } from "../support/wait.ts";
 describe.each(backends)("graceful shutdown on $name", (backend) => {
   const t = useTestStorage(backend);
 
+  it("stop() keeps renewing the leases of runs it lets finish: a run that outlasts its lease during the stop still completes", async () => {
+    let entered: () => void = () => {};
+    const inSecondStep = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const engine = testEngine({
+      storage: t.storage,
+      worker: { leaseMs: 1000 },
+      integrations: [
+        defineIntegration({
+          id: "outlasts-its-lease",
+          trigger: { event: "job" },
+          async run({ step }) {
+            await step.run("long", async () => {
+              entered();
+              await new Promise((resolve) => setTimeout(resolve, 2500));
+            });
+            await step.run("after", () => "done");
+          },
+        }),
+      ],
+    });
+    await engine.start();
+    const runId = (await engine.send({ type: "job", payload: {} })).runIds[0] as string;
+    await inSecondStep;
+    await engine.stop({ deadlineMs: 10_000 });
+    expect(await t.storage.getRun(runId)).toMatchObject({ status: "succeeded", crashes: 0 });
+  });
+
   it("stop() lets quick in-flight steps finish, releases runs still busy at the deadline, and keeps their journal", async () => {
     const started = new Set<number>();
     let releaseSlow: () => void = () => {};

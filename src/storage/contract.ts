@@ -185,6 +185,8 @@ export interface EventRecord {
 export interface EventFilter {
   status?: EventStatus;
   source?: string;
+  /** Only events received at or after this time (epoch ms). */
+  since?: number;
   limit?: number;
 }
 

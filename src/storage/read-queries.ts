@@ -58,6 +58,7 @@ export class ReadQueries {
     let query = this.#db.selectFrom("events").selectAll();
     if (filter.status) query = query.where("status", "=", filter.status);
     if (filter.source) query = query.where("source", "=", filter.source);
+    if (filter.since !== undefined) query = query.where("received_at", ">=", filter.since);
     const rows = await query
       .orderBy("received_at", "desc")
       .limit(filter.limit ?? 100)

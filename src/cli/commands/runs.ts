@@ -1,6 +1,7 @@
 import { readSettings } from "../../config/settings.ts";
 import type { RunFilter, RunRecord, RunStatus, Storage } from "../../storage/contract.ts";
 import { formatTable } from "../format-table.ts";
+import { formatLocalTimeWithAge } from "../local-time.ts";
 import { isRunStatus, runStatuses } from "../run-statuses.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 
@@ -47,7 +48,7 @@ export async function runsCommand(options: RunsOptions): Promise<void> {
       console.log(options.json ? JSON.stringify(counts) : formatCounts(counts));
     } else {
       const runs = await listRuns(storage, filter);
-      console.log(options.json ? JSON.stringify(runs.map(toJson)) : formatRuns(runs));
+      console.log(options.json ? JSON.stringify(runs.map(toJson)) : formatRuns(runs, Date.now()));
     }
   } finally {
     await storage.close();
@@ -65,10 +66,11 @@ async function listRuns(storage: Storage, filter: RunFilter): Promise<ListedRun[
   return Promise.all(runs.map(async (run) => ({ run, failures: await failedAttempts(storage, run) })));
 }
 
-function formatRuns(runs: ListedRun[]): string {
+function formatRuns(runs: ListedRun[], now: number): string {
   if (runs.length === 0) return "no runs match";
   const header = ["ID", "INTEGRATION", "STATUS", "FAILURES", "LAST ERROR", "CREATED"];
-  return formatTable(header, runs.map(toRow));
+  const rows = runs.map((listed) => toRow(listed, now));
+  return formatTable(header, rows);
 }
 
 /**
@@ -119,25 +121,18 @@ function toJson({ run, failures }: ListedRun): RunJson {
   };
 }
 
-function toRow({ run, failures }: ListedRun): string[] {
+function toRow({ run, failures }: ListedRun, now: number): string[] {
   return [
     run.id,
     run.integrationId,
     run.status,
     String(failures),
     firstLine(run.lastError ?? ""),
-    formatLocalTime(run.createdAt),
+    formatLocalTimeWithAge(run.createdAt, now),
   ];
 }
 
 function firstLine(text: string): string {
   const line = text.split("\n", 1)[0] ?? "";
   return line.length > errorWidth ? `${line.slice(0, errorWidth - 1)}…` : line;
-}
-
-/** Local time, to the second: operators compare it with their wall clock, not with UTC logs. */
-function formatLocalTime(epochMs: number): string {
-  const d = new Date(epochMs);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }

@@ -2,9 +2,12 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { defaultConfigPath } from "../config/load-config.ts";
 import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
+import type { EventsOptions } from "./commands/events.ts";
 import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
+import { eventStatusChoices } from "./event-statuses.ts";
 import { runStatuses } from "./run-statuses.ts";
+import { parseSinceOption } from "./since-option.ts";
 
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.
 const program = new Command("tenon")
@@ -109,6 +112,40 @@ program
   .action(async (options: RunsOptions) => {
     const { runsCommand } = await import("./commands/runs.ts");
     await runsCommand(options);
+  });
+
+const events = program
+  .command("events")
+  .description("the events received (webhooks, polls, schedules, the API): what was stored and what became of it");
+
+events
+  .command("list", { isDefault: true })
+  .description("list the most recent events, newest first, with the reason of each quarantined one")
+  .addOption(
+    new Option(
+      "-s, --status <status>",
+      "only events in this status: accepted (runs started; `processed` means the same), unmatched (no integration listens), quarantined (kept with a reason, no runs)",
+    ).choices(eventStatusChoices),
+  )
+  .option("--source <id>", "only events from this source")
+  .option("--since <duration>", "only events received this recently, e.g. 30m, 1h, 2d", parseSinceOption)
+  .option("-n, --limit <n>", "how many events to show", parseLimit, 20)
+  .option("--json", "print JSON: an array of events, quarantine reasons in full")
+  .action(async (options: EventsOptions) => {
+    const { listEventsCommand } = await import("./commands/events.ts");
+    await listEventsCommand(options);
+  });
+
+events
+  .command("show")
+  .description(
+    "one event whole: its reason, its payload as stored (a quarantined webhook's body as received), its runs",
+  )
+  .argument("<eventId>", "the stored event (see `tenon events`)")
+  .option("--json", "print one JSON object")
+  .action(async (eventId: string, options: { json?: boolean }) => {
+    const { showEventCommand } = await import("./commands/events.ts");
+    await showEventCommand(eventId, options);
   });
 
 program

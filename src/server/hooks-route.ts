@@ -125,8 +125,15 @@ function toWebhookRequest(request: HookRequest, publicUrl: string | undefined): 
   };
 }
 
+/** How a webhook whose body could not be parsed is stored (`tenon events show` prints the body as it came). */
+export interface RawWebhookPayload {
+  contentType: string | null;
+  encoding: "utf8" | "base64";
+  body: string;
+}
+
 /** The bytes as they came, kept losslessly: as text when they are UTF-8, else base64. */
-function rawPayload(webhook: WebhookRequest): { contentType: string | null; encoding: string; body: string } {
+function rawPayload(webhook: WebhookRequest): RawWebhookPayload {
   const contentType = webhook.headers["content-type"] ?? null;
   try {
     return { contentType, encoding: "utf8", body: new TextDecoder("utf-8", { fatal: true }).decode(webhook.rawBody) };

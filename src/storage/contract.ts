@@ -234,6 +234,11 @@ export interface Storage {
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Readiness: one cheap query that the database answers and records the newest migration as applied,
+   * bounded to a couple of seconds. Throws an Error whose message says what is wrong.
+   */
+  checkReady(): Promise<void>;
 
   /** Commits each event and its runs in one transaction (group commit); a duplicate creates nothing. */
   acceptEvents(events: NewEvent[]): Promise<AcceptResult[]>;

@@ -24,7 +24,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
-import { runMigrations } from "../migrations/migrate.ts";
+import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
@@ -96,6 +96,20 @@ export class SqliteStorage implements Storage {
       Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
     this.#connections.prepare();
+  }
+
+  async checkReady(): Promise<void> {
+    // A local file: the query either answers at once or waits at most the busy timeout for a lock.
+    let applied: unknown;
+    try {
+      applied = this.#db.prepare("SELECT 1 FROM migrations WHERE name = ?").get(newestMigration);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== "no such table: migrations") {
+        throw new Error(`the SQLite database ${this.#path} cannot be read: ${message}`, { cause: error });
+      }
+    }
+    if (!applied) throw new Error(`migration ${newestMigration} is not applied; run \`tenon migrate\``);
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
+  BackupSummary,
   ClaimedRun,
   ClaimInput,
   EventFilter,
@@ -156,6 +157,10 @@ export class PostgresStorage implements Storage {
       // Not awaited: ending a connection the server never answered would wait on that same silence.
       client.end().catch(() => {});
     }
+  }
+
+  async backupTo(): Promise<BackupSummary> {
+    throw new Error("a PostgreSQL database is backed up with pg_dump, not by Tenon (see docs/deployment.md)");
   }
 
   async close(): Promise<void> {

@@ -37,6 +37,16 @@ program
     await migrateCommand();
   });
 
+program
+  .command("backup")
+  .description("write a consistent copy of the SQLite database to <file>, while the engine keeps running")
+  .argument("<file>", "where to write the backup")
+  .option("--force", "replace <file> if it exists")
+  .action(async (file: string, options: { force?: boolean }) => {
+    const { backupCommand } = await import("./commands/backup.ts");
+    await backupCommand(file, options);
+  });
+
 const keys = program.command("keys").description("the master key that encrypts stored credentials");
 
 keys

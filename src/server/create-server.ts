@@ -6,6 +6,7 @@ import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
+import { registerHealthRoutes } from "./health-routes.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
@@ -95,7 +96,7 @@ export function createServer(options: ServerOptions): TenonServer {
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
 
-  app.get("/health", async () => ({ status: "ok" }));
+  registerHealthRoutes(app, options.engine.storage);
   registerHooksRoute(app, {
     engine: options.engine,
     sources,

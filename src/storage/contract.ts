@@ -229,6 +229,12 @@ export interface RunFilter {
   limit?: number;
 }
 
+export interface BackupSummary {
+  bytes: number;
+  events: number;
+  runs: number;
+}
+
 export interface Storage {
   readonly dialect: "sqlite" | "postgres";
   /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
@@ -236,6 +242,16 @@ export interface Storage {
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Readiness: one cheap query that the database answers and records the newest migration as applied,
+   * bounded to a couple of seconds. Throws an Error whose message says what is wrong.
+   */
+  checkReady(): Promise<void>;
+  /**
+   * SQLite: writes a consistent copy of the database to `file` while other processes keep writing, then
+   * says what it holds; `file` is replaced whole or not at all. PostgreSQL: throws (pg_dump backs it up).
+   */
+  backupTo(file: string): Promise<BackupSummary>;
 
   /** Commits each event and its runs in one transaction (group commit); a duplicate creates nothing. */
   acceptEvents(events: NewEvent[]): Promise<AcceptResult[]>;

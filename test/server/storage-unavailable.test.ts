@@ -1,4 +1,3 @@
-import { connect, createServer as createTcpServer, type Server, type Socket } from "node:net";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
@@ -8,6 +7,7 @@ import { postgresBackend, postgresUrl, sqliteBackend, useTestStorage } from "../
 import { testEngine } from "../support/engine.ts";
 import { startTestServer } from "../support/server.ts";
 import { stripeRequest } from "../support/signed-webhooks.ts";
+import { tcpProxy } from "../support/tcp-proxy.ts";
 
 const onPayment = defineIntegration({
   id: "on-payment",
@@ -70,7 +70,7 @@ describe("storage unavailable on postgres", () => {
 
   it("the database connection drops → 503, nothing half-written", async () => {
     await t.storage.migrate();
-    const proxy = await tcpProxy(new URL(postgresUrl).port || "5432");
+    const proxy = await tcpProxy(Number(new URL(postgresUrl).port || 5432));
     const viaProxy = new PostgresStorage({
       connectionString: postgresUrl.replace(/:\d+\//, `:${proxy.port}/`),
       schema: t.db.env.TENON_POSTGRES_SCHEMA as string,
@@ -83,44 +83,3 @@ describe("storage unavailable on postgres", () => {
     }
   });
 });
-
-/** A TCP forwarder to PostgreSQL that a test can cut (every connection dropped, new ones refused) and restore. */
-async function tcpProxy(targetPort: string) {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      const listening = createTcpServer((client) => {
-        const upstream = connect(Number(targetPort), "127.0.0.1");
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on("error", () => {});
-          s.on("close", () => {
-            sockets.delete(s);
-            client.destroy();
-            upstream.destroy();
-          });
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server = listening;
-      listening.listen(port, "127.0.0.1", () => {
-        port = (listening.address() as { port: number }).port;
-        resolve();
-      });
-    });
-  const cut = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((resolve) => server?.close(resolve));
-  };
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    cut,
-    restore: listen,
-    close: cut,
-  };
-}

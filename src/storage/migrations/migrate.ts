@@ -15,6 +15,9 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["006-refresh-claims", refreshClaimsSchema],
 ];
 
+/** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */
+export const newestMigration = migrations[migrations.length - 1]?.[0] as string;
+
 /**
  * Applies pending migrations in one transaction, under a lock, so workers starting together are safe.
  * A database that is already up to date costs one query: no lock, no transaction, so a restarting

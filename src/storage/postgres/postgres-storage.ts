@@ -3,6 +3,7 @@ import pg from "pg";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
+  BackupSummary,
   ClaimedRun,
   ClaimInput,
   EventFilter,
@@ -22,7 +23,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
-import { isUpToDate, runMigrations } from "../migrations/migrate.ts";
+import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
@@ -47,6 +48,8 @@ export interface PostgresStorageOptions {
 }
 
 const int8Oid = 20;
+/** How long a readiness check waits to connect, then for its answer: a probe must not hang on a silent server. */
+const readyTimeoutMs = 2000;
 /** Deadlock and serialization failures are safe to retry: the transaction was rolled back whole. */
 const retryableSqlStates = new Set(["40P01", "40001"]);
 
@@ -130,6 +133,34 @@ export class PostgresStorage implements Storage {
     await client.connect();
     await client.query("LISTEN tenon_runs");
     this.#listenClient = client;
+  }
+
+  async checkReady(): Promise<void> {
+    // Its own connection, not the pool's: the pool waits without limit for a free client or a connect, and
+    // "can a worker reach the database now" is what a fresh connection answers.
+    const client = new pg.Client({
+      ...this.#clientConfig(),
+      connectionTimeoutMillis: readyTimeoutMs,
+      query_timeout: readyTimeoutMs,
+    });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      const applied = await client.query("SELECT 1 FROM migrations WHERE name = $1", [newestMigration]);
+      if (applied.rowCount === 0) throw new MigrationsNotApplied();
+    } catch (error) {
+      if (error instanceof MigrationsNotApplied || (error as { code?: string }).code === "42P01") {
+        throw new Error(`migration ${newestMigration} is not applied in schema ${this.#schema}; run \`tenon migrate\``);
+      }
+      throw new Error(`PostgreSQL is unreachable: ${(error as Error).message}`, { cause: error });
+    } finally {
+      // Not awaited: ending a connection the server never answered would wait on that same silence.
+      client.end().catch(() => {});
+    }
+  }
+
+  async backupTo(): Promise<BackupSummary> {
+    throw new Error("a PostgreSQL database is backed up with pg_dump, not by Tenon (see docs/deployment.md)");
   }
 
   async close(): Promise<void> {
@@ -652,3 +683,5 @@ export class PostgresStorage implements Storage {
     await this.#pool.query(`DROP SCHEMA IF EXISTS ${this.#schema} CASCADE`);
   }
 }
+
+class MigrationsNotApplied extends Error {}

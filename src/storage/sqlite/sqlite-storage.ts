@@ -1,10 +1,11 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
+  BackupSummary,
   ClaimedRun,
   ClaimInput,
   EventFilter,
@@ -24,7 +25,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
-import { runMigrations } from "../migrations/migrate.ts";
+import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { replayableRunError, replayedRun } from "../replay-rules.ts";
 import {
@@ -96,6 +97,46 @@ export class SqliteStorage implements Storage {
       Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
     this.#connections.prepare();
+  }
+
+  async checkReady(): Promise<void> {
+    // A local file: the query either answers at once or waits at most the busy timeout for a lock.
+    let applied: unknown;
+    try {
+      applied = this.#db.prepare("SELECT 1 FROM migrations WHERE name = ?").get(newestMigration);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (message !== "no such table: migrations") {
+        throw new Error(`the SQLite database ${this.#path} cannot be read: ${message}`, { cause: error });
+      }
+    }
+    if (!applied) throw new Error(`migration ${newestMigration} is not applied; run \`tenon migrate\``);
+  }
+
+  async backupTo(file: string): Promise<BackupSummary> {
+    // Written beside the target and renamed over it: a failed backup leaves no half file and keeps the old one.
+    const partial = `${file}.partial-${process.pid}`;
+    try {
+      // All pages in one step, so one read transaction: a consistent snapshot. In small steps, every commit of the
+      // running engine (another connection) would restart the copy, and a busy engine would keep it from finishing.
+      await this.#db.backup(partial, { progress: () => 0x7fffffff });
+      const copy = new Database(partial);
+      let counts: { events: number; runs: number };
+      try {
+        // A single self-contained file (no -wal beside it): restoring is copying it back.
+        copy.pragma("journal_mode = DELETE");
+        counts = copy
+          .prepare("SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM runs) AS runs")
+          .get() as { events: number; runs: number };
+      } finally {
+        copy.close();
+      }
+      renameSync(partial, file);
+      return { bytes: statSync(file).size, ...counts };
+    } catch (error) {
+      rmSync(partial, { force: true });
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,7 @@ const storageDependencies = ["commander", "kysely", "better-sqlite3"];
 // What the engine adds: loaded by every command that runs it or loads a tenon.config.ts.
 const engineDependencies = ["pino", "croner", "uuid", "zod", "qs", "fastify", "undici", "oauth4webapi"];
 // These only read or write storage; `tenon runs` in a script loop should not pay for a web server.
-const storageOnlyCommands = new Set(["runs", "migrate", "keys", "backup"]);
+const storageOnlyCommands = new Set(["runs", "events", "migrate", "keys", "backup"]);
 
 const dependencies = storageOnlyCommands.has(process.argv[2] ?? "")
   ? storageDependencies

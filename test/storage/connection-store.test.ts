@@ -484,6 +484,17 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(await take(t0 + 1000, { maxWaitMs: 1000 })).toEqual({ granted: true, waitMs: 500 });
     });
 
+    it("spaces reservations exactly one token apart, however the asking times fall (no ms lost to rounding)", async () => {
+      const reservations: number[] = [];
+      // Asking times at which floating-point rounding once reserved the last token at +1001 ms, not +1000.
+      for (const at of [0, 40, 52, 84, 100, 104]) {
+        const grant = await take(t0 + at, { ratePerSecond: 5, burst: 1, maxWaitMs: 10_000 });
+        expect(grant.granted).toBe(true);
+        reservations.push(at + grant.waitMs);
+      }
+      expect(reservations).toEqual([0, 200, 400, 600, 800, 1000]);
+    });
+
     it("holds every request until a signalled pause ends, and a pause never shrinks", async () => {
       const store = t.storage.connections;
       await take(t0);

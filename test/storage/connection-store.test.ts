@@ -495,6 +495,14 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(reservations).toEqual([0, 200, 400, 600, 800, 1000]);
     });
 
+    it("counts a wait from the caller's time when another caller's take committed after that time was read", async () => {
+      const fiveASecond = { ratePerSecond: 5, burst: 1, maxWaitMs: 10_000 };
+      expect(await take(t0, fiveASecond)).toEqual({ granted: true, waitMs: 0 });
+      expect(await take(t0 + 100, fiveASecond)).toEqual({ granted: true, waitMs: 100 });
+      // Read its time at t0 + 50, then waited for the lock behind the take above: its token is due at t0 + 400.
+      expect(await take(t0 + 50, fiveASecond)).toEqual({ granted: true, waitMs: 350 });
+    });
+
     it("holds every request until a signalled pause ends, and a pause never shrinks", async () => {
       const store = t.storage.connections;
       await take(t0);

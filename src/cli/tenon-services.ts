@@ -61,6 +61,7 @@ export async function startTenonServices(options: {
     webhookSources,
     apiTokens: settings.apiTokens,
     bodyLimit: settings.bodyLimit,
+    httpLimits: settings.httpLimits,
     publicUrl: settings.publicUrl,
     connections,
     reservedSources: polls.map((poll) => poll.id),

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { type Duration, durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
+import { defaultHttpLimits, type HttpLimits } from "../server/http-limits.ts";
 
 /**
  * Everything Tenon reads from the environment, in one place. The defaults work
@@ -28,6 +29,8 @@ export interface Settings {
   apiTokens: string[];
   /** Largest request body in bytes. Default 1 MiB. */
   bodyLimit: number;
+  /** Header, request and keep-alive timeouts and the connection cap of the HTTP server (it faces the internet). */
+  httpLimits: HttpLimits;
   /** Outbound exchanges stay in the audit trail this long. Default 30 days. */
   auditRetentionMs: number;
 }
@@ -81,7 +84,36 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
       .map((token) => token.trim())
       .filter((token) => token.length > 0),
     bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
+    httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
+  };
+}
+
+function readHttpLimits(env: Environment): HttpLimits {
+  const headersTimeoutMs = readInteger(env, "TENON_HTTP_HEADERS_TIMEOUT_MS", {
+    min: 1000,
+    fallback: defaultHttpLimits.headersTimeoutMs,
+  });
+  const requestTimeoutMs = readInteger(env, "TENON_HTTP_REQUEST_TIMEOUT_MS", {
+    min: 1000,
+    fallback: Math.max(defaultHttpLimits.requestTimeoutMs, headersTimeoutMs),
+  });
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigurationError(
+      `TENON_HTTP_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) is shorter than TENON_HTTP_HEADERS_TIMEOUT_MS (${headersTimeoutMs}); the request timeout covers the headers too, so it must be at least as long`,
+    );
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: readInteger(env, "TENON_HTTP_KEEP_ALIVE_TIMEOUT_MS", {
+      min: 1,
+      fallback: defaultHttpLimits.keepAliveTimeoutMs,
+    }),
+    maxConnections: readInteger(env, "TENON_HTTP_MAX_CONNECTIONS", {
+      min: 1,
+      fallback: defaultHttpLimits.maxConnections,
+    }),
   };
 }
 

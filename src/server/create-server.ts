@@ -9,6 +9,7 @@ import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
+import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
@@ -26,6 +27,8 @@ export interface ServerOptions {
   connections?: Connections;
   /** Sources an API caller may not claim (poll sources, "schedule"); webhook sources are added. */
   reservedSources?: Iterable<string>;
+  /** Timeouts and the connection cap; each one left out keeps its default (`defaultHttpLimits`). */
+  httpLimits?: Partial<HttpLimits>;
   now?: () => number;
 }
 
@@ -68,12 +71,21 @@ export function createServer(options: ServerOptions): TenonServer {
   const now = options.now ?? Date.now;
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
   const tokens = new ApiTokens(options.apiTokens ?? []);
+  const limits = { ...defaultHttpLimits, ...options.httpLimits };
+  const timeouts = nodeTimeouts(limits);
   const app = Fastify({
     logger: false,
     bodyLimit,
+    // Fastify sets the server's request and keep-alive timeouts itself (its defaults: none, and 72 s); the headers
+    // timeout and the sweep that enforces both can only be given to Node when the server is created.
+    http: timeouts,
+    requestTimeout: timeouts.requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
     return503OnClosing: true,
     schemaController: { compilersFactory: noSchemaCompilers },
   });
+
+  app.server.maxConnections = limits.maxConnections;
 
   app.removeAllContentTypeParsers();
   const keepRaw = (_request: unknown, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);

@@ -11,6 +11,9 @@ import type {
  * backend reads the row under a lock, applies one of these, and writes the result in the same transaction.
  */
 
+/** Far above the floating-point error of a bucket's arithmetic, far below a millisecond. */
+const floatSlackMs = 1e-6;
+
 export interface BucketAfterTake {
   tokens: number;
   refilledAt: number;
@@ -34,7 +37,13 @@ export function takeFromBucket(bucket: RateLimitState, input: TakeRateLimitToken
   }
   const elapsedSeconds = (refilledAt - bucket.refilledAt) / 1000;
   const tokens = Math.min(burst, bucket.tokens + elapsedSeconds * rate);
-  const tokenWaitMs = tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / rate) * 1000);
+  // The token is due `(1 - tokens) / rate` after `refilledAt`, which is later than `now` when the caller's time was
+  // read before another caller's take committed (both waited for the row's lock): the wait counts from `now`.
+  // Refills add fractions of a token, so a wait that is a whole number of ms can come out a hair above it; rounded up
+  // to the next ms, that reservation would be 1 ms late and the next one, which does not inherit the error, 1 ms
+  // too close to it: windows of the limit's length would then hold one request more than it allows.
+  const tokenWaitMs =
+    tokens >= 1 ? 0 : Math.max(0, Math.ceil(refilledAt - now + ((1 - tokens) / rate) * 1000 - floatSlackMs));
   const grant = grantAfter(Math.max(pauseWaitMs, tokenWaitMs), input.maxWaitMs);
   return { tokens: grant.granted ? tokens - 1 : tokens, refilledAt, grant };
 }

@@ -20,6 +20,37 @@ describe("settings", () => {
     }
   });
 
+  it("bounds the HTTP server by default (headers in 10 s, a request in 30 s) and reads TENON_HTTP_* over the defaults", () => {
+    expect(readSettings({}).httpLimits).toEqual({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+      maxConnections: 1_000,
+    });
+    const tuned = readSettings({
+      TENON_HTTP_HEADERS_TIMEOUT_MS: "5000",
+      TENON_HTTP_REQUEST_TIMEOUT_MS: "60000",
+      TENON_HTTP_KEEP_ALIVE_TIMEOUT_MS: "75000",
+      TENON_HTTP_MAX_CONNECTIONS: "200",
+    });
+    expect(tuned.httpLimits).toEqual({
+      headersTimeoutMs: 5000,
+      requestTimeoutMs: 60_000,
+      keepAliveTimeoutMs: 75_000,
+      maxConnections: 200,
+    });
+    // A headers timeout above the default request timeout carries the request timeout along.
+    expect(readSettings({ TENON_HTTP_HEADERS_TIMEOUT_MS: "45000" }).httpLimits.requestTimeoutMs).toBe(45_000);
+  });
+
+  it("refuses HTTP limits that would disable the protection, naming the variable", () => {
+    expect(() => readSettings({ TENON_HTTP_HEADERS_TIMEOUT_MS: "0" })).toThrow('TENON_HTTP_HEADERS_TIMEOUT_MS is "0"');
+    expect(() => readSettings({ TENON_HTTP_MAX_CONNECTIONS: "0" })).toThrow('TENON_HTTP_MAX_CONNECTIONS is "0"');
+    expect(() =>
+      readSettings({ TENON_HTTP_HEADERS_TIMEOUT_MS: "20000", TENON_HTTP_REQUEST_TIMEOUT_MS: "15000" }),
+    ).toThrow(/TENON_HTTP_REQUEST_TIMEOUT_MS \(15000\) is shorter than TENON_HTTP_HEADERS_TIMEOUT_MS/);
+  });
+
   it("reads the sandbox's webhook time scale from TENON_SANDBOX_WEBHOOK_TIME_SCALE, refusing anything but a number > 0", () => {
     expect(readSandboxWebhookTimeScale({})).toBeUndefined();
     expect(readSandboxWebhookTimeScale({ TENON_SANDBOX_WEBHOOK_TIME_SCALE: "3600" })).toBe(3600);

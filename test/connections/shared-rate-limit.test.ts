@@ -17,7 +17,7 @@ afterEach(async () => {
   await api?.close();
 });
 
-it("two worker processes on PostgreSQL share one 5/s limit: no 1 s window holds more than 5 requests", async () => {
+it("two worker processes on PostgreSQL share one 5/s limit: no 1 s window holds more than 5 reservations, and no request goes out before its own", async () => {
   api = new ApiTestServer();
   await api.start();
   await t.storage.migrate();
@@ -31,6 +31,15 @@ it("two worker processes on PostgreSQL share one 5/s limit: no 1 s window holds 
     TENON_MASTER_KEY: randomBytes(32).toString("base64"),
   };
   workers.push(spawnFixture("connection-worker-process.ts", env), spawnFixture("connection-worker-process.ts", env));
+  // The times the shared bucket reserved for each worker's requests, by worker pid (its requests' x-worker).
+  const reserved = new Map<string, number[]>();
+  for (const worker of workers) {
+    const times: number[] = [];
+    reserved.set(String(worker.child.pid), times);
+    worker.onLine((line) => {
+      if (line.startsWith("RESERVED ")) times.push(Number(line.slice("RESERVED ".length)));
+    });
+  }
   await Promise.all(workers.map((w) => w.waitForLine("READY")));
 
   const total = 25;
@@ -40,10 +49,22 @@ it("two worker processes on PostgreSQL share one 5/s limit: no 1 s window holds 
   for (const runId of runIds) await waitForRunStatus(t.storage, runId, "succeeded", 30_000);
   await waitFor("every request", async () => (api?.requests.length === total ? true : null));
 
-  const times = (api?.requests ?? []).map((r) => r.at);
-  // Timer jitter can bring two requests a few ms closer than 200 ms, hence a tolerance of one request.
-  expect(maxInAnyWindow(times, 1000)).toBeLessThanOrEqual(6);
-  expect(maxInAnyWindow(times, 3000)).toBeLessThanOrEqual(16);
-  const byWorker = new Set(api?.requests.map((r) => r.headers["x-worker"]));
-  expect(byWorker.size).toBe(2);
+  // The limit is what the bucket grants: measured on the reservations, not on arrivals, which a loaded machine's
+  // scheduling can bunch together after the limiter has let each request go at its time.
+  const reservations = [...reserved.values()].flat();
+  expect(reservations).toHaveLength(total);
+  expect(maxInAnyWindow(reservations, 1000)).toBeLessThanOrEqual(5);
+  // Each worker holds every request until its reservation: its k-th arrival comes no earlier than its k-th
+  // reservation. 1 ms of slack: timers count whole ms on another clock than Date.now.
+  const requests = api?.requests ?? [];
+  for (const [pid, times] of reserved) {
+    const arrivals = requests.filter((r) => r.headers["x-worker"] === pid).map((r) => r.at);
+    expect(arrivals.length, `worker ${pid}`).toBe(times.length);
+    expect(arrivals.length, `worker ${pid}`).toBeGreaterThan(0);
+    const sortedReservations = [...times].sort((a, b) => a - b);
+    arrivals.sort((a, b) => a - b);
+    for (const [k, at] of arrivals.entries()) {
+      expect(at, `worker ${pid}, request ${k + 1}`).toBeGreaterThanOrEqual((sortedReservations[k] as number) - 1);
+    }
+  }
 });

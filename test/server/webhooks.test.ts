@@ -4,7 +4,7 @@ import type { Engine } from "../../src/engine/engine.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
-import { type RunningServer, startTestServer } from "../support/server.ts";
+import { allProviderSources, type RunningServer, startTestServer } from "../support/server.ts";
 import {
   githubRequest,
   hubspotRequest,
@@ -107,6 +107,8 @@ describe.each(backends)("webhooks on $name", (backend) => {
     const unknown = await http.post("/hooks/nope", stripeRequest("evt_x"));
     expect(unknown.status).toBe(404);
     expect(unknown.json.error).toBe("unknown_source");
+    // The internet asking is not told which sources exist.
+    for (const source of Object.keys(allProviderSources)) expect(unknown.text).not.toContain(source);
 
     const { "stripe-signature": _, ...unsigned } = stripeRequest("evt_2").headers;
     const missing = await http.post("/hooks/stripe", { ...stripeRequest("evt_2"), headers: unsigned });

@@ -484,6 +484,25 @@ describe.each(backends)("connection store on $name", (backend) => {
       expect(await take(t0 + 1000, { maxWaitMs: 1000 })).toEqual({ granted: true, waitMs: 500 });
     });
 
+    it("spaces reservations exactly one token apart, however the asking times fall (no ms lost to rounding)", async () => {
+      const reservations: number[] = [];
+      // Asking times at which floating-point rounding once reserved the last token at +1001 ms, not +1000.
+      for (const at of [0, 40, 52, 84, 100, 104]) {
+        const grant = await take(t0 + at, { ratePerSecond: 5, burst: 1, maxWaitMs: 10_000 });
+        expect(grant.granted).toBe(true);
+        reservations.push(at + grant.waitMs);
+      }
+      expect(reservations).toEqual([0, 200, 400, 600, 800, 1000]);
+    });
+
+    it("counts a wait from the caller's time when another caller's take committed after that time was read", async () => {
+      const fiveASecond = { ratePerSecond: 5, burst: 1, maxWaitMs: 10_000 };
+      expect(await take(t0, fiveASecond)).toEqual({ granted: true, waitMs: 0 });
+      expect(await take(t0 + 100, fiveASecond)).toEqual({ granted: true, waitMs: 100 });
+      // Read its time at t0 + 50, then waited for the lock behind the take above: its token is due at t0 + 400.
+      expect(await take(t0 + 50, fiveASecond)).toEqual({ granted: true, waitMs: 350 });
+    });
+
     it("holds every request until a signalled pause ends, and a pause never shrinks", async () => {
       const store = t.storage.connections;
       await take(t0);

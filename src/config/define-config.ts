@@ -25,7 +25,7 @@ export interface TenonConfig {
     leaseMs?: number;
     /**
      * Interruptions of a run's worker in a row without progress before the run is a suspect, run alone; if
-     * its process dies again then, it ends dead as the cause. Default 5.
+     * its process dies that many times again while it runs alone, it ends dead as the cause. Default 5.
      */
     maxCrashes?: number;
   };

@@ -68,8 +68,9 @@ export async function executeRun(
 ): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
   const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
-  if (run.crashes > deps.maxCrashes) {
-    // A suspect whose process died again while it ran alone: the run itself is the cause of the crashes.
+  if (run.crashes >= 2 * deps.maxCrashes) {
+    // A suspect whose process died again and again while it ran alone: the run itself is the cause. One death
+    // alone is not proof enough: a deploy or an operator's kill can land while a suspect runs.
     await finish(run, deps, { kind: "dead", error: poisonReason(run, deps.maxCrashes), stepFailure: null });
     return;
   }
@@ -156,7 +157,7 @@ async function handOverFenced(run: ClaimedRun, fence: LeaseFence, deps: Executio
 function poisonReason(run: ClaimedRun, maxCrashes: number): string {
   return (
     `poison run: its worker stopped (crash, kill, out of memory, or a stall past its lease) while it was in flight ` +
-    `${run.crashes} times in a row without it completing a step, the last time while it ran alone ` +
+    `${run.crashes} times in a row without it completing a step, the last ${run.crashes - maxCrashes} while it ran alone ` +
     `(worker.maxCrashes = ${maxCrashes}), so it ends dead instead of taking workers down again; find the cause, ` +
     `fix it and replay the run. Last interruption: ${run.lastError ?? "unknown"}`
   );

@@ -18,7 +18,8 @@ export interface WorkerOptions {
   /**
    * Interruptions of a run's worker (crash, kill, out of memory, a stall past the lease) in a row, without
    * the run completing a step or ending an attempt in between, after which the run is a suspect: it is
-   * run alone, and if its process dies again then, it ends dead as the cause. Default 5.
+   * run alone, and if its process dies that many times again while it runs alone, it ends dead as the cause.
+   * Default 5.
    */
   maxCrashes?: number;
 }
@@ -164,8 +165,8 @@ export class Worker {
   }
 
   /**
-   * Runs one suspect with nothing else in flight in this process, so that if the process dies now the
-   * run is certainly the cause (its next claim ends it dead); if it gets through, it is cleared.
+   * Runs one suspect with nothing else in flight in this process, so that a death of the process now is
+   * laid at its door alone (after maxCrashes of them it ends dead); if it gets through, it is cleared.
    */
   async #runSuspectAlone(): Promise<void> {
     const claim = await this.#claim("a suspect run", (input) => this.#deps.storage.claimSuspectRun(input));

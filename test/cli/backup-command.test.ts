@@ -1,38 +1,15 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { NewEvent } from "../../src/storage/contract.ts";
 import { SqliteStorage } from "../../src/storage/sqlite/sqlite-storage.ts";
-
-const tenonBin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
+import { runTenonCli } from "../support/tenon-cli.ts";
 
 /** Runs the real CLI in `cwd`, with no TENON_* variable but those given. */
 function tenon(cwd: string, args: string[], env: Record<string, string>) {
-  const inherited: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith("TENON_")) inherited[name] = value;
-  }
-  const child = spawn(process.execPath, [tenonBin, ...args], {
-    cwd,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runTenonCli(cwd, args, env);
 }
 
 function event(n: number): NewEvent {

@@ -1,14 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openVault } from "../../src/connections/vault/open-vault.ts";
 import { credentialsScope } from "../../src/connections/vault/rotate-master-key.ts";
 import { SqliteStorage } from "../../src/storage/sqlite/sqlite-storage.ts";
+import { runTenonCli } from "../support/tenon-cli.ts";
 
-const tenonBin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 const secret = "sk_test_cli-secret-7781";
 
 // What a project's tenon.config.ts may hold; plain data, so the temporary directory needs no node_modules.
@@ -42,29 +40,8 @@ describe("tenon connections (SQLite)", () => {
   }
 
   /** Runs the real CLI in the project directory, with `stdin` piped in, and no TENON_* variable of ours. */
-  function tenon(args: string[], stdin = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (value !== undefined && !name.startsWith("TENON_")) env[name] = value;
-    }
-    const child = spawn(process.execPath, [tenonBin, ...args], {
-      cwd,
-      env: { ...env, TENON_SQLITE_PATH: sqlitePath },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    child.stdin.end(stdin);
-    return new Promise((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  function tenon(args: string[], stdin = "") {
+    return runTenonCli(cwd, args, { TENON_SQLITE_PATH: sqlitePath }, stdin);
   }
 
   async function storedFields(): Promise<{ sealed: string; fields: Record<string, string>; expiresAt: number | null }> {

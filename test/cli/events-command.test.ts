@@ -1,14 +1,12 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RawWebhookPayload } from "../../src/server/hooks-route.ts";
 import type { NewEvent } from "../../src/storage/contract.ts";
 import { SqliteStorage } from "../../src/storage/sqlite/sqlite-storage.ts";
+import { runTenonCli } from "../support/tenon-cli.ts";
 
-const tenonBin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 const minute = 60_000;
 // A Stripe delivery cut off mid-body: what the hooks route stores when it cannot parse a verified webhook.
 const truncatedBody = '{"id":"evt_1Qx","type":"invoice.paid","data":{"object":{"id":"in_1","amount_paid":4200';
@@ -33,27 +31,7 @@ describe("tenon events (SQLite)", () => {
 
   /** Runs the real CLI in the project directory, with no TENON_* variable of ours; stdout is a pipe, not a terminal. */
   function tenon(args: string[]) {
-    const inherited: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (value !== undefined && !name.startsWith("TENON_")) inherited[name] = value;
-    }
-    const child = spawn(process.execPath, [tenonBin, ...args], {
-      cwd,
-      env: { ...inherited, TENON_SQLITE_PATH: sqlitePath },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runTenonCli(cwd, args, { TENON_SQLITE_PATH: sqlitePath });
   }
 
   async function succeed(args: string[]): Promise<string> {

@@ -1,13 +1,11 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RunTransition } from "../../src/storage/contract.ts";
 import { SqliteStorage } from "../../src/storage/sqlite/sqlite-storage.ts";
+import { runTenonCli } from "../support/tenon-cli.ts";
 
-const tenonBin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const lease = "cli-test-lease";
 // Longer than the table's column and on several lines, as a provider's error body often is.
@@ -30,27 +28,7 @@ describe("tenon runs (SQLite), for scripts", () => {
 
   /** Runs the real CLI in the project directory, with no TENON_* variable of ours. */
   function tenon(args: string[], env: Record<string, string> = { TENON_SQLITE_PATH: sqlitePath }) {
-    const inherited: Record<string, string> = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (value !== undefined && !name.startsWith("TENON_")) inherited[name] = value;
-    }
-    const child = spawn(process.execPath, [tenonBin, ...args], {
-      cwd,
-      env: { ...inherited, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-    });
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runTenonCli(cwd, args, env);
   }
 
   async function json(args: string[]): Promise<unknown> {

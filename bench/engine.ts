@@ -34,6 +34,7 @@ import {
 import pg from "pg";
 import pino from "pino";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
+import { intEnv } from "./bench-env.ts";
 
 interface Metric {
   name: string;
@@ -59,14 +60,6 @@ const trace = process.env.BENCH_TRACE === "1";
 const tenonSchema = "tenon_bench";
 const graphileSchema = "graphile_bench";
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "results", "engine.json");
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number.parseInt(raw, 10);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 

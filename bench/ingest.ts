@@ -32,6 +32,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { intEnv } from "./bench-env.ts";
 import { type LoadPlan, type LoadResult, signedStripeWebhook } from "./ingest-load.ts";
 
 interface Metric {
@@ -106,14 +107,6 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(benchDir, "results", "ingest.json");
 /** Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
 const clockTicksPerS = 100;
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number.parseInt(raw, 10);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Child processes

@@ -26,6 +26,7 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { builtInSystems, createSandbox, sandboxEnvironment } from "../src/sandbox/index.ts";
+import { intEnv } from "./bench-env.ts";
 
 interface Metric {
   name: string;
@@ -56,14 +57,6 @@ interface Target {
   root: string;
   fresh: StartTiming[];
   restart: StartTiming[];
-}
-
-function intEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number.parseInt(raw, 10);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
-  return value;
 }
 
 function median(values: number[]): number {

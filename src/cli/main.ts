@@ -2,11 +2,11 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { defaultConfigPath } from "../config/load-config.ts";
 import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
+import { runStatuses } from "../storage/run-statuses.ts";
 import type { EventsOptions } from "./commands/events.ts";
 import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { eventStatusChoices } from "./event-statuses.ts";
-import { runStatuses } from "./run-statuses.ts";
 import { parseSinceOption } from "./since-option.ts";
 
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.

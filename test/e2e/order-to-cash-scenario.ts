@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { expect } from "vitest";
-import { startTenonServices, type TenonServices } from "../../src/cli/tenon-services.ts";
+import { startTenonServices, type TenonServices } from "../../src/app/tenon-services.ts";
 import type { TenonConfig } from "../../src/config/define-config.ts";
 import { loadConfig } from "../../src/config/load-config.ts";
 import { readSettings } from "../../src/config/settings.ts";

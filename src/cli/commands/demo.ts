@@ -3,10 +3,10 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { readDemoDurationMs, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
-import { startDemoTraffic } from "../demo/demo-traffic.ts";
-import { engineSummary } from "../demo/engine-summary.ts";
-import { startLiveSummary } from "../demo/live-summary.ts";
-import { startDevEnvironment } from "../dev/dev-environment.ts";
+import { startDemoTraffic } from "../../demo/demo-traffic.ts";
+import { startDevEnvironment } from "../../demo/dev-environment.ts";
+import { engineSummary } from "../../demo/engine-summary.ts";
+import { startLiveSummary } from "../../demo/live-summary.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
 const examplesConfig = fileURLToPath(new URL("../../../examples/tenon.config.ts", import.meta.url));

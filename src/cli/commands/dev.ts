@@ -2,9 +2,9 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import pino from "pino";
 import { readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
-import { engineSummary } from "../demo/engine-summary.ts";
-import { startLiveSummary } from "../demo/live-summary.ts";
-import { startDevEnvironment } from "../dev/dev-environment.ts";
+import { startDevEnvironment } from "../../demo/dev-environment.ts";
+import { engineSummary } from "../../demo/engine-summary.ts";
+import { startLiveSummary } from "../../demo/live-summary.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
 const stopDeadlineMs = 10_000;

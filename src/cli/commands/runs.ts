@@ -1,8 +1,8 @@
 import { readSettings } from "../../config/settings.ts";
 import type { RunFilter, RunRecord, RunStatus, Storage } from "../../storage/contract.ts";
+import { isRunStatus, runStatuses } from "../../storage/run-statuses.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
-import { isRunStatus, runStatuses } from "../run-statuses.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 
 const errorWidth = 80;

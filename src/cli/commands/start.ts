@@ -1,10 +1,10 @@
 import pino from "pino";
+import { describeConnectionState, startTenonServices } from "../../app/tenon-services.ts";
 import { loadConfig } from "../../config/load-config.ts";
 import { describeDatabase, readSettings } from "../../config/settings.ts";
 import { openVault } from "../../connections/vault/open-vault.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 import { openStorageFromSettings } from "../storage-from-settings.ts";
-import { describeConnectionState, startTenonServices } from "../tenon-services.ts";
 
 const stopDeadlineMs = 10_000;
 

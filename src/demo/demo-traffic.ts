@@ -1,7 +1,7 @@
-import type { Sandbox } from "../../sandbox/create-sandbox.ts";
-import type { createPayments } from "../../sandbox/systems/payments.ts";
-import type { createScheduling } from "../../sandbox/systems/scheduling.ts";
-import type { createStore } from "../../sandbox/systems/store.ts";
+import type { Sandbox } from "../sandbox/create-sandbox.ts";
+import type { createPayments } from "../sandbox/systems/payments.ts";
+import type { createScheduling } from "../sandbox/systems/scheduling.ts";
+import type { createStore } from "../sandbox/systems/store.ts";
 
 export interface TrafficCounts {
   orders: number;

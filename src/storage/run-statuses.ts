@@ -1,4 +1,4 @@
-import type { RunStatus } from "../storage/contract.ts";
+import type { RunStatus } from "./contract.ts";
 
 /** A record, not an array, so the compiler points here when the storage contract gains a status. */
 const statuses: Record<RunStatus, true> = {

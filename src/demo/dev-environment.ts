@@ -1,14 +1,14 @@
 import { createServer } from "node:net";
 import type { Logger } from "pino";
-import type { TenonConfig } from "../../config/define-config.ts";
-import { loadConfig } from "../../config/load-config.ts";
-import type { Settings } from "../../config/settings.ts";
-import { openVault } from "../../connections/vault/open-vault.ts";
-import { createSandbox, type Sandbox } from "../../sandbox/create-sandbox.ts";
-import { sandboxEnvironment } from "../../sandbox/sandbox-environment.ts";
-import { builtInSystems } from "../../sandbox/systems/index.ts";
-import { openStorage } from "../../storage/open-storage.ts";
-import { startTenonServices, type TenonServices } from "../tenon-services.ts";
+import { startTenonServices, type TenonServices } from "../app/tenon-services.ts";
+import type { TenonConfig } from "../config/define-config.ts";
+import { loadConfig } from "../config/load-config.ts";
+import type { Settings } from "../config/settings.ts";
+import { openVault } from "../connections/vault/open-vault.ts";
+import { createSandbox, type Sandbox } from "../sandbox/create-sandbox.ts";
+import { sandboxEnvironment } from "../sandbox/sandbox-environment.ts";
+import { builtInSystems } from "../sandbox/systems/index.ts";
+import { openStorage } from "../storage/open-storage.ts";
 
 export interface DevEnvironment {
   sandbox: Sandbox;

@@ -1,8 +1,8 @@
-import type { ConnectionSummary } from "../../connections/connections.ts";
-import type { Sandbox } from "../../sandbox/create-sandbox.ts";
-import { type RunStatus, terminalStatuses } from "../../storage/contract.ts";
-import type { DevEnvironment } from "../dev/dev-environment.ts";
-import { runStatuses } from "../run-statuses.ts";
+import type { ConnectionSummary } from "../connections/connections.ts";
+import type { Sandbox } from "../sandbox/create-sandbox.ts";
+import { type RunStatus, terminalStatuses } from "../storage/contract.ts";
+import { runStatuses } from "../storage/run-statuses.ts";
+import type { DevEnvironment } from "./dev-environment.ts";
 import type { SummarySnapshot } from "./live-summary.ts";
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));

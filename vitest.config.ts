@@ -1,10 +1,23 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 /** The chaos tests load both cores with worker processes: they run on their own, after everything else. */
 const chaos = ["test/e2e/chaos-*.test.ts"];
+const source = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 
 export default defineConfig({
+  resolve: {
+    // In-process tests run Tenon from its sources, so the examples' `import "tenon"` must load those same modules
+    // (tsconfig.json's `paths` says the same to the typechecker). Child processes run the compiled package.
+    alias: [
+      { find: /^tenon$/, replacement: source("index.ts") },
+      { find: /^tenon\/connectors\/([a-z-]+)$/, replacement: source("connectors/$1/index.ts") },
+      { find: /^tenon\/(sandbox|testing)$/, replacement: source("$1/index.ts") },
+    ],
+  },
   test: {
+    // The CLI and the engine processes that tests start run the compiled package: build it first.
+    globalSetup: ["test/support/build-package.ts"],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     // Two cores: crash and multi-process tests spawn their own workers.

@@ -1,9 +1,8 @@
-import { parseEventPayload } from "../src/connectors/define-connector.ts";
-import { hubspot } from "../src/connectors/hubspot/index.ts";
-import { quickbooks } from "../src/connectors/quickbooks/index.ts";
-import { type AppointmentCompletedEvent, appointmentCompletedEventSchema } from "../src/connectors/scheduling/index.ts";
-import { twilio } from "../src/connectors/twilio/index.ts";
-import { defineIntegration } from "../src/index.ts";
+import { defineIntegration, parseEventPayload } from "tenon";
+import { hubspot } from "tenon/connectors/hubspot";
+import { quickbooks } from "tenon/connectors/quickbooks";
+import { type AppointmentCompletedEvent, appointmentCompletedEventSchema } from "tenon/connectors/scheduling";
+import { twilio } from "tenon/connectors/twilio";
 
 /** The number the follow-up texts come from (the sandbox accepts any E.164 number). */
 const smsFrom = process.env.SMS_FROM ?? "+15005550006";

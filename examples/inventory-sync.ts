@@ -1,6 +1,6 @@
-import { type InventoryItem, inventory } from "../src/connectors/inventory/index.ts";
-import { shopify } from "../src/connectors/shopify/index.ts";
-import { defineIntegration, definePoll, NonRetryableError } from "../src/index.ts";
+import { defineIntegration, definePoll, NonRetryableError } from "tenon";
+import { type InventoryItem, inventory } from "tenon/connectors/inventory";
+import { shopify } from "tenon/connectors/shopify";
 
 /**
  * The inventory system has no webhooks: Tenon polls it for items changed since the cursor (the last

@@ -1,10 +1,9 @@
-import { parseEventPayload } from "../src/connectors/define-connector.ts";
-import { hubspot } from "../src/connectors/hubspot/index.ts";
-import { inventory } from "../src/connectors/inventory/index.ts";
-import { postmark } from "../src/connectors/postmark/index.ts";
-import { quickbooks } from "../src/connectors/quickbooks/index.ts";
-import { type ShopifyOrder, shopifyOrderSchema } from "../src/connectors/shopify/index.ts";
-import { defineIntegration } from "../src/index.ts";
+import { defineIntegration, parseEventPayload } from "tenon";
+import { hubspot } from "tenon/connectors/hubspot";
+import { inventory } from "tenon/connectors/inventory";
+import { postmark } from "tenon/connectors/postmark";
+import { quickbooks } from "tenon/connectors/quickbooks";
+import { type ShopifyOrder, shopifyOrderSchema } from "tenon/connectors/shopify";
 
 /**
  * A new store order becomes a CRM contact, an invoice, a stock decrement per line and a confirmation

@@ -1,7 +1,6 @@
-import { parseEventPayload } from "../src/connectors/define-connector.ts";
-import { quickbooks } from "../src/connectors/quickbooks/index.ts";
-import { paymentIntentEventSchema } from "../src/connectors/stripe/index.ts";
-import { defineIntegration, NonRetryableError, RetryableError } from "../src/index.ts";
+import { defineIntegration, NonRetryableError, parseEventPayload, RetryableError } from "tenon";
+import { quickbooks } from "tenon/connectors/quickbooks";
+import { paymentIntentEventSchema } from "tenon/connectors/stripe";
 
 /**
  * A successful payment marks its invoice paid: a QuickBooks payment linked to the invoice, found by

@@ -3,6 +3,7 @@ import { relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigurationError, toError } from "../sdk/errors.ts";
 import { assertConfig, type TenonConfig } from "./define-config.ts";
+import { ensureTypeScriptLoader } from "./typescript-loader.ts";
 
 export const defaultConfigPath = "tenon.config.ts";
 
@@ -40,13 +41,12 @@ export async function loadConfig(path = defaultConfigPath, cwd = process.cwd()):
 }
 
 /**
- * A plain import, through the TypeScript loader this process already has
- * (bin/tenon.js registers tsx; vitest brings its own; a process that can load
- * this .ts file has one). Not tsx's `tsImport`: it loads the file and all it
- * imports as separate module instances, so a `NonRetryableError` thrown by an
- * integration is not an instance of the engine's `NonRetryableError`, and the
- * engine retries bad data until the run is dead instead of failing it.
+ * A plain import, once a TypeScript loader is registered for the whole process. Not tsx's `tsImport`: it loads
+ * the file and all it imports as separate module instances, so a `NonRetryableError` thrown by an integration
+ * would not be an instance of the engine's `NonRetryableError`, and the engine would retry bad data until the
+ * run is dead instead of failing it.
  */
-function importTypeScript(url: string): Promise<{ default?: unknown }> {
+async function importTypeScript(url: string): Promise<{ default?: unknown }> {
+  await ensureTypeScriptLoader();
   return import(url);
 }

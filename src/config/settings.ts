@@ -63,7 +63,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     databaseUrl: readDatabaseUrl(env),
     sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? ".tenon/tenon.db"),
     sqliteSynchronous: readChoice(env, "TENON_SQLITE_SYNCHRONOUS", synchronousModes, "FULL"),
-    logLevel: readChoice(env, "TENON_LOG_LEVEL", logLevels, "info"),
+    logLevel: readLogLevel(env),
     workerConcurrency: readInteger(env, "TENON_WORKER_CONCURRENCY", {
       min: 1,
       fallback: options.worker?.concurrency ?? defaultWorkerConcurrency,
@@ -87,6 +87,11 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
   };
+}
+
+/** TENON_LOG_LEVEL alone: what an engine created without a logger logs at. */
+export function readLogLevel(env: Environment = process.env): LogLevel {
+  return readChoice(env, "TENON_LOG_LEVEL", logLevels, "info");
 }
 
 function readHttpLimits(env: Environment): HttpLimits {

@@ -1,4 +1,5 @@
 import pino, { type Logger } from "pino";
+import { readLogLevel } from "../config/settings.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import type { Integration } from "../sdk/define-integration.ts";
@@ -101,7 +102,7 @@ export function createEngine(options: EngineOptions): Engine {
   const storage = options.storage;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const logger = options.logger ?? pino({ level: process.env.TENON_LOG_LEVEL ?? "info" });
+  const logger = options.logger ?? pino({ level: readLogLevel() });
   const integrations = indexIntegrations(options.integrations);
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));

@@ -1,5 +1,12 @@
-export { defineConfig } from "./config/define-config.ts";
-export type { AuthConfig, ConnectionConfig, OutgoingRequest, SignRequest } from "./connections/connection-config.ts";
+export { defineConfig, type TenonConfig } from "./config/define-config.ts";
+export type {
+  AuthConfig,
+  ConnectionConfig,
+  OAuth2AuthorizationCodeConfig,
+  OAuth2ClientCredentialsConfig,
+  OutgoingRequest,
+  SignRequest,
+} from "./connections/connection-config.ts";
 export { type ConnectionSummary, Connections, type ConnectionsOptions } from "./connections/connections.ts";
 export type { ConnectionClient } from "./connections/http/connection-client.ts";
 export type { HttpResponse, RequestOptions } from "./connections/http/http-request.ts";
@@ -22,10 +29,13 @@ export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
 export { secretFromEnv } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
+  ConcurrencyOptions,
   Integration,
   IntegrationDefinition,
+  Jsonified,
   RunContext,
   StepContext,
+  StepOptions,
   StepTools,
   Trigger,
   TriggerEvent,

@@ -31,13 +31,26 @@ export async function loadConfig(path = defaultConfigPath, cwd = process.cwd()):
     }
     throw new ConfigurationError(`loading ${shown} failed: ${error.message}`, { cause: error });
   }
-  if (module.default === undefined) {
+  const config = defaultExport(module);
+  if (config === undefined) {
     throw new ConfigurationError(
       `${shown} has no default export; end it with \`export default defineConfig({ integrations: [...] })\``,
     );
   }
-  assertConfig(module.default, shown);
-  return module.default;
+  assertConfig(config, shown);
+  return config;
+}
+
+/**
+ * In a package without `"type": "module"`, tsx compiles the config to CommonJS, and importing it yields its
+ * `module.exports` as the default: `{ __esModule: true, default: config }`.
+ */
+function defaultExport(module: { default?: unknown }): unknown {
+  const value = module.default;
+  if (typeof value === "object" && value !== null && (value as { __esModule?: unknown }).__esModule === true) {
+    return (value as { default?: unknown }).default;
+  }
+  return value;
 }
 
 /**

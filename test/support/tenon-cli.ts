@@ -14,13 +14,22 @@ export interface CliResult {
  * `env`, `stdin` piped in, and stdout a pipe (not a terminal).
  */
 export function runTenonCli(cwd: string, args: string[], env: Record<string, string>, stdin = ""): Promise<CliResult> {
+  return runProcess(process.execPath, [tenonBin, ...args], { cwd, env, stdin });
+}
+
+/** Runs `executable` to its end, as runTenonCli does: our environment minus TENON_*, plus `env`. */
+export function runProcess(
+  executable: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; stdin?: string },
+): Promise<CliResult> {
   const inherited: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !name.startsWith("TENON_")) inherited[name] = value;
   }
-  const child = spawn(process.execPath, [tenonBin, ...args], {
-    cwd,
-    env: { ...inherited, ...env },
+  const child = spawn(executable, args, {
+    cwd: options.cwd,
+    env: { ...inherited, ...options.env },
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stdout = "";
@@ -31,7 +40,7 @@ export function runTenonCli(cwd: string, args: string[], env: Record<string, str
   child.stderr.on("data", (chunk) => {
     stderr += chunk;
   });
-  child.stdin.end(stdin);
+  child.stdin.end(options.stdin ?? "");
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));

@@ -97,7 +97,7 @@ describe("tenon init", () => {
     expect(readJson(join(cwd, "package.json"))).toEqual({ ...manifest, author: "Ada" });
   });
 
-  it("merges into an existing package.json: adds what is missing, keeps every field and dependency of the project's", async () => {
+  it("merges into an existing package.json: adds what is missing, keeps every field, dependency and its indentation", async () => {
     const mine = {
       name: "acme-sync",
       version: "2.3.0",
@@ -108,7 +108,7 @@ describe("tenon init", () => {
       devDependencies: { typescript: "^5.4.0" },
       workspaces: ["packages/*"],
     };
-    writeFileSync(join(cwd, "package.json"), JSON.stringify(mine, null, 2));
+    writeFileSync(join(cwd, "package.json"), JSON.stringify(mine, null, 4));
     writeFileSync(join(cwd, ".gitignore"), "/node_modules\ndist");
 
     const result = await runTenonCli(cwd, ["init"], {});
@@ -128,6 +128,7 @@ describe("tenon init", () => {
         'kept yours: type ("commonjs"), scripts.test ("vitest run"), tenon "file:../tenon-0.1.0.tgz", typescript "^5.4.0"',
     );
     expect(result.stdout).toContain('package.json keeps "type": "commonjs": the config still loads');
+    expect(readFileSync(join(cwd, "package.json"), "utf8")).toMatch(/^\{\n {4}"name": "acme-sync",\n/);
     expect(readFileSync(join(cwd, ".gitignore"), "utf8")).toBe("/node_modules\ndist\n.tenon/\n.env\n");
     expect(result.stdout).toMatch(/\.gitignore +added \.tenon\/, \.env/);
     expect(result.stdout).not.toContain("  cd ");

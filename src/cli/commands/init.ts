@@ -50,12 +50,12 @@ export async function initCommand(directory: string, options: { force?: boolean 
       ].join("\n"),
     );
   }
-  const manifest = readManifest(join(root, "package.json"));
-  const packageJson = mergePackageJson(manifest, projectNeeds(root));
-  const gitignorePath = join(root, ".gitignore");
-  const gitignore = existsSync(gitignorePath) ? readFileSync(gitignorePath, "utf8") : undefined;
-  const ignoredLines = readFileSync(join(templates, gitignoreTemplate), "utf8").trim().split("\n");
-  const missingIgnores = gitignore === undefined ? ignoredLines : missingGitignoreLines(gitignore, ignoredLines);
+  const packageJsonPath = join(root, "package.json");
+  const existingManifest = existsSync(packageJsonPath) ? readFileSync(packageJsonPath, "utf8") : undefined;
+  const packageJson = mergePackageJson(
+    existingManifest === undefined ? undefined : parseManifest(existingManifest, packageJsonPath),
+    projectNeeds(root),
+  );
 
   const report: string[] = [];
   for (const file of scaffoldFiles) {
@@ -65,23 +65,36 @@ export async function initCommand(directory: string, options: { force?: boolean 
     const overwritten = existing.includes(file) ? " (overwritten)" : "";
     report.push(`  ${file.path.padEnd(27)} ${file.about}${overwritten}`);
   }
-  writeFileSync(join(root, "package.json"), `${JSON.stringify(packageJson.manifest, null, 2)}\n`);
-  report.unshift(`  ${"package.json".padEnd(27)} ${manifest === undefined ? "created" : describeMerge(packageJson)}`);
-  if (missingIgnores.length > 0) {
-    const separator = gitignore === undefined || gitignore === "" || gitignore.endsWith("\n") ? "" : "\n";
-    writeFileSync(gitignorePath, `${gitignore ?? ""}${separator}${missingIgnores.join("\n")}\n`);
+  if (existingManifest === undefined || packageJson.added.length > 0) {
+    // In the project's own indentation, so the diff shows only what was added.
+    const indent = existingManifest === undefined ? "  " : (/^([ \t]+)"/m.exec(existingManifest)?.[1] ?? "  ");
+    writeFileSync(packageJsonPath, `${JSON.stringify(packageJson.manifest, null, indent)}\n`);
   }
-  report.push(
-    `  ${".gitignore".padEnd(27)} ${gitignore === undefined ? "created" : missingIgnores.length > 0 ? `added ${missingIgnores.join(", ")}` : "unchanged"}`,
+  report.unshift(
+    `  ${"package.json".padEnd(27)} ${existingManifest === undefined ? "created" : describeMerge(packageJson)}`,
   );
+  report.push(`  ${".gitignore".padEnd(27)} ${mergeGitignore(join(root, ".gitignore"))}`);
   console.log([`Tenon project in ${shown(root)}:`, ...report, "", ...nextSteps(root, packageJson.manifest)].join("\n"));
 }
 
-function readManifest(path: string): Manifest | undefined {
-  if (!existsSync(path)) return undefined;
+/** Adds the lines of the template's .gitignore that `path` lacks (or writes it); says what it did. */
+function mergeGitignore(path: string): string {
+  const wanted = readFileSync(join(templates, gitignoreTemplate), "utf8").trim().split("\n");
+  if (!existsSync(path)) {
+    writeFileSync(path, `${wanted.join("\n")}\n`);
+    return "created";
+  }
+  const text = readFileSync(path, "utf8");
+  const missing = missingGitignoreLines(text, wanted);
+  if (missing.length === 0) return "unchanged";
+  writeFileSync(path, `${text}${text === "" || text.endsWith("\n") ? "" : "\n"}${missing.join("\n")}\n`);
+  return `added ${missing.join(", ")}`;
+}
+
+function parseManifest(text: string, path: string): Manifest {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, "utf8"));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new ConfigurationError(
       `${shown(path)} is not valid JSON (${(error as Error).message}); fix it and run tenon init again. Nothing was written`,

@@ -21,6 +21,21 @@ const configOption = () =>
   );
 
 program
+  .command("init")
+  .description(
+    "scaffold a project in [dir]: tenon.config.ts, an integration and its test, runnable offline against the sandbox",
+  )
+  .argument("[dir]", "where to create the project (made if missing)", ".")
+  .option(
+    "--force",
+    "overwrite the scaffold's files where they exist (package.json and .gitignore are merged either way)",
+  )
+  .action(async (dir: string, options: { force?: boolean }) => {
+    const { initCommand } = await import("./commands/init.ts");
+    await initCommand(dir, options);
+  });
+
+program
   .command("start")
   .description("run the engine: the worker and the schedules of the integrations in the config")
   .addOption(configOption())

@@ -2,9 +2,9 @@ import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { startTenonServices, type TenonServices } from "../app/tenon-services.ts";
 import type { TenonConfig } from "../config/define-config.ts";
-import { loadConfig } from "../config/load-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { openVault } from "../connections/vault/open-vault.ts";
+import type { Vault } from "../connections/vault/vault.ts";
 import { createSandbox, type Sandbox } from "../sandbox/create-sandbox.ts";
 import { sandboxEnvironment } from "../sandbox/sandbox-environment.ts";
 import { builtInSystems } from "../sandbox/systems/index.ts";
@@ -20,18 +20,22 @@ export interface DevEnvironment {
 }
 
 /**
- * What `tenon dev` and the demo run: the sandbox on `sandboxPort` (any free port if it is taken), its
- * credentials in the environment the config reads, Tenon on a SQLite file, and every sandbox system
- * whose name is a webhook source of the config sending its webhooks to `/hooks/<name>`.
+ * What `tenon dev`, the demo and `tenon/testing` run: the sandbox on `sandboxPort` (any free port if it is
+ * taken), its credentials in the environment the config reads, Tenon on a SQLite file, and every sandbox
+ * system whose name is a webhook source of the config sending its webhooks to `/hooks/<name>`.
  */
 export async function startDevEnvironment(options: {
-  configPath: string;
+  /** Called once the sandbox's variables are in `process.env`: configs read them when they are evaluated. */
+  loadConfig: () => Promise<TenonConfig>;
+  /** A SQLite file, or ":memory:". */
   databasePath: string;
   settings: Settings;
   logger: Logger;
   sandboxPort: number;
   /** How many times faster than the providers the sandbox retries webhooks; 1 is real time. */
   webhookTimeScale: number;
+  /** Default: the process's vault (TENON_MASTER_KEY, or the development key under `.tenon/`). */
+  vault?: Vault;
 }): Promise<DevEnvironment> {
   const { settings, logger } = options;
   const sandbox = createSandbox({ systems: builtInSystems, webhookTimeScale: options.webhookTimeScale });
@@ -40,12 +44,12 @@ export async function startDevEnvironment(options: {
   // The sandbox makes new credentials each time it starts, so its variables replace any left in the shell.
   Object.assign(process.env, environment);
   try {
-    const config = await loadConfig(options.configPath);
+    const config = await options.loadConfig();
     const storage = await openStorage({
       sqlitePath: options.databasePath,
       sqliteSynchronous: settings.sqliteSynchronous,
     });
-    const vault = openVault({ logger });
+    const vault = options.vault ?? openVault({ logger });
     const httpPort = await portOrAnyFree(settings.httpHost, settings.httpPort);
     const services = await startTenonServices({ config, settings: { ...settings, httpPort }, storage, vault, logger });
     for (const source of services.webhookSources.keys()) {

@@ -2,6 +2,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
+import { loadConfig } from "../../config/load-config.ts";
 import { readDemoDurationMs, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
@@ -35,7 +36,7 @@ export async function demoCommand(): Promise<void> {
   // The screen belongs to the summary; the engine's own log goes to a file beside the database.
   const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
-    configPath: examplesConfig,
+    loadConfig: () => loadConfig(examplesConfig),
     databasePath,
     settings,
     logger,

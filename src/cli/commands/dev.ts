@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import pino from "pino";
+import { loadConfig } from "../../config/load-config.ts";
 import { readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
 import { engineSummary } from "../../demo/engine-summary.ts";
@@ -26,7 +27,7 @@ export async function devCommand(options: { config: string; sandboxPort: number 
     rmSync(file, { force: true });
   const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
-    configPath: options.config,
+    loadConfig: () => loadConfig(options.config),
     databasePath,
     settings,
     logger,

@@ -1,6 +1,6 @@
 import { defineConfig, secretFromEnv } from "tenon";
 import { hubspot } from "tenon/connectors/hubspot";
-import { orderToCrm } from "./src/order-to-crm.ts";
+import { orderToCrm } from "./src/order-to-crm.js";
 
 /**
  * The integrations this project runs, where their events come from and the systems they call.

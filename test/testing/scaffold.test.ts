@@ -73,7 +73,7 @@ describe("the project tenon init scaffolds", () => {
     const result = await run(process.execPath, [tsc, "-p", "tsconfig.check.json", "--pretty", "false"], project);
 
     // Tenon's own sources are not written for exactOptionalPropertyTypes; a user's tsc sees only their
-    // declarations (skipLibCheck), so only the scaffold's own files must be free of errors. Paths are
+    // declarations, so only the scaffold's own files must be free of errors. Paths are
     // relative to the project: the sources' errors start with "../../".
     const scaffoldErrors = result.output
       .split("\n")

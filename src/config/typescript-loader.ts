@@ -10,9 +10,26 @@ let registering: Promise<void> | undefined;
 export function ensureTypeScriptLoader(): Promise<void> {
   if (import.meta.url.endsWith(".ts")) return Promise.resolve();
   registering ??= (async () => {
+    // Every module loaded after the hooks are registered is resolved and loaded through them, on Node 20 a round
+    // trip to a loader thread each. Tenon's public entry points, which a config imports, load first, at Node's speed.
+    await Promise.all([import("../index.ts"), ...connectorEntryPoints()]);
     const [esm, commonJs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
     esm.register();
     commonJs.register();
   })();
   return registering;
+}
+
+function connectorEntryPoints(): Promise<unknown>[] {
+  return [
+    import("../connectors/http/index.ts"),
+    import("../connectors/hubspot/index.ts"),
+    import("../connectors/inventory/index.ts"),
+    import("../connectors/postmark/index.ts"),
+    import("../connectors/quickbooks/index.ts"),
+    import("../connectors/scheduling/index.ts"),
+    import("../connectors/shopify/index.ts"),
+    import("../connectors/stripe/index.ts"),
+    import("../connectors/twilio/index.ts"),
+  ];
 }

@@ -2,7 +2,12 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { readDemoDurationMs, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
+import {
+  readDemoDurationMs,
+  readSandboxPort,
+  readSandboxWebhookTimeScale,
+  readSettings,
+} from "../../config/settings.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
 import { engineSummary } from "../../demo/engine-summary.ts";
@@ -23,6 +28,7 @@ const defaultDemoWebhookTimeScale = 60;
 export async function demoCommand(): Promise<void> {
   const settings = readSettings();
   const durationMs = readDemoDurationMs();
+  const sandboxPort = readSandboxPort(process.env, defaultSandboxPort);
   const directory = join(process.cwd(), ".tenon");
   const databasePath = join(directory, "demo.db");
   const logPath = join(directory, "demo.log");
@@ -39,7 +45,7 @@ export async function demoCommand(): Promise<void> {
     databasePath,
     settings,
     logger,
-    sandboxPort: Number(process.env.TENON_SANDBOX_PORT ?? defaultSandboxPort),
+    sandboxPort,
     webhookTimeScale: readSandboxWebhookTimeScale() ?? defaultDemoWebhookTimeScale,
   });
   const tenonUrl = dev.services.address;

@@ -15,10 +15,10 @@ const stopDeadlineMs = 10_000;
  * them); drive it with the sandbox's control routes (`POST /_sandbox/store/orders`, faults, …).
  */
 export async function devCommand(options: { config: string; sandboxPort: number }): Promise<void> {
-  const settings = readSettings();
+  const settings = readSettings(process.env, { defaultSqlitePath: ".tenon/dev.db" });
   const directory = join(process.cwd(), ".tenon");
   mkdirSync(directory, { recursive: true });
-  const databasePath = resolve(process.env.TENON_SQLITE_PATH ?? join(directory, "dev.db"));
+  const databasePath = settings.sqlitePath;
   const logPath = join(directory, "dev.log");
   // The sandbox starts empty with new credentials each time, so runs and stored tokens of an earlier
   // session would point at records and grants that no longer exist: each session starts from nothing.

@@ -26,6 +26,8 @@ const editorTempFile = /^\.#|~$|\.sw[a-p]x?$|^4913$|\.tmp$|^\.DS_Store$/;
 export function watchProject(root: string, options: WatchProjectOptions): ProjectWatcher {
   const watchers = new Map<string, FSWatcher>();
   const changed = new Set<string>();
+  /** The files there were after the last burst: one written and removed within a burst (a tool's temp file) is no change. */
+  const existing = new Set<string>();
   const ignoredPrefixes = options.ignoredPrefixes ?? [];
   let timer: NodeJS.Timeout | undefined;
 
@@ -36,14 +38,22 @@ export function watchProject(root: string, options: WatchProjectOptions): Projec
       .split(sep)
       .some((segment) => ignoredDirectories.has(segment));
 
+  const flush = () => {
+    const paths = [...changed].filter((path) => {
+      const exists = existsSync(path);
+      const counts = exists || existing.has(path);
+      if (exists) existing.add(path);
+      else existing.delete(path);
+      return counts;
+    });
+    changed.clear();
+    if (paths.length > 0) options.onChange(paths.map((path) => relative(root, path)).sort());
+  };
+
   const record = (path: string) => {
-    changed.add(relative(root, path) || ".");
+    changed.add(path);
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      const paths = [...changed].sort();
-      changed.clear();
-      options.onChange(paths);
-    }, options.debounceMs ?? 150);
+    timer = setTimeout(flush, options.debounceMs ?? 150);
   };
 
   /** `appeared`: created while watching, so the files already in it are changes too (a copy, a checkout). */
@@ -68,7 +78,9 @@ export function watchProject(root: string, options: WatchProjectOptions): Projec
       for (const entry of readdirSync(directory, { withFileTypes: true })) {
         const path = join(directory, entry.name);
         if (entry.isDirectory()) watchDirectory(path, appeared);
-        else if (appeared && !ignored(path)) record(path);
+        else if (ignored(path)) continue;
+        else if (appeared) record(path);
+        else existing.add(path);
       }
     } catch {
       unwatch(directory);

@@ -55,6 +55,17 @@ describe("watchProject", () => {
     expect(bursts).toEqual([["src/kept.ts"]]);
   });
 
+  it("leaves out a file written and removed within one burst (sed -i's temp file), not a file deleted", async () => {
+    const { root, bursts } = project();
+    writeFileSync(join(root, "src", "gone.ts"), "x");
+    await waitFor("the first burst", () => bursts.length === 1);
+    writeFileSync(join(root, "src", "sedX1b2c3"), "x");
+    rmSync(join(root, "src", "sedX1b2c3"));
+    rmSync(join(root, "src", "gone.ts"));
+    await waitFor("the second burst", () => bursts.length === 2);
+    expect(bursts[1]).toEqual(["src/gone.ts"]);
+  });
+
   it("watches a directory created after it started, and reports the files it came with", async () => {
     const { root, bursts } = project();
     mkdirSync(join(root, "src", "flows"));

@@ -10,7 +10,7 @@ import {
 } from "../../config/settings.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
-import { engineSummary } from "../../demo/engine-summary.ts";
+import { engineSummary, readEngineCounts } from "../../demo/engine-summary.ts";
 import { startLiveSummary } from "../../demo/live-summary.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
@@ -63,8 +63,8 @@ export async function demoCommand(): Promise<void> {
 
   const startedAt = Date.now();
   const traffic = startDemoTraffic(dev.sandbox, tenonUrl);
-  const snapshot = () =>
-    engineSummary(dev, {
+  const snapshot = async () =>
+    engineSummary(await readEngineCounts(dev.services), dev.sandbox, {
       title: "Tenon demo",
       elapsedMs: Date.now() - startedAt,
       extra: [

@@ -49,10 +49,8 @@ export function startDevSupervisor(options: {
     if (stopping) return;
     if (loadFailure !== undefined) {
       candidate = undefined;
-      const still = current
-        ? "still running the previous version"
-        : "no engine is running; it starts when you save a fix";
-      say(`${changed === undefined ? "start" : "reload"} failed${why}: ${loadFailure}\n  ${still}`);
+      const still = current ? "still running the previous version" : "no engine is running until a save that loads";
+      say(`${changed === undefined ? "start" : "reload"} failed${why}; ${still}:\n${indent(loadFailure)}`);
       if (!current) status = "not running: its code does not load (see above)";
       return;
     }
@@ -67,7 +65,8 @@ export function startDevSupervisor(options: {
     candidate = undefined;
     if (stopping) return;
     if ("failure" in started) {
-      say(`${changed === undefined ? "start" : "reload"} failed${why}: ${started.failure}\n  no engine is running`);
+      const what = changed === undefined ? "start" : "reload";
+      say(`${what} failed${why}; no engine is running until the next save:\n${indent(started.failure)}`);
       status = "not running: it failed to start (see above)";
       return;
     }
@@ -135,4 +134,11 @@ function describeChanges(changed: string[]): string {
   if (unique.length === 1 || second === undefined) return first ?? "a file";
   if (unique.length === 2) return `${first} and ${second}`;
   return `${first} and ${unique.length - 1} other files`;
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => `  ${line}`)
+    .join("\n");
 }

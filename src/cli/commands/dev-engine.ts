@@ -56,8 +56,12 @@ export async function devEngineCommand(options: { config: string; log: string })
   const started = new Promise<void>((resolve) => {
     process.on("message", (message: SupervisorMessage) => {
       if (message.type === "start") resolve();
-      if (message.type === "count" && services)
-        readEngineCounts(services).then((counts) => send({ type: "counts", counts }));
+      if (message.type !== "count" || !services || stopping) return;
+      // Unanswered (storage closing as it stops), the supervisor shows the last counts it had.
+      readEngineCounts(services).then(
+        (counts) => send({ type: "counts", counts }),
+        () => {},
+      );
     });
   });
   await send({ type: "loaded" });

@@ -75,7 +75,7 @@ export function startDevSupervisor(options: {
     const took = `${Date.now() - startedAt} ms`;
     const verb = changed === undefined ? "started" : replaced === undefined ? "restarted" : "reloaded";
     say(`${verb} in ${took}${why}`);
-    status = `running since ${new Date().toLocaleTimeString()}${why}`;
+    status = `running since ${new Date().toTimeString().slice(0, 8)}${why}`;
     next.exited.then((how) => {
       if (current !== next || stopping) return;
       current = undefined;

@@ -41,10 +41,11 @@ export function spawnEngineProcess(options: {
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", options.onOutput);
   }
+  // "close", not "exit": its last output lines (a crash's stack) are shown before the news that it exited.
   const exited = new Promise<string>((resolve) => {
-    child.once("exit", (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
+    child.once("close", (code, signal) => resolve(signal ? `signal ${signal}` : `exit code ${code}`));
   });
-  // A process that fails to spawn at all emits "error" and never "exit".
+  // A process that fails to spawn at all emits "error", and maybe no "close".
   const spawnFailed = new Promise<string>((resolve) => {
     child.once("error", (error) => resolve(`could not start: ${error.message}`));
   });

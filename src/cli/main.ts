@@ -210,6 +210,16 @@ program
     await devCommand(options);
   });
 
+// The engine process `tenon dev` starts, and replaces when the project changes.
+program
+  .command("dev-engine", { hidden: true })
+  .addOption(configOption())
+  .requiredOption("--log <path>", "where the engine writes its log")
+  .action(async (options: { config: string; log: string }) => {
+    const { devEngineCommand } = await import("./commands/dev-engine.ts");
+    await devEngineCommand(options);
+  });
+
 program
   .command("sandbox")
   .description("run the simulated systems (store, payments, crm, accounting, inventory, email, sms, scheduling)")

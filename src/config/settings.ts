@@ -52,6 +52,8 @@ type Environment = Record<string, string | undefined>;
 
 export interface ReadSettingsOptions {
   cwd?: string;
+  /** The SQLite file when TENON_SQLITE_PATH is unset, relative to `cwd`. Default `.tenon/tenon.db`; `tenon dev` uses its own. */
+  defaultSqlitePath?: string;
   /** Worker sizing from `tenon.config.ts`; the environment overrides it. */
   worker?: { concurrency?: number | undefined; leaseMs?: number | undefined; maxCrashes?: number | undefined };
 }
@@ -61,7 +63,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
   const cwd = options.cwd ?? process.cwd();
   return {
     databaseUrl: readDatabaseUrl(env),
-    sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? ".tenon/tenon.db"),
+    sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? options.defaultSqlitePath ?? ".tenon/tenon.db"),
     sqliteSynchronous: readChoice(env, "TENON_SQLITE_SYNCHRONOUS", synchronousModes, "FULL"),
     logLevel: readLogLevel(env),
     workerConcurrency: readInteger(env, "TENON_WORKER_CONCURRENCY", {
@@ -203,6 +205,11 @@ export function readDemoDurationMs(env: Environment = process.env): number | und
     throw new ConfigurationError(`DEMO_DURATION_S is "${value}"; it must be a number of seconds > 0, or unset`);
   }
   return seconds * 1000;
+}
+
+/** TENON_SANDBOX_PORT: where `tenon demo` starts the sandbox (any free port if it is taken); 0 picks one; `fallback` when unset. */
+export function readSandboxPort(env: Environment, fallback: number): number {
+  return readInteger(env, "TENON_SANDBOX_PORT", { min: 0, max: 65_535, fallback });
 }
 
 /**

@@ -10,19 +10,45 @@ import { sandboxEnvironment } from "../sandbox/sandbox-environment.ts";
 import { builtInSystems } from "../sandbox/systems/index.ts";
 import { openStorage } from "../storage/open-storage.ts";
 
-export interface DevEnvironment {
+export interface DevSandbox {
   sandbox: Sandbox;
-  services: TenonServices;
-  config: TenonConfig;
   /** The sandbox's variables, as set in this process's environment. */
   environment: Record<string, string>;
+}
+
+export interface DevEnvironment extends DevSandbox {
+  services: TenonServices;
+  config: TenonConfig;
   stop(deadlineMs: number): Promise<void>;
 }
 
 /**
- * What `tenon dev`, the demo and `tenon/testing` run: the sandbox on `sandboxPort` (any free port if it is
- * taken), its credentials in the environment the config reads, Tenon on a SQLite file, and every sandbox
- * system whose name is a webhook source of the config sending its webhooks to `/hooks/<name>`.
+ * The sandbox on `sandboxPort` (any free port if it is taken), its credentials set in this process's
+ * environment: a config loaded here, or by a child process started from here, reads them.
+ */
+export async function startDevSandbox(options: {
+  sandboxPort: number;
+  /** How many times faster than the providers the sandbox retries webhooks; 1 is real time. */
+  webhookTimeScale: number;
+}): Promise<DevSandbox> {
+  const sandbox = createSandbox({ systems: builtInSystems, webhookTimeScale: options.webhookTimeScale });
+  await sandbox.listen({ host: "127.0.0.1", port: await freePort("127.0.0.1", options.sandboxPort) });
+  const environment = sandboxEnvironment(sandbox, Object.keys(builtInSystems));
+  // The sandbox makes new credentials each time it starts, so its variables replace any left in the shell.
+  Object.assign(process.env, environment);
+  return { sandbox, environment };
+}
+
+/** Every sandbox system whose name is one of the config's webhook `sources` sends its webhooks to `/hooks/<name>`. */
+export function sendSandboxWebhooksTo(sandbox: Sandbox, address: string, sources: Iterable<string>): void {
+  for (const source of sources) {
+    if (source in builtInSystems) sandbox.webhooks(source).url = `${address}/hooks/${source}`;
+  }
+}
+
+/**
+ * What the demo and `tenon/testing` run in one process: the dev sandbox, and Tenon on a SQLite file receiving its
+ * webhooks.
  */
 export async function startDevEnvironment(options: {
   /** Called once the sandbox's variables are in `process.env`: configs read them when they are evaluated. */
@@ -32,17 +58,12 @@ export async function startDevEnvironment(options: {
   settings: Settings;
   logger: Logger;
   sandboxPort: number;
-  /** How many times faster than the providers the sandbox retries webhooks; 1 is real time. */
   webhookTimeScale: number;
   /** Default: the process's vault (TENON_MASTER_KEY, or the development key under `.tenon/`). */
   vault?: Vault;
 }): Promise<DevEnvironment> {
   const { settings, logger } = options;
-  const sandbox = createSandbox({ systems: builtInSystems, webhookTimeScale: options.webhookTimeScale });
-  await sandbox.listen({ host: "127.0.0.1", port: await portOrAnyFree("127.0.0.1", options.sandboxPort) });
-  const environment = sandboxEnvironment(sandbox, Object.keys(builtInSystems));
-  // The sandbox makes new credentials each time it starts, so its variables replace any left in the shell.
-  Object.assign(process.env, environment);
+  const { sandbox, environment } = await startDevSandbox(options);
   try {
     const config = await options.loadConfig();
     const storage = await openStorage({
@@ -50,11 +71,9 @@ export async function startDevEnvironment(options: {
       sqliteSynchronous: settings.sqliteSynchronous,
     });
     const vault = options.vault ?? openVault({ logger });
-    const httpPort = await portOrAnyFree(settings.httpHost, settings.httpPort);
+    const httpPort = await freePort(settings.httpHost, settings.httpPort);
     const services = await startTenonServices({ config, settings: { ...settings, httpPort }, storage, vault, logger });
-    for (const source of services.webhookSources.keys()) {
-      if (source in builtInSystems) sandbox.webhooks(source).url = `${services.address}/hooks/${source}`;
-    }
+    sendSandboxWebhooksTo(sandbox, services.address, services.webhookSources.keys());
     return {
       sandbox,
       services,
@@ -72,12 +91,21 @@ export async function startDevEnvironment(options: {
   }
 }
 
-/** `port` if it is free, else 0 (any free port): a second demo or a busy CI box still starts. */
-async function portOrAnyFree(host: string, port: number): Promise<number> {
-  if (port === 0) return 0;
-  const probe = createServer();
-  return new Promise((resolve) => {
-    probe.once("error", () => resolve(0));
-    probe.listen(port, host, () => probe.close(() => resolve(port)));
-  });
+/**
+ * `port` if it is free, else (or for 0) one the system picks: a second demo or a busy CI box still
+ * starts, and the port is known before anything listens on it, so it can stay the same across reloads.
+ */
+export async function freePort(host: string, port: number): Promise<number> {
+  const listenOn = (candidate: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const probe = createServer();
+      probe.once("error", () => resolve(undefined));
+      probe.listen(candidate, host, () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === "object" && address ? address.port : undefined));
+      });
+    });
+  const chosen = (port === 0 ? undefined : await listenOn(port)) ?? (await listenOn(0));
+  if (chosen === undefined) throw new Error(`no free port on ${host}`);
+  return chosen;
 }

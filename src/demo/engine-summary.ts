@@ -1,9 +1,16 @@
+import type { TenonServices } from "../app/tenon-services.ts";
 import type { ConnectionSummary } from "../connections/connections.ts";
 import type { Sandbox } from "../sandbox/create-sandbox.ts";
-import { type RunStatus, terminalStatuses } from "../storage/contract.ts";
+import { type EventStatus, type RunStatus, terminalStatuses } from "../storage/contract.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
-import type { DevEnvironment } from "./dev-environment.ts";
 import type { SummarySnapshot } from "./live-summary.ts";
+
+/** What the engine holds, as the summary counts it: plain data, so `tenon dev`'s engine process can send it. */
+export interface EngineCounts {
+  events: Partial<Record<EventStatus, number>>;
+  runs: Partial<Record<RunStatus, number>>;
+  connections: ConnectionSummary[];
+}
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
 
@@ -21,21 +28,26 @@ const sandboxRecords: [string, string, string][] = [
   ["scheduling", "appointments", "appointments"],
 ];
 
-/**
- * What the engine did, on one screen: events received, runs by status, each connection's state and
- * the records the sandbox systems now hold. `extra` lines (traffic, faults) go under the header.
- */
-export async function engineSummary(
-  dev: DevEnvironment,
-  header: { title: string; elapsedMs: number; extra: string[] },
-): Promise<SummarySnapshot> {
-  const { services, sandbox } = dev;
+export async function readEngineCounts(services: TenonServices): Promise<EngineCounts> {
   const storage = services.engine.storage;
   const [events, runs, connections] = await Promise.all([
     storage.countEventsByStatus(),
     storage.countRunsByStatus(),
     services.connections.list(),
   ]);
+  return { events, runs, connections };
+}
+
+/**
+ * What the engine did, on one screen: events received, runs by status, each connection's state and
+ * the records the sandbox systems now hold. `extra` lines (traffic, faults) go under the header.
+ */
+export function engineSummary(
+  engine: EngineCounts,
+  sandbox: Sandbox,
+  header: { title: string; elapsedMs: number; extra: string[] },
+): SummarySnapshot {
+  const { events, runs, connections } = engine;
   const received = Object.values(events).reduce((sum, n) => sum + (n ?? 0), 0);
   const elapsed = `${Math.round(header.elapsedMs / 1000)} s`;
   const block = [

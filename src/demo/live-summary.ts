@@ -5,6 +5,8 @@ export interface SummarySnapshot {
 }
 
 export interface LiveSummary {
+  /** Shows `message` (one line or several) above the summary, which stays whole below it on a terminal. */
+  print(message: string): void;
   /** Stops the periodic redraw and shows `note` under the last snapshot (e.g. "stopping…"). */
   freeze(note: string): void;
   /** Shows the final snapshot: in place of the live one on a terminal, as one more line elsewhere. */
@@ -23,18 +25,26 @@ export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<Su
   let drawnLines = 0;
   let drawing = false;
   let last: SummarySnapshot | undefined;
+  let frozenNote: string | undefined;
 
-  const draw = (snapshot: SummarySnapshot, note?: string) => {
-    last = snapshot;
-    if (!tty) {
-      out.write(`${note ?? snapshot.line}\n`);
-      return;
-    }
-    const lines = note === undefined ? snapshot.block : [...snapshot.block, `  ${note}`];
-    // Back to the first line drawn last time, clear to the end of the screen, draw again.
+  /** On a terminal: back to the first line drawn last time, clear to the end of the screen, draw again. */
+  const redraw = (above: string) => {
     const rewind = drawnLines > 0 ? `\x1b[${drawnLines}F\x1b[J` : "";
-    out.write(`${rewind}${lines.join("\n")}\n`);
+    const block = last === undefined ? [] : last.block;
+    const lines = frozenNote === undefined ? block : [...block, `  ${frozenNote}`];
+    out.write(`${rewind}${above}${lines.map((line) => `${line}\n`).join("")}`);
     drawnLines = lines.length;
+  };
+
+  const draw = (snapshot: SummarySnapshot) => {
+    last = snapshot;
+    if (tty) redraw("");
+    else out.write(`${snapshot.line}\n`);
+  };
+
+  const print = (message: string) => {
+    if (tty) redraw(`${message}\n`);
+    else out.write(`${message}\n`);
   };
 
   const timer = setInterval(
@@ -42,8 +52,11 @@ export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<Su
       if (drawing) return;
       drawing = true;
       read()
-        .then((snapshot) => draw(snapshot))
-        .catch((error: unknown) => out.write(`summary unavailable: ${(error as Error).message}\n`))
+        .then((snapshot) => {
+          // A read that was under way when the summary froze would draw over the note.
+          if (frozenNote === undefined) draw(snapshot);
+        })
+        .catch((error: unknown) => print(`summary unavailable: ${(error as Error).message}`))
         .finally(() => {
           drawing = false;
         });
@@ -52,12 +65,15 @@ export function startLiveSummary(out: NodeJS.WriteStream, read: () => Promise<Su
   );
 
   return {
+    print,
     freeze(note) {
       clearInterval(timer);
-      if (last) draw(last, note);
+      frozenNote = note;
+      if (tty) redraw("");
       else out.write(`  ${note}\n`);
     },
     showFinal(snapshot) {
+      frozenNote = undefined;
       draw(snapshot);
     },
   };

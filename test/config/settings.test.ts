@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { defaultAuditRetentionMs, readSandboxWebhookTimeScale, readSettings } from "../../src/config/settings.ts";
+import {
+  defaultAuditRetentionMs,
+  readSandboxPort,
+  readSandboxWebhookTimeScale,
+  readSettings,
+} from "../../src/config/settings.ts";
 import { ConfigurationError } from "../../src/sdk/errors.ts";
 
 describe("settings", () => {
@@ -58,6 +63,29 @@ describe("settings", () => {
     for (const value of ["0", "-2", "fast", "Infinity"]) {
       expect(() => readSandboxWebhookTimeScale({ TENON_SANDBOX_WEBHOOK_TIME_SCALE: value }), value).toThrow(
         `TENON_SANDBOX_WEBHOOK_TIME_SCALE is "${value}"`,
+      );
+    }
+  });
+
+  it("puts the SQLite file where TENON_SQLITE_PATH says, else at the default the command asks for, else .tenon/tenon.db", () => {
+    expect(readSettings({}, { cwd: "/project" }).sqlitePath).toBe("/project/.tenon/tenon.db");
+    expect(readSettings({}, { cwd: "/project", defaultSqlitePath: ".tenon/dev.db" }).sqlitePath).toBe(
+      "/project/.tenon/dev.db",
+    );
+    const chosen = readSettings(
+      { TENON_SQLITE_PATH: "data/x.db" },
+      { cwd: "/project", defaultSqlitePath: ".tenon/dev.db" },
+    );
+    expect(chosen.sqlitePath).toBe("/project/data/x.db");
+  });
+
+  it("reads the sandbox's port from TENON_SANDBOX_PORT (0 picks a free one), refusing anything but a port number", () => {
+    expect(readSandboxPort({}, 4010)).toBe(4010);
+    expect(readSandboxPort({ TENON_SANDBOX_PORT: "0" }, 4010)).toBe(0);
+    expect(readSandboxPort({ TENON_SANDBOX_PORT: "4500" }, 4010)).toBe(4500);
+    for (const value of ["-1", "65536", "http", "40.5"]) {
+      expect(() => readSandboxPort({ TENON_SANDBOX_PORT: value }, 4010), value).toThrow(
+        `TENON_SANDBOX_PORT is "${value}"`,
       );
     }
   });

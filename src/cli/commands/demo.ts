@@ -3,10 +3,15 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { loadConfig } from "../../config/load-config.ts";
-import { readDemoDurationMs, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
+import {
+  readDemoDurationMs,
+  readSandboxPort,
+  readSandboxWebhookTimeScale,
+  readSettings,
+} from "../../config/settings.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
-import { engineSummary } from "../../demo/engine-summary.ts";
+import { engineSummary, readEngineCounts } from "../../demo/engine-summary.ts";
 import { startLiveSummary } from "../../demo/live-summary.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
@@ -24,6 +29,7 @@ const defaultDemoWebhookTimeScale = 60;
 export async function demoCommand(): Promise<void> {
   const settings = readSettings();
   const durationMs = readDemoDurationMs();
+  const sandboxPort = readSandboxPort(process.env, defaultSandboxPort);
   const directory = join(process.cwd(), ".tenon");
   const databasePath = join(directory, "demo.db");
   const logPath = join(directory, "demo.log");
@@ -40,7 +46,7 @@ export async function demoCommand(): Promise<void> {
     databasePath,
     settings,
     logger,
-    sandboxPort: Number(process.env.TENON_SANDBOX_PORT ?? defaultSandboxPort),
+    sandboxPort,
     webhookTimeScale: readSandboxWebhookTimeScale() ?? defaultDemoWebhookTimeScale,
   });
   const tenonUrl = dev.services.address;
@@ -58,8 +64,8 @@ export async function demoCommand(): Promise<void> {
 
   const startedAt = Date.now();
   const traffic = startDemoTraffic(dev.sandbox, tenonUrl);
-  const snapshot = () =>
-    engineSummary(dev, {
+  const snapshot = async () =>
+    engineSummary(await readEngineCounts(dev.services), dev.sandbox, {
       title: "Tenon demo",
       elapsedMs: Date.now() - startedAt,
       extra: [

@@ -1,5 +1,11 @@
 export { defineConfig } from "./config/define-config.ts";
-export type { AuthConfig, ConnectionConfig, OutgoingRequest, SignRequest } from "./connections/connection-config.ts";
+export type {
+  AuthConfig,
+  ConnectionConfig,
+  ConnectionCredentials,
+  OutgoingRequest,
+  SignRequest,
+} from "./connections/connection-config.ts";
 export { type ConnectionSummary, Connections, type ConnectionsOptions } from "./connections/connections.ts";
 export type { ConnectionClient } from "./connections/http/connection-client.ts";
 export type { HttpResponse, RequestOptions } from "./connections/http/http-request.ts";
@@ -20,7 +26,6 @@ export {
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
-export { secretFromEnv } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
   Integration,
   IntegrationDefinition,
@@ -45,6 +50,7 @@ export {
   ValidationError,
 } from "./sdk/errors.ts";
 export type { RetryPolicy } from "./sdk/retry-policy.ts";
+export { type Secret, type SecretRef, secretFromEnv } from "./sdk/secret-from-env.ts";
 export type { ServerOptions, TenonServer } from "./server/create-server.ts";
 export { createServer } from "./server/create-server.ts";
 export type { Storage } from "./storage/contract.ts";

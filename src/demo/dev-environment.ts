@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { startTenonServices, type TenonServices } from "../app/tenon-services.ts";
+import { assertSecretsSet } from "../config/assert-secrets-set.ts";
 import type { TenonConfig } from "../config/define-config.ts";
 import { loadConfig } from "../config/load-config.ts";
 import type { Settings } from "../config/settings.ts";
@@ -41,6 +42,7 @@ export async function startDevEnvironment(options: {
   Object.assign(process.env, environment);
   try {
     const config = await loadConfig(options.configPath);
+    assertSecretsSet(config, "tenon dev");
     const storage = await openStorage({
       sqlitePath: options.databasePath,
       sqliteSynchronous: settings.sqliteSynchronous,

@@ -11,7 +11,7 @@ import { basicAuthSecret } from "../audit/redact.ts";
 import { type AuthConfig, type ConnectionConfig, publicCredentialFields } from "../connection-config.ts";
 import type { PreparedRequest } from "../http/http-request.ts";
 import { credentialsScope } from "../vault/rotate-master-key.ts";
-import type { Vault } from "../vault/vault.ts";
+import { type Vault, VaultError } from "../vault/vault.ts";
 import {
   type OAuthExchange,
   type OAuthOptions,
@@ -258,7 +258,11 @@ export class ConnectionAuth {
     options: { expiresAt?: number | null; replace?: boolean } = {},
   ): Promise<number> {
     const { connectionId, store, vault, clock } = this.#deps;
-    await this.load(true);
+    await this.load(true).catch((error: unknown) => {
+      // Replacing needs nothing from the old credentials: if no key opens them (the master key was lost),
+      // storing new ones is how the connection is repaired, not a reason to refuse.
+      if (!options.replace || !(error instanceof VaultError)) throw error;
+    });
     const stored = options.replace ? { ...fields } : { ...this.#stored, ...fields };
     // A new refresh token is a new grant: the old grant's access token may be revoked with it.
     const newGrant = fields.refreshToken !== undefined && fields.accessToken === undefined;

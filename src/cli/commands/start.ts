@@ -7,7 +7,8 @@ import { openVault } from "../../connections/vault/open-vault.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 import { openStorageFromSettings } from "../storage-from-settings.ts";
 
-const stopDeadlineMs = 10_000;
+/** How long runs in flight get to finish after SIGTERM; supervisors must wait longer (docs/deployment.md). */
+export const stopDeadlineMs = 10_000;
 
 /** `tenon start`: runs the HTTP server (webhooks, API), the worker, the schedules and the polls until SIGTERM or SIGINT. */
 export async function startCommand(options: { config: string }): Promise<void> {

@@ -180,18 +180,18 @@ export class ConnectionAuth {
       case "none":
         return { token: undefined, version: this.#version };
       case "apiKey": {
-        const key = this.#require("apiKey");
+        const key = await this.#require("apiKey");
         if (auth.in === "query") request.url.searchParams.set(auth.name, key);
         else request.headers[auth.name.toLowerCase()] = `${auth.prefix ?? ""}${key}`;
         return { token: key, version: this.#version };
       }
       case "bearer": {
-        const token = this.#require("token");
+        const token = await this.#require("token");
         request.headers.authorization = `Bearer ${token}`;
         return { token, version: this.#version };
       }
       case "basic": {
-        const secret = basicAuthSecret(this.#require("username"), this.#require("password"));
+        const secret = basicAuthSecret(await this.#require("username"), await this.#require("password"));
         request.headers.authorization = `Basic ${secret}`;
         return { token: secret, version: this.#version };
       }
@@ -290,12 +290,16 @@ export class ConnectionAuth {
     return result.resumedRuns;
   }
 
-  #require(field: string): string {
+  /**
+   * A credential the scheme needs. Without it the connection is marked auth_failed, so its runs stay paused
+   * until someone stores it (an AuthError alone would release them, to be claimed and fail again at once).
+   */
+  async #require(field: string): Promise<string> {
     const value = this.credential(field);
     if (value !== undefined && value !== "") return value;
-    throw new AuthError(
-      this.#deps.connectionId,
-      `connection "${this.#deps.connectionId}" has no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
+    return this.fail(
+      `no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
+      this.#version,
     );
   }
 
@@ -391,7 +395,7 @@ export class ConnectionAuth {
     const auth = this.#auth;
     if (auth.type !== "oauth2") return;
     const { connectionId, store, vault, clock } = this.#deps;
-    const client = { clientId: this.#require("clientId"), clientSecret: this.#require("clientSecret") };
+    const client = { clientId: await this.#require("clientId"), clientSecret: await this.#require("clientSecret") };
     let tokens: TokenSet;
     try {
       if (auth.grant === "client_credentials") {

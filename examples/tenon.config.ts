@@ -23,6 +23,12 @@ import { paymentReconciled } from "./payment-reconciled.ts";
  */
 const sandbox = process.env.TENON_SANDBOX_URL ?? "http://127.0.0.1:4010";
 const env = (name: string) => secretFromEnv(name);
+/** Not secrets, but part of a base URL, so read as the config loads: the sandbox sets them too. */
+const identifier = (name: string) => {
+  const value = process.env[name]?.trim();
+  if (!value) throw new Error(`the environment variable ${name} is not set; \`tenon sandbox\` prints it`);
+  return value;
+};
 const setting = (connection: string, field: string) =>
   process.env[`${connection.toUpperCase()}_${field}`]?.trim() || undefined;
 const baseUrl = (connection: string) => setting(connection, "BASE_URL") ?? `${sandbox}/${connection}`;
@@ -73,7 +79,7 @@ export default defineConfig({
     accounting: {
       ...quickbooks.connection({
         baseUrl: baseUrl("accounting"),
-        realmId: env("ACCOUNTING_REALM_ID"),
+        realmId: identifier("ACCOUNTING_REALM_ID"),
         tokenUrl: oauthUrl("accounting", "TOKEN_URL", "/oauth2/v1/tokens/bearer"),
         authorizationUrl: oauthUrl("accounting", "AUTHORIZATION_URL", "/connect/oauth2"),
         credentials: {
@@ -98,7 +104,7 @@ export default defineConfig({
     sms: {
       ...twilio.connection({
         baseUrl: baseUrl("sms"),
-        accountSid: env("SMS_USERNAME"),
+        accountSid: identifier("SMS_ACCOUNT_SID"),
         credentials: { username: env("SMS_USERNAME"), password: env("SMS_PASSWORD") },
       }),
       circuit,

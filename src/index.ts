@@ -2,6 +2,7 @@ export { defineConfig, type TenonConfig } from "./config/define-config.ts";
 export type {
   AuthConfig,
   ConnectionConfig,
+  ConnectionCredentials,
   OAuth2AuthorizationCodeConfig,
   OAuth2ClientCredentialsConfig,
   OutgoingRequest,
@@ -27,7 +28,6 @@ export {
 export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
-export { secretFromEnv } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
   ConcurrencyOptions,
   Integration,
@@ -55,6 +55,7 @@ export {
   ValidationError,
 } from "./sdk/errors.ts";
 export type { RetryPolicy } from "./sdk/retry-policy.ts";
+export { type Secret, type SecretRef, secretFromEnv } from "./sdk/secret-from-env.ts";
 export type { ServerOptions, TenonServer } from "./server/create-server.ts";
 export { createServer } from "./server/create-server.ts";
 export type { Storage } from "./storage/contract.ts";

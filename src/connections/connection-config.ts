@@ -1,4 +1,11 @@
 import type { Duration } from "../sdk/duration.ts";
+import type { Secret } from "../sdk/secret-from-env.ts";
+
+/**
+ * Credential fields by name, each a `secretFromEnv("NAME")` read when the connection first needs it
+ * (or, in tests, the value itself).
+ */
+export type ConnectionCredentials = Record<string, Secret>;
 
 /**
  * A connection is a named, configured instance of a connector (`crm`, `accounting`): where the
@@ -11,11 +18,12 @@ export interface ConnectionConfig {
   baseUrl: string;
   auth?: AuthConfig;
   /**
-   * Credentials given in the config, read from the environment (`secretFromEnv`), never written in source.
+   * Credentials given in the config, read from the environment (`secretFromEnv`) when first needed,
+   * never written in source.
    * Field names per scheme: apiKey → `apiKey`; bearer → `token`; basic → `username`, `password`;
    * oauth2 → `clientId`, `clientSecret` (and optionally `refreshToken`); custom → whatever `sign` reads.
    */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /**
    * Requests per time, shared by every worker: `"5/s"`, `"10/s burst 20"`, `"100 per 10s"`, `"1000/h"`.
    * Without a burst, requests are spread evenly, so no window of that length ever holds more than the

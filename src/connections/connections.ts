@@ -147,7 +147,7 @@ export class Connections {
       throw new ValidationError(`connection "${name}" does not use OAuth2 authorization codes; nothing to authorise`);
     }
     await auth.load(true);
-    const clientId = auth.fields.clientId;
+    const clientId = auth.credential("clientId");
     if (!clientId) throw new ValidationError(`connection "${name}" has no clientId credential; set it first`);
     const started = await startAuthorization(oauth, clientId, this.#redirectUri());
     await this.#options.storage.connections.savePendingAuthorization({
@@ -180,10 +180,9 @@ export class Connections {
     const codeVerifier = this.#options.vault.open(authorizationScope(state), pending.sealedVerifier);
     // The client credentials may have been stored by another process (CLI, API) since this one last looked.
     await auth.load(true);
-    const fields = auth.fields;
     const tokens = await finishAuthorization(
       config.auth,
-      { clientId: fields.clientId ?? "", clientSecret: fields.clientSecret ?? "" },
+      { clientId: auth.credential("clientId") ?? "", clientSecret: auth.credential("clientSecret") ?? "" },
       this.#redirectUri(),
       callbackUrl,
       { state, codeVerifier },

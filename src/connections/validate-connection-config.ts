@@ -1,5 +1,6 @@
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
+import { isSecretRef } from "../sdk/secret-from-env.ts";
 import type { ConnectionConfig } from "./connection-config.ts";
 import { parseRateLimit } from "./http/rate-limit-policy.ts";
 
@@ -31,8 +32,8 @@ export function assertConnectionConfigs(configs: Record<string, ConnectionConfig
       throw new ConfigurationError(`${at}: idempotencyHeader must be a header name or false`);
     }
     for (const [field, value] of Object.entries(config.credentials ?? {})) {
-      if (typeof value !== "string") {
-        throw new ConfigurationError(`${at}: credentials.${field} must be a string (read it with secretFromEnv)`);
+      if (typeof value !== "string" && !isSecretRef(value)) {
+        throw new ConfigurationError(`${at}: credentials.${field} must be secretFromEnv("NAME") or a string`);
       }
     }
   }

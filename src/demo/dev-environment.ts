@@ -1,6 +1,7 @@
 import { createServer } from "node:net";
 import type { Logger } from "pino";
 import { startTenonServices, type TenonServices } from "../app/tenon-services.ts";
+import { assertSecretsSet } from "../config/assert-secrets-set.ts";
 import type { TenonConfig } from "../config/define-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { openVault } from "../connections/vault/open-vault.ts";
@@ -51,6 +52,8 @@ export function sendSandboxWebhooksTo(sandbox: Sandbox, address: string, sources
  * webhooks.
  */
 export async function startDevEnvironment(options: {
+  /** What runs it, for errors: "tenon demo", "tenon/testing". */
+  purpose: string;
   /** Called once the sandbox's variables are in `process.env`: configs read them when they are evaluated. */
   loadConfig: () => Promise<TenonConfig>;
   /** A SQLite file, or ":memory:". */
@@ -66,6 +69,7 @@ export async function startDevEnvironment(options: {
   const { sandbox, environment } = await startDevSandbox(options);
   try {
     const config = await options.loadConfig();
+    assertSecretsSet(config, options.purpose);
     const storage = await openStorage({
       sqlitePath: options.databasePath,
       sqliteSynchronous: settings.sqliteSynchronous,

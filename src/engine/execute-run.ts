@@ -11,6 +11,7 @@ import { type Duration, durationToMs } from "../sdk/duration.ts";
 import {
   type AuthError,
   type CircuitOpenError,
+  type MissingCredentialError,
   NonRetryableError,
   type RateLimitedError,
   type RetryableError,
@@ -202,8 +203,8 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
 }
 
 /**
- * A connection that cannot take requests yet (circuit open, rate limited) or whose credentials were
- * rejected is not the run's fault: the run waits or pauses and no attempt is used. Recognised by name,
+ * A connection that cannot take requests yet (circuit open, rate limited, a credential's variable unset
+ * in this process) or whose credentials were rejected is not the run's fault: the run waits or pauses and no attempt is used. Recognised by name,
  * like NonRetryableError, so a second copy of the SDK behaves the same.
  */
 async function holdForConnection(run: ClaimedRun, deps: ExecutionDeps, cause: Error, where: string): Promise<boolean> {
@@ -218,10 +219,13 @@ async function holdForConnection(run: ClaimedRun, deps: ExecutionDeps, cause: Er
       return true;
     }
     case "RateLimitedError":
+    case "MissingCredentialError":
     case "CircuitOpenError": {
-      const { connectionId } = cause as RateLimitedError | CircuitOpenError;
+      const { connectionId } = cause as RateLimitedError | MissingCredentialError | CircuitOpenError;
       const until =
-        cause.name === "RateLimitedError" ? (cause as RateLimitedError).retryAt : (cause as CircuitOpenError).reopenAt;
+        cause.name === "CircuitOpenError"
+          ? (cause as CircuitOpenError).reopenAt
+          : (cause as RateLimitedError | MissingCredentialError).retryAt;
       await deps.transition({ kind: "waitRun", connectionId, availableAt: Math.max(until, now), ...base });
       return true;
     }

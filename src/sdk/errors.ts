@@ -85,6 +85,25 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * A credential the config reads from the environment is not set in this process. Not the run's fault,
+ * and not the connection's: other workers may have the variable, so nothing shared is marked failed; the
+ * run waits until `retryAt` (on any worker) and no attempt is used. `tenon start` refuses to start without
+ * the variables, so this is met only where the config was loaded without that check.
+ */
+export class MissingCredentialError extends Error {
+  override readonly name = "MissingCredentialError";
+
+  constructor(
+    readonly connectionId: string,
+    /** Epoch ms when the run tries again. */
+    readonly retryAt: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Input rejected before anything was stored; the caller must fix it and send again. */
 export class ValidationError extends Error {
   override readonly name = "ValidationError";

@@ -7,6 +7,7 @@ import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook
 import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { ValidationError } from "../sdk/errors.ts";
+import { isMissingSecretError } from "../sdk/secret-from-env.ts";
 import type { AcceptResult } from "../storage/contract.ts";
 import { sendError, sendStorageUnavailable } from "./http-errors.ts";
 import type { WebhookCounters } from "./webhook-counters.ts";
@@ -23,6 +24,9 @@ export interface HooksRouteOptions {
 }
 
 type HookRequest = FastifyRequest<{ Params: { source: string } }>;
+
+/** A missing secret needs a person: providers may as well wait a minute before sending again. */
+const misconfiguredRetryAfterSec = 60;
 
 /**
  * `POST /hooks/:source`: verify the raw bytes, dedupe on the provider's id,
@@ -42,9 +46,16 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
     },
     handler: async (request, reply) => {
       const source = sources.get(request.params.source) as WebhookSource;
+      let secrets: readonly string[];
+      try {
+        secrets = source.resolveSecrets();
+      } catch (error) {
+        if (!isMissingSecretError(error)) throw error;
+        return sendSourceMisconfigured(reply, source, error.variable);
+      }
       const webhook = toWebhookRequest(request, options.publicUrl);
       const verdict = source.provider.verify(webhook, {
-        secrets: source.secrets,
+        secrets,
         now: options.now(),
         toleranceSec: source.toleranceSec,
       });
@@ -84,6 +95,24 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
       return reply.code(200).send(answers.length === 1 ? answers[0] : { events: answers });
     },
   });
+
+  /**
+   * Nothing can be verified without the secret, so nothing is stored; a 5xx makes the provider send it
+   * again once the operator has set the variable. The variable is named in the log, not to the caller.
+   */
+  function sendSourceMisconfigured(reply: FastifyReply, source: WebhookSource, variable: string) {
+    logger.error(
+      { source: source.id, variable },
+      `webhook source "${source.id}" cannot verify requests: the environment variable ${variable} holding its signing secret is not set; set it and restart Tenon`,
+    );
+    reply.header("retry-after", String(misconfiguredRetryAfterSec));
+    return sendError(
+      reply,
+      503,
+      "source_misconfigured",
+      `webhook source "${source.id}" cannot verify requests until its operator configures it; nothing was stored, retry later`,
+    );
+  }
 
   async function quarantine(reply: FastifyReply, source: WebhookSource, webhook: WebhookRequest, reason: string) {
     let result: AcceptResult;

@@ -2,7 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { OAuthRejectedError } from "../connections/auth/oauth2.ts";
 import type { Connections } from "../connections/connections.ts";
-import { ConfigurationError, NonRetryableError, RetryableError, ValidationError } from "../sdk/errors.ts";
+import {
+  ConfigurationError,
+  MissingCredentialError,
+  NonRetryableError,
+  RetryableError,
+  ValidationError,
+} from "../sdk/errors.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface OAuthRoutesOptions {
@@ -45,7 +51,9 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRoutesOp
         providerUrl = await connections.startAuthorization(name, returnTo ?? null);
       } catch (error) {
         if (error instanceof ValidationError) return sendError(reply, 400, "not_authorizable", error.message);
-        if (error instanceof ConfigurationError) return sendError(reply, 500, "oauth_not_configured", error.message);
+        if (error instanceof ConfigurationError || error instanceof MissingCredentialError) {
+          return sendError(reply, 500, "oauth_not_configured", error.message);
+        }
         throw error;
       }
       return reply.redirect(providerUrl, 302);
@@ -75,7 +83,9 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRoutesOp
           `${error.message.replace(/; it will be retried.*$/, "")}. Nothing was stored: try again by starting the authorisation anew`,
         );
       }
-      if (error instanceof ConfigurationError) return sendError(reply, 500, "oauth_not_configured", error.message);
+      if (error instanceof ConfigurationError || error instanceof MissingCredentialError) {
+        return sendError(reply, 500, "oauth_not_configured", error.message);
+      }
       throw error;
     }
     const { connectionId, returnTo, resumedRuns } = result;

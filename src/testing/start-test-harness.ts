@@ -78,6 +78,7 @@ export async function startTestHarness(options: TestHarnessOptions): Promise<Tes
   const settings = { ...readSettings({}), httpPort: 0, logLevel: level };
   const environmentBefore = { ...process.env };
   const dev = await startDevEnvironment({
+    purpose: "tenon/testing",
     loadConfig: () => importConfigAfresh(options.config),
     databasePath: ":memory:",
     settings,

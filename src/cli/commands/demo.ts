@@ -42,6 +42,7 @@ export async function demoCommand(): Promise<void> {
   // The screen belongs to the summary; the engine's own log goes to a file beside the database.
   const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
   const dev = await startDevEnvironment({
+    purpose: "tenon demo",
     loadConfig: () => loadConfig(examplesConfig),
     databasePath,
     settings,

@@ -2,6 +2,7 @@ import { dirname, relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { startTenonServices, type TenonServices } from "../../app/tenon-services.ts";
+import { assertSecretsSet } from "../../config/assert-secrets-set.ts";
 import type { TenonConfig } from "../../config/define-config.ts";
 import { loadConfig } from "../../config/load-config.ts";
 import { readSettings, type Settings } from "../../config/settings.ts";
@@ -85,6 +86,7 @@ export async function devEngineCommand(options: { config: string; log: string })
 /** Everything that can be checked while the previous engine still runs: the code loads, the config and settings hold. */
 async function loadAndCheck(configPath: string): Promise<{ config: TenonConfig; settings: Settings }> {
   const config = await loadConfig(configPath);
+  assertSecretsSet(config, "tenon dev");
   const settings = readSettings(process.env, { worker: config.worker ?? {} });
   resolveWebhookSources(config.webhooks ?? {});
   return { config, settings };

@@ -1,16 +1,19 @@
 import pino from "pino";
 import { describeConnectionState, startTenonServices } from "../../app/tenon-services.ts";
+import { assertSecretsSet } from "../../config/assert-secrets-set.ts";
 import { loadConfig } from "../../config/load-config.ts";
 import { describeDatabase, readSettings } from "../../config/settings.ts";
 import { openVault } from "../../connections/vault/open-vault.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 import { openStorageFromSettings } from "../storage-from-settings.ts";
 
-const stopDeadlineMs = 10_000;
+/** How long runs in flight get to finish after SIGTERM; supervisors must wait longer (docs/deployment.md). */
+export const stopDeadlineMs = 10_000;
 
 /** `tenon start`: runs the HTTP server (webhooks, API), the worker, the schedules and the polls until SIGTERM or SIGINT. */
 export async function startCommand(options: { config: string }): Promise<void> {
   const config = await loadConfig(options.config);
+  assertSecretsSet(config, "tenon start");
   const settings = readSettings(process.env, { worker: config.worker ?? {} });
   const logger = pino({ level: settings.logLevel });
   const vault = openVault({ logger });

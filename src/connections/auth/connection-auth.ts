@@ -4,13 +4,14 @@ import type { Logger } from "pino";
 import type { Clock } from "../../engine/clock.ts";
 import { newId } from "../../engine/ids.ts";
 import { LeaseFence } from "../../engine/lease-fence.ts";
-import { AuthError, RetryableError } from "../../sdk/errors.ts";
+import { AuthError, MissingCredentialError, RetryableError } from "../../sdk/errors.ts";
+import { isMissingSecretError, resolveSecret } from "../../sdk/secret-from-env.ts";
 import type { ConnectionStatus, ConnectionStore } from "../../storage/connection-store.ts";
 import { basicAuthSecret } from "../audit/redact.ts";
 import { type AuthConfig, type ConnectionConfig, publicCredentialFields } from "../connection-config.ts";
 import type { PreparedRequest } from "../http/http-request.ts";
 import { credentialsScope } from "../vault/rotate-master-key.ts";
-import type { Vault } from "../vault/vault.ts";
+import { type Vault, VaultError } from "../vault/vault.ts";
 import {
   type OAuthExchange,
   type OAuthOptions,
@@ -48,6 +49,8 @@ const trustStoredMs = 5000;
 const refreshClaimMs = 60_000;
 /** How often a refresher that found another's claim looks again for its result (or for the claim to lapse). */
 const claimRecheckMs = 100;
+/** A run whose credential's variable is unset here tries again after this long (perhaps on another worker). */
+const missingCredentialRetryMs = 60_000;
 
 /**
  * A connection's credentials and auth status: merges the config's credentials with the stored (sealed)
@@ -72,13 +75,59 @@ export class ConnectionAuth {
     this.#skewMs = skewMs;
   }
 
+  /**
+   * The credentials in use: the stored ones over the config's. A config credential is read from its
+   * environment variable only if no stored one replaces it; MissingCredentialError if that is unset.
+   */
   get fields(): CredentialFields {
-    return { ...this.#deps.config.credentials, ...this.#stored };
+    return this.#merged(true);
   }
 
-  /** Every credential value that must never be shown (for redaction). */
+  /** One credential, as `fields` would give it, reading no other variable. */
+  credential(field: string): string | undefined {
+    const found = this.#lookup(field);
+    if (typeof found === "object") throw this.#missing(field, found.unsetVariable);
+    return found;
+  }
+
+  /** The stored value, else the config's; for a config one whose variable is unset, that variable. */
+  #lookup(field: string): string | undefined | { unsetVariable: string } {
+    if (Object.hasOwn(this.#stored, field)) return this.#stored[field];
+    const configured = this.#deps.config.credentials?.[field];
+    if (configured === undefined || !Object.hasOwn(this.#deps.config.credentials ?? {}, field)) return undefined;
+    try {
+      return resolveSecret(configured);
+    } catch (error) {
+      if (!isMissingSecretError(error)) throw error;
+      return { unsetVariable: error.variable };
+    }
+  }
+
+  /** The merged credentials; `strict` false leaves out those whose variable is unset instead of throwing. */
+  #merged(strict: boolean): CredentialFields {
+    const fields: CredentialFields = {};
+    for (const field of Object.keys(this.#deps.config.credentials ?? {})) {
+      const found = this.#lookup(field);
+      if (typeof found === "string") fields[field] = found;
+      else if (found !== undefined && strict) throw this.#missing(field, found.unsetVariable);
+    }
+    return { ...fields, ...this.#stored };
+  }
+
+  /**
+   * Not the connection's failure (another worker may have the variable), so nothing shared is marked: the run
+   * waits and tries again. The variable is named, its value never known.
+   */
+  #missing(field: string, variable: string): MissingCredentialError {
+    const { connectionId, clock, logger } = this.#deps;
+    const message = `connection "${connectionId}": credentials.${field} is read from the environment variable ${variable}, which is not set in this process; set it and restart Tenon, or store the credential with \`tenon connections set-credentials ${connectionId}\`. Meanwhile runs that need it wait and use no attempt`;
+    logger.error({ connectionId, field, variable }, message);
+    return new MissingCredentialError(connectionId, clock.now() + missingCredentialRetryMs, message);
+  }
+
+  /** Every credential value that must never be shown (for redaction); one whose variable is unset was never known. */
   secretValues(): string[] {
-    const fields = this.fields;
+    const fields = this.#merged(false);
     const values = Object.entries(fields)
       .filter(([name]) => !publicCredentialFields.includes(name))
       .map(([, value]) => value);
@@ -131,18 +180,18 @@ export class ConnectionAuth {
       case "none":
         return { token: undefined, version: this.#version };
       case "apiKey": {
-        const key = this.#require("apiKey");
+        const key = await this.#require("apiKey");
         if (auth.in === "query") request.url.searchParams.set(auth.name, key);
         else request.headers[auth.name.toLowerCase()] = `${auth.prefix ?? ""}${key}`;
         return { token: key, version: this.#version };
       }
       case "bearer": {
-        const token = this.#require("token");
+        const token = await this.#require("token");
         request.headers.authorization = `Bearer ${token}`;
         return { token, version: this.#version };
       }
       case "basic": {
-        const secret = basicAuthSecret(this.#require("username"), this.#require("password"));
+        const secret = basicAuthSecret(await this.#require("username"), await this.#require("password"));
         request.headers.authorization = `Basic ${secret}`;
         return { token: secret, version: this.#version };
       }
@@ -209,7 +258,11 @@ export class ConnectionAuth {
     options: { expiresAt?: number | null; replace?: boolean } = {},
   ): Promise<number> {
     const { connectionId, store, vault, clock } = this.#deps;
-    await this.load(true);
+    await this.load(true).catch((error: unknown) => {
+      // Replacing needs nothing from the old credentials: if no key opens them (the master key was lost),
+      // storing new ones is how the connection is repaired, not a reason to refuse.
+      if (!options.replace || !(error instanceof VaultError)) throw error;
+    });
     const stored = options.replace ? { ...fields } : { ...this.#stored, ...fields };
     // A new refresh token is a new grant: the old grant's access token may be revoked with it.
     const newGrant = fields.refreshToken !== undefined && fields.accessToken === undefined;
@@ -237,12 +290,16 @@ export class ConnectionAuth {
     return result.resumedRuns;
   }
 
-  #require(field: string): string {
-    const value = this.fields[field];
+  /**
+   * A credential the scheme needs. Without it the connection is marked auth_failed, so its runs stay paused
+   * until someone stores it (an AuthError alone would release them, to be claimed and fail again at once).
+   */
+  async #require(field: string): Promise<string> {
+    const value = this.credential(field);
     if (value !== undefined && value !== "") return value;
-    throw new AuthError(
-      this.#deps.connectionId,
-      `connection "${this.#deps.connectionId}" has no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
+    return this.fail(
+      `no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
+      this.#version,
     );
   }
 
@@ -338,13 +395,13 @@ export class ConnectionAuth {
     const auth = this.#auth;
     if (auth.type !== "oauth2") return;
     const { connectionId, store, vault, clock } = this.#deps;
-    const client = { clientId: this.#require("clientId"), clientSecret: this.#require("clientSecret") };
+    const client = { clientId: await this.#require("clientId"), clientSecret: await this.#require("clientSecret") };
     let tokens: TokenSet;
     try {
       if (auth.grant === "client_credentials") {
         tokens = await requestClientCredentialsToken(auth, client, options);
       } else {
-        const refreshToken = this.fields.refreshToken;
+        const refreshToken = this.credential("refreshToken");
         if (!refreshToken) {
           return await this.fail(`not authorised yet: open /oauth/${connectionId}/start to authorise Tenon`);
         }

@@ -1,4 +1,4 @@
-import type { AuthConfig, ConnectionConfig } from "../../connections/connection-config.ts";
+import type { AuthConfig, ConnectionConfig, ConnectionCredentials } from "../../connections/connection-config.ts";
 import { defineConnector, defineOperation, ResponseShapeError } from "../define-connector.ts";
 import { getJsonInput, jsonDocument, requestInput, responseOutput } from "./schemas.ts";
 
@@ -8,7 +8,7 @@ export interface HttpOptions {
   baseUrl: string;
   /** Default none. */
   auth?: AuthConfig;
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /** The API's documented limit: `"10/s"`, `"100 per 10s"`; default none. */
   rateLimit?: string | false;
   /**

@@ -1,3 +1,4 @@
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
@@ -26,7 +27,7 @@ export interface HubSpotOptions {
   /** Default https://app.hubspot.com/oauth/authorize; for the sandbox, `${sandbox.baseUrl("crm")}/oauth/authorize`. */
   authorizationUrl?: string;
   /** `{ clientId, clientSecret }` of the app, and a `refreshToken` if already authorised. */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /** Default: read and write contacts and deals (notes need the contacts scopes). */
   scopes?: string[];
 }

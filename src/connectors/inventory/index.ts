@@ -1,3 +1,4 @@
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   adjustStockInput,
@@ -14,7 +15,7 @@ export interface InventoryOptions {
   /** Where the warehouse API is served (its `/v1` is added by the operations); the sandbox's is `sandbox.baseUrl("inventory")`. */
   baseUrl: string;
   /** `{ apiKey }`, sent as `X-Api-Key`. */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
   outboundSearchResponse,
@@ -15,7 +16,7 @@ export interface PostmarkOptions {
   /** Default https://api.postmarkapp.com. */
   baseUrl?: string;
   /** `{ apiKey }`: the server token. */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
 }
 
 /** Postmark caps metadata values at 80 characters; longer references are stored as their hash. */

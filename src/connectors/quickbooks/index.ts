@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import type { ConnectionClient } from "../../connections/http/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
@@ -37,7 +38,7 @@ export interface QuickBooksOptions {
   /** Default https://appcenter.intuit.com/connect/oauth2; for the sandbox, `${sandbox.baseUrl("accounting")}/connect/oauth2`. */
   authorizationUrl?: string;
   /** `{ clientId, clientSecret }` of the app, and a `refreshToken` if already authorised. */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /** Default ["com.intuit.quickbooks.accounting"]. */
   scopes?: string[];
 }

@@ -1,3 +1,4 @@
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { defineConnector, defineOperation } from "../define-connector.ts";
 import { appointmentListSchema, appointmentSchema, getAppointmentInput, listAppointmentsInput } from "./schemas.ts";
 
@@ -7,7 +8,7 @@ export interface SchedulingOptions {
   /** Where the v1 API lives (the sandbox's `<url>/scheduling`, or the real system's). */
   baseUrl: string;
   /** `{ token }`: the API key. */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   findVariantBySkuInput,
@@ -19,7 +20,7 @@ export interface ShopifyOptions {
   /** The shop's origin: `https://acme.myshopify.com`, or the sandbox's `sandbox.baseUrl("store")`. */
   baseUrl: string;
   /** `{ apiKey }`: the Admin API access token (`shpat_…`). */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /** Default "2025-07". */
   apiVersion?: string;
 }

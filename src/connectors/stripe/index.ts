@@ -1,4 +1,5 @@
 import qs from "qs";
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { defineConnector, defineOperation } from "../define-connector.ts";
 import {
   confirmPaymentIntentInput,
@@ -21,7 +22,7 @@ export interface StripeOptions {
   /** Default https://api.stripe.com; the sandbox's is `sandbox.baseUrl("payments")`. */
   baseUrl?: string;
   /** `{ token }`: the secret key (`sk_live_…`, `sk_test_…`) or a restricted key (`rk_…`). */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
   /** Default `2026-10-28.endive`. */
   apiVersion?: string;
 }

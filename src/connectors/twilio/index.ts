@@ -1,3 +1,4 @@
+import type { ConnectionCredentials } from "../../connections/connection-config.ts";
 import { ConfigurationError } from "../../sdk/errors.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {
@@ -17,7 +18,7 @@ export interface TwilioOptions {
   /** `AC…`: part of every path (`/2010-04-01/Accounts/{AccountSid}/…`). */
   accountSid: string;
   /** `{ username: accountSid, password: authToken }` (or an API key's SID and secret). */
-  credentials?: Record<string, string>;
+  credentials?: ConnectionCredentials;
 }
 
 /** How far back `sendSms` looks for a text an earlier attempt sent. */

@@ -1,4 +1,5 @@
 import { ConfigurationError } from "../../sdk/errors.ts";
+import { isSecretRef, resolveSecret, type Secret } from "../../sdk/secret-from-env.ts";
 import { builtInProviders, type GenericHmacConfig, genericHmacProvider } from "./providers/index.ts";
 import { defaultToleranceSec, type WebhookProvider } from "./webhook-provider.ts";
 
@@ -16,7 +17,7 @@ interface SourceBase {
    * Every active signing secret. During a rotation list the new one and the old one: a request signed with
    * either is accepted. Read them from the environment (`secretFromEnv`), never write them in source.
    */
-  secrets: string[];
+  secrets: Secret[];
   /** Allowed clock difference for timestamped signatures, in seconds. Default 300. */
   toleranceSec?: number;
 }
@@ -29,7 +30,11 @@ export type WebhookSourceConfig =
 export interface WebhookSource {
   id: string;
   provider: WebhookProvider;
-  secrets: readonly string[];
+  /**
+   * The signing secrets' values, read from the environment at the first request and kept; throws
+   * MissingSecretError (naming the variable) while one is unset, and tries again at the next request.
+   */
+  resolveSecrets(): readonly string[];
   toleranceSec: number;
 }
 
@@ -48,10 +53,15 @@ export function resolveWebhookSources(config: Record<string, WebhookSourceConfig
     if (typeof source !== "object" || source === null) {
       throw new ConfigurationError(`${where} must be an object { provider, secrets }`);
     }
+    const secrets = checkSecrets(source.secrets, where);
+    let resolved: readonly string[] | undefined;
     sources.set(id, {
       id,
       provider: providerOf(source, where),
-      secrets: checkSecrets(source.secrets, where),
+      resolveSecrets: () => {
+        resolved ??= secrets.map(resolveSecret);
+        return resolved;
+      },
       toleranceSec: checkTolerance(source.toleranceSec, where),
     });
   }
@@ -75,16 +85,18 @@ function providerOf(source: WebhookSourceConfig, where: string): WebhookProvider
   return provider;
 }
 
-function checkSecrets(secrets: unknown, where: string): string[] {
+function checkSecrets(secrets: unknown, where: string): Secret[] {
   const valid =
-    Array.isArray(secrets) && secrets.length > 0 && secrets.every((s) => typeof s === "string" && s.length > 0);
+    Array.isArray(secrets) &&
+    secrets.length > 0 &&
+    secrets.every((s) => (typeof s === "string" && s.length > 0) || isSecretRef(s));
   if (!valid) {
     // The message never echoes the values: they are secrets.
     throw new ConfigurationError(
-      `${where}.secrets must be a non-empty array of non-empty strings (the signing secrets; during a rotation, both the new and the old one)`,
+      `${where}.secrets must be a non-empty array of secretFromEnv("NAME") or non-empty strings (the signing secrets; during a rotation, both the new and the old one)`,
     );
   }
-  return [...(secrets as string[])];
+  return [...(secrets as Secret[])];
 }
 
 function checkTolerance(toleranceSec: unknown, where: string): number {
@@ -93,15 +105,4 @@ function checkTolerance(toleranceSec: unknown, where: string): number {
     throw new ConfigurationError(`${where}.toleranceSec must be a whole number of seconds ≥ 1`);
   }
   return toleranceSec;
-}
-
-/**
- * Reads a secret from the environment when the config loads, so it never sits in source:
- * `secrets: [secretFromEnv("STRIPE_WEBHOOK_SECRET")]`. Fails with the variable's name if it is unset.
- */
-export function secretFromEnv(name: string, env: Record<string, string | undefined> = process.env): string {
-  const value = env[name]?.trim();
-  if (!value)
-    throw new ConfigurationError(`the environment variable ${name} is not set; it holds a secret the config needs`);
-  return value;
 }

@@ -71,6 +71,8 @@ describe("tenon runs (SQLite), for scripts", () => {
         availableAt: t0 + 1000,
         error: "create invoice: 503",
         stepFailure: { name: "create invoice", error: "503" },
+        attempt: 1,
+        attemptStartedAt: t0,
         now: t0,
       });
       await claimAndApply(t0 + 1000, {
@@ -80,6 +82,8 @@ describe("tenon runs (SQLite), for scripts", () => {
         status: "dead",
         error: deadError,
         stepFailure: { name: "create invoice", error: deadError },
+        attempt: 2,
+        attemptStartedAt: t0 + 1000,
         now: t0 + 1000,
       });
       await accept("done-run", "crm-sync", t0 + 2000);

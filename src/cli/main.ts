@@ -8,6 +8,7 @@ import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { eventStatusChoices } from "./event-statuses.ts";
 import { parseSinceOption } from "./since-option.ts";
+import { parseUntilOption } from "./until-option.ts";
 
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.
 const program = new Command("tenon")
@@ -111,17 +112,33 @@ program
     await auditCommand(options);
   });
 
-program
-  .command("runs")
-  .description("list the most recent runs, newest first, or count them by status")
+const runs = program.command("runs").description("the runs of integrations: what they did, when, and what went wrong");
+
+runs
+  .command("list", { isDefault: true })
+  .description("list the most recent runs, newest first, each failing one with its last error; or count them by status")
   .addOption(new Option("-s, --status <status>", "only runs in this status").choices(runStatuses))
   .option("-i, --integration <id>", "only runs of this integration")
+  .option("--since <duration>", "only runs created this recently, e.g. 30m, 1h, 2d", parseSinceOption)
+  .option("--until <time>", "only runs created before this: a duration back (2h) or an ISO time", parseUntilOption)
   .option("-n, --limit <n>", "how many runs to show", parseLimit, 20)
   .option("--count", "print how many runs are in each status instead (--limit does not apply)")
   .option("--json", "print JSON: an array of runs, last errors in full; with --count, an object of counts by status")
   .action(async (options: RunsOptions) => {
     const { runsCommand } = await import("./commands/runs.ts");
     await runsCommand(options);
+  });
+
+runs
+  .command("show")
+  .description(
+    "one run's timeline: its event, every attempt of each step (errors in full), waits, sleeps, interruptions, replays, its outbound requests and the incidents of their connections",
+  )
+  .argument("<runId>", "the run (see `tenon runs`)")
+  .option("--json", "print one JSON object")
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { showRunCommand } = await import("./commands/runs-show.ts");
+    await showRunCommand(runId, options);
   });
 
 const events = program

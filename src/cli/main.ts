@@ -4,6 +4,7 @@ import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
 import type { EventsOptions } from "./commands/events.ts";
+import type { ReplayEventsOptions, ReplayRunsOptions } from "./commands/replay.ts";
 import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { eventStatusChoices } from "./event-statuses.ts";
@@ -177,19 +178,56 @@ events
 
 program
   .command("replay")
-  .description("put a run back in the queue; it resumes at its first incomplete step")
-  .argument("<runId>", "the run to replay (see `tenon runs`)")
-  .action(async (runId: string) => {
+  .description(
+    "put a run back in the queue (it resumes at its first incomplete step), or with --status every dead or failed run that matches",
+  )
+  .argument("[runId]", "the run to replay (see `tenon runs`)")
+  .addOption(
+    new Option(
+      "-s, --status <status>",
+      "replay every run in this status that had finished when the command started",
+    ).choices(["dead", "failed"]),
+  )
+  .option("-i, --integration <id>", "with --status: only runs of this integration")
+  .option("--since <duration>", "with --status: only runs created this recently, e.g. 30m, 24h", parseSinceOption)
+  .option(
+    "--until <time>",
+    "with --status: only runs created before this: a duration back (2h) or an ISO time",
+    parseUntilOption,
+  )
+  .option(
+    "--rps <n>",
+    "with --status: at most n runs replayed per second, to spare a downstream that just recovered",
+    parseLimit,
+  )
+  .option("--dry-run", "with --status: print how many runs would be replayed, and the first few; change nothing")
+  .action(async (runId: string | undefined, options: ReplayRunsOptions) => {
     const { replayRunCommand } = await import("./commands/replay.ts");
-    await replayRunCommand(runId);
+    await replayRunCommand(runId, options);
   });
 
 program
   .command("replay-event")
-  .description("start fresh runs for a stored event, one per integration in the config it matches")
-  .argument("<eventId>", "the stored event to replay")
+  .description(
+    "start fresh runs for a stored event, one per integration in the config it matches; with --status quarantined, judge every quarantined event again under the current config",
+  )
+  .argument("[eventId]", "the stored event to replay (see `tenon events`)")
+  .addOption(
+    new Option(
+      "-s, --status <status>",
+      "replay every event in this status received before the command started",
+    ).choices(["quarantined"]),
+  )
+  .option("--source <id>", "with --status: only events from this source")
+  .option("--since <duration>", "with --status: only events received this recently, e.g. 30m, 24h", parseSinceOption)
+  .option(
+    "--until <time>",
+    "with --status: only events received before this: a duration back (2h) or an ISO time",
+    parseUntilOption,
+  )
+  .option("--dry-run", "with --status: print how many events would be replayed, and the first few; change nothing")
   .addOption(configOption())
-  .action(async (eventId: string, options: { config: string }) => {
+  .action(async (eventId: string | undefined, options: ReplayEventsOptions) => {
     const { replayEventCommand } = await import("./commands/replay.ts");
     await replayEventCommand(eventId, options);
   });

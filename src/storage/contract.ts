@@ -285,8 +285,14 @@ export interface EventSelection {
   receivedBefore?: number;
 }
 
-/** What a replay found for a quarantined event under the current config. */
-export type Requalification = { runs: NewRun[] } | { quarantineReason: string };
+/**
+ * What a replay found for a quarantined event under the current config: the runs it starts (none: it is
+ * unmatched), with its type and payload as parsed now when its body could not be parsed before; or why it
+ * still cannot be processed.
+ */
+export type Requalification =
+  | { runs: NewRun[]; parsed?: { type: string; payloadJson: string } }
+  | { quarantineReason: string };
 
 /** One entry of a run's history (see migration 007): what happened to it besides its completed steps. */
 export interface RunHistoryEntry {
@@ -391,7 +397,7 @@ export interface Storage {
   ): Promise<EventRecord[]>;
   /**
    * A quarantined event judged again under the current config: with runs, it becomes accepted and they start;
-   * otherwise it stays quarantined with the new reason. Only while it is still quarantined: false when it
+   * with none, unmatched; otherwise it stays quarantined with the new reason. Only while it is still quarantined: false when it
    * was not (replayed already), and nothing is written.
    */
   requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean>;

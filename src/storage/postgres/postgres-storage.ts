@@ -664,7 +664,13 @@ export class PostgresStorage implements Storage {
       }
       if (await this.#insertRuns(client, [{ id: eventId, receivedAt: now, runs: outcome.runs }]))
         await client.query(q.notifyRunsAvailable);
-      await client.query(q.acceptQuarantinedEvent, [eventId]);
+      const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
+      await client.query(q.requalifyEvent, [
+        status,
+        outcome.parsed?.type ?? null,
+        outcome.parsed?.payloadJson ?? null,
+        eventId,
+      ]);
       return true;
     });
   }

@@ -485,7 +485,8 @@ export class SqliteStorage implements Storage {
         s.requarantineEvent.run(outcome.quarantineReason, eventId);
       } else {
         this.#insertRuns(eventId, outcome.runs, now);
-        s.acceptQuarantinedEvent.run(eventId);
+        const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
+        s.requalifyEvent.run(status, outcome.parsed?.type ?? null, outcome.parsed?.payloadJson ?? null, eventId);
       }
       return true;
     });

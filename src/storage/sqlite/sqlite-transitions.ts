@@ -77,7 +77,9 @@ export const sqliteSql = {
   /** A replay gets a fresh retry budget for the step that failed. */
   resetFailedSteps: "UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'",
   quarantinedEvent: "SELECT id FROM events WHERE id = ? AND status = 'quarantined'",
-  acceptQuarantinedEvent: "UPDATE events SET status = 'accepted', error = NULL WHERE id = ?",
+  /** Its type and payload change only when its body is parsed now (NULL keeps them). */
+  requalifyEvent:
+    "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
   requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
   nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 

@@ -11,6 +11,8 @@ import { defaultHttpLimits, type HttpLimits } from "../server/http-limits.ts";
 export interface Settings {
   /** A postgres:// URL selects PostgreSQL; undefined means SQLite. */
   databaseUrl: string | undefined;
+  /** The PostgreSQL schema holding Tenon's tables (several deployments can share a database). Default "tenon". */
+  postgresSchema: string | undefined;
   /** Absolute path of the SQLite file (unused with PostgreSQL). */
   sqlitePath: string;
   sqliteSynchronous: SqliteSynchronous;
@@ -61,6 +63,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
   const cwd = options.cwd ?? process.cwd();
   return {
     databaseUrl: readDatabaseUrl(env),
+    postgresSchema: variable(env, "TENON_POSTGRES_SCHEMA"),
     sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? ".tenon/tenon.db"),
     sqliteSynchronous: readChoice(env, "TENON_SQLITE_SYNCHRONOUS", synchronousModes, "FULL"),
     logLevel: readChoice(env, "TENON_LOG_LEVEL", logLevels, "info"),

@@ -129,14 +129,13 @@ function untilText(availableAt: number, status: string, now: number): string {
 
 function attemptLine(name: string, idempotencyKey: string, a: StepAttempt): Line {
   const which = a.attempt === null ? "" : ` attempt ${a.attempt}`;
-  const took = a.startedAt === null ? "" : ` in ${a.finishedAt - a.startedAt} ms`;
+  const took = a.startedAt === null ? "" : ` after ${a.finishedAt - a.startedAt} ms`;
   const then = a.runAfter === "retry" ? ", will retry" : a.runAfter === null ? "" : `, run ${a.runAfter}`;
-  const outcome = a.outcome === "succeeded" ? "succeeded" : `failed${then}`;
   return {
     at: a.startedAt ?? a.finishedAt,
     order: 0,
     text: [
-      `step "${name}"${which} ${outcome}${took}`,
+      `step "${name}"${which} ${a.outcome}${took}${then}`,
       `  idempotency key ${idempotencyKey}`,
       ...(a.error === null ? [] : indented(a.error, 2)),
     ],
@@ -169,8 +168,14 @@ function exchangeLine(e: AuditRecord): Line {
   return { at: e.at, order: 1, text };
 }
 
-/** Wrapped to the terminal's width (100 columns when not a terminal), `by` spaces in, the text's own lines kept. */
+/** What a timeline line starts with before its text: two spaces, the time with its age, two spaces. */
+const timelineMargin = 36;
+
+/**
+ * Wrapped to the terminal's width (100 columns when not a terminal) after the timeline's margin, `by` spaces
+ * in, the text's own lines kept.
+ */
 function indented(text: string, by: number): string[] {
-  const width = (process.stdout.columns ?? 100) - by - 24;
+  const width = (process.stdout.columns ?? 100) - timelineMargin - by;
   return wrapText(text, Math.max(width, 40)).map((line) => `${" ".repeat(by)}${line}`);
 }

@@ -41,7 +41,7 @@ export async function replayRunsInBulk(storage: Storage, replay: BulkRunReplay):
       const last = page.at(-1);
       if (!last) break;
       afterSeq = last.seq;
-      await replayPage(storage, selection.status, page, tally);
+      await replayPage(storage, selection, page, tally);
       progress.update(tally);
       if (replay.rps !== undefined)
         await pause(began + (tally.done / replay.rps) * 1000 - Date.now(), interrupt.signal);
@@ -58,14 +58,14 @@ export async function replayRunsInBulk(storage: Storage, replay: BulkRunReplay):
 
 async function replayPage(
   storage: Storage,
-  status: ReplaySelection["status"],
+  selection: ReplaySelection,
   page: ReplayCandidate[],
   tally: ReplayTally,
 ): Promise<void> {
   let replayed: string[];
   try {
     replayed = await storage.replayRunsIn(
-      status,
+      selection,
       page.map((run) => run.id),
       Date.now(),
     );
@@ -76,8 +76,9 @@ async function replayPage(
   }
   tally.replayed += replayed.length;
   const skipped = page.length - replayed.length;
-  if (skipped > 0)
-    tally.skip(`no longer ${status} when their turn came (replayed already, by another replay)`, skipped);
+  if (skipped > 0) {
+    tally.skip(`no longer ${selection.status} when their turn came (replayed already, by another replay)`, skipped);
+  }
 }
 
 function formatDryRun(status: string, total: number, sample: ReplayCandidate[], now: number): string {

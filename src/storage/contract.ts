@@ -382,11 +382,16 @@ export interface Storage {
   /** The next page of a bulk replay's selection, after the cursor `afterSeq` (0 for the first), oldest first. */
   listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]>;
   /**
-   * Replays those of `runIds` still in `status`, in one transaction, as replayRun does; returns the ids
-   * replayed. A run that left `status` (replayed already, by this or another replay) is skipped, so
-   * repeating a call, or an interrupted bulk replay, never replays a run twice.
+   * Replays those of `runIds` still in the selection's status and finished by its `finishedBy`, in one
+   * transaction, as replayRun does; returns the ids replayed. A run that left it (replayed already, by this or
+   * another replay, even if it died again since) is skipped, so repeating a call, or an interrupted bulk
+   * replay, never replays a run twice.
    */
-  replayRunsIn(status: "dead" | "failed", runIds: string[], now: number): Promise<string[]>;
+  replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]>;
   /** How many events a bulk replay of events selects. */
   countEventsToReplay(selection: EventSelection): Promise<number>;
   /** The next page of events, oldest first, after the event `after` (null for the first page). */

@@ -133,10 +133,29 @@ describe.each(backends)("a run's history ($name)", (backend) => {
       now: t0 + 10,
     });
 
-    expect(await storage.replayRunsIn("dead", ["dead-run", "queued-run"], t0 + 20)).toEqual(["dead-run"]);
-    expect(await storage.replayRunsIn("dead", ["dead-run"], t0 + 30)).toEqual([]);
+    const selection = { status: "dead", finishedBy: t0 + 15 } as const;
+    expect(await storage.replayRunsIn(selection, ["dead-run", "queued-run"], t0 + 20)).toEqual(["dead-run"]);
+    expect(await storage.replayRunsIn(selection, ["dead-run"], t0 + 30)).toEqual([]);
     expect(await storage.getRun("dead-run")).toMatchObject({ status: "queued", failures: 0, finishedAt: null });
     const replays = (await storage.listRunHistory("dead-run")).filter((entry) => entry.kind === "replay");
     expect(replays).toEqual([expect.objectContaining({ at: t0 + 20, detail: "dead" })]);
+
+    // Dead again after the replay started: not the death it was asked about, so not replayed by it.
+    await claim(storage, "dead-run", t0 + 40);
+    await apply(storage, {
+      kind: "finishRunWithError",
+      runId: "dead-run",
+      leaseToken: lease,
+      status: "dead",
+      error: "retries exhausted again",
+      stepFailure: null,
+      attempt: 1,
+      attemptStartedAt: t0 + 40,
+      now: t0 + 50,
+    });
+    expect(await storage.replayRunsIn(selection, ["dead-run"], t0 + 60)).toEqual([]);
+    expect(await storage.replayRunsIn({ status: "dead", finishedBy: t0 + 60 }, ["dead-run"], t0 + 60)).toEqual([
+      "dead-run",
+    ]);
   });
 });

@@ -30,7 +30,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError, replayedRun } from "../replay-rules.ts";
+import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -61,7 +61,7 @@ const retryableSqlStates = new Set(["40P01", "40001"]);
 
 type Client = pg.PoolClient;
 type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
-type ReplayedRow = { id: string; status: string; concurrency_key: string | null; concurrency_limit: number | null };
+type ReplayedRow = ReplayRow;
 
 async function recordHistory(client: Client, input: HistoryInput): Promise<void> {
   const e = { ...noHistoryFields, ...input };
@@ -604,7 +604,11 @@ export class PostgresStorage implements Storage {
     });
   }
 
-  async replayRunsIn(status: "dead" | "failed", runIds: string[], now: number): Promise<string[]> {
+  async replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]> {
     // Ids in sorted order, so two replays of overlapping pages lock the rows in the same order.
     const sorted = [...runIds].sort();
     return this.#transaction(async (client) => {
@@ -613,7 +617,7 @@ export class PostgresStorage implements Storage {
       for (const runId of sorted) {
         const { rows } = await client.query<ReplayedRow>(q.runToReplay, [runId]);
         const run = rows[0];
-        if (run?.status !== status) continue;
+        if (!run || !stillSelected(run, selection)) continue;
         queued = (await this.#replay(client, run, now)) === "queued" || queued;
         replayed.push(runId);
       }

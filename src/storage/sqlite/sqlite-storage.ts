@@ -32,7 +32,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError, replayedRun } from "../replay-rules.ts";
+import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -58,7 +58,7 @@ export interface SqliteStorageOptions {
 
 type Statements = { [K in keyof typeof sqliteSql]: Database.Statement };
 type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
-type ReplayedRow = { id: string; status: string; concurrency_key: string | null; concurrency_limit: number | null };
+type ReplayedRow = ReplayRow;
 
 /**
  * SQLite backend: one process owns the file (WAL). The hot path (accept, claim,
@@ -436,11 +436,15 @@ export class SqliteStorage implements Storage {
     });
   }
 
-  async replayRunsIn(status: "dead" | "failed", runIds: string[], now: number): Promise<string[]> {
+  async replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]> {
     return this.#durably(() =>
       runIds.filter((runId) => {
         const run = this.#sql.runToReplay.get(runId) as ReplayedRow | undefined;
-        if (run?.status !== status) return false;
+        if (!run || !stillSelected(run, selection)) return false;
         this.#replay(run, now);
         return true;
       }),

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 
 /**
  * What happened to a run besides its completed steps, for `tenon runs show`: each failed attempt (of a step,
@@ -28,6 +28,8 @@ export function runHistorySchema(dialect: "sqlite" | "postgres") {
         .addColumn("detail", "text")
         .execute();
       await db.schema.createIndex("run_history_run").on("run_history").columns(["run_id", "seq"]).execute();
+      // Runs that succeeded before completeRun cleared it kept the error of an earlier attempt.
+      await sql`UPDATE runs SET last_error = NULL WHERE status = 'succeeded' AND last_error IS NOT NULL`.execute(db);
     },
   };
 }

@@ -115,10 +115,12 @@ function timelineLines(timeline: RunTimeline, now: number): string[] {
   if (run.finishedAt !== null) entries.push({ at: run.finishedAt, order: 3, text: [`run ${run.status}`] });
   else entries.push({ at: now, order: 3, text: [`now ${run.status}${untilText(run.availableAt, run.status, now)}`] });
   entries.sort((a, b) => a.at - b.at || a.order - b.order);
-  return entries.flatMap(({ at, text }) => {
+  const stamps = entries.map(({ at }) => formatLocalTimeWithAge(at, now));
+  const width = Math.max(...stamps.map((stamp) => stamp.length));
+  return entries.flatMap(({ text }, index) => {
     const [first = "", ...rest] = text;
-    const stamp = formatLocalTimeWithAge(at, now);
-    return [`  ${stamp}  ${first}`, ...rest.map((line) => `  ${" ".repeat(stamp.length)}  ${line}`)];
+    const stamp = (stamps[index] ?? "").padEnd(width);
+    return [`  ${stamp}  ${first}`, ...rest.map((line) => `  ${" ".repeat(width)}  ${line}`)];
   });
 }
 

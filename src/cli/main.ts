@@ -4,10 +4,12 @@ import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
 import type { EventsOptions } from "./commands/events.ts";
+import type { ReplayEventsOptions, ReplayRunsOptions } from "./commands/replay.ts";
 import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
 import { eventStatusChoices } from "./event-statuses.ts";
 import { parseSinceOption } from "./since-option.ts";
+import { parseUntilOption } from "./until-option.ts";
 
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.
 const program = new Command("tenon")
@@ -126,17 +128,33 @@ program
     await auditCommand(options);
   });
 
-program
-  .command("runs")
-  .description("list the most recent runs, newest first, or count them by status")
+const runs = program.command("runs").description("the runs of integrations: what they did, when, and what went wrong");
+
+runs
+  .command("list", { isDefault: true })
+  .description("list the most recent runs, newest first, each failing one with its last error; or count them by status")
   .addOption(new Option("-s, --status <status>", "only runs in this status").choices(runStatuses))
   .option("-i, --integration <id>", "only runs of this integration")
+  .option("--since <duration>", "only runs created this recently, e.g. 30m, 1h, 2d", parseSinceOption)
+  .option("--until <time>", "only runs created before this: a duration back (2h) or an ISO time", parseUntilOption)
   .option("-n, --limit <n>", "how many runs to show", parseLimit, 20)
   .option("--count", "print how many runs are in each status instead (--limit does not apply)")
   .option("--json", "print JSON: an array of runs, last errors in full; with --count, an object of counts by status")
   .action(async (options: RunsOptions) => {
     const { runsCommand } = await import("./commands/runs.ts");
     await runsCommand(options);
+  });
+
+runs
+  .command("show")
+  .description(
+    "one run's timeline: its event, every attempt of each step (errors in full), waits, sleeps, interruptions, replays, its outbound requests and the incidents of their connections",
+  )
+  .argument("<runId>", "the run (see `tenon runs`)")
+  .option("--json", "print one JSON object")
+  .action(async (runId: string, options: { json?: boolean }) => {
+    const { showRunCommand } = await import("./commands/runs-show.ts");
+    await showRunCommand(runId, options);
   });
 
 const events = program
@@ -175,19 +193,56 @@ events
 
 program
   .command("replay")
-  .description("put a run back in the queue; it resumes at its first incomplete step")
-  .argument("<runId>", "the run to replay (see `tenon runs`)")
-  .action(async (runId: string) => {
+  .description(
+    "put a run back in the queue (it resumes at its first incomplete step), or with --status every dead or failed run that matches",
+  )
+  .argument("[runId]", "the run to replay (see `tenon runs`)")
+  .addOption(
+    new Option(
+      "-s, --status <status>",
+      "replay every run in this status that had finished when the command started",
+    ).choices(["dead", "failed"]),
+  )
+  .option("-i, --integration <id>", "with --status: only runs of this integration")
+  .option("--since <duration>", "with --status: only runs created this recently, e.g. 30m, 24h", parseSinceOption)
+  .option(
+    "--until <time>",
+    "with --status: only runs created before this: a duration back (2h) or an ISO time",
+    parseUntilOption,
+  )
+  .option(
+    "--rps <n>",
+    "with --status: at most n runs replayed per second, to spare a downstream that just recovered",
+    parseLimit,
+  )
+  .option("--dry-run", "with --status: print how many runs would be replayed, and the first few; change nothing")
+  .action(async (runId: string | undefined, options: ReplayRunsOptions) => {
     const { replayRunCommand } = await import("./commands/replay.ts");
-    await replayRunCommand(runId);
+    await replayRunCommand(runId, options);
   });
 
 program
   .command("replay-event")
-  .description("start fresh runs for a stored event, one per integration in the config it matches")
-  .argument("<eventId>", "the stored event to replay")
+  .description(
+    "start fresh runs for a stored event, one per integration in the config it matches; with --status quarantined, judge every quarantined event again under the current config",
+  )
+  .argument("[eventId]", "the stored event to replay (see `tenon events`)")
+  .addOption(
+    new Option(
+      "-s, --status <status>",
+      "replay every event in this status received before the command started",
+    ).choices(["quarantined"]),
+  )
+  .option("--source <id>", "with --status: only events from this source")
+  .option("--since <duration>", "with --status: only events received this recently, e.g. 30m, 24h", parseSinceOption)
+  .option(
+    "--until <time>",
+    "with --status: only events received before this: a duration back (2h) or an ISO time",
+    parseUntilOption,
+  )
+  .option("--dry-run", "with --status: print how many events would be replayed, and the first few; change nothing")
   .addOption(configOption())
-  .action(async (eventId: string, options: { config: string }) => {
+  .action(async (eventId: string | undefined, options: ReplayEventsOptions) => {
     const { replayEventCommand } = await import("./commands/replay.ts");
     await replayEventCommand(eventId, options);
   });

@@ -8,6 +8,7 @@ import { openStorage } from "../storage/open-storage.ts";
 export function openStorageFromSettings(settings: Settings): Promise<Storage> {
   return openStorage({
     databaseUrl: settings.databaseUrl,
+    postgresSchema: settings.postgresSchema,
     sqlitePath: settings.sqlitePath,
     sqliteSynchronous: settings.sqliteSynchronous,
   });

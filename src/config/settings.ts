@@ -11,6 +11,8 @@ import { defaultHttpLimits, type HttpLimits } from "../server/http-limits.ts";
 export interface Settings {
   /** A postgres:// URL selects PostgreSQL; undefined means SQLite. */
   databaseUrl: string | undefined;
+  /** The PostgreSQL schema holding Tenon's tables (several deployments can share a database). Default "tenon". */
+  postgresSchema: string | undefined;
   /** Absolute path of the SQLite file (unused with PostgreSQL). */
   sqlitePath: string;
   sqliteSynchronous: SqliteSynchronous;
@@ -64,6 +66,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
   return {
     databaseUrl: readDatabaseUrl(env),
     sqlitePath: resolve(cwd, variable(env, "TENON_SQLITE_PATH") ?? options.defaultSqlitePath ?? ".tenon/tenon.db"),
+    postgresSchema: variable(env, "TENON_POSTGRES_SCHEMA"),
     sqliteSynchronous: readChoice(env, "TENON_SQLITE_SYNCHRONOUS", synchronousModes, "FULL"),
     logLevel: readLogLevel(env),
     workerConcurrency: readInteger(env, "TENON_WORKER_CONCURRENCY", {

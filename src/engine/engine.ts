@@ -10,6 +10,7 @@ import type {
   NewEvent,
   NewRun,
   PollState,
+  Requalification,
   RunRecord,
   RunTransition,
   Storage,
@@ -71,6 +72,16 @@ export interface QuarantineInput {
   reason: string;
 }
 
+/** A quarantined event as it reads now: its type and payload, or why it still cannot be read. */
+export type RequalifyInput = { type: string; payload: unknown; parsedAgain: boolean } | { unusable: string };
+
+export type RequalifyResult =
+  | { status: "accepted"; runIds: string[] }
+  | { status: "unmatched" }
+  | { status: "quarantined"; reason: string }
+  /** It was no longer quarantined (replayed already): nothing was done. */
+  | { status: "skipped"; reason: string };
+
 export interface Engine {
   readonly storage: Storage;
   /** Migrates storage, recovers runs left by a crash (SQLite), starts the worker and the schedules. */
@@ -92,6 +103,12 @@ export interface Engine {
   replay(runId: string): Promise<RunRecord>;
   /** Starts fresh runs for a stored event, one per integration it matches now. */
   replayEvent(eventId: string): Promise<string[]>;
+  /**
+   * Judges a quarantined event again, as it is now (its body parsed again when it could not be before, by the
+   * caller, which knows the webhook sources): it starts runs, is unmatched, or stays quarantined with the new
+   * reason. Only while it is quarantined, so two replays of it never both start runs.
+   */
+  requalifyEvent(eventId: string, now: RequalifyInput): Promise<RequalifyResult>;
   /** Fires due cron ticks now; the engine does this by itself, tests with a manual clock call it. */
   fireDueSchedules(): Promise<number>;
   /** Looks for due runs now; the engine does this by itself, tests with a manual clock call it. */
@@ -254,6 +271,30 @@ export function createEngine(options: EngineOptions): Engine {
       await storage.addRuns(eventId, runs, clock.now());
       worker?.wake();
       return runs.map((r) => r.id);
+    },
+
+    async requalifyEvent(eventId, input) {
+      const stored = await storage.getEvent(eventId);
+      if (!stored) throw new ValidationError(`event ${eventId} does not exist`);
+      const skipped = { status: "skipped", reason: `it is ${stored.status} now, not quarantined` } as const;
+      if (stored.status !== "quarantined") return skipped;
+      let outcome: Requalification;
+      if ("unusable" in input) {
+        outcome = { quarantineReason: toStorableText(input.unusable) };
+      } else {
+        try {
+          outcome = { runs: runsFor({ ...stored, type: input.type, payload: input.payload }) };
+          if (input.parsedAgain) outcome.parsed = { type: input.type, payloadJson: payloadToJson(input.payload) };
+        } catch (error) {
+          if (!(error instanceof UnusableEventError)) throw error;
+          outcome = { quarantineReason: toStorableText(error.message) };
+        }
+      }
+      if (!(await storage.requalifyEvent(eventId, outcome, clock.now()))) return skipped;
+      if ("quarantineReason" in outcome) return { status: "quarantined", reason: outcome.quarantineReason };
+      if (outcome.runs.length === 0) return { status: "unmatched" };
+      worker?.wake();
+      return { status: "accepted", runIds: outcome.runs.map((r) => r.id) };
     },
 
     async fireDueSchedules() {

@@ -42,6 +42,8 @@ class StepFailedError extends Error {
   constructor(
     readonly stepName: string,
     readonly failedAttempts: number,
+    /** When the failed attempt of the step began. */
+    readonly startedAt: number,
     readonly policy: ResolvedRetryPolicy | undefined,
     override readonly cause: Error,
   ) {
@@ -69,10 +71,12 @@ export async function executeRun(
 ): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
   const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
+  const attemptStartedAt = deps.clock.now();
   if (run.crashes >= 2 * deps.maxCrashes) {
     // A suspect whose process died again and again while it ran alone: the run itself is the cause. One death
     // alone is not proof enough: a deploy or an operator's kill can land while a suspect runs.
-    await finish(run, deps, { kind: "dead", error: poisonReason(run, deps.maxCrashes), stepFailure: null });
+    const error = poisonReason(run, deps.maxCrashes);
+    await finish(run, deps, { kind: "dead", error, stepFailure: null, attempt: run.failures + 1, attemptStartedAt });
     return;
   }
   let resolveSuspension: () => void = () => {};
@@ -130,7 +134,7 @@ export async function executeRun(
       log.warn("run stopped: its lease was lost (expired or released); another attempt owns it");
       return;
     }
-    await handleFailure(run, policy, deps, thrown);
+    await handleFailure(run, policy, deps, thrown, attemptStartedAt);
   }
 }
 
@@ -164,7 +168,13 @@ function poisonReason(run: ClaimedRun, maxCrashes: number): string {
   );
 }
 
-async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, deps: ExecutionDeps, thrown: unknown) {
+async function handleFailure(
+  run: ClaimedRun,
+  runPolicy: ResolvedRetryPolicy,
+  deps: ExecutionDeps,
+  thrown: unknown,
+  runAttemptStartedAt: number,
+) {
   const stepFailed = thrown instanceof StepFailedError ? thrown : undefined;
   const cause = stepFailed ? stepFailed.cause : toError(thrown);
   const policy = stepFailed?.policy ?? runPolicy;
@@ -172,16 +182,18 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
   const where = stepFailed ? `step "${stepFailed.stepName}"` : "run";
   const error = truncate(`${where}: ${cause.stack ?? `${cause.name}: ${cause.message}`}`);
   const stepFailure = stepFailed ? { name: stepFailed.stepName, error } : null;
+  const attempt = { attempt: failedAttempts, attemptStartedAt: stepFailed?.startedAt ?? runAttemptStartedAt };
   if (await holdForConnection(run, deps, cause, where)) return;
   deps.logger.warn({ runId: run.id, attempt: failedAttempts, err: cause.message }, `${where} failed`);
 
   if (isNonRetryable(cause)) {
-    await finish(run, deps, { kind: "failed", error, stepFailure });
+    await finish(run, deps, { kind: "failed", error, stepFailure, ...attempt });
   } else if (failedAttempts >= policy.maxAttempts) {
     await finish(run, deps, {
       kind: "dead",
       error: `retries exhausted after ${failedAttempts} attempts; last error: ${error}`,
       stepFailure,
+      ...attempt,
     });
   } else {
     const retryAfterMs = (cause as Partial<RetryableError>).retryAfterMs;
@@ -197,6 +209,7 @@ async function handleFailure(run: ClaimedRun, runPolicy: ResolvedRetryPolicy, de
       availableAt: now + delay,
       error,
       stepFailure,
+      ...attempt,
       now,
     });
   }
@@ -237,7 +250,13 @@ async function holdForConnection(run: ClaimedRun, deps: ExecutionDeps, cause: Er
 async function finish(
   run: ClaimedRun,
   deps: ExecutionDeps,
-  outcome: { kind: "failed" | "dead"; error: string; stepFailure: { name: string; error: string } | null },
+  outcome: {
+    kind: "failed" | "dead";
+    error: string;
+    stepFailure: { name: string; error: string } | null;
+    attempt: number;
+    attemptStartedAt: number;
+  },
 ) {
   await deps.transition({
     kind: "finishRunWithError",
@@ -246,6 +265,8 @@ async function finish(
     status: outcome.kind,
     error: truncate(outcome.error),
     stepFailure: outcome.stepFailure,
+    attempt: outcome.attempt,
+    attemptStartedAt: outcome.attemptStartedAt,
     now: deps.clock.now(),
   });
 }
@@ -289,6 +310,7 @@ function createStepTools(
     let value: T;
     const idempotencyKey = idempotencyKeyFor(run.id, key);
     fence.assertHeld(() => `step "${key}"`);
+    const startedAt = deps.clock.now();
     try {
       value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
         fn({ idempotencyKey, attempt }),
@@ -297,7 +319,7 @@ function createStepTools(
       // An aborted request, or the step's own reaction to it, is not a failure of the step.
       if (!fence.held) throw new LeaseLostError(`step "${key}" was stopped: the worker's lease on the run lapsed`);
       const stepPolicy = options?.retries ? resolveRetryPolicy(options.retries, policy) : undefined;
-      throw new StepFailedError(key, attempt, stepPolicy, toError(error));
+      throw new StepFailedError(key, attempt, startedAt, stepPolicy, toError(error));
     }
     const outputJson = stepResultToJson(key, value);
     const now = deps.clock.now();
@@ -308,6 +330,7 @@ function createStepTools(
         leaseToken: run.leaseToken,
         name: key,
         outputJson,
+        startedAt,
         now,
       }))
     ) {

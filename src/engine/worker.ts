@@ -207,6 +207,7 @@ export class Worker {
     const integration = this.#deps.integrations.get(run.integrationId);
     const done = (async () => {
       if (!integration) {
+        const now = this.#deps.clock.now();
         await this.#deps.transition({
           kind: "finishRunWithError",
           runId: run.id,
@@ -214,7 +215,9 @@ export class Worker {
           status: "failed",
           error: `no integration "${run.integrationId}" is loaded in this worker; deploy it and replay the run`,
           stepFailure: null,
-          now: this.#deps.clock.now(),
+          attempt: run.failures + 1,
+          attemptStartedAt: now,
+          now,
         });
         return;
       }

@@ -100,7 +100,16 @@ export interface StepFailure {
 
 /** The named state transitions of a claimed run. Each applies only while the caller still holds the lease. */
 export type RunTransition =
-  | { kind: "recordStep"; runId: string; leaseToken: string; name: string; outputJson: string | null; now: number }
+  | {
+      kind: "recordStep";
+      runId: string;
+      leaseToken: string;
+      name: string;
+      outputJson: string | null;
+      /** When the attempt that succeeded began; `now` is when it ended. */
+      startedAt: number;
+      now: number;
+    }
   | { kind: "completeRun"; runId: string; leaseToken: string; outputJson: string | null; now: number }
   | {
       kind: "retryRun";
@@ -109,6 +118,10 @@ export type RunTransition =
       availableAt: number;
       error: string;
       stepFailure: StepFailure | null;
+      /** Which attempt failed (of the step, or of the run when it failed outside a step): 1 for the first. */
+      attempt: number;
+      /** When that attempt began. */
+      attemptStartedAt: number;
       now: number;
     }
   | {
@@ -118,6 +131,10 @@ export type RunTransition =
       status: "failed" | "dead";
       error: string;
       stepFailure: StepFailure | null;
+      /** Which attempt failed (of the step, or of the run when it failed outside a step): 1 for the first. */
+      attempt: number;
+      /** When that attempt began. */
+      attemptStartedAt: number;
       now: number;
     }
   | { kind: "sleepRun"; runId: string; leaseToken: string; name: string; wakeAt: number; now: number }
@@ -187,6 +204,8 @@ export interface EventFilter {
   source?: string;
   /** Only events received at or after this time (epoch ms). */
   since?: number;
+  /** Only events received before this time (epoch ms). */
+  until?: number;
   limit?: number;
 }
 
@@ -219,6 +238,9 @@ export interface PollLease {
 
 export interface StepRecord extends JournalEntry {
   runId: string;
+  /** When its last attempt began: for a completed step, the one that succeeded. Null for steps stored before 007. */
+  startedAt: number | null;
+  /** When its last attempt ended. */
   updatedAt: number;
 }
 
@@ -226,7 +248,68 @@ export interface RunFilter {
   status?: RunStatus;
   integrationId?: string;
   eventId?: string;
+  /** Only runs created at or after this time (epoch ms). */
+  createdSince?: number;
+  /** Only runs created before this time (epoch ms). */
+  createdBefore?: number;
   limit?: number;
+}
+
+/**
+ * The runs a bulk replay works through: fixed when it starts, so runs that end in `status` while it works
+ * (or after an interrupted replay) are not taken, and a page never has to be read twice.
+ */
+export interface ReplaySelection {
+  status: "dead" | "failed";
+  integrationId?: string;
+  createdSince?: number;
+  createdBefore?: number;
+  /** Only runs that had finished by this time: when the replay started. */
+  finishedBy: number;
+}
+
+export interface ReplayCandidate {
+  /** The keyset cursor of the next page. */
+  seq: number;
+  id: string;
+  integrationId: string;
+  createdAt: number;
+  lastError: string | null;
+}
+
+/** The events a bulk replay of events works through, oldest first. */
+export interface EventSelection {
+  status: EventStatus;
+  source?: string;
+  receivedSince?: number;
+  receivedBefore?: number;
+}
+
+/**
+ * What a replay found for a quarantined event under the current config: the runs it starts (none: it is
+ * unmatched), with its type and payload as parsed now when its body could not be parsed before; or why it
+ * still cannot be processed.
+ */
+export type Requalification =
+  | { runs: NewRun[]; parsed?: { type: string; payloadJson: string } }
+  | { quarantineReason: string };
+
+/** One entry of a run's history (see migration 007): what happened to it besides its completed steps. */
+export interface RunHistoryEntry {
+  kind: "retry" | "dead" | "failed" | "wait" | "pause" | "sleep" | "interrupt" | "replay";
+  /** The step, for step failures and sleeps; null for what concerns the run as a whole. */
+  stepName: string | null;
+  /** Which attempt failed (of the step, or of the run outside any step). */
+  attempt: number | null;
+  /** The connection a wait or pause is on. */
+  connectionId: string | null;
+  /** When the failed attempt began. */
+  startedAt: number | null;
+  at: number;
+  /** Until when a wait or sleep holds the run. */
+  until: number | null;
+  /** The full error, or the reason of a wait, pause or interruption; for a replay, the status it left. */
+  detail: string | null;
 }
 
 export interface BackupSummary {
@@ -294,6 +377,35 @@ export interface Storage {
 
   /** Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step. */
   replayRun(runId: string, now: number): Promise<RunRecord>;
+  /** How many runs a bulk replay selects. */
+  countRunsToReplay(selection: ReplaySelection): Promise<number>;
+  /** The next page of a bulk replay's selection, after the cursor `afterSeq` (0 for the first), oldest first. */
+  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]>;
+  /**
+   * Replays those of `runIds` still in the selection's status and finished by its `finishedBy`, in one
+   * transaction, as replayRun does; returns the ids replayed. A run that left it (replayed already, by this or
+   * another replay, even if it died again since) is skipped, so repeating a call, or an interrupted bulk
+   * replay, never replays a run twice.
+   */
+  replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]>;
+  /** How many events a bulk replay of events selects. */
+  countEventsToReplay(selection: EventSelection): Promise<number>;
+  /** The next page of events, oldest first, after the event `after` (null for the first page). */
+  listEventsToReplay(
+    selection: EventSelection,
+    after: { receivedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<EventRecord[]>;
+  /**
+   * A quarantined event judged again under the current config: with runs, it becomes accepted and they start;
+   * with none, unmatched; otherwise it stays quarantined with the new reason. Only while it is still quarantined: false when it
+   * was not (replayed already), and nothing is written.
+   */
+  requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean>;
 
   /**
    * Fires a schedule tick at most once across all workers: returns false if this
@@ -334,6 +446,8 @@ export interface Storage {
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
   countEventsByStatus(): Promise<Partial<Record<EventStatus, number>>>;
   listSteps(runId: string): Promise<StepRecord[]>;
+  /** A run's history besides its completed steps, oldest first. */
+  listRunHistory(runId: string): Promise<RunHistoryEntry[]>;
   /** All runs, or those of one integration. */
   countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>>;
 

@@ -2,9 +2,13 @@ import type { Kysely } from "kysely";
 import type {
   EventFilter,
   EventRecord,
+  EventSelection,
   EventStatus,
   PollState,
+  ReplayCandidate,
+  ReplaySelection,
   RunFilter,
+  RunHistoryEntry,
   RunRecord,
   RunStatus,
   StepRecord,
@@ -12,10 +16,12 @@ import type {
 import {
   type EventRow,
   type PollSourceRow,
+  type RunHistoryRow,
   type RunRow,
   type StepRow,
   toEventRecord,
   toPollState,
+  toRunHistoryEntry,
   toRunRecord,
   toStepRecord,
 } from "./rows.ts";
@@ -47,6 +53,8 @@ export class ReadQueries {
     if (filter.status) query = query.where("status", "=", filter.status);
     if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
     if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
+    if (filter.createdSince !== undefined) query = query.where("created_at", ">=", filter.createdSince);
+    if (filter.createdBefore !== undefined) query = query.where("created_at", "<", filter.createdBefore);
     const rows = await query
       .orderBy("seq", "desc")
       .limit(filter.limit ?? 100)
@@ -59,6 +67,7 @@ export class ReadQueries {
     if (filter.status) query = query.where("status", "=", filter.status);
     if (filter.source) query = query.where("source", "=", filter.source);
     if (filter.since !== undefined) query = query.where("received_at", ">=", filter.since);
+    if (filter.until !== undefined) query = query.where("received_at", "<", filter.until);
     const rows = await query
       .orderBy("received_at", "desc")
       .limit(filter.limit ?? 100)
@@ -74,6 +83,84 @@ export class ReadQueries {
       .orderBy("updated_at")
       .execute();
     return rows.map((r) => toStepRecord(r as StepRow));
+  }
+
+  async listRunHistory(runId: string): Promise<RunHistoryEntry[]> {
+    const rows = await this.#db
+      .selectFrom("run_history")
+      .selectAll()
+      .where("run_id", "=", runId)
+      .orderBy("seq")
+      .execute();
+    return rows.map((r) => toRunHistoryEntry(r as RunHistoryRow));
+  }
+
+  async countRunsToReplay(selection: ReplaySelection): Promise<number> {
+    const row = await this.#runsToReplay(selection)
+      .select((eb) => eb.fn.countAll<number>().as("count"))
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
+  async listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
+    const rows = await this.#runsToReplay(selection)
+      .select(["seq", "id", "integration_id", "created_at", "last_error"])
+      .where("seq", ">", afterSeq)
+      .orderBy("seq")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({
+      seq: Number(r.seq),
+      id: r.id,
+      integrationId: r.integration_id,
+      createdAt: Number(r.created_at),
+      lastError: r.last_error,
+    }));
+  }
+
+  #runsToReplay(selection: ReplaySelection) {
+    let query = this.#db
+      .selectFrom("runs")
+      .where("status", "=", selection.status)
+      .where("finished_at", "<=", selection.finishedBy);
+    if (selection.integrationId) query = query.where("integration_id", "=", selection.integrationId);
+    if (selection.createdSince !== undefined) query = query.where("created_at", ">=", selection.createdSince);
+    if (selection.createdBefore !== undefined) query = query.where("created_at", "<", selection.createdBefore);
+    return query;
+  }
+
+  async countEventsToReplay(selection: EventSelection): Promise<number> {
+    const row = await this.#eventsToReplay(selection)
+      .select((eb) => eb.fn.countAll<number>().as("count"))
+      .executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
+  /** Keyset paging on (received_at, id): events that stay quarantined must not be read again. */
+  async listEventsToReplay(
+    selection: EventSelection,
+    after: { receivedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<EventRecord[]> {
+    let query = this.#eventsToReplay(selection).selectAll();
+    if (after) {
+      query = query.where((eb) =>
+        eb.or([
+          eb("received_at", ">", after.receivedAt),
+          eb.and([eb("received_at", "=", after.receivedAt), eb("id", ">", after.id)]),
+        ]),
+      );
+    }
+    const rows = await query.orderBy("received_at").orderBy("id").limit(limit).execute();
+    return rows.map((r) => toEventRecord(r as EventRow));
+  }
+
+  #eventsToReplay(selection: EventSelection) {
+    let query = this.#db.selectFrom("events").where("status", "=", selection.status);
+    if (selection.source) query = query.where("source", "=", selection.source);
+    if (selection.receivedSince !== undefined) query = query.where("received_at", ">=", selection.receivedSince);
+    if (selection.receivedBefore !== undefined) query = query.where("received_at", "<", selection.receivedBefore);
+    return query;
   }
 
   async countRunsByStatus(filter: { integrationId?: string } = {}): Promise<Partial<Record<RunStatus, number>>> {

@@ -1,5 +1,5 @@
 import { ValidationError } from "../sdk/errors.ts";
-import type { RunRecord, RunStatus } from "./contract.ts";
+import type { ReplaySelection, RunRecord, RunStatus } from "./contract.ts";
 import { type RunRow, toRunRecord } from "./rows.ts";
 
 /**
@@ -34,4 +34,21 @@ export function replayedRun(row: RunRow, status: RunStatus, now: number): RunRec
     crashes: 0,
     finished_at: null,
   });
+}
+
+/** What a bulk replay reads of a run, under its row lock, to decide. */
+export interface ReplayRow {
+  id: string;
+  status: string;
+  concurrency_key: string | null;
+  concurrency_limit: number | null;
+  finished_at: number | null;
+}
+
+/**
+ * Whether the run is still one a bulk replay selected: in its status, and finished by the time it started. A
+ * run replayed since (by it or anyone) and dead again is not: that death is not one this replay was asked about.
+ */
+export function stillSelected(run: ReplayRow, selection: Pick<ReplaySelection, "status" | "finishedBy">): boolean {
+  return run.status === selection.status && run.finished_at !== null && Number(run.finished_at) <= selection.finishedBy;
 }

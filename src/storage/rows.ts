@@ -5,6 +5,7 @@ import type {
   NewEvent,
   PollState,
   RenewedLease,
+  RunHistoryEntry,
   RunRecord,
   RunStatus,
   StepRecord,
@@ -59,7 +60,20 @@ export interface StepRow {
   output: string | null;
   error: string | null;
   failures: number;
+  started_at?: number | null;
   updated_at: number;
+}
+
+export interface RunHistoryRow {
+  run_id: string;
+  kind: string;
+  step_name: string | null;
+  attempt: number | null;
+  connection_id: string | null;
+  started_at: number | null;
+  at: number;
+  until_at: number | null;
+  detail: string | null;
 }
 
 export const runColumns =
@@ -124,7 +138,21 @@ export function toStepRecord(row: StepRow): StepRecord {
     outputJson: row.output,
     error: row.error,
     failures: row.failures,
+    startedAt: nullableNumber(row.started_at ?? null),
     updatedAt: Number(row.updated_at),
+  };
+}
+
+export function toRunHistoryEntry(row: RunHistoryRow): RunHistoryEntry {
+  return {
+    kind: row.kind as RunHistoryEntry["kind"],
+    stepName: row.step_name,
+    attempt: row.attempt,
+    connectionId: row.connection_id,
+    startedAt: nullableNumber(row.started_at),
+    at: Number(row.at),
+    until: nullableNumber(row.until_at),
+    detail: row.detail,
   };
 }
 

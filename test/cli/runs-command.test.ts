@@ -71,6 +71,8 @@ describe("tenon runs (SQLite), for scripts", () => {
         availableAt: t0 + 1000,
         error: "create invoice: 503",
         stepFailure: { name: "create invoice", error: "503" },
+        attempt: 1,
+        attemptStartedAt: t0,
         now: t0,
       });
       await claimAndApply(t0 + 1000, {
@@ -80,6 +82,8 @@ describe("tenon runs (SQLite), for scripts", () => {
         status: "dead",
         error: deadError,
         stepFailure: { name: "create invoice", error: deadError },
+        attempt: 2,
+        attemptStartedAt: t0 + 1000,
         now: t0 + 1000,
       });
       await accept("done-run", "crm-sync", t0 + 2000);
@@ -116,10 +120,18 @@ describe("tenon runs (SQLite), for scripts", () => {
     });
     expect(runs[0]).toMatchObject({ status: "queued", lastError: null, startedAt: null, finishedAt: null });
 
-    // The table, for people, still shows the first line, cut to its column.
+    // The table, for people, shows it whole under its run, wrapped to 100 columns (stdout is not a terminal).
     const table = await tenon(["runs", "--status", "dead"]);
-    expect(table.stdout).toContain("create invoice: the accounting API answered 400");
-    expect(table.stdout).not.toContain("Required param missing");
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[1]).toMatch(/^dead-run\s+order-sync\s+dead\s+2\s+/);
+    expect(lines.slice(2).join("\n")).toBe(
+      [
+        "  last error: create invoice: the accounting API answered 400 after 5 attempts: ValidationFault:",
+        "  CustomerRef is required",
+        '  {"Fault":{"Error":[{"Message":"Required param missing","Detail":"CustomerRef","code":"2020"}]}}',
+      ].join("\n"),
+    );
+    expect(lines.every((line) => line.length <= 100)).toBe(true);
   });
 
   it("--json applies --status, --integration and --limit as the table does", async () => {

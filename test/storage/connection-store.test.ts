@@ -274,6 +274,8 @@ describe.each(backends)("connection store on $name", (backend) => {
           availableAt: retryAt,
           error: "boom",
           stepFailure: null,
+          attempt: 1,
+          attemptStartedAt: t0,
           now: t0,
         },
       ]);

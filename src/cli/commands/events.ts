@@ -1,10 +1,10 @@
 import { readSettings } from "../../config/settings.ts";
 import { ValidationError } from "../../sdk/errors.ts";
-import type { RawWebhookPayload } from "../../server/hooks-route.ts";
 import type { EventFilter, EventRecord, EventStatus, RunStatus } from "../../storage/contract.ts";
 import { type EventStatusChoice, toEventStatus } from "../event-statuses.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
+import { isRawWebhookPayload } from "../raw-webhook-payload.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 import { wrapText } from "../wrap-text.ts";
 
@@ -151,17 +151,6 @@ function parsePayload(payloadJson: string): unknown {
   } catch {
     return payloadJson;
   }
-}
-
-function isRawWebhookPayload(payload: unknown): payload is RawWebhookPayload {
-  if (typeof payload !== "object" || payload === null) return false;
-  const { contentType, encoding, body, ...rest } = payload as Record<string, unknown>;
-  return (
-    Object.keys(rest).length === 0 &&
-    (contentType === null || typeof contentType === "string") &&
-    (encoding === "utf8" || encoding === "base64") &&
-    typeof body === "string"
-  );
 }
 
 /** Wrapped to the terminal's width (100 columns when not a terminal), two spaces in. */

@@ -1,23 +1,109 @@
 import { loadConfig } from "../../config/load-config.ts";
 import { readSettings } from "../../config/settings.ts";
 import { createEngine, type Engine } from "../../engine/engine.ts";
+import { resolveWebhookSources, type WebhookSource } from "../../ingestion/webhooks/webhook-sources.ts";
 import type { Integration } from "../../sdk/define-integration.ts";
+import { ValidationError } from "../../sdk/errors.ts";
+import { readQuarantinedEvent } from "../read-quarantined-event.ts";
+import { replayEventsInBulk } from "../replay-events-in-bulk.ts";
+import { replayRunsInBulk } from "../replay-runs-in-bulk.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 
-/** `tenon replay <runId>`: requeues the run; the process running `tenon start` executes it. */
-export async function replayRunCommand(runId: string): Promise<void> {
+export interface ReplayRunsOptions {
+  status?: "dead" | "failed";
+  integration?: string;
+  /** How far back, in milliseconds: runs created this recently. */
+  since?: number;
+  /** Runs created before this time (epoch ms). */
+  until?: number;
+  dryRun?: boolean;
+  rps?: number;
+}
+
+export interface ReplayEventsOptions {
+  config: string;
+  status?: "quarantined";
+  source?: string;
+  since?: number;
+  until?: number;
+  dryRun?: boolean;
+}
+
+/** `tenon replay <runId>`, or `tenon replay --status dead …` for every run that matches. */
+export async function replayRunCommand(runId: string | undefined, options: ReplayRunsOptions): Promise<void> {
+  if (runId === undefined) {
+    if (options.status === undefined) {
+      throw new ValidationError("give a run id, or --status dead (or failed) to replay every run in that status");
+    }
+    const { status, integration, since, until } = options;
+    const selection = {
+      status,
+      ...(integration === undefined ? {} : { integrationId: integration }),
+      ...(since === undefined ? {} : { createdSince: Date.now() - since }),
+      ...(until === undefined ? {} : { createdBefore: until }),
+    };
+    const storage = await openExistingStorage(readSettings());
+    try {
+      // Prepares the transitions' statements; a no-op on an up-to-date database.
+      await storage.migrate();
+      await replayRunsInBulk(storage, { selection, dryRun: options.dryRun === true, rps: options.rps });
+    } finally {
+      await storage.close();
+    }
+    return;
+  }
+  if (options.status !== undefined || options.dryRun) {
+    throw new ValidationError("give either a run id or --status, not both");
+  }
   // Replaying a run keeps its journal and needs no integration code, so no config is loaded.
   const run = await withProducerEngine([], (engine) => engine.replay(runId));
   console.log(`run ${run.id} (${run.integrationId}) is ${run.status} again; it resumes at its first incomplete step.`);
   console.log("A running `tenon start` picks it up within a second.");
 }
 
-/** `tenon replay-event <eventId>`: starts fresh runs for the event, matched against the config's integrations. */
-export async function replayEventCommand(eventId: string, options: { config: string }): Promise<void> {
+/** `tenon replay-event <eventId>`, or `tenon replay-event --status quarantined …` for every quarantined event. */
+export async function replayEventCommand(eventId: string | undefined, options: ReplayEventsOptions): Promise<void> {
+  if (eventId !== undefined && (options.status !== undefined || options.dryRun)) {
+    throw new ValidationError("give either an event id or --status quarantined, not both");
+  }
+  if (eventId === undefined && options.status === undefined) {
+    throw new ValidationError("give an event id, or --status quarantined to replay every quarantined event");
+  }
   const config = await loadConfig(options.config);
-  const runIds = await withProducerEngine(config.integrations, (engine) => engine.replayEvent(eventId));
+  const sources = resolveWebhookSources(config.webhooks ?? {});
+  await withProducerEngine(config.integrations, async (engine) => {
+    if (eventId !== undefined) return replayOneEvent(engine, sources, eventId, options.config);
+    const { source, since, until } = options;
+    const selection = {
+      ...(source === undefined ? {} : { source }),
+      ...(since === undefined ? {} : { receivedSince: Date.now() - since }),
+      ...(until === undefined ? {} : { receivedBefore: until }),
+    };
+    await replayEventsInBulk(engine, sources, { selection, dryRun: options.dryRun === true });
+  });
+}
+
+async function replayOneEvent(
+  engine: Engine,
+  sources: ReadonlyMap<string, WebhookSource>,
+  eventId: string,
+  configPath: string,
+): Promise<void> {
+  const event = await engine.storage.getEvent(eventId);
+  if (event?.status === "quarantined") {
+    const result = await engine.requalifyEvent(eventId, readQuarantinedEvent(event, sources));
+    if (result.status === "accepted")
+      console.log(`event ${eventId} is accepted now; started ${result.runIds.length} run(s):`);
+    else if (result.status === "unmatched")
+      console.log(`event ${eventId} matches no integration in ${configPath}: it is unmatched now.`);
+    else if (result.status === "quarantined") console.log(`event ${eventId} stays quarantined: ${result.reason}`);
+    else console.log(`event ${eventId} was not replayed: ${result.reason}`);
+    if (result.status === "accepted") for (const id of result.runIds) console.log(`  ${id}`);
+    return;
+  }
+  const runIds = await engine.replayEvent(eventId);
   if (runIds.length === 0) {
-    console.log(`event ${eventId} matches no integration in ${options.config}; no run was started.`);
+    console.log(`event ${eventId} matches no integration in ${configPath}; no run was started.`);
     return;
   }
   console.log(`event ${eventId}: started ${runIds.length} new run(s):`);

@@ -4,12 +4,15 @@ import { isRunStatus, runStatuses } from "../../storage/run-statuses.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
-
-const errorWidth = 80;
+import { wrapText } from "../wrap-text.ts";
 
 export interface RunsOptions {
   status?: string;
   integration?: string;
+  /** How far back, in milliseconds (`--since 1h`): runs created this recently. */
+  since?: number;
+  /** Runs created before this time (epoch ms; `--until 2h` or an ISO time). */
+  until?: number;
   limit: number;
   /** Counts by status instead of a list; `limit` does not apply. */
   count?: boolean;
@@ -41,6 +44,8 @@ export async function runsCommand(options: RunsOptions): Promise<void> {
   const filter: RunFilter = { limit: options.limit };
   if (options.status !== undefined && isRunStatus(options.status)) filter.status = options.status;
   if (options.integration !== undefined) filter.integrationId = options.integration;
+  if (options.since !== undefined) filter.createdSince = Date.now() - options.since;
+  if (options.until !== undefined) filter.createdBefore = options.until;
   const storage = await openExistingStorage(readSettings());
   try {
     if (options.count) {
@@ -66,11 +71,20 @@ async function listRuns(storage: Storage, filter: RunFilter): Promise<ListedRun[
   return Promise.all(runs.map(async (run) => ({ run, failures: await failedAttempts(storage, run) })));
 }
 
+/** One row per run; an unfinished or failed run's last error follows its row, whole, wrapped to the terminal. */
 function formatRuns(runs: ListedRun[], now: number): string {
   if (runs.length === 0) return "no runs match";
-  const header = ["ID", "INTEGRATION", "STATUS", "FAILURES", "LAST ERROR", "CREATED"];
-  const rows = runs.map((listed) => toRow(listed, now));
-  return formatTable(header, rows);
+  const header = ["ID", "INTEGRATION", "STATUS", "FAILURES", "CREATED"];
+  const [headerLine, ...rowLines] = formatTable(
+    header,
+    runs.map((listed) => toRow(listed, now)),
+  ).split("\n");
+  const lines = [headerLine ?? ""];
+  runs.forEach(({ run }, index) => {
+    lines.push(rowLines[index] ?? "");
+    if (run.lastError !== null) lines.push(...indented(`last error: ${run.lastError}`));
+  });
+  return lines.join("\n");
 }
 
 /**
@@ -122,17 +136,11 @@ function toJson({ run, failures }: ListedRun): RunJson {
 }
 
 function toRow({ run, failures }: ListedRun, now: number): string[] {
-  return [
-    run.id,
-    run.integrationId,
-    run.status,
-    String(failures),
-    firstLine(run.lastError ?? ""),
-    formatLocalTimeWithAge(run.createdAt, now),
-  ];
+  return [run.id, run.integrationId, run.status, String(failures), formatLocalTimeWithAge(run.createdAt, now)];
 }
 
-function firstLine(text: string): string {
-  const line = text.split("\n", 1)[0] ?? "";
-  return line.length > errorWidth ? `${line.slice(0, errorWidth - 1)}…` : line;
+/** Wrapped to the terminal's width (100 columns when not a terminal), two spaces in. */
+function indented(text: string): string[] {
+  const width = (process.stdout.columns ?? 100) - 2;
+  return wrapText(text, width).map((line) => `  ${line}`);
 }

@@ -5,6 +5,7 @@ import { connectionsSchema } from "./003-connections.ts";
 import { crashAccountingSchema } from "./004-crash-accounting.ts";
 import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
+import { runHistorySchema } from "./007-run-history.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -13,6 +14,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["004-crash-accounting", crashAccountingSchema],
   ["005-circuit-probe-ids", circuitProbeIdsSchema],
   ["006-refresh-claims", refreshClaimsSchema],
+  ["007-run-history", runHistorySchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

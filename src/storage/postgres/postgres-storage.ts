@@ -8,6 +8,7 @@ import type {
   ClaimInput,
   EventFilter,
   EventRecord,
+  EventSelection,
   EventStatus,
   NewEvent,
   NewRun,
@@ -15,7 +16,11 @@ import type {
   PollLease,
   PollState,
   RenewedLease,
+  ReplayCandidate,
+  ReplaySelection,
+  Requalification,
   RunFilter,
+  RunHistoryEntry,
   RunRecord,
   RunStatus,
   RunTransition,
@@ -25,7 +30,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError, replayedRun } from "../replay-rules.ts";
+import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -36,6 +41,7 @@ import {
   type StepRow,
   toRenewedLease,
 } from "../rows.ts";
+import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
@@ -54,6 +60,23 @@ const readyTimeoutMs = 2000;
 const retryableSqlStates = new Set(["40P01", "40001"]);
 
 type Client = pg.PoolClient;
+type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
+type ReplayedRow = ReplayRow;
+
+async function recordHistory(client: Client, input: HistoryInput): Promise<void> {
+  const e = { ...noHistoryFields, ...input };
+  await client.query(q.recordHistory, [
+    e.runId,
+    e.kind,
+    e.stepName,
+    e.attempt,
+    e.connectionId,
+    e.startedAt,
+    e.at,
+    e.until,
+    e.detail,
+  ]);
+}
 
 /**
  * PostgreSQL backend for many workers: claims with FOR UPDATE SKIP LOCKED,
@@ -406,6 +429,7 @@ export class PostgresStorage implements Storage {
             steps.map((s) => s.t.name),
             steps.map((s) => s.t.outputJson),
             steps.map((s) => s.t.now),
+            steps.map((s) => s.t.startedAt),
           ],
         });
         const written = new Set(rows.map((r) => `${r.run_id}\u0000${r.lease_token}`));
@@ -450,9 +474,7 @@ export class PostgresStorage implements Storage {
           t.runId,
           t.leaseToken,
         ]);
-        if (rowCount === 1 && t.stepFailure) {
-          await client.query(q.recordStepFailure, [t.runId, t.stepFailure.name, t.stepFailure.error, t.now]);
-        }
+        if (rowCount === 1) await this.#recordFailedAttempt(client, t, "retry");
         return rowCount === 1;
       }
       case "finishRunWithError": {
@@ -467,16 +489,16 @@ export class PostgresStorage implements Storage {
         ]);
         const row = rows[0];
         if (!row) return false;
-        if (t.stepFailure)
-          await client.query(q.recordStepFailure, [t.runId, t.stepFailure.name, t.stepFailure.error, t.now]);
+        await this.#recordFailedAttempt(client, t, t.status);
         if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
         return true;
       }
       case "sleepRun": {
         const { rowCount } = await client.query(q.sleepRun, [t.wakeAt, t.now, t.runId, t.leaseToken]);
-        if (rowCount === 1)
-          await client.query(q.recordSleep, [t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now]);
-        return rowCount === 1;
+        if (rowCount !== 1) return false;
+        await client.query(q.recordSleep, [t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now]);
+        await recordHistory(client, { runId: t.runId, kind: "sleep", stepName: t.name, at: t.now, until: t.wakeAt });
+        return true;
       }
       case "releaseRun":
         return this.#requeue(client, t);
@@ -494,16 +516,34 @@ export class PostgresStorage implements Storage {
           t.runId,
           t.leaseToken,
         ]);
-        return rowCount === 1;
+        if (rowCount !== 1) return false;
+        const { runId, connectionId, now: at, availableAt: until, reason: detail } = t;
+        await recordHistory(client, { runId, kind: "wait", connectionId, at, until, detail });
+        return true;
       }
       case "pauseRun": {
         const { rows } = await client.query<{ status: string }>(q.lockConnectionStatus, [t.connectionId]);
         // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
         if (rows[0]?.status !== "auth_failed") return this.#requeue(client, t);
         const { rowCount } = await client.query(q.pauseRun, [t.connectionId, t.reason, t.now, t.runId, t.leaseToken]);
-        return rowCount === 1;
+        if (rowCount !== 1) return false;
+        const { runId, connectionId, now: at, reason: detail } = t;
+        await recordHistory(client, { runId, kind: "pause", connectionId, at, detail });
+        return true;
       }
     }
+  }
+
+  /** The failed attempt, in the step's journal row (its latest error) and in the run's history (every error). */
+  async #recordFailedAttempt(client: Client, t: FailedAttempt, outcome: "retry" | "dead" | "failed"): Promise<void> {
+    const stepName = t.stepFailure?.name ?? null;
+    if (t.stepFailure) {
+      const { name, error } = t.stepFailure;
+      await client.query(q.recordStepFailure, [t.runId, name, error, t.attemptStartedAt, t.now]);
+    }
+    const detail = t.stepFailure?.error ?? t.error;
+    const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
+    await recordHistory(client, { runId, kind: outcome, stepName, attempt, startedAt, at, detail });
   }
 
   async #requeue(client: Client, t: { runId: string; leaseToken: string; now: number }): Promise<boolean> {
@@ -558,17 +598,84 @@ export class PostgresStorage implements Storage {
       const run = rows[0];
       const problem = replayableRunError(runId, run?.status);
       if (problem || !run) throw problem;
-      const wasFinished = terminalStatuses.includes(run.status as RunStatus);
-      const status = wasFinished
-        ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
-        : "queued";
-      await client.query(
-        "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
-        [status, now, runId],
-      );
-      await client.query("UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'", [runId]);
+      const status = await this.#replay(client, run, now);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
       return replayedRun(run, status, now);
+    });
+  }
+
+  async replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]> {
+    // Ids in sorted order, so two replays of overlapping pages lock the rows in the same order.
+    const sorted = [...runIds].sort();
+    return this.#transaction(async (client) => {
+      const replayed: string[] = [];
+      let queued = false;
+      for (const runId of sorted) {
+        const { rows } = await client.query<ReplayedRow>(q.runToReplay, [runId]);
+        const run = rows[0];
+        if (!run || !stillSelected(run, selection)) continue;
+        queued = (await this.#replay(client, run, now)) === "queued" || queued;
+        replayed.push(runId);
+      }
+      if (queued) await client.query(q.notifyRunsAvailable);
+      return replayed;
+    });
+  }
+
+  /** Requeues the run, locked by the caller's transaction, and returns its new status. */
+  async #replay(client: Client, run: ReplayedRow, now: number): Promise<RunStatus> {
+    const wasFinished = terminalStatuses.includes(run.status as RunStatus);
+    const status = wasFinished
+      ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
+      : "queued";
+    await client.query(q.replayRun, [status, now, run.id]);
+    await client.query(q.resetFailedSteps, [run.id]);
+    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status });
+    return status;
+  }
+
+  countRunsToReplay(selection: ReplaySelection): Promise<number> {
+    return this.#reads.countRunsToReplay(selection);
+  }
+
+  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
+    return this.#reads.listRunsToReplay(selection, afterSeq, limit);
+  }
+
+  countEventsToReplay(selection: EventSelection): Promise<number> {
+    return this.#reads.countEventsToReplay(selection);
+  }
+
+  listEventsToReplay(
+    selection: EventSelection,
+    after: { receivedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<EventRecord[]> {
+    return this.#reads.listEventsToReplay(selection, after, limit);
+  }
+
+  async requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean> {
+    return this.#transaction(async (client) => {
+      const { rowCount } = await client.query(q.quarantinedEvent, [eventId]);
+      if (rowCount !== 1) return false;
+      if ("quarantineReason" in outcome) {
+        await client.query(q.requarantineEvent, [outcome.quarantineReason, eventId]);
+        return true;
+      }
+      if (await this.#insertRuns(client, [{ id: eventId, receivedAt: now, runs: outcome.runs }]))
+        await client.query(q.notifyRunsAvailable);
+      const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
+      await client.query(q.requalifyEvent, [
+        status,
+        outcome.parsed?.type ?? null,
+        outcome.parsed?.payloadJson ?? null,
+        eventId,
+      ]);
+      return true;
     });
   }
 
@@ -667,6 +774,10 @@ export class PostgresStorage implements Storage {
 
   listSteps(runId: string): Promise<StepRecord[]> {
     return this.#reads.listSteps(runId);
+  }
+
+  listRunHistory(runId: string): Promise<RunHistoryEntry[]> {
+    return this.#reads.listRunHistory(runId);
   }
 
   countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>> {

@@ -38,20 +38,38 @@ export const postgresSql = {
    * the holder's write may be reported as done.
    */
   recordSteps: `WITH held AS (
-      SELECT v.run_id, v.lease_token, v.name, v.output, v.now
-      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(run_id, lease_token, name, output, now)
+      SELECT v.run_id, v.lease_token, v.name, v.output, v.started_at, v.now
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+        AS v(run_id, lease_token, name, output, now, started_at)
       JOIN runs r ON r.id = v.run_id AND r.lease_token = v.lease_token AND r.status = 'running'),
     written AS (
-      INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
-      SELECT run_id, name, 'completed', output, NULL, 0, now FROM held
-      ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL, updated_at = EXCLUDED.updated_at)
+      INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at)
+      SELECT run_id, name, 'completed', output, NULL, 0, started_at, now FROM held
+      ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL,
+        started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at)
     SELECT run_id, lease_token FROM held`,
-  completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
+  /** A succeeded run keeps no last error: its earlier failures stay in run_history, as attempts. */
+  completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
     FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
     WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
     RETURNING r.id, v.lease_token, r.concurrency_key`,
-  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4)
-    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1, updated_at = EXCLUDED.updated_at`,
+  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4, $5)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1,
+      started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at`,
+  /** Failed attempts, waits, pauses, sleeps, interruptions and replays: never a step that succeeded. */
+  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  runToReplay: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = $1 FOR UPDATE",
+  replayRun:
+    "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",
+  /** A replay gets a fresh retry budget for the step that failed. */
+  resetFailedSteps: "UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'",
+  /** The row lock makes two replays of one event take turns: the second finds it accepted and does nothing. */
+  quarantinedEvent: "SELECT id FROM events WHERE id = $1 AND status = 'quarantined' FOR UPDATE",
+  /** Its type and payload change only when its body is parsed now (NULL keeps them). */
+  requalifyEvent:
+    "UPDATE events SET status = $1, error = NULL, type = COALESCE($2, type), payload = COALESCE($3, payload) WHERE id = $4",
+  requarantineEvent: "UPDATE events SET error = $1 WHERE id = $2",
   retryRun: `UPDATE runs SET status = 'retrying', available_at = $1, last_error = $2, failures = failures + $3, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = $4
     WHERE id = $5 AND lease_token = $6 AND status = 'running'`,
   finishRunWithError: `UPDATE runs SET status = $1, last_error = $2, failures = failures + $3, lease_token = NULL, lease_until = NULL, finished_at = $4, updated_at = $4
@@ -129,18 +147,22 @@ export const postgresSql = {
  * Requeues the runs `target` selects (columns seq, id) as interrupted: at once, with no attempt used. Their
  * `crashes` grows by one unless they completed a step since their previous interruption (more completed
  * steps than `steps_at_interruption`), in which case it starts again from zero: a run that advances is
- * never dead-lettered by the crashes of its process. $1 is now; the reason is $2 unless given as SQL.
+ * never dead-lettered by the crashes of its process; each interruption is kept in the run's history. $1 is
+ * now; the reason is $2 unless given as SQL.
  */
 function interruptRuns(target: string, reason = "$2"): string {
   return `WITH target AS (${target}),
     progress AS (
       SELECT t.seq, count(s.run_id) AS completed FROM target t
-      LEFT JOIN steps s ON s.run_id = t.id AND s.status = 'completed' GROUP BY t.seq)
-    UPDATE runs r SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL,
-      crashes = CASE WHEN p.completed > r.steps_at_interruption THEN 0 ELSE r.crashes + 1 END,
-      steps_at_interruption = p.completed, last_error = ${reason}, updated_at = $1
-    FROM progress p WHERE r.seq = p.seq
-    RETURNING r.id`;
+      LEFT JOIN steps s ON s.run_id = t.id AND s.status = 'completed' GROUP BY t.seq),
+    requeued AS (
+      UPDATE runs r SET status = 'queued', available_at = $1, lease_token = NULL, lease_until = NULL,
+        crashes = CASE WHEN p.completed > r.steps_at_interruption THEN 0 ELSE r.crashes + 1 END,
+        steps_at_interruption = p.completed, last_error = ${reason}, updated_at = $1
+      FROM progress p WHERE r.seq = p.seq
+      RETURNING r.id, r.last_error),
+    recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'interrupt', $1, last_error FROM requeued)
+    SELECT id FROM requeued`;
 }
 
 /** Leases due runs that match `crashes` ($1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit). */

@@ -10,6 +10,7 @@ import type {
   ClaimInput,
   EventFilter,
   EventRecord,
+  EventSelection,
   EventStatus,
   NewEvent,
   NewRun,
@@ -17,7 +18,11 @@ import type {
   PollLease,
   PollState,
   RenewedLease,
+  ReplayCandidate,
+  ReplaySelection,
+  Requalification,
   RunFilter,
+  RunHistoryEntry,
   RunRecord,
   RunStatus,
   RunTransition,
@@ -27,7 +32,7 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { replayableRunError, replayedRun } from "../replay-rules.ts";
+import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import {
   type EventRow,
   eventStatus,
@@ -38,6 +43,7 @@ import {
   type StepRow,
   toRenewedLease,
 } from "../rows.ts";
+import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -51,6 +57,8 @@ export interface SqliteStorageOptions {
 }
 
 type Statements = { [K in keyof typeof sqliteSql]: Database.Statement };
+type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
+type ReplayedRow = ReplayRow;
 
 /**
  * SQLite backend: one process owns the file (WAL). The hot path (accept, claim,
@@ -296,7 +304,7 @@ export class SqliteStorage implements Storage {
     const s = this.#sql;
     switch (t.kind) {
       case "recordStep":
-        return s.recordStep.run(t.runId, t.name, t.outputJson, t.now, t.runId, t.leaseToken).changes === 1;
+        return s.recordStep.run(t.runId, t.name, t.outputJson, t.startedAt, t.now, t.runId, t.leaseToken).changes === 1;
       case "completeRun": {
         const row = s.completeRun.get(t.outputJson, t.now, t.now, t.runId, t.leaseToken) as
           | { concurrency_key: string | null }
@@ -308,7 +316,7 @@ export class SqliteStorage implements Storage {
       case "retryRun": {
         const runFailure = t.stepFailure ? 0 : 1;
         const ok = s.retryRun.run(t.availableAt, t.error, runFailure, t.now, t.runId, t.leaseToken).changes === 1;
-        if (ok && t.stepFailure) s.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.now);
+        if (ok) this.#recordFailedAttempt(t, "retry");
         return ok;
       }
       case "finishRunWithError": {
@@ -317,31 +325,65 @@ export class SqliteStorage implements Storage {
           | { concurrency_key: string | null }
           | undefined;
         if (!row) return false;
-        if (t.stepFailure) s.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.now);
+        this.#recordFailedAttempt(t, t.status);
         this.#releaseSlot(row.concurrency_key, t.now);
         return true;
       }
       case "sleepRun": {
         const ok = s.sleepRun.run(t.wakeAt, t.now, t.runId, t.leaseToken).changes === 1;
-        if (ok) s.recordSleep.run(t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now);
-        return ok;
+        if (!ok) return false;
+        s.recordSleep.run(t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now);
+        this.#recordHistory({ runId: t.runId, kind: "sleep", stepName: t.name, at: t.now, until: t.wakeAt });
+        return true;
       }
       case "releaseRun":
         return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
-      case "interruptRun":
-        return (
-          s.interruptRun.run({ now: t.now, reason: t.reason, id: t.runId, leaseToken: t.leaseToken }).changes === 1
-        );
-      case "waitRun":
-        return s.waitRun.run(t.availableAt, t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+      case "interruptRun": {
+        const ok =
+          s.interruptRun.run({ now: t.now, reason: t.reason, id: t.runId, leaseToken: t.leaseToken }).changes === 1;
+        if (ok) this.#recordHistory({ runId: t.runId, kind: "interrupt", at: t.now, detail: t.reason });
+        return ok;
+      }
+      case "waitRun": {
+        const ok = s.waitRun.run(t.availableAt, t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+        if (ok) {
+          const { runId, connectionId, now: at, availableAt: until, reason: detail } = t;
+          this.#recordHistory({ runId, kind: "wait", connectionId, at, until, detail });
+        }
+        return ok;
+      }
       case "pauseRun": {
         const connection = s.connectionStatus.get(t.connectionId) as { status: string } | undefined;
         // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
         if (connection?.status !== "auth_failed")
           return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
-        return s.pauseRun.run(t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+        const ok = s.pauseRun.run(t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
+        if (ok)
+          this.#recordHistory({
+            runId: t.runId,
+            kind: "pause",
+            connectionId: t.connectionId,
+            at: t.now,
+            detail: t.reason,
+          });
+        return ok;
       }
     }
+  }
+
+  /** The failed attempt, in the step's journal row (its latest error) and in the run's history (every error). */
+  #recordFailedAttempt(t: FailedAttempt, outcome: "retry" | "dead" | "failed"): void {
+    const stepName = t.stepFailure?.name ?? null;
+    if (t.stepFailure) {
+      this.#sql.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.attemptStartedAt, t.now);
+    }
+    const detail = t.stepFailure?.error ?? t.error;
+    const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
+    this.#recordHistory({ runId, kind: outcome, stepName, attempt, startedAt, at, detail });
+  }
+
+  #recordHistory(entry: HistoryInput): void {
+    this.#sql.recordHistory.run({ ...noHistoryFields, ...entry });
   }
 
   #releaseSlot(key: string | null, now: number): void {
@@ -364,14 +406,12 @@ export class SqliteStorage implements Storage {
 
   async beginWorkerSession(now: number): Promise<number> {
     if (this.#path !== ":memory:") this.#ownership ??= takeWorkerOwnership(this.#path);
-    return this.#durably(
-      () =>
-        this.#sql.interruptAllRuns.run({
-          now,
-          reason:
-            "the process running this attempt stopped without finishing it (crash); the run was requeued at restart",
-        }).changes,
-    );
+    const reason =
+      "the process running this attempt stopped without finishing it (crash); the run was requeued at restart";
+    return this.#durably(() => {
+      this.#sql.recordAllInterruptions.run({ now, reason });
+      return this.#sql.interruptAllRuns.run({ now, reason }).changes;
+    });
   }
 
   async endWorkerSession(): Promise<void> {
@@ -392,16 +432,67 @@ export class SqliteStorage implements Storage {
       const problem = replayableRunError(runId, row?.status);
       if (problem) throw problem;
       const run = row as RunRow & { concurrency_limit: number | null };
-      const wasFinished = terminalStatuses.includes(run.status as RunStatus);
-      const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
-      this.#db
-        .prepare(
-          "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
-        )
-        .run(status, now, now, runId);
-      // A replay gets a fresh retry budget for the step that failed.
-      this.#db.prepare("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'").run(runId);
-      return replayedRun(run, status, now);
+      return replayedRun(run, this.#replay(run, now), now);
+    });
+  }
+
+  async replayRunsIn(
+    selection: Pick<ReplaySelection, "status" | "finishedBy">,
+    runIds: string[],
+    now: number,
+  ): Promise<string[]> {
+    return this.#durably(() =>
+      runIds.filter((runId) => {
+        const run = this.#sql.runToReplay.get(runId) as ReplayedRow | undefined;
+        if (!run || !stillSelected(run, selection)) return false;
+        this.#replay(run, now);
+        return true;
+      }),
+    );
+  }
+
+  /** Requeues the run (inside a transaction) and returns its new status. */
+  #replay(run: ReplayedRow, now: number): RunStatus {
+    const wasFinished = terminalStatuses.includes(run.status as RunStatus);
+    const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
+    this.#sql.replayRun.run(status, now, now, run.id);
+    this.#sql.resetFailedSteps.run(run.id);
+    this.#recordHistory({ runId: run.id, kind: "replay", at: now, detail: run.status });
+    return status;
+  }
+
+  countRunsToReplay(selection: ReplaySelection): Promise<number> {
+    return this.#reads.countRunsToReplay(selection);
+  }
+
+  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
+    return this.#reads.listRunsToReplay(selection, afterSeq, limit);
+  }
+
+  countEventsToReplay(selection: EventSelection): Promise<number> {
+    return this.#reads.countEventsToReplay(selection);
+  }
+
+  listEventsToReplay(
+    selection: EventSelection,
+    after: { receivedAt: number; id: string } | null,
+    limit: number,
+  ): Promise<EventRecord[]> {
+    return this.#reads.listEventsToReplay(selection, after, limit);
+  }
+
+  async requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean> {
+    const s = this.#sql;
+    return this.#durably(() => {
+      if (!s.quarantinedEvent.get(eventId)) return false;
+      if ("quarantineReason" in outcome) {
+        s.requarantineEvent.run(outcome.quarantineReason, eventId);
+      } else {
+        this.#insertRuns(eventId, outcome.runs, now);
+        const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
+        s.requalifyEvent.run(status, outcome.parsed?.type ?? null, outcome.parsed?.payloadJson ?? null, eventId);
+      }
+      return true;
     });
   }
 
@@ -502,6 +593,10 @@ export class SqliteStorage implements Storage {
 
   listSteps(runId: string): Promise<StepRecord[]> {
     return this.#reads.listSteps(runId);
+  }
+
+  listRunHistory(runId: string): Promise<RunHistoryEntry[]> {
+    return this.#reads.listRunHistory(runId);
   }
 
   countRunsByStatus(filter?: { integrationId?: string }): Promise<Partial<Record<RunStatus, number>>> {

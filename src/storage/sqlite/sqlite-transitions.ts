@@ -24,13 +24,16 @@ export const sqliteSql = {
     "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",
 
   /** Journals a completed step, only while the caller still holds the run's lease. */
-  recordStep: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at)
-    SELECT ?, ?, 'completed', ?, NULL, 0, ?
+  recordStep: `INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at)
+    SELECT ?, ?, 'completed', ?, NULL, 0, ?, ?
     WHERE EXISTS (SELECT 1 FROM runs WHERE id = ? AND lease_token = ? AND status = 'running')
-    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, error = NULL, updated_at = excluded.updated_at`,
-  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, updated_at) VALUES (?, ?, 'failed', NULL, ?, 1, ?)
-    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = excluded.error, failures = steps.failures + 1, updated_at = excluded.updated_at`,
-  completeRun: `UPDATE runs SET status = 'succeeded', output = ?, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = excluded.output, error = NULL,
+      started_at = excluded.started_at, updated_at = excluded.updated_at`,
+  recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at) VALUES (?, ?, 'failed', NULL, ?, 1, ?, ?)
+    ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = excluded.error, failures = steps.failures + 1,
+      started_at = excluded.started_at, updated_at = excluded.updated_at`,
+  /** A succeeded run keeps no last error: its earlier failures stay in run_history, as attempts. */
+  completeRun: `UPDATE runs SET status = 'succeeded', output = ?, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = ?, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running' RETURNING concurrency_key`,
   retryRun: `UPDATE runs SET status = 'retrying', available_at = ?, last_error = ?, failures = failures + ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
@@ -62,6 +65,22 @@ export const sqliteSql = {
     RETURNING id, lease_token`,
   /** At the start of the file's new owner: whatever is still running belonged to a process that died. */
   interruptAllRuns: interruptRuns("1 = 1"),
+  /** Written before interruptAllRuns, in its transaction, while the runs are still `running`. */
+  recordAllInterruptions: `INSERT INTO run_history (run_id, kind, at, detail)
+    SELECT id, 'interrupt', :now, :reason FROM runs WHERE status = 'running'`,
+  /** Failed attempts, waits, pauses, sleeps, interruptions and replays: never a step that succeeded. */
+  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail)
+    VALUES (:runId, :kind, :stepName, :attempt, :connectionId, :startedAt, :at, :until, :detail)`,
+  runToReplay: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = ?",
+  replayRun:
+    "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
+  /** A replay gets a fresh retry budget for the step that failed. */
+  resetFailedSteps: "UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'",
+  quarantinedEvent: "SELECT id FROM events WHERE id = ? AND status = 'quarantined'",
+  /** Its type and payload change only when its body is parsed now (NULL keeps them). */
+  requalifyEvent:
+    "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
+  requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
   nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",

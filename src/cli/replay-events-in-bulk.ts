@@ -1,0 +1,93 @@
+import type { Engine } from "../engine/engine.ts";
+import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import type { EventRecord, EventSelection } from "../storage/contract.ts";
+import { formatTable } from "./format-table.ts";
+import { abortOnInterrupt } from "./interrupt-signal.ts";
+import { formatLocalTimeWithAge } from "./local-time.ts";
+import { readQuarantinedEvent } from "./read-quarantined-event.ts";
+import { formatReplaySummary, ReplayProgress, ReplayTally } from "./replay-progress.ts";
+
+export interface BulkEventReplay {
+  selection: Omit<EventSelection, "status" | "receivedBefore"> & { receivedBefore?: number };
+  dryRun: boolean;
+}
+
+const pageSize = 100;
+const sampleSize = 10;
+
+/**
+ * `tenon replay-event --status quarantined …`: judges every quarantined event of the selection again under the
+ * current config, oldest first, a page at a time. Events received after the command started are left alone;
+ * each event moves out of quarantine in one conditional transaction, so a second replay (or a re-run after an
+ * interruption) never starts its runs twice. Those that stay quarantined get their new reason and are not
+ * read again by this run of the command.
+ */
+export async function replayEventsInBulk(
+  engine: Engine,
+  sources: ReadonlyMap<string, WebhookSource>,
+  replay: BulkEventReplay,
+): Promise<void> {
+  const storage = engine.storage;
+  const startedAt = Date.now();
+  const before = Math.min(replay.selection.receivedBefore ?? startedAt, startedAt);
+  const selection: EventSelection = { ...replay.selection, status: "quarantined", receivedBefore: before };
+  const total = await storage.countEventsToReplay(selection);
+  if (replay.dryRun) {
+    const sample = await storage.listEventsToReplay(selection, null, sampleSize);
+    console.log(formatDryRun(total, sample, startedAt));
+    return;
+  }
+  const tally = new ReplayTally();
+  const progress = new ReplayProgress("events", total);
+  const interrupt = abortOnInterrupt();
+  let after: { receivedAt: number; id: string } | null = null;
+  try {
+    while (!interrupt.signal.aborted) {
+      const page: EventRecord[] = await storage.listEventsToReplay(selection, after, pageSize);
+      const last = page.at(-1);
+      if (!last) break;
+      after = { receivedAt: last.receivedAt, id: last.id };
+      for (const event of page) {
+        if (interrupt.signal.aborted) break;
+        await replayOne(engine, sources, event, tally);
+      }
+      progress.update(tally);
+    }
+  } finally {
+    progress.stop();
+    interrupt.dispose();
+  }
+  const interrupted = interrupt.signal.aborted ? { remaining: Math.max(total - tally.done, 0) } : null;
+  console.log(formatReplaySummary("events", tally, interrupted));
+  if (interrupted) process.exitCode = 130;
+  else if (tally.failed > 0) process.exitCode = 1;
+}
+
+async function replayOne(
+  engine: Engine,
+  sources: ReadonlyMap<string, WebhookSource>,
+  event: EventRecord,
+  tally: ReplayTally,
+): Promise<void> {
+  try {
+    const result = await engine.requalifyEvent(event.id, readQuarantinedEvent(event, sources));
+    if (result.status === "accepted") tally.replayed += 1;
+    else if (result.status === "unmatched") tally.count("unmatched", "no integration in the config listens to them");
+    else if (result.status === "quarantined") tally.count("still quarantined", result.reason);
+    else tally.skip(result.reason);
+  } catch (error) {
+    tally.fail((error as Error).message);
+  }
+}
+
+function formatDryRun(total: number, sample: EventRecord[], now: number): string {
+  const lines = [`dry run: ${total} quarantined event(s) would be judged again; nothing was changed.`];
+  if (sample.length === 0) return lines.join("\n");
+  lines.push(total > sample.length ? `the first ${sample.length}:` : "they are:");
+  const rows = sample.map((e) => [e.id, e.source, e.type, formatLocalTimeWithAge(e.receivedAt, now)]);
+  lines.push(formatTable(["ID", "SOURCE", "TYPE", "RECEIVED"], rows));
+  for (const [index, event] of sample.entries()) {
+    if (event.error !== null) lines.push(`  ${index + 1}. ${event.id}: ${event.error}`);
+  }
+  return lines.join("\n");
+}

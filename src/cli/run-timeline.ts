@@ -1,0 +1,107 @@
+import { idempotencyKeyFor } from "../engine/idempotency-key.ts";
+import type { AuditRecord, ConnectionIncident } from "../storage/connection-store.ts";
+import type { EventRecord, RunHistoryEntry, RunRecord, StepRecord, Storage } from "../storage/contract.ts";
+
+/** One attempt of a step: every failed one is in the run's history, the one that succeeded is its journal row. */
+export interface StepAttempt {
+  attempt: number | null;
+  /** Null for attempts stored before per-attempt history was kept. */
+  startedAt: number | null;
+  finishedAt: number;
+  outcome: "succeeded" | "failed";
+  /** What the run did after a failure: retry, dead or failed. */
+  runAfter: "retry" | "dead" | "failed" | null;
+  /** In full. */
+  error: string | null;
+}
+
+export interface StepTimeline {
+  name: string;
+  status: "completed" | "failed";
+  /** The same on every attempt: what the step sent to providers that deduplicate. */
+  idempotencyKey: string;
+  attempts: StepAttempt[];
+}
+
+/** Everything `tenon runs show` tells about one run. */
+export interface RunTimeline {
+  run: RunRecord;
+  event: EventRecord | null;
+  steps: StepTimeline[];
+  /** What concerns the run as a whole: its failures outside any step, waits, pauses, sleeps, interruptions, replays. */
+  happenings: RunHistoryEntry[];
+  /** Its outbound requests, oldest first, as the audit trail keeps them (secrets redacted). */
+  exchanges: AuditRecord[];
+  /** Incidents of the connections it called, while it was unfinished. */
+  incidents: ConnectionIncident[];
+}
+
+/** A run with many steps makes a few hundred exchanges; the audit trail keeps at most this many of one run here. */
+const exchangeLimit = 5000;
+const incidentLimit = 500;
+
+export async function loadRunTimeline(storage: Storage, runId: string, now: number): Promise<RunTimeline | null> {
+  const run = await storage.getRun(runId);
+  if (!run) return null;
+  const [event, steps, history, exchangesNewestFirst] = await Promise.all([
+    storage.getEvent(run.eventId),
+    storage.listSteps(runId),
+    storage.listRunHistory(runId),
+    storage.connections.listAudit({ runId, limit: exchangeLimit }),
+  ]);
+  const exchanges = exchangesNewestFirst.reverse();
+  const sleeps = new Set(history.filter((h) => h.kind === "sleep").map((h) => h.stepName));
+  return {
+    run,
+    event,
+    steps: steps.filter((step) => !sleeps.has(step.name)).map((step) => toStepTimeline(run.id, step, history)),
+    happenings: history.filter((h) => h.stepName === null || h.kind === "sleep"),
+    exchanges,
+    incidents: await incidentsDuring(storage, run, exchanges, now),
+  };
+}
+
+function toStepTimeline(runId: string, step: StepRecord, history: RunHistoryEntry[]): StepTimeline {
+  const failed = history
+    .filter((h) => h.stepName === step.name && (h.kind === "retry" || h.kind === "dead" || h.kind === "failed"))
+    .map(
+      (h): StepAttempt => ({
+        attempt: h.attempt,
+        startedAt: h.startedAt,
+        finishedAt: h.at,
+        outcome: "failed",
+        runAfter: h.kind as StepAttempt["runAfter"],
+        error: h.detail,
+      }),
+    );
+  const attempts = [...failed];
+  if (step.status === "completed") {
+    attempts.push({
+      attempt: step.failures + 1,
+      startedAt: step.startedAt,
+      finishedAt: step.updatedAt,
+      outcome: "succeeded",
+      runAfter: null,
+      error: null,
+    });
+  }
+  return { name: step.name, status: step.status, idempotencyKey: idempotencyKeyFor(runId, step.name), attempts };
+}
+
+async function incidentsDuring(
+  storage: Storage,
+  run: RunRecord,
+  exchanges: AuditRecord[],
+  now: number,
+): Promise<ConnectionIncident[]> {
+  const connectionIds = [...new Set(exchanges.map((e) => e.connectionId))];
+  if (run.waitingOn !== null && !connectionIds.includes(run.waitingOn)) connectionIds.push(run.waitingOn);
+  const until = run.finishedAt ?? now;
+  const lists = await Promise.all(
+    connectionIds.map((connectionId) => storage.connections.listIncidents({ connectionId, limit: incidentLimit })),
+  );
+  return lists
+    .flat()
+    .filter((incident) => incident.at >= run.createdAt && incident.at <= until)
+    .sort((a, b) => a.at - b.at);
+}

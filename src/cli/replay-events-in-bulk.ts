@@ -5,7 +5,7 @@ import { formatTable } from "./format-table.ts";
 import { abortOnInterrupt } from "./interrupt-signal.ts";
 import { formatLocalTimeWithAge } from "./local-time.ts";
 import { readQuarantinedEvent } from "./read-quarantined-event.ts";
-import { formatReplaySummary, ReplayProgress, ReplayTally } from "./replay-progress.ts";
+import { ReplayProgress, ReplayTally, reportReplayEnd } from "./replay-progress.ts";
 
 export interface BulkEventReplay {
   selection: Omit<EventSelection, "status" | "receivedBefore"> & { receivedBefore?: number };
@@ -57,10 +57,7 @@ export async function replayEventsInBulk(
     progress.stop();
     interrupt.dispose();
   }
-  const interrupted = interrupt.signal.aborted ? { remaining: Math.max(total - tally.done, 0) } : null;
-  console.log(formatReplaySummary("events", tally, interrupted));
-  if (interrupted) process.exitCode = 130;
-  else if (tally.failed > 0) process.exitCode = 1;
+  reportReplayEnd("events", tally, total, interrupt.signal.aborted);
 }
 
 async function replayOne(

@@ -74,12 +74,16 @@ export class ReplayProgress {
   }
 }
 
-/** The summary a bulk replay ends with, on stdout. */
-export function formatReplaySummary(
-  noun: string,
-  tally: ReplayTally,
-  interrupted: { remaining: number } | null,
-): string {
+/** Ends a bulk replay: the summary on stdout, and exit code 130 if interrupted, 1 if any replay failed. */
+export function reportReplayEnd(noun: string, tally: ReplayTally, total: number, interrupted: boolean): void {
+  const remaining = interrupted ? { remaining: Math.max(total - tally.done, 0) } : null;
+  console.log(formatReplaySummary(noun, tally, remaining));
+  if (interrupted) process.exitCode = 130;
+  else if (tally.failed > 0) process.exitCode = 1;
+}
+
+/** The summary a bulk replay ends with. */
+function formatReplaySummary(noun: string, tally: ReplayTally, interrupted: { remaining: number } | null): string {
   const others = [...tally.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
   const lines = [
     `${noun}: replayed ${tally.replayed}${others}, skipped ${tally.skipped}, failed ${tally.failed}`,

@@ -2,7 +2,7 @@ import type { ReplayCandidate, ReplaySelection, Storage } from "../storage/contr
 import { formatTable } from "./format-table.ts";
 import { abortOnInterrupt, pause } from "./interrupt-signal.ts";
 import { formatLocalTimeWithAge } from "./local-time.ts";
-import { formatReplaySummary, ReplayProgress, ReplayTally } from "./replay-progress.ts";
+import { ReplayProgress, ReplayTally, reportReplayEnd } from "./replay-progress.ts";
 
 export interface BulkRunReplay {
   selection: Omit<ReplaySelection, "finishedBy">;
@@ -50,10 +50,7 @@ export async function replayRunsInBulk(storage: Storage, replay: BulkRunReplay):
     progress.stop();
     interrupt.dispose();
   }
-  const interrupted = interrupt.signal.aborted ? { remaining: Math.max(total - tally.done, 0) } : null;
-  console.log(formatReplaySummary("runs", tally, interrupted));
-  if (interrupted) process.exitCode = 130;
-  else if (tally.failed > 0) process.exitCode = 1;
+  reportReplayEnd("runs", tally, total, interrupt.signal.aborted);
 }
 
 async function replayPage(

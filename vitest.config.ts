@@ -7,8 +7,10 @@ const source = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.m
 
 export default defineConfig({
   resolve: {
-    // In-process tests run Tenon from its sources, so the examples' `import "tenon"` must load those same modules
-    // (tsconfig.json's `paths` says the same to the typechecker). Child processes run the compiled package.
+    // In-process tests run Tenon from its sources, so the examples' `import "tenon"` must load those same modules.
+    // Child processes run the compiled package, and the examples' "tenon" is then dist/ (the package's own exports).
+    // Not tsconfig `paths`: tsx honours them, and a `tenon start` would load the examples' Tenon from src/, a
+    // second copy beside the CLI's (the step an outbound call runs in would be invisible to the connectors).
     alias: [
       { find: /^tenon$/, replacement: source("index.ts") },
       { find: /^tenon\/connectors\/([a-z-]+)$/, replacement: source("connectors/$1/index.ts") },

@@ -128,10 +128,17 @@ describe("the npm package in a project of its own", () => {
       writeFileSync(join(project, "package.json"), JSON.stringify({ ...JSON.parse(manifest), type }, null, 2));
       writeFileSync(join(project, "probe.config.ts"), probeConfig);
       try {
-        expect(await succeed(project, ["npx", "tenon", "connections", "list"])).toMatch(/crm/);
         // A NonRetryableError from the config's copy of Tenon fails the run at once only if it is the engine's class.
-        const run = await runProbe(join(work, `probe-${type}.db`));
+        const database = join(work, `probe-${type}.db`);
+        const run = await runProbe(database);
         expect(run).toMatchObject({ status: "failed", lastError: expect.stringContaining("no retry can fix this") });
+        // The project's own config, its secrets unset: a command that needs none of them still loads it.
+        const listed = await runProcess("npx", ["tenon", "connections", "list"], {
+          cwd: project,
+          env: { TENON_SQLITE_PATH: database },
+        });
+        expect(listed.code, listed.stderr).toBe(0);
+        expect(listed.stdout).toMatch(/crm/);
       } finally {
         writeFileSync(join(project, "package.json"), manifest);
         rmSync(join(project, "probe.config.ts"));

@@ -73,9 +73,9 @@ describe("the npm package in a project of its own", () => {
   }
 
   /** `npm` and `npx` find the chosen Node first on the PATH, so `tenon` and the project's scripts run on it too. */
-  async function succeed(cwd: string, [command = "npm", ...args]: string[]): Promise<string> {
+  async function succeed(cwd: string, [command = "npm", ...args]: string[], env: Record<string, string> = {}) {
     const path = [dirname(node), process.env.PATH ?? ""].join(":");
-    const result = await runProcess(command, args, { cwd, env: { PATH: path, ...otherNodeHeaders() } });
+    const result = await runProcess(command, args, { cwd, env: { PATH: path, ...otherNodeHeaders(), ...env } });
     expect(result.code, `${command} ${args.join(" ")}\n${result.stdout}\n${result.stderr}`).toBe(0);
     return result.stdout;
   }
@@ -133,12 +133,8 @@ describe("the npm package in a project of its own", () => {
         const run = await runProbe(database);
         expect(run).toMatchObject({ status: "failed", lastError: expect.stringContaining("no retry can fix this") });
         // The project's own config, its secrets unset: a command that needs none of them still loads it.
-        const listed = await runProcess("npx", ["tenon", "connections", "list"], {
-          cwd: project,
-          env: { TENON_SQLITE_PATH: database },
-        });
-        expect(listed.code, listed.stderr).toBe(0);
-        expect(listed.stdout).toMatch(/crm/);
+        const listed = await succeed(project, ["npx", "tenon", "connections", "list"], { TENON_SQLITE_PATH: database });
+        expect(listed).toMatch(/crm/);
       } finally {
         writeFileSync(join(project, "package.json"), manifest);
         rmSync(join(project, "probe.config.ts"));
@@ -166,7 +162,10 @@ describe("the npm package in a project of its own", () => {
       return await waitFor(
         "the probe run to leave queued",
         async () => {
-          const result = await runProcess("npx", ["tenon", "runs", "--json"], { cwd: project, env });
+          const result = await runProcess("npx", ["tenon", "runs", "--json"], {
+            cwd: project,
+            env: { ...env, PATH: [dirname(node), process.env.PATH ?? ""].join(":") },
+          });
           const [run] = JSON.parse(result.stdout) as { status: string; lastError: string | null }[];
           return run && !["queued", "running"].includes(run.status) ? run : undefined;
         },

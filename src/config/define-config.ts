@@ -4,6 +4,7 @@ import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
+import { assertMadeByThisCopy } from "../sdk/tenon-copy.ts";
 import { minLeaseMs } from "./settings.ts";
 
 /** What a `tenon.config.ts` exports by default: the integrations this deployment runs. */
@@ -97,6 +98,7 @@ function assertIntegrations(integrations: unknown, origin: string): void {
         `${origin}: integrations[${index}] is not an integration (got ${describe(integration)}); create it with defineIntegration({ id, trigger, run })`,
       );
     }
+    assertMadeByThisCopy(integration as { id: string }, origin);
   });
 }
 

@@ -2,6 +2,7 @@ import type { ConnectionClient } from "../connections/http/connection-client.ts"
 import type { Duration } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { RetryPolicy } from "./retry-policy.ts";
+import { stampWithThisCopy } from "./tenon-copy.ts";
 
 /** What starts a run: an event of a given type (optionally from one source), or a cron schedule. */
 export type Trigger = { event: string; source?: string } | { cron: string; timezone?: string };
@@ -109,5 +110,5 @@ export function defineIntegration<Payload = unknown, Output = unknown>(
   if (definition.concurrency && (!Number.isInteger(limit) || limit < 1)) {
     throw new ConfigurationError(`integration "${definition.id}": concurrency.limit must be an integer ≥ 1`);
   }
-  return Object.freeze({ ...definition });
+  return Object.freeze(stampWithThisCopy({ ...definition }));
 }

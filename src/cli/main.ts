@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { defaultConfigPath } from "../config/load-config.ts";
 import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
@@ -14,6 +15,7 @@ import { parseUntilOption } from "./until-option.ts";
 // Each command imports its module when it runs, so `tenon runs` does not pay for the demo and vice versa.
 const program = new Command("tenon")
   .description("Tenon: a self-hosted durable integration engine")
+  .version(readOwnVersion(), "-v, --version", "print the version of Tenon")
   .showHelpAfterError()
   .configureHelp({ sortSubcommands: false });
 
@@ -299,6 +301,12 @@ function parseCliWebhookTimeScale(value: string): number {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** src/cli/ and dist/cli/ are both two levels below the package root. */
+function readOwnVersion(): string {
+  const manifest = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
+  return (JSON.parse(manifest) as { version: string }).version;
 }
 
 function parsePort(value: string): number {

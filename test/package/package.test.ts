@@ -119,6 +119,7 @@ describe("the npm package in a project of its own", () => {
       entry: ["function", "function", "function"],
       deep: "ERR_PACKAGE_PATH_NOT_EXPORTED",
     });
+    expect((await succeed(project, ["npx", "tenon", "--version"])).trim()).toBe(version);
   });
 
   it.each(["module", "commonjs"])(

@@ -41,4 +41,13 @@ describe("what the CLI's lists show", () => {
       "now",
     ]);
   });
+
+  it("wrapping keeps each line's indentation, on its continuation lines too (pretty-printed JSON)", () => {
+    expect(wrapText('{\n  "note": "paid by card on delivery"\n}', 20)).toEqual([
+      "{",
+      '  "note": "paid by',
+      '  card on delivery"',
+      "}",
+    ]);
+  });
 });

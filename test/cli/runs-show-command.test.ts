@@ -122,8 +122,9 @@ describe.each(backends)("tenon runs show ($name)", (backend: Backend) => {
     const exchanges = text.split("\n").filter((line) => line.includes(`→ ledger: POST ${ledger.origin}/invoices`));
     expect(exchanges).toHaveLength(3);
     expect(exchanges.map((line) => line.match(/ {2}(\d{3}) {2}/)?.[1])).toEqual(["503", "503", "201"]);
-    expect(text).toContain('{"orderId":1001,"amount":4200}');
-    expect(text).toContain('{"id":"inv_77"}');
+    // JSON bodies pretty-printed, one key a line, their indentation kept under the timeline's margin.
+    expect(text).toMatch(/request:\n +\{\n +"orderId": 1001,\n +"amount": 4200\n +\}/);
+    expect(text).toMatch(/response:\n +\{\n +"id": "inv_77"\n +\}/);
     expect(text).toMatch(/run succeeded/);
     expect(text).not.toContain("last error");
 

@@ -165,9 +165,18 @@ function exchangeLine(e: AuditRecord): Line {
   const outcome = e.status === null ? `no response: ${e.error ?? "unknown"}` : String(e.status);
   const step = e.stepName === null ? "" : ` (step "${e.stepName}")`;
   const text = [`→ ${e.connectionId}: ${e.method} ${e.url}  ${outcome}  ${e.durationMs} ms${step}`];
-  if (e.requestBody !== null) text.push("  request:", ...indented(e.requestBody, 4));
-  if (e.responseBody !== null) text.push("  response:", ...indented(e.responseBody, 4));
+  if (e.requestBody !== null) text.push("  request:", ...indented(readableBody(e.requestBody), 4));
+  if (e.responseBody !== null) text.push("  response:", ...indented(readableBody(e.responseBody), 4));
   return { at: e.at, order: 1, text };
+}
+
+/** A JSON body (as the audit trail stores it, redacted) indented one key a line; any other body as it is. */
+function readableBody(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
 }
 
 /** What a timeline line starts with before its text: two spaces, the time with its age, two spaces. */

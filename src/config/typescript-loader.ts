@@ -11,8 +11,9 @@ export function ensureTypeScriptLoader(): Promise<void> {
   if (import.meta.url.endsWith(".ts")) return Promise.resolve();
   registering ??= (async () => {
     // Every module loaded after the hooks are registered is resolved and loaded through them, on Node 20 a round
-    // trip to a loader thread each. Tenon's public entry points, which a config imports, load first, at Node's speed.
-    await Promise.all([import("../index.ts"), ...connectorEntryPoints()]);
+    // trip to a loader thread each. Tenon's public entry points, which a config imports, load first, at Node's
+    // speed, and so does kysely (~280 modules), which storage, opened after the config is loaded, imports.
+    await Promise.all([import("../index.ts"), import("kysely"), ...connectorEntryPoints()]);
     const [esm, commonJs] = await Promise.all([import("tsx/esm/api"), import("tsx/cjs/api")]);
     esm.register();
     commonJs.register();

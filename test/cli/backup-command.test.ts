@@ -24,12 +24,15 @@ function event(n: number): NewEvent {
   };
 }
 
-/** Accepts one event after another, as a busy webhook endpoint does, until stopped; `acked` grows after each commit. */
-function ingest(storage: SqliteStorage) {
+/**
+ * Accepts `total` events one after another, as a busy webhook endpoint does (or fewer, if stopped); `acked` grows
+ * after each commit.
+ */
+function ingest(storage: SqliteStorage, total: number) {
   const acked: string[] = [];
   let stopped = false;
   const done = (async () => {
-    for (let n = 0; !stopped; n++) {
+    for (let n = 0; n < total && !stopped; n++) {
       const [result] = await storage.acceptEvents([event(n)]);
       if (result) acked.push(result.eventId);
     }
@@ -72,8 +75,8 @@ describe("tenon backup (SQLite)", () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it("copies the database while events are being accepted: the copy is intact and holds every event acknowledged before it began", async () => {
-    const stream = ingest(storage);
+  it("copies the database while 1,000 events are being accepted: the copy is intact and holds every event acknowledged before it began", async () => {
+    const stream = ingest(storage, 1000);
     try {
       while (stream.acked.length < 200) await new Promise((resolve) => setImmediate(resolve));
       const ackedBefore = [...stream.acked];

@@ -7,14 +7,15 @@ import type { NewEvent, Storage } from "../../src/storage/contract.ts";
 import { type Backend, backends, type TestDatabase } from "../support/backends.ts";
 import { runTenonCli } from "../support/tenon-cli.ts";
 
-const defineIntegrationUrl = new URL("../../src/sdk/define-integration.ts", import.meta.url).href;
+// The CLI runs the compiled package; the config must make its integrations with that same copy of Tenon.
+const tenonUrl = new URL("../../dist/index.js", import.meta.url).href;
 
 /**
  * The config after the fix: order-sync's concurrency key reads `order.customerId` (the broken one read
  * `customer.id`, which orders do not have), and Stripe is a webhook source whose invoices an integration takes.
  */
 const fixedConfig = `
-import { defineIntegration } from ${JSON.stringify(defineIntegrationUrl)};
+import { defineIntegration } from ${JSON.stringify(tenonUrl)};
 
 export default {
   webhooks: { stripe: { provider: "stripe", secrets: ["whsec_test"] } },

@@ -261,8 +261,12 @@ program
   .command("dev")
   .description("your integrations against the sandbox on a local SQLite file, with a live summary")
   .addOption(configOption())
-  .option("--sandbox-port <port>", "the sandbox's port (any free one if taken)", parsePort, 4010)
-  .action(async (options: { config: string; sandboxPort: number }) => {
+  .option(
+    "--sandbox-port <port>",
+    "the sandbox's port, any free one if taken (default: TENON_SANDBOX_PORT, else 4010)",
+    parsePort,
+  )
+  .action(async (options: { config: string; sandboxPort?: number }) => {
     const { devCommand } = await import("./commands/dev.ts");
     await devCommand(options);
   });

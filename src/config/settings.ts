@@ -210,9 +210,14 @@ export function readDemoDurationMs(env: Environment = process.env): number | und
   return seconds * 1000;
 }
 
-/** TENON_SANDBOX_PORT: where `tenon demo` starts the sandbox (any free port if it is taken); 0 picks one; `fallback` when unset. */
-export function readSandboxPort(env: Environment, fallback: number): number {
-  return readInteger(env, "TENON_SANDBOX_PORT", { min: 0, max: 65_535, fallback });
+export const defaultSandboxPort = 4010;
+
+/**
+ * TENON_SANDBOX_PORT: where `tenon demo` and `tenon dev` start the sandbox (any free port if it is taken); 0 picks
+ * one; 4010 when unset.
+ */
+export function readSandboxPort(env: Environment = process.env): number {
+  return readInteger(env, "TENON_SANDBOX_PORT", { min: 0, max: 65_535, fallback: defaultSandboxPort });
 }
 
 /**

@@ -53,10 +53,10 @@ export function engineSummary(
   const block = [
     `  ${header.title} · running ${elapsed} · Ctrl-C to stop`,
     ...header.extra.map((line) => `  ${line}`),
-    `  events       received ${received} · ${counts(events, Object.keys(events))}`,
+    `  events       ${[`received ${received}`, counts(events, Object.keys(events))].filter(Boolean).join(" · ")}`,
     `  runs         ${counts(runs, activeStatuses)}`,
     `               ${counts(runs, terminalStatuses)}`,
-    `  connections  ${connections.map(describeConnection).join(" · ")}`,
+    `  connections  ${connections.length > 0 ? connections.map(describeConnection).join(" · ") : "none in the config"}`,
     `  sandbox      ${sandboxCounts(sandbox)}`,
   ];
   const troubled = connections.filter((c) => c.status !== "active" || c.circuit.status !== "closed");

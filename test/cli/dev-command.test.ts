@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,9 +17,11 @@ afterEach(() => {
 describe("tenon dev", () => {
   it("runs a project's integrations against the sandbox: an order placed in the store ends as an email", async () => {
     directory = mkdtempSync(join(tmpdir(), "tenon-dev-"));
-    const child = spawn(process.execPath, [bin, "dev", "--config", examplesConfig, "--sandbox-port", "0"], {
+    // The sandbox's port from the environment, as the demo takes it (no --sandbox-port).
+    const sandboxPort = await freePort();
+    const child = spawn(process.execPath, [bin, "dev", "--config", examplesConfig], {
       cwd: directory,
-      env: { ...process.env, TENON_HTTP_PORT: "0" },
+      env: { ...process.env, TENON_HTTP_PORT: "0", TENON_SANDBOX_PORT: String(sandboxPort) },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -33,6 +36,7 @@ describe("tenon dev", () => {
         "the sandbox's address",
         () => /Sandbox\s+(http:\/\/\S+)\/_sandbox/.exec(output)?.[1],
       );
+      expect(sandbox).toBe(`http://127.0.0.1:${sandboxPort}`);
       const placed = await fetch(`${sandbox}/_sandbox/store/orders`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -59,3 +63,14 @@ describe("tenon dev", () => {
     expect(await exited, output).toBe(0);
   });
 });
+
+/** A port nothing listens on right now. */
+function freePort(): Promise<number> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -17,7 +17,6 @@ import { onShutdownSignal } from "../shutdown.ts";
 
 const examplesConfig = fileURLToPath(new URL("../../../examples/tenon.config.ts", import.meta.url));
 const stopDeadlineMs = 10_000;
-const defaultSandboxPort = 4010;
 /** A minute of a provider's retry schedule passes in a second: a refused webhook comes back while you watch. */
 const defaultDemoWebhookTimeScale = 60;
 
@@ -29,7 +28,7 @@ const defaultDemoWebhookTimeScale = 60;
 export async function demoCommand(): Promise<void> {
   const settings = readSettings();
   const durationMs = readDemoDurationMs();
-  const sandboxPort = readSandboxPort(process.env, defaultSandboxPort);
+  const sandboxPort = readSandboxPort();
   const directory = join(process.cwd(), ".tenon");
   const databasePath = join(directory, "demo.db");
   const logPath = join(directory, "demo.log");

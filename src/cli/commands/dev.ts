@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
-import { readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
+import { readSandboxPort, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { freePort, sendSandboxWebhooksTo, startDevSandbox } from "../../demo/dev-environment.ts";
 import { startDevSupervisor } from "../../demo/dev-supervisor.ts";
 import { engineSummary } from "../../demo/engine-summary.ts";
@@ -16,7 +16,7 @@ import { onShutdownSignal } from "../shutdown.ts";
  * (src/demo/dev-supervisor.ts). The sandbox's credentials are in the environment your config reads
  * (`tenon sandbox` lists them); drive it with its control routes (`POST /_sandbox/store/orders`, faults, …).
  */
-export async function devCommand(options: { config: string; sandboxPort: number }): Promise<void> {
+export async function devCommand(options: { config: string; sandboxPort?: number | undefined }): Promise<void> {
   const settings = readSettings(process.env, { defaultSqlitePath: ".tenon/dev.db" });
   const webhookTimeScale = readSandboxWebhookTimeScale() ?? 1;
   const configPath = resolve(options.config);
@@ -36,7 +36,8 @@ export async function devCommand(options: { config: string; sandboxPort: number 
     rmSync(file, { force: true });
 
   // Real time unless asked: what a developer sees here is what the providers will do.
-  const { sandbox, environment } = await startDevSandbox({ sandboxPort: options.sandboxPort, webhookTimeScale });
+  const sandboxPort = options.sandboxPort ?? readSandboxPort();
+  const { sandbox, environment } = await startDevSandbox({ sandboxPort, webhookTimeScale });
   // Chosen once: the sandbox's webhooks keep reaching whichever engine process runs.
   const httpPort = await freePort(settings.httpHost, settings.httpPort);
   const host = settings.httpHost.includes(":") ? `[${settings.httpHost}]` : settings.httpHost;

@@ -7,7 +7,7 @@ import type { Connections } from "../../src/connections/connections.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type Backend, backends, type TestDatabase } from "../support/backends.ts";
+import { type Backend, backends, type TestDatabase, useTestStorage } from "../support/backends.ts";
 import { testConnections } from "../support/connections.ts";
 import { testEngine } from "../support/engine.ts";
 import { LoopbackServer } from "../support/loopback-server.ts";
@@ -36,6 +36,7 @@ class WarehouseApi extends LoopbackServer {
 }
 
 describe.each(backends)("tenon replay --status dead ($name)", (backend: Backend) => {
+  const testStorage = useTestStorage(backend);
   let db: TestDatabase;
   let storage: Storage;
   let warehouse: WarehouseApi;
@@ -45,8 +46,7 @@ describe.each(backends)("tenon replay --status dead ($name)", (backend: Backend)
 
   beforeEach(async () => {
     cwd = mkdtempSync(join(tmpdir(), "tenon-replay-"));
-    db = backend.create();
-    storage = db.open();
+    ({ db, storage } = testStorage);
     await storage.migrate();
     warehouse = new WarehouseApi();
     await warehouse.start();
@@ -72,8 +72,6 @@ describe.each(backends)("tenon replay --status dead ($name)", (backend: Backend)
   afterEach(async () => {
     await engine.stop();
     await warehouse.close();
-    await storage.close();
-    await db.cleanup();
     rmSync(cwd, { recursive: true, force: true });
   });
 

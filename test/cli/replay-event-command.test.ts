@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { RawWebhookPayload } from "../../src/server/hooks-route.ts";
 import type { NewEvent, Storage } from "../../src/storage/contract.ts";
-import { type Backend, backends, type TestDatabase } from "../support/backends.ts";
+import { type Backend, backends, type TestDatabase, useTestStorage } from "../support/backends.ts";
 import { runTenonCli } from "../support/tenon-cli.ts";
 
 // The CLI runs the compiled package; the config must make its integrations with that same copy of Tenon.
@@ -41,6 +41,7 @@ function raw(body: string): string {
 }
 
 describe.each(backends)("tenon replay-event --status quarantined ($name)", (backend: Backend) => {
+  const testStorage = useTestStorage(backend);
   let db: TestDatabase;
   let storage: Storage;
   let cwd: string;
@@ -49,8 +50,7 @@ describe.each(backends)("tenon replay-event --status quarantined ($name)", (back
     cwd = mkdtempSync(join(tmpdir(), "tenon-replay-event-"));
     writeFileSync(join(cwd, "package.json"), '{ "type": "module" }\n');
     writeFileSync(join(cwd, "tenon.config.ts"), fixedConfig);
-    db = backend.create();
-    storage = db.open();
+    ({ db, storage } = testStorage);
     await storage.migrate();
     const now = Date.now();
     const quarantined = (id: string, fields: Partial<NewEvent>, quarantineReason: string, age: number): NewEvent => ({
@@ -86,8 +86,6 @@ describe.each(backends)("tenon replay-event --status quarantined ($name)", (back
   });
 
   afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
     rmSync(cwd, { recursive: true, force: true });
   });
 

@@ -7,7 +7,7 @@ import type { Connections } from "../../src/connections/connections.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type Backend, backends, type TestDatabase } from "../support/backends.ts";
+import { type Backend, backends, type TestDatabase, useTestStorage } from "../support/backends.ts";
 import { testConnections } from "../support/connections.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { LoopbackServer } from "../support/loopback-server.ts";
@@ -39,6 +39,7 @@ function ledgerReport(attempt: number): string {
 }
 
 describe.each(backends)("tenon runs show ($name)", (backend: Backend) => {
+  const testStorage = useTestStorage(backend);
   let db: TestDatabase;
   let storage: Storage;
   let ledger: LedgerApi;
@@ -48,8 +49,7 @@ describe.each(backends)("tenon runs show ($name)", (backend: Backend) => {
 
   beforeEach(async () => {
     cwd = mkdtempSync(join(tmpdir(), "tenon-runs-show-"));
-    db = backend.create();
-    storage = db.open();
+    ({ db, storage } = testStorage);
     await storage.migrate();
     ledger = new LedgerApi();
     await ledger.start();
@@ -79,8 +79,6 @@ describe.each(backends)("tenon runs show ($name)", (backend: Backend) => {
   afterEach(async () => {
     await engine.stop();
     await ledger.close();
-    await storage.close();
-    await db.cleanup();
     rmSync(cwd, { recursive: true, force: true });
   });
 

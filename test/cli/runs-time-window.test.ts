@@ -3,12 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Storage } from "../../src/storage/contract.ts";
-import { type Backend, backends, type TestDatabase } from "../support/backends.ts";
+import { type Backend, backends, type TestDatabase, useTestStorage } from "../support/backends.ts";
 import { runTenonCli } from "../support/tenon-cli.ts";
 
 const minute = 60_000;
 
 describe.each(backends)("tenon runs --since/--until ($name)", (backend: Backend) => {
+  const testStorage = useTestStorage(backend);
   let db: TestDatabase;
   let storage: Storage;
   let cwd: string;
@@ -16,8 +17,7 @@ describe.each(backends)("tenon runs --since/--until ($name)", (backend: Backend)
 
   beforeEach(async () => {
     cwd = mkdtempSync(join(tmpdir(), "tenon-runs-window-"));
-    db = backend.create();
-    storage = db.open();
+    ({ db, storage } = testStorage);
     await storage.migrate();
     now = Date.now();
     // Created 3 h, 90 min and 10 min ago.
@@ -41,8 +41,6 @@ describe.each(backends)("tenon runs --since/--until ($name)", (backend: Backend)
   });
 
   afterEach(async () => {
-    await storage.close();
-    await db.cleanup();
     rmSync(cwd, { recursive: true, force: true });
   });
 

@@ -79,9 +79,10 @@ describe("the sandbox's webhook retries", () => {
     expect((await control("store/orders")).status).toBe(201);
 
     // The fourth attempt comes 7 minutes after the first: the outage has lasted longer than 5 minutes.
+    // Between attempts, not during one: while an attempt is in flight it has no next attempt time yet.
     const during = await waitFor("four refused attempts", async () => {
       const [pending] = (await webhooksState("store")).deliveries.pending;
-      return pending && pending.attempts >= 4 ? pending : undefined;
+      return pending && pending.attempts >= 4 && pending.nextAttemptAt !== null ? pending : undefined;
     });
     expect(during).toMatchObject({ topic: "orders/create", status: "pending", lastStatus: 503 });
     expect(Date.parse(during.nextAttemptAt ?? "")).toBeGreaterThan(Date.parse(during.lastAttemptAt ?? ""));

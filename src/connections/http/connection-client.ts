@@ -23,6 +23,7 @@ import {
   prepareRequest,
   type RequestOptions,
 } from "./http-request.ts";
+import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 
@@ -154,6 +155,16 @@ export class ConnectionClient {
     }
     const fences = probe ? [...leases, probe.fence] : leases;
     const signal = fences.length > 1 ? AbortSignal.any(fences.map((f) => f.signal)) : fences[0]?.signal;
+    // Checked once more when the request is written: it may wait for a connection, and a stall there resumes
+    // by writing it before the fence's timer fires.
+    const dispatcher =
+      leases.length > 0
+        ? new LeaseCheckedDispatcher(
+            deps.dispatcher,
+            leases,
+            () => `${prepared.method} ${this.#shownUrl(prepared.url)}`,
+          )
+        : deps.dispatcher;
     const started = performance.now();
     const at = deps.clock.now();
     try {
@@ -161,7 +172,7 @@ export class ConnectionClient {
         method: prepared.method as Dispatcher.HttpMethod,
         headers: prepared.headers,
         body: prepared.body ?? null,
-        dispatcher: deps.dispatcher,
+        dispatcher,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
         ...(signal ? { signal } : {}),

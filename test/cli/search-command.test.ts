@@ -99,6 +99,11 @@ describe.each(backends)("tenon search on $name", (backend) => {
     expect(second.stdout).toContain("run-1001");
     expect(second.stdout).not.toContain("run-1002");
 
+    // One argument is one term, spaces and all (the shell took the quotes off customer:"Ada Lovelace").
+    const spaced = await tenon(["customer:Ada Lovelace", "--json"]);
+    expect(spaced.code, spaced.stderr).toBe(0);
+    expect(JSON.parse(spaced.stdout).terms).toEqual([{ kind: "customer", value: "Ada Lovelace" }]);
+
     const none = await tenon(["order:9999"]);
     expect(none.code).toBe(0);
     expect(none.stdout).toContain("no runs are tagged order:9999");

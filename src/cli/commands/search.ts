@@ -20,7 +20,7 @@ export async function searchCommand(terms: string[], options: SearchOptions): Pr
   if (options.limit > maxSearchLimit) {
     throw new ValidationError(`--limit must be at most ${maxSearchLimit} runs a page; use --cursor for more`);
   }
-  const query = parseEntityQuery(terms.join(" "));
+  const query = parseEntityQuery(terms.map(quoteSpacedValue).join(" "));
   const storage = await openExistingStorage(readSettings());
   try {
     // Runs the migrations a newer Tenon added (the tags table), as `tenon runs show` does.
@@ -33,6 +33,13 @@ export async function searchCommand(terms: string[], options: SearchOptions): Pr
   } finally {
     await storage.close();
   }
+}
+
+/** The shell took the quotes off `customer:"Ada Lovelace"`: one argument is one term, spaces and all. */
+function quoteSpacedValue(argument: string): string {
+  const colon = argument.indexOf(":");
+  const value = argument.slice(colon + 1);
+  return colon > 0 && /\s/.test(value) && !value.startsWith('"') ? `${argument.slice(0, colon)}:"${value}"` : argument;
 }
 
 function formatSearch(result: EntitySearchResult, now: number): string {

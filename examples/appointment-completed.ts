@@ -19,6 +19,10 @@ export const appointmentCompleted = defineIntegration<AppointmentCompletedEvent>
     key: (event) => String((event.payload as AppointmentCompletedEvent).data.customer.email).toLowerCase(),
   },
   retries: { maxAttempts: 12, initialDelay: "500ms", maxDelay: "15s" },
+  entities: (event) => ({
+    appointment: event.payload.data?.id,
+    email: event.payload.data?.customer?.email,
+  }),
 
   async run({ event, step, connection }) {
     const { data: appointment } = parseEventPayload(
@@ -35,6 +39,7 @@ export const appointmentCompleted = defineIntegration<AppointmentCompletedEvent>
     const contact = await step.run("upsert-crm-contact", () =>
       crm.upsertContact({ email: customer.email, firstname, lastname: rest.join(" "), phone: customer.phone }),
     );
+    await step.tag("contact", contact.id);
     await step.run("add-timeline-note", () =>
       crm.addNote({
         contactId: contact.id,
@@ -53,6 +58,7 @@ export const appointmentCompleted = defineIntegration<AppointmentCompletedEvent>
         lines: [{ description: appointment.service, amount: Number(appointment.price), quantity: 1 }],
       }),
     );
+    await step.tag("invoice", invoice.docNumber);
     const text = await step.run("send-follow-up", () =>
       sms.sendSms({
         to: customer.phone,

@@ -33,6 +33,7 @@ export const inventorySync = defineIntegration<InventoryItem>({
   id: "inventory-sync",
   trigger: { event: "inventory.item_changed", source: "inventory" },
   concurrency: { key: (event) => event.payload.sku },
+  entities: (event) => ({ sku: event.payload.sku }),
   retries: { maxAttempts: 12, initialDelay: "500ms", maxDelay: "15s" },
 
   async run({ event, step, connection }) {

@@ -19,6 +19,13 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
   concurrency: { key: (event) => customerKey(event.payload) },
   // Generous: the other systems' hiccups (a 5xx now and then, a minute-long outage) must not dead-letter an order.
   retries: { maxAttempts: 15, initialDelay: "500ms", maxDelay: "15s" },
+  // What an operator searches by: `tenon search order:1001`, or email:… for every order of one customer.
+  // Read from the payload as received (before it is validated), so each field may be missing.
+  entities: (event) => ({
+    order: event.payload.order_number,
+    email: event.payload.email ?? event.payload.customer?.email,
+    customer: event.payload.customer?.id,
+  }),
 
   async run({ event, step, connection }) {
     const order = parseEventPayload(shopifyOrderSchema, event.payload, "Shopify order");
@@ -37,6 +44,7 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
           crm.upsertContact({ email, firstname: firstName, lastname: lastName }),
         )
       : null;
+    await step.tag("contact", contact?.id);
 
     const name = `${firstName} ${lastName}`.trim() || `Order ${order.name}`;
     const customer = await step.run("find-or-create-customer", () =>
@@ -59,6 +67,8 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
         ],
       }),
     );
+    // Its number (S-1001) is what customers and payments quote; the payment's run declares it too.
+    await step.tag("invoice", invoice.docNumber);
 
     // One step per line: each adjustment is journaled on its own, so a retry repeats only the one that failed.
     for (const line of order.line_items) {

@@ -30,6 +30,8 @@ export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
   ConcurrencyOptions,
+  Entities,
+  EntityValue,
   Integration,
   IntegrationDefinition,
   Jsonified,

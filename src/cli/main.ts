@@ -8,6 +8,7 @@ import type { EventsOptions } from "./commands/events.ts";
 import type { ReplayEventsOptions, ReplayRunsOptions } from "./commands/replay.ts";
 import type { RunsOptions } from "./commands/runs.ts";
 import type { SandboxCommandOptions } from "./commands/sandbox.ts";
+import type { SearchOptions } from "./commands/search.ts";
 import { eventStatusChoices } from "./event-statuses.ts";
 import { parseSinceOption } from "./since-option.ts";
 import { parseUntilOption } from "./until-option.ts";
@@ -191,6 +192,20 @@ events
   .action(async (eventId: string, options: { json?: boolean }) => {
     const { showEventCommand } = await import("./commands/events.ts");
     await showEventCommand(eventId, options);
+  });
+
+program
+  .command("search")
+  .description(
+    "everything about a business entity: the runs tagged with it, their events and their outbound requests, newest first",
+  )
+  .argument("<kind:value...>", 'e.g. order:1001; several terms must all match (customer:"Ada Lovelace" for spaces)')
+  .option("-n, --limit <n>", "how many runs to show (at most 100)", parseLimit, 20)
+  .option("--cursor <cursor>", "the next page, as the previous one printed it")
+  .option("--json", "print the same JSON object as GET /api/search")
+  .action(async (terms: string[], options: SearchOptions) => {
+    const { searchCommand } = await import("./commands/search.ts");
+    await searchCommand(terms, options);
   });
 
 program

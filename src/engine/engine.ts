@@ -15,7 +15,9 @@ import type {
   RunTransition,
   Storage,
 } from "../storage/contract.ts";
+import type { NewTag } from "../storage/tag-store.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { entityTagsOf } from "./entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { newId } from "./ids.ts";
 import { payloadToJson } from "./journal-value.ts";
@@ -124,6 +126,12 @@ export function createEngine(options: EngineOptions): Engine {
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
   const transition = (t: RunTransition) => transitions.submit(t);
+  // What runs tag (step.tag) shares a transaction too: concurrent runs cost one commit, not one each.
+  const stepTags = new GroupCommitter<NewTag, void>(async (tags) => {
+    await storage.tags.addTags(tags);
+    return tags.map(() => undefined);
+  });
+  const tag = (t: NewTag) => stepTags.submit(t);
   const connection = (name: string): ConnectionClient => {
     if (!options.connections) {
       throw new ConfigurationError(
@@ -135,7 +143,7 @@ export function createEngine(options: EngineOptions): Engine {
   const worker =
     options.worker === false
       ? undefined
-      : new Worker({ storage, integrations, clock, random, logger, transition, connection }, options.worker);
+      : new Worker({ storage, integrations, clock, random, logger, transition, connection, tag }, options.worker);
   const scheduler =
     options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
   const polls = indexPolls(options.polls ?? []);
@@ -198,7 +206,7 @@ export function createEngine(options: EngineOptions): Engine {
       }
       if (trigger.event !== event.type) continue;
       if (trigger.source !== undefined && trigger.source !== event.source) continue;
-      runs.push(newRun(integration, event));
+      runs.push({ ...newRun(integration, event), tags: entityTagsOf(integration, event, logger) });
     }
     return runs;
   }
@@ -223,7 +231,7 @@ export function createEngine(options: EngineOptions): Engine {
       await poller?.stop();
       unsubscribe();
       await worker?.stop(deadlineMs);
-      await Promise.all([accepts.whenIdle(), transitions.whenIdle()]);
+      await Promise.all([accepts.whenIdle(), transitions.whenIdle(), stepTags.whenIdle()]);
       if (worker) await storage.endWorkerSession();
       await options.connections?.stop();
     },

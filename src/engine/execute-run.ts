@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type {
+  EntityValue,
   Integration,
   RunContext,
   StepContext,
@@ -19,7 +20,9 @@ import {
 } from "../sdk/errors.ts";
 import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
+import type { EntityTag, NewTag } from "../storage/tag-store.ts";
 import type { Clock } from "./clock.ts";
+import { toEntityTag } from "./entity-tags.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
 import { type LeaseFence, LeaseLostError } from "./lease-fence.ts";
@@ -33,6 +36,8 @@ export interface ExecutionDeps {
   transition: (t: RunTransition) => Promise<boolean>;
   /** The configured connections' clients, by name. */
   connection: RunContext<unknown>["connection"];
+  /** Stores a tag the run added (step.tag), group-committed; a tag the run already holds is kept as it is. */
+  tag: (tag: NewTag) => Promise<void>;
   /** Interruptions in a row after which a run is a suspect and runs alone (see Worker). */
   maxCrashes: number;
 }
@@ -357,8 +362,26 @@ function createStepTools(
     await new Promise<never>(() => {});
   }
 
+  /** Tags this execution stored: calling step.tag again in it costs nothing. */
+  const tagged = new Set<string>();
+
+  async function tag(kind: string, value: EntityValue): Promise<void> {
+    let entity: EntityTag | null;
+    try {
+      entity = toEntityTag(kind, value);
+    } catch (error) {
+      throw new NonRetryableError(`step.tag: ${(error as Error).message}`);
+    }
+    if (!entity) return;
+    const key = `${entity.kind}\u0000${entity.value}`;
+    if (tagged.has(key)) return;
+    await deps.tag({ ...entity, runId: run.id, eventId: run.eventId, createdAt: deps.clock.now() });
+    tagged.add(key);
+  }
+
   return {
     run: runStep as StepTools["run"],
+    tag,
     sleep: (name: string, duration: Duration) => sleepUntil(name, deps.clock.now() + durationToMs(duration)),
     sleepUntil: (name: string, until: Date | number) =>
       sleepUntil(name, until instanceof Date ? until.getTime() : until),

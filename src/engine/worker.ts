@@ -32,6 +32,7 @@ interface WorkerDeps {
   logger: Logger;
   transition: (t: RunTransition) => Promise<boolean>;
   connection: RunContext<unknown>["connection"];
+  tag: ExecutionDeps["tag"];
 }
 
 /** One execution of a claimed run in this worker, with its own view of the lease. */

@@ -26,6 +26,15 @@ export interface StepContext {
   attempt: number;
 }
 
+/** An entity's id as an integration hands it over: strings and numbers; undefined, null and blank values are skipped. */
+export type EntityValue = string | number | null | undefined;
+
+/**
+ * The business entities an event concerns, by kind: `{ order: 1001, email: "ada@example.com" }`. A kind is
+ * lower-case (`a-z`, `0-9`, `_`, `-`, starting with a letter); a list tags each of its values.
+ */
+export type Entities = Record<string, EntityValue | readonly EntityValue[]>;
+
 export interface StepOptions {
   /** Overrides the integration's retry policy for this step. */
   retries?: RetryPolicy;
@@ -43,6 +52,12 @@ export interface StepTools {
   sleep(name: string, duration: Duration): Promise<void>;
   /** Durable timer until a point in time. */
   sleepUntil(name: string, until: Date | number): Promise<void>;
+  /**
+   * Tags the run with an entity it created or touched (`step.tag("invoice", invoice.id)`), so that searching
+   * for it (`tenon search invoice:1234`) finds this run, its event and its outbound requests. Stored once per
+   * run however often it is called (a resumed run calls it again); undefined, null or blank stores nothing.
+   */
+  tag(kind: string, value: EntityValue): Promise<void>;
 }
 
 /** What a journaled value looks like after its JSON round trip (Dates become strings, etc.). */
@@ -81,6 +96,13 @@ export interface IntegrationDefinition<Payload = unknown, Output = unknown> {
   trigger: Trigger;
   concurrency?: ConcurrencyOptions<Payload>;
   retries?: RetryPolicy;
+  /**
+   * The business entities this integration's events concern, for search by entity (docs/entity-search.md):
+   * `(event) => ({ order: event.payload.order_number, email: event.payload.email })`. Stored with the event
+   * and its run when the event is accepted. If it throws, the event and its run are stored all the same,
+   * without these tags, and the error is logged.
+   */
+  entities?: (event: TriggerEvent<Payload>) => Entities;
   run: (ctx: RunContext<Payload>) => Promise<Output> | Output;
 }
 
@@ -105,6 +127,11 @@ export function defineIntegration<Payload = unknown, Output = unknown>(
   }
   if (typeof definition.run !== "function") {
     throw new ConfigurationError(`integration "${definition.id}": run must be a function`);
+  }
+  if (definition.entities !== undefined && typeof definition.entities !== "function") {
+    throw new ConfigurationError(
+      `integration "${definition.id}": entities must be a function of the event, e.g. (event) => ({ order: event.payload.id })`,
+    );
   }
   const limit = definition.concurrency?.limit ?? 1;
   if (definition.concurrency && (!Number.isInteger(limit) || limit < 1)) {

@@ -106,7 +106,8 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
   );
 }
 
-function requireApiToken(tokens: ApiTokens) {
+/** The bearer-token check of the `/api/*` routes, run onRequest: before the body is read. */
+export function requireApiToken(tokens: ApiTokens) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (!tokens.configured) {
       return sendError(reply, 401, "api_disabled", "the API is disabled: set TENON_API_TOKENS to enable it");

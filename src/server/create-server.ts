@@ -11,6 +11,7 @@ import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerSearchRoute } from "./search-route.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
 export interface ServerOptions {
@@ -125,6 +126,7 @@ export function createServer(options: ServerOptions): TenonServer {
     bodyLimit,
     reservedSources: new Set(["schedule", ...sources.keys(), ...(options.reservedSources ?? [])]),
   });
+  registerSearchRoute(app, { storage: options.engine.storage, tokens });
   if (options.connections) {
     registerOAuthRoutes(app, { connections: options.connections, logger: options.logger, publicUrl });
     registerConnectionsRoutes(app, {

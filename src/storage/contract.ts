@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { EntityTag, TagStore } from "./tag-store.ts";
 
 export type RunStatus =
   | "queued" // ready to be claimed at available_at
@@ -35,6 +36,8 @@ export interface NewRun {
   /** Already prefixed with the integration id, so keys of different integrations never collide. */
   concurrencyKey: string | null;
   concurrencyLimit: number | null;
+  /** The entities its integration declared for the event (search by entity), stored with the run. */
+  tags?: EntityTag[];
 }
 
 export interface NewEvent {
@@ -322,6 +325,8 @@ export interface Storage {
   readonly dialect: "sqlite" | "postgres";
   /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
   readonly connections: ConnectionStore;
+  /** Which runs concern which business entity, for search (see tag-store.ts). */
+  readonly tags: TagStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

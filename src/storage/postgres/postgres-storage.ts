@@ -42,7 +42,9 @@ import {
   toRenewedLease,
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
+import type { TagStore } from "../tag-store.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -91,6 +93,7 @@ export class PostgresStorage implements Storage {
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
   readonly #connections: PostgresConnections;
+  readonly #tags: PostgresTags;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -110,10 +113,15 @@ export class PostgresStorage implements Storage {
       transaction: (work) => this.#transaction(work),
       openClient: () => new pg.Client(this.#clientConfig()),
     });
+    this.#tags = new PostgresTags(this.#pool);
   }
 
   get connections(): ConnectionStore {
     return this.#connections;
+  }
+
+  get tags(): TagStore {
+    return this.#tags;
   }
 
   #clientConfig(): pg.ClientConfig {
@@ -323,6 +331,7 @@ export class PostgresStorage implements Storage {
         });
       }
     }
+    await this.#tags.insertRunTags(client, events);
     return anyQueued;
   }
 

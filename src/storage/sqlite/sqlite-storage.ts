@@ -44,7 +44,9 @@ import {
   toRenewedLease,
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
+import type { TagStore } from "../tag-store.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
+import { SqliteTags } from "./sqlite-tags.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
 import { takeWorkerOwnership } from "./worker-ownership.ts";
@@ -71,6 +73,7 @@ export class SqliteStorage implements Storage {
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
   readonly #connections: SqliteConnections;
+  readonly #tags: SqliteTags;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -93,10 +96,15 @@ export class SqliteStorage implements Storage {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),
     });
+    this.#tags = new SqliteTags(this.#db, { durably: (fn) => this.#durably(fn) });
   }
 
   get connections(): ConnectionStore {
     return this.#connections;
+  }
+
+  get tags(): TagStore {
+    return this.#tags;
   }
 
   async migrate(): Promise<void> {
@@ -105,6 +113,7 @@ export class SqliteStorage implements Storage {
       Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
     this.#connections.prepare();
+    this.#tags.prepare();
   }
 
   async checkReady(): Promise<void> {
@@ -219,6 +228,7 @@ export class SqliteStorage implements Storage {
         now,
       );
     }
+    this.#tags.insertRunTags(eventId, runs, now);
   }
 
   #statusForNewRun(key: string | null, limit: number | null): RunStatus {

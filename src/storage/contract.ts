@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { RetentionStore } from "./retention-store.ts";
 
 export type RunStatus =
   | "queued" // ready to be claimed at available_at
@@ -322,6 +323,8 @@ export interface Storage {
   readonly dialect: "sqlite" | "postgres";
   /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
   readonly connections: ConnectionStore;
+  /** Deleting old terminal runs and events in small batches (see retention-store.ts). */
+  readonly retention: RetentionStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

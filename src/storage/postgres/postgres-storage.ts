@@ -31,6 +31,7 @@ import { terminalStatuses } from "../contract.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
+import type { RetentionStore } from "../retention-store.ts";
 import {
   type EventRow,
   eventStatus,
@@ -43,6 +44,7 @@ import {
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresRetention } from "./postgres-retention.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -91,6 +93,7 @@ export class PostgresStorage implements Storage {
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
   readonly #connections: PostgresConnections;
+  readonly #retention: PostgresRetention;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -110,10 +113,15 @@ export class PostgresStorage implements Storage {
       transaction: (work) => this.#transaction(work),
       openClient: () => new pg.Client(this.#clientConfig()),
     });
+    this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
   }
 
   get connections(): ConnectionStore {
     return this.#connections;
+  }
+
+  get retention(): RetentionStore {
+    return this.#retention;
   }
 
   #clientConfig(): pg.ClientConfig {

@@ -33,6 +33,7 @@ import { terminalStatuses } from "../contract.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
+import type { RetentionStore } from "../retention-store.ts";
 import {
   type EventRow,
   eventStatus,
@@ -45,6 +46,7 @@ import {
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
+import { SqliteRetention } from "./sqlite-retention.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
 import { takeWorkerOwnership } from "./worker-ownership.ts";
@@ -71,6 +73,7 @@ export class SqliteStorage implements Storage {
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
   readonly #connections: SqliteConnections;
+  readonly #retention: SqliteRetention;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -93,10 +96,16 @@ export class SqliteStorage implements Storage {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),
     });
+    // Not durably: a prune lost to a power cut is done again at the next pass.
+    this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
   }
 
   get connections(): ConnectionStore {
     return this.#connections;
+  }
+
+  get retention(): RetentionStore {
+    return this.#retention;
   }
 
   async migrate(): Promise<void> {
@@ -105,6 +114,7 @@ export class SqliteStorage implements Storage {
       Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
     this.#connections.prepare();
+    this.#retention.prepare();
   }
 
   async checkReady(): Promise<void> {

@@ -11,7 +11,8 @@ import {
 /**
  * Every retention query on PostgreSQL, as SQL in full (the rows of runs and events are added from their lists).
  * Each delete re-checks its condition on the rows it locks: a run replayed while a batch picked it (queued
- * again) is not deleted.
+ * again) is not deleted. The ids are picked first (ARRAY(...), run once), then deleted by primary key: as
+ * `IN (subquery)` with the re-check, the planner joined against a scan of the whole table.
  */
 export const postgresRetentionSql = {
   claimLease: `INSERT INTO maintenance_leases (name, owner, until) VALUES ('retention', $1, $2)
@@ -20,8 +21,8 @@ export const postgresRetentionSql = {
   renewLease: "UPDATE maintenance_leases SET until = $2 WHERE name = 'retention' AND owner = $1",
   releaseLease: "DELETE FROM maintenance_leases WHERE name = 'retention' AND owner = $1",
   /** runs_finished (status, finished_at): the oldest of one status, without reading the others. */
-  pruneRuns: `DELETE FROM runs WHERE seq IN (
-      SELECT seq FROM runs WHERE status = $1 AND finished_at < $2 ORDER BY finished_at LIMIT $3)
+  pruneRuns: `DELETE FROM runs WHERE seq = ANY(ARRAY(
+      SELECT seq FROM runs WHERE status = $1 AND finished_at < $2 ORDER BY finished_at LIMIT $3))
     AND status = $1 AND finished_at < $2
     RETURNING id, event_id`,
   /** The events these runs leave without any run; a quarantined one keeps its own, longer retention. */
@@ -29,8 +30,8 @@ export const postgresRetentionSql = {
     AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id)
     RETURNING e.id`,
   /** events_status (status, received_at). Never an event with runs (a replay may have given one some). */
-  pruneEvents: `DELETE FROM events e WHERE e.id IN (
-      SELECT id FROM events WHERE status = $1 AND received_at < $2 ORDER BY received_at LIMIT $3)
+  pruneEvents: `DELETE FROM events e WHERE e.id = ANY(ARRAY(
+      SELECT id FROM events WHERE status = $1 AND received_at < $2 ORDER BY received_at LIMIT $3))
     AND e.status = $1 AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id)
     RETURNING e.id`,
   /** audit_log_runless (at) WHERE run_id IS NULL. */

@@ -40,7 +40,6 @@ export async function startTenonServices(options: {
     vault,
     configs: config.connections ?? {},
     logger,
-    audit: { retentionMs: settings.auditRetentionMs },
     // Read when an authorisation starts, so without TENON_PUBLIC_URL the redirect URI is the address
     // actually listened on (port 0 included); no request can arrive before it is known.
     get publicUrl() {
@@ -53,6 +52,11 @@ export async function startTenonServices(options: {
     polls,
     connections,
     worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs, maxCrashes: settings.maxCrashes },
+    retention: {
+      retentionMs: settings.retentionMs,
+      deadRetentionMs: settings.deadRetentionMs,
+      auditRetentionMs: settings.auditRetentionMs,
+    },
     logger,
   });
   const server = createServer({
@@ -68,7 +72,6 @@ export async function startTenonServices(options: {
   });
   try {
     await engine.start();
-    connections.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
   } catch (error) {
     await engine.stop({ deadlineMs: 0 }).catch(() => {});

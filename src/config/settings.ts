@@ -33,8 +33,12 @@ export interface Settings {
   bodyLimit: number;
   /** Header, request and keep-alive timeouts and the connection cap of the HTTP server (it faces the internet). */
   httpLimits: HttpLimits;
-  /** Outbound exchanges stay in the audit trail this long. Default 30 days. */
+  /** Outbound exchanges made outside a run (token requests) stay in the audit trail this long; a run's go with it. Default 30 days. */
   auditRetentionMs: number;
+  /** Succeeded and failed runs (and events left without runs, unmatched events) are pruned this long after; null: off. Default 30 days. */
+  retentionMs: number | null;
+  /** Dead runs and quarantined events are pruned this long after; null: never. Default 90 days. */
+  deadRetentionMs: number | null;
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -49,6 +53,8 @@ export const defaultMaxCrashes = 5;
 /** Heartbeats run every third of the lease; below a second they would be mostly overhead. */
 export const minLeaseMs = 1000;
 export const defaultAuditRetentionMs = 30 * 86_400_000;
+export const defaultRetentionMs = 30 * 86_400_000;
+export const defaultDeadRetentionMs = 90 * 86_400_000;
 
 type Environment = Record<string, string | undefined>;
 
@@ -91,7 +97,29 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
+    ...readRetention(env),
   };
+}
+
+/** TENON_RETENTION and TENON_RETENTION_DEAD: `off` keeps rows forever; dead ones are never kept less than the rest. */
+function readRetention(env: Environment): Pick<Settings, "retentionMs" | "deadRetentionMs"> {
+  const off = (name: string) => variable(env, name)?.toLowerCase() === "off";
+  const retentionMs = off("TENON_RETENTION") ? null : readDuration(env, "TENON_RETENTION", defaultRetentionMs, "off");
+  const deadRetentionMs = off("TENON_RETENTION_DEAD")
+    ? null
+    : readDuration(env, "TENON_RETENTION_DEAD", defaultDeadRetentionMs, "off");
+  if (retentionMs === null && deadRetentionMs !== null && variable(env, "TENON_RETENTION_DEAD") !== undefined) {
+    throw new ConfigurationError(
+      "TENON_RETENTION is off but TENON_RETENTION_DEAD is set: dead runs would be pruned while succeeded ones are kept forever; set TENON_RETENTION too, or TENON_RETENTION_DEAD=off",
+    );
+  }
+  if (retentionMs === null) return { retentionMs, deadRetentionMs: null };
+  if (deadRetentionMs !== null && deadRetentionMs < retentionMs) {
+    throw new ConfigurationError(
+      `TENON_RETENTION_DEAD (${variable(env, "TENON_RETENTION_DEAD") ?? "90d"}) is shorter than TENON_RETENTION (${variable(env, "TENON_RETENTION") ?? "30d"}); dead runs and quarantined events are kept at least as long as the rest, so raise it or set it to off`,
+    );
+  }
+  return { retentionMs, deadRetentionMs };
 }
 
 /** TENON_LOG_LEVEL alone: what an engine created without a logger logs at. */
@@ -186,14 +214,14 @@ function readInteger(env: Environment, name: string, rule: { min: number; max?: 
   return parsed;
 }
 
-function readDuration(env: Environment, name: string, fallback: number): number {
+function readDuration(env: Environment, name: string, fallback: number, alternative?: string): number {
   const value = variable(env, name);
   if (value === undefined) return fallback;
   // A bare number would be ambiguous (seconds? days?), so only the unit forms are accepted here.
   const ms = /^\d+(\.\d+)?(ms|s|m|h|d)$/.test(value) ? durationToMs(value as Duration) : 0;
   if (ms <= 0) {
     throw new ConfigurationError(
-      `${name} is "${value}"; it must be a duration greater than zero such as 30d, 12h or 90m`,
+      `${name} is "${value}"; it must be a duration greater than zero such as 30d, 12h or 90m${alternative ? `, or ${alternative}` : ""}`,
     );
   }
   return ms;

@@ -68,7 +68,7 @@ export class Connections {
     assertConnectionConfigs(options.configs);
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#audit = new AuditTrail(options.storage.connections, this.#clock, options.logger, options.audit);
+    this.#audit = new AuditTrail(options.storage.connections, options.logger, options.audit);
     for (const [id, config] of Object.entries(options.configs)) this.#connections.set(id, this.#build(id, config));
   }
 
@@ -82,11 +82,6 @@ export class Connections {
 
   client(name: string): ConnectionClient {
     return this.#get(name).client;
-  }
-
-  /** Prunes the audit trail past its retention, now and periodically. */
-  start(): void {
-    this.#audit.startPruning();
   }
 
   /** Flushes the audit trail and closes the connections' sockets; safe to call more than once. */

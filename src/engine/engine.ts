@@ -21,6 +21,7 @@ import { entityTagsOf } from "./entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { newId } from "./ids.ts";
 import { payloadToJson } from "./journal-value.ts";
+import { type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
 import { Scheduler } from "./scheduler.ts";
 import { isStorableText, toStorableText } from "./storable-text.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
@@ -35,6 +36,8 @@ export interface EngineOptions {
   /** false: this process only accepts events (no worker, no schedules, no polling). */
   worker?: WorkerOptions | false;
   poller?: PollerOptions;
+  /** What processes with a worker prune, and how (default: the TENON_RETENTION defaults); false: nothing. */
+  retention?: RetentionOptions | false;
   /** The configured connections (createConnections): runs reach them through `connection(name)`. */
   connections?: ConnectionClients;
   clock?: Clock;
@@ -146,6 +149,10 @@ export function createEngine(options: EngineOptions): Engine {
       : new Worker({ storage, integrations, clock, random, logger, transition, connection, tag }, options.worker);
   const scheduler =
     options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
+  const pruner =
+    options.worker === false || options.retention === false
+      ? undefined
+      : new RetentionPruner(storage.retention, clock, logger, options.retention);
   const polls = indexPolls(options.polls ?? []);
   const poller =
     options.worker === false || polls.size === 0
@@ -224,11 +231,12 @@ export function createEngine(options: EngineOptions): Engine {
       worker.start();
       scheduler?.start(() => worker.wake());
       poller?.start();
+      pruner?.start();
     },
 
     async stop({ deadlineMs = 10_000 } = {}) {
       scheduler?.stop();
-      await poller?.stop();
+      await Promise.all([poller?.stop(), pruner?.stop()]);
       unsubscribe();
       await worker?.stop(deadlineMs);
       await Promise.all([accepts.whenIdle(), transitions.whenIdle(), stepTags.whenIdle()]);

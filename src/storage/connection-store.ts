@@ -226,8 +226,6 @@ export interface ConnectionStore {
 
   appendAudit(records: AuditRecord[]): Promise<void>;
   listAudit(filter?: AuditFilter): Promise<AuditRecord[]>;
-  /** Deletes up to `limit` audit records older than `before`; returns how many. */
-  pruneAudit(before: number, limit: number): Promise<number>;
 
   savePendingAuthorization(pending: PendingAuthorization): Promise<void>;
   /** Returns and deletes the pending authorization (single use); null if unknown or expired. */

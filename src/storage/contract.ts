@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { RetentionStore } from "./retention-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
 export type RunStatus =
@@ -327,6 +328,8 @@ export interface Storage {
   readonly connections: ConnectionStore;
   /** Which runs concern which business entity, for search (see tag-store.ts). */
   readonly tags: TagStore;
+  /** Deleting old terminal runs and events in small batches (see retention-store.ts). */
+  readonly retention: RetentionStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -25,6 +25,40 @@ describe("settings", () => {
     }
   });
 
+  it("prunes terminal runs after 30 days and dead ones after 90 unless TENON_RETENTION(_DEAD) say otherwise; off keeps them", () => {
+    const day = 86_400_000;
+    expect(readSettings({})).toMatchObject({ retentionMs: 30 * day, deadRetentionMs: 90 * day });
+    expect(readSettings({ TENON_RETENTION: "7d", TENON_RETENTION_DEAD: "365d" })).toMatchObject({
+      retentionMs: 7 * day,
+      deadRetentionMs: 365 * day,
+    });
+    expect(readSettings({ TENON_RETENTION_DEAD: "OFF" })).toMatchObject({
+      retentionMs: 30 * day,
+      deadRetentionMs: null,
+    });
+    // Off means nothing of runs and events is pruned, dead ones included.
+    expect(readSettings({ TENON_RETENTION: "off" })).toMatchObject({ retentionMs: null, deadRetentionMs: null });
+    expect(readSettings({ TENON_RETENTION: "off", TENON_RETENTION_DEAD: "off" })).toMatchObject({
+      retentionMs: null,
+      deadRetentionMs: null,
+    });
+  });
+
+  it("refuses a dead retention shorter than the retention, or set while retention is off", () => {
+    expect(() => readSettings({ TENON_RETENTION: "120d" })).toThrow(
+      "TENON_RETENTION_DEAD (90d) is shorter than TENON_RETENTION (120d)",
+    );
+    expect(() => readSettings({ TENON_RETENTION_DEAD: "10d" })).toThrow(
+      "TENON_RETENTION_DEAD (10d) is shorter than TENON_RETENTION (30d)",
+    );
+    expect(() => readSettings({ TENON_RETENTION: "off", TENON_RETENTION_DEAD: "90d" })).toThrow(ConfigurationError);
+    for (const value of ["30", "0d", "never"]) {
+      expect(() => readSettings({ TENON_RETENTION: value }), value).toThrow(
+        `TENON_RETENTION is "${value}"; it must be a duration greater than zero such as 30d, 12h or 90m, or off`,
+      );
+    }
+  });
+
   it("bounds the HTTP server by default (headers in 10 s, a request in 30 s) and reads TENON_HTTP_* over the defaults", () => {
     expect(readSettings({}).httpLimits).toEqual({
       headersTimeoutMs: 10_000,

@@ -43,7 +43,6 @@ export async function connectToSandbox(configs: Record<string, ConnectionConfig>
   const storage = db.open();
   await storage.migrate();
   const connections = testConnections(storage, configs);
-  connections.start();
   let steps = 0;
   return {
     storage,

@@ -112,7 +112,6 @@ async function withConnections<T>(
       vault,
       configs: config.connections ?? {},
       logger,
-      audit: { retentionMs: settings.auditRetentionMs },
     });
     try {
       return await use(connections, storage);

@@ -7,6 +7,7 @@ import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 import { runHistorySchema } from "./007-run-history.ts";
 import { entityTagsSchema } from "./010-entity-tags.ts";
+import { retentionSchema } from "./012-retention.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -17,6 +18,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["006-refresh-claims", refreshClaimsSchema],
   ["007-run-history", runHistorySchema],
   ["010-entity-tags", entityTagsSchema],
+  ["012-retention", retentionSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

@@ -139,7 +139,6 @@ export const postgresConnectionSql = {
   auditOfConnection: `SELECT ${auditColumns} FROM audit_log WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
   auditOfRun: `SELECT ${auditColumns} FROM audit_log WHERE run_id = $1 AND ($2::text IS NULL OR connection_id = $2)
     ORDER BY at DESC, id DESC LIMIT $3`,
-  pruneAudit: "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 ORDER BY at LIMIT $2)",
 
   insertPendingAuthorization: `INSERT INTO oauth_pending (state, connection_id, sealed_verifier, return_to, expires_at)
     VALUES ($1, $2, $3, $4, $5)`,
@@ -403,10 +402,6 @@ export class PostgresConnections implements ConnectionStore {
       result = await this.#pool.query<AuditRow>(q.auditOfConnection, [filter.connectionId, limit]);
     else result = await this.#pool.query<AuditRow>(q.recentAudit, [limit]);
     return result.rows.map(toAuditRecord);
-  }
-
-  async pruneAudit(before: number, limit: number): Promise<number> {
-    return (await this.#pool.query(q.pruneAudit, [before, limit])).rowCount ?? 0;
   }
 
   async savePendingAuthorization(pending: PendingAuthorization): Promise<void> {

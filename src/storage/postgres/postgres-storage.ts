@@ -31,6 +31,7 @@ import { terminalStatuses } from "../contract.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
+import type { RetentionStore } from "../retention-store.ts";
 import {
   type EventRow,
   eventStatus,
@@ -44,6 +45,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresRetention } from "./postgres-retention.ts";
 import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
@@ -94,6 +96,7 @@ export class PostgresStorage implements Storage {
   readonly #listeners = new Set<() => void>();
   readonly #connections: PostgresConnections;
   readonly #tags: PostgresTags;
+  readonly #retention: PostgresRetention;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -114,6 +117,7 @@ export class PostgresStorage implements Storage {
       openClient: () => new pg.Client(this.#clientConfig()),
     });
     this.#tags = new PostgresTags(this.#pool);
+    this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
   }
 
   get connections(): ConnectionStore {
@@ -122,6 +126,10 @@ export class PostgresStorage implements Storage {
 
   get tags(): TagStore {
     return this.#tags;
+  }
+
+  get retention(): RetentionStore {
+    return this.#retention;
   }
 
   #clientConfig(): pg.ClientConfig {

@@ -131,7 +131,6 @@ export const sqliteConnectionSql = {
   auditOfConnection: `SELECT ${auditColumns} FROM audit_log WHERE connection_id = ? ORDER BY at DESC, id DESC LIMIT ?`,
   auditOfRun: `SELECT ${auditColumns} FROM audit_log WHERE run_id = @runId AND (@connectionId IS NULL OR connection_id = @connectionId)
     ORDER BY at DESC, id DESC LIMIT @limit`,
-  pruneAudit: "DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < ? ORDER BY at LIMIT ?)",
 
   insertPendingAuthorization: `INSERT INTO oauth_pending (state, connection_id, sealed_verifier, return_to, expires_at)
     VALUES (@state, @connectionId, @sealedVerifier, @returnTo, @expiresAt)`,
@@ -334,10 +333,6 @@ export class SqliteConnections implements ConnectionStore {
     else if (filter.connectionId) rows = s.auditOfConnection.all(filter.connectionId, limit);
     else rows = s.recentAudit.all(limit);
     return (rows as AuditRow[]).map(toAuditRecord);
-  }
-
-  async pruneAudit(before: number, limit: number): Promise<number> {
-    return this.#sql.pruneAudit.run(before, limit).changes;
   }
 
   async savePendingAuthorization(pending: PendingAuthorization): Promise<void> {

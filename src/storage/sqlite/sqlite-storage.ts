@@ -33,6 +33,7 @@ import { terminalStatuses } from "../contract.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
+import type { RetentionStore } from "../retention-store.ts";
 import {
   type EventRow,
   eventStatus,
@@ -46,6 +47,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
+import { SqliteRetention } from "./sqlite-retention.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -74,6 +76,7 @@ export class SqliteStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
+  readonly #retention: SqliteRetention;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -97,6 +100,8 @@ export class SqliteStorage implements Storage {
       durably: (fn) => this.#durably(fn),
     });
     this.#tags = new SqliteTags(this.#db, { durably: (fn) => this.#durably(fn) });
+    // Not durably: a prune lost to a power cut is done again at the next pass.
+    this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
   }
 
   get connections(): ConnectionStore {
@@ -107,6 +112,10 @@ export class SqliteStorage implements Storage {
     return this.#tags;
   }
 
+  get retention(): RetentionStore {
+    return this.#retention;
+  }
+
   async migrate(): Promise<void> {
     await runMigrations(this.#kysely, "sqlite");
     this.#statements = Object.fromEntries(
@@ -114,6 +123,7 @@ export class SqliteStorage implements Storage {
     ) as Statements;
     this.#connections.prepare();
     this.#tags.prepare();
+    this.#retention.prepare();
   }
 
   async checkReady(): Promise<void> {

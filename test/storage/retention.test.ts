@@ -186,6 +186,12 @@ describe.each(backends)("retention ($name)", (backend) => {
       audit("a-token-young", null, now - day),
     ]);
 
+    // Entity tags go with their run; a kept run keeps its own.
+    await storage.tags.addTags([
+      { kind: "order", value: "1", eventId: "e-succeeded", runId: "r-succeeded", createdAt: t0 + 1 },
+      { kind: "order", value: "2", eventId: "e-dead-young", runId: "r-dead-young", createdAt: t0 + 1 },
+    ]);
+
     const pruned = ["r-succeeded", "r-failed", "r-dead-old", "r-shared-done"];
     const kept = {
       "r-succeeded-young": "succeeded",
@@ -215,7 +221,9 @@ describe.each(backends)("retention ($name)", (backend) => {
     const reports: PrunedRows[] = [];
     const total = await pruner(storage, new ManualClock(now), { onPruned: (rows) => reports.push(rows) }).prune();
 
-    expect(total).toEqual({ runs: 4, events: 5, steps, run_history: history, audit_log: 2 });
+    expect(total).toEqual({ runs: 4, events: 5, steps, run_history: history, audit_log: 2, tags: 1 });
+    expect(await storage.tags.runIdsForEntity("order", "1")).toEqual([]);
+    expect(await storage.tags.runIdsForEntity("order", "2")).toEqual(["r-dead-young"]);
     for (const table of Object.keys(total) as (keyof PrunedRows)[]) {
       expect(
         reports.reduce((sum, rows) => sum + rows[table], 0),
@@ -256,6 +264,7 @@ describe.each(backends)("retention ($name)", (backend) => {
       steps: 0,
       run_history: 0,
       audit_log: 0,
+      tags: 0,
     });
   });
 
@@ -272,7 +281,7 @@ describe.each(backends)("retention ($name)", (backend) => {
 
     expect(reports.map((rows) => rows.runs)).toEqual([3, 3, 3, 1]);
     expect(reports.map((rows) => rows.events)).toEqual([3, 3, 3, 1]);
-    expect(total).toEqual({ runs: 10, events: 10, steps: 10, run_history: 0, audit_log: 10 });
+    expect(total).toEqual({ runs: 10, events: 10, steps: 10, run_history: 0, audit_log: 10, tags: 0 });
     for (const runId of runIds) expect(await storage.getRun(runId)).toBeNull();
   });
 
@@ -285,7 +294,7 @@ describe.each(backends)("retention ($name)", (backend) => {
 
     const total = await pruner(storage, new ManualClock(now), { retentionMs: null, deadRetentionMs: null }).prune();
 
-    expect(total).toEqual({ runs: 0, events: 0, steps: 0, run_history: 0, audit_log: 1 });
+    expect(total).toEqual({ runs: 0, events: 0, steps: 0, run_history: 0, audit_log: 1, tags: 0 });
     for (const runId of runIds) expect((await storage.getRun(runId))?.status).toBe("succeeded");
     expect(await storage.getEvent("e-unmatched")).not.toBeNull();
     expect(await storage.getEvent("e-quarantined")).not.toBeNull();

@@ -32,7 +32,7 @@ import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrat
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import {
-  type EventRow,
+  type ClaimedEventRow,
   eventStatus,
   groupJournal,
   type RenewedLeaseRow,
@@ -248,6 +248,7 @@ export class PostgresStorage implements Storage {
         unique.map((e) => e.quarantineReason ?? null),
         unique.map((e) => e.fingerprint ?? null),
         unique.map((e) => e.receivedAt),
+        unique.map((e) => e.traceContext ?? null),
       ],
     });
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
@@ -375,7 +376,7 @@ export class PostgresStorage implements Storage {
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
     if (rows.length === 0) return [];
     const [events, steps] = await Promise.all([
-      this.#pool.query<Omit<EventRow, "dedup_key" | "status">>({
+      this.#pool.query<ClaimedEventRow>({
         name: "tenon_events_by_ids",
         text: q.eventsByIds,
         values: [[...new Set(rows.map((r) => r.event_id))]],
@@ -401,6 +402,7 @@ export class PostgresStorage implements Storage {
           type: event.type,
           payloadJson: event.payload,
           receivedAt: event.received_at,
+          traceContext: event.trace_context,
         },
         journal: journals.get(row.id) ?? [],
       };

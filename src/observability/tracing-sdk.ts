@@ -6,6 +6,8 @@ import type { TracingSettings } from "../config/settings.ts";
 
 /** The OpenTelemetry SDK of this process, started by `startTracingSdk`. */
 export interface TracingSdk {
+  /** Exports the spans ended so far. */
+  flush(): Promise<void>;
   /** Exports the spans still buffered, then unregisters: the API is a no-op again. */
   shutdown(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export function startTracingSdk(
   });
   provider.register();
   return {
+    flush: () => provider.forceFlush(),
     async shutdown() {
       try {
         await provider.shutdown();

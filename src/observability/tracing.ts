@@ -6,6 +6,8 @@ import {
   type Span,
   SpanKind,
   SpanStatusCode,
+  type Tracer,
+  type TracerProvider,
   trace,
 } from "@opentelemetry/api";
 
@@ -18,7 +20,18 @@ import {
  * request's context is stored with the event (`captureTraceContext`, migration 008), and each execution of a
  * run, by whichever worker process claims it, starts its `tenon.run` span as a child of it.
  */
-const tracer = trace.getTracer("tenon");
+let current: { provider: TracerProvider; tracer: Tracer } | undefined;
+
+/**
+ * Tenon's tracer from the provider registered now. Not fetched once at load: a tracer obtained before an SDK
+ * was registered follows it, but not one registered after that SDK shut down (a process that restarts its
+ * services, a test suite).
+ */
+function tracer(): Tracer {
+  const provider = trace.getTracerProvider();
+  if (current?.provider !== provider) current = { provider, tracer: provider.getTracer("tenon") };
+  return current.tracer;
+}
 
 /**
  * Semantic-convention attribute names (https://opentelemetry.io/docs/specs/semconv/http/http-spans/), written
@@ -86,7 +99,7 @@ export function startServerSpan(request: {
   headers: Record<string, unknown>;
 }): ActiveSpan {
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-  const span = tracer.startSpan(
+  const span = tracer().startSpan(
     request.method,
     {
       kind: SpanKind.SERVER,
@@ -124,7 +137,7 @@ export function startRunSpan(run: {
   event: { id: string; source: string; traceContext: string | null };
 }): ActiveSpan {
   const parent = restoreTraceContext(run.event.traceContext);
-  const span = tracer.startSpan(
+  const span = tracer().startSpan(
     "tenon.run",
     {
       kind: SpanKind.INTERNAL,
@@ -145,7 +158,7 @@ export function startStepSpan(
   runSpan: ActiveSpan,
   step: { runId: string; integrationId: string; name: string; attempt: number },
 ): ActiveSpan {
-  const span = tracer.startSpan(
+  const span = tracer().startSpan(
     "tenon.step",
     {
       kind: SpanKind.INTERNAL,
@@ -180,7 +193,7 @@ export function markFailed(span: Span, error: unknown): void {
 
 /** The CLIENT span of one outbound request (each resend is a span of its own), a child of the active step. */
 export function startClientSpan(method: string, urlTemplate: string | undefined): Span {
-  return tracer.startSpan(urlTemplate === undefined ? method : `${method} ${urlTemplate}`, {
+  return tracer().startSpan(urlTemplate === undefined ? method : `${method} ${urlTemplate}`, {
     kind: SpanKind.CLIENT,
   });
 }

@@ -1,6 +1,8 @@
 import {
   type Context,
   context,
+  INVALID_SPAN_CONTEXT,
+  ProxyTracerProvider,
   propagation,
   ROOT_CONTEXT,
   type Span,
@@ -20,16 +22,24 @@ import {
  * request's context is stored with the event (`captureTraceContext`, migration 008), and each execution of a
  * run, by whichever worker process claims it, starts its `tenon.run` span as a child of it.
  */
-let current: { provider: TracerProvider; tracer: Tracer } | undefined;
+/** The API's no-op provider: what a proxy delegates to while no SDK is registered. */
+const noopProvider = new ProxyTracerProvider().getDelegate();
+/** What every start* function returns while nothing is traced: no span, no context, nothing allocated. */
+const untraced: ActiveSpan = { span: trace.wrapSpanContext(INVALID_SPAN_CONTEXT), context: ROOT_CONTEXT };
+let current: { delegate: TracerProvider; tracer: Tracer | undefined } | undefined;
 
 /**
- * Tenon's tracer from the provider registered now. Not fetched once at load: a tracer obtained before an SDK
- * was registered follows it, but not one registered after that SDK shut down (a process that restarts its
- * services, a test suite).
+ * Tenon's tracer from the SDK registered now, or undefined when there is none. Looked up at each span rather
+ * than once at load, so that an SDK registered after another shut down (a process that restarts its services, a
+ * test suite) is followed; and without an SDK, the API's own no-op spans (a span object, a context and a
+ * proxy lookup each, a microsecond per step and request) are not even made.
  */
-function tracer(): Tracer {
+function activeTracer(): Tracer | undefined {
   const provider = trace.getTracerProvider();
-  if (current?.provider !== provider) current = { provider, tracer: provider.getTracer("tenon") };
+  const delegate = provider instanceof ProxyTracerProvider ? provider.getDelegate() : provider;
+  if (current?.delegate !== delegate) {
+    current = { delegate, tracer: delegate === noopProvider ? undefined : delegate.getTracer("tenon") };
+  }
   return current.tracer;
 }
 
@@ -98,8 +108,10 @@ export function startServerSpan(request: {
   scheme: string;
   headers: Record<string, unknown>;
 }): ActiveSpan {
+  const tracer = activeTracer();
+  if (tracer === undefined) return untraced;
   const parent = propagation.extract(ROOT_CONTEXT, request.headers);
-  const span = tracer().startSpan(
+  const span = tracer.startSpan(
     request.method,
     {
       kind: SpanKind.SERVER,
@@ -136,8 +148,10 @@ export function startRunSpan(run: {
   integrationId: string;
   event: { id: string; source: string; traceContext: string | null };
 }): ActiveSpan {
+  const tracer = activeTracer();
+  if (tracer === undefined) return untraced;
   const parent = restoreTraceContext(run.event.traceContext);
-  const span = tracer().startSpan(
+  const span = tracer.startSpan(
     "tenon.run",
     {
       kind: SpanKind.INTERNAL,
@@ -158,7 +172,9 @@ export function startStepSpan(
   runSpan: ActiveSpan,
   step: { runId: string; integrationId: string; name: string; attempt: number },
 ): ActiveSpan {
-  const span = tracer().startSpan(
+  const tracer = activeTracer();
+  if (tracer === undefined) return untraced;
+  const span = tracer.startSpan(
     "tenon.step",
     {
       kind: SpanKind.INTERNAL,
@@ -193,7 +209,9 @@ export function markFailed(span: Span, error: unknown): void {
 
 /** The CLIENT span of one outbound request (each resend is a span of its own), a child of the active step. */
 export function startClientSpan(method: string, urlTemplate: string | undefined): Span {
-  return tracer().startSpan(urlTemplate === undefined ? method : `${method} ${urlTemplate}`, {
+  const tracer = activeTracer();
+  if (tracer === undefined) return untraced.span;
+  return tracer.startSpan(urlTemplate === undefined ? method : `${method} ${urlTemplate}`, {
     kind: SpanKind.CLIENT,
   });
 }
@@ -206,6 +224,7 @@ export function injectTraceContext(span: Span, headers: Record<string, string>):
 
 /** Ends a CLIENT span with the response's status, or the error's type when there was none. */
 export function endClientSpan(span: Span, outcome: { status: number } | { errorType: string }): void {
+  if (!span.isRecording()) return;
   if ("status" in outcome) {
     span.setAttribute(httpAttributes.statusCode, outcome.status);
     // For a client, every 4xx and 5xx is an error (semantic conventions); error.type is the status code.
@@ -222,7 +241,7 @@ export function endClientSpan(span: Span, outcome: { status: number } | { errorT
 
 /** Runs `fn` with `active` as the current context (a no-op without an SDK's context manager). */
 export function withSpan<T>(active: ActiveSpan, fn: () => T): T {
-  return context.with(active.context, fn);
+  return active === untraced ? fn() : context.with(active.context, fn);
 }
 
 /** The trace and span ids of the active span, for log lines; undefined when nothing is being traced. */

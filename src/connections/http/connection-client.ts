@@ -16,7 +16,7 @@ import type { AuditTrail } from "../audit/audit-trail.ts";
 import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
-import { earlierAttempts, networkErrorType, startOutboundSpan } from "./client-span.ts";
+import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
 import {
   flattenHeaders,
   type HttpResponse,
@@ -70,6 +70,8 @@ type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Erro
  */
 export class ConnectionClient {
   readonly #deps: ConnectionClientDeps;
+  /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
+  readonly #spanUrl = (url: URL) => this.#shownUrl(url);
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
@@ -143,11 +145,7 @@ export class ConnectionClient {
    * a poll source (a poll's fetch), and the circuit's probe lease if it is the probe; their fences' signals
    * abort it if one lapses while it is in flight. It is a CLIENT span, and carries its `traceparent`.
    */
-  async #exchange(
-    original: PreparedRequest,
-    probe: CircuitProbe | undefined,
-    sent: { urlTemplate: string | undefined; resends: number },
-  ): Promise<Exchange> {
+  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
     const deps = this.#deps;
     await deps.rateLimiter.acquire();
     // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
@@ -173,13 +171,7 @@ export class ConnectionClient {
             () => `${prepared.method} ${this.#shownUrl(prepared.url)}`,
           )
         : deps.dispatcher;
-    const span = startOutboundSpan({
-      connectionId: deps.connectionId,
-      method: prepared.method,
-      url: prepared.url,
-      ...sent,
-      shownUrl: () => this.#shownUrl(prepared.url),
-    });
+    const span = startOutboundSpan(deps.connectionId, prepared.method, prepared.url, sent, this.#spanUrl);
     injectTraceContext(span, prepared.headers);
     const started = performance.now();
     const at = deps.clock.now();

@@ -15,7 +15,7 @@ export interface TenonServices {
   webhookSources: ReadonlyMap<string, WebhookSource>;
   /** The address the server listens on, e.g. `http://127.0.0.1:3000`. */
   address: string;
-  /** Server first (every request it answered was committed), then the runs in flight, then storage. */
+  /** Server first (every request it answered was committed), then the runs in flight, then storage, then the spans. */
   stop(deadlineMs: number): Promise<void>;
 }
 
@@ -32,6 +32,10 @@ export async function startTenonServices(options: {
   logger: Logger;
 }): Promise<TenonServices> {
   const { config, settings, storage, vault, logger } = options;
+  // First, so that every span of this process records; loaded only when traces are exported.
+  const tracing = settings.tracing
+    ? (await import("../observability/tracing-sdk.ts")).startTracingSdk(settings.tracing)
+    : undefined;
   const webhookSources = resolveWebhookSources(config.webhooks ?? {});
   const polls = config.polls ?? [];
   let address: string | undefined;
@@ -76,6 +80,7 @@ export async function startTenonServices(options: {
   } catch (error) {
     await engine.stop({ deadlineMs: 0 }).catch(() => {});
     await storage.close();
+    await tracing?.shutdown().catch(() => {});
     throw error;
   }
   return {
@@ -89,6 +94,10 @@ export async function startTenonServices(options: {
       // The engine also flushes the connections' audit trail.
       await engine.stop({ deadlineMs });
       await storage.close();
+      // The spans of the last runs are still in the batch: exported now, or lost with the process.
+      await tracing?.shutdown().catch((error: Error) => {
+        logger.warn({ err: error.message }, "exporting the last spans failed; check OTEL_EXPORTER_OTLP_ENDPOINT");
+      });
     },
   };
 }

@@ -39,6 +39,19 @@ export interface Settings {
   retentionMs: number | null;
   /** Dead runs and quarantined events are pruned this long after; null: never. Default 90 days. */
   deadRetentionMs: number | null;
+  /** OpenTelemetry traces are exported when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; undefined: spans are no-ops. */
+  tracing: TracingSettings | undefined;
+}
+
+/**
+ * The standard OpenTelemetry variables Tenon reads itself; the OTLP exporter reads the rest
+ * (OTEL_EXPORTER_OTLP_HEADERS, …_TIMEOUT, …_COMPRESSION) and the endpoint again (observability/tracing-sdk.ts).
+ */
+export interface TracingSettings {
+  /** Where spans go (OTLP over HTTP, JSON). */
+  endpoint: string;
+  /** OTEL_SERVICE_NAME; default "tenon". */
+  serviceName: string;
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -98,6 +111,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
     ...readRetention(env),
+    tracing: readTracingSettings(env),
   };
 }
 
@@ -120,6 +134,20 @@ function readRetention(env: Environment): Pick<Settings, "retentionMs" | "deadRe
     );
   }
   return { retentionMs, deadRetentionMs };
+}
+
+function readTracingSettings(env: Environment): TracingSettings | undefined {
+  const name = variable(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    ? "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    : "OTEL_EXPORTER_OTLP_ENDPOINT";
+  const endpoint = variable(env, name);
+  if (endpoint === undefined || variable(env, "OTEL_SDK_DISABLED")?.toLowerCase() === "true") return undefined;
+  if (!/^https?:\/\/[^/?#]+/.test(endpoint)) {
+    throw new ConfigurationError(
+      `${name} is "${endpoint}"; it must be the http:// or https:// URL of an OTLP/HTTP collector, e.g. http://localhost:4318, or unset to export no traces`,
+    );
+  }
+  return { endpoint, serviceName: variable(env, "OTEL_SERVICE_NAME") ?? "tenon" };
 }
 
 /** TENON_LOG_LEVEL alone: what an engine created without a logger logs at. */

@@ -2,6 +2,8 @@ import pino, { type Logger } from "pino";
 import { readLogLevel } from "../config/settings.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
+import { logContext } from "../observability/logger.ts";
+import { captureTraceContext } from "../observability/tracing.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError, toError, ValidationError } from "../sdk/errors.ts";
@@ -124,7 +126,7 @@ export function createEngine(options: EngineOptions): Engine {
   const storage = options.storage;
   const clock = options.clock ?? systemClock;
   const random = options.random ?? Math.random;
-  const logger = options.logger ?? pino({ level: readLogLevel() });
+  const logger = options.logger ?? pino({ level: readLogLevel(), mixin: logContext });
   const integrations = indexIntegrations(options.integrations);
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
@@ -247,6 +249,9 @@ export function createEngine(options: EngineOptions): Engine {
     async send(input, sendOptions = {}) {
       const event = toNewEvent(validateEvent(input, clock.now()));
       if (sendOptions.fingerprint !== undefined) event.fingerprint = sendOptions.fingerprint;
+      // Stored with the event, so its runs, wherever and whenever they execute, continue the request's trace.
+      const traceContext = captureTraceContext();
+      if (traceContext !== undefined) event.traceContext = traceContext;
       const result = await accepts.submit(event);
       if (!result.duplicate && result.runIds.length > 0) worker?.wake();
       return result;

@@ -1,4 +1,13 @@
 import type { Logger } from "pino";
+import {
+  type ActiveSpan,
+  endSpan,
+  markFailed,
+  type Span,
+  startRunSpan,
+  startStepSpan,
+  withSpan,
+} from "../observability/tracing.ts";
 import type {
   EntityValue,
   Integration,
@@ -26,6 +35,7 @@ import { toEntityTag } from "./entity-tags.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
 import { type LeaseFence, LeaseLostError } from "./lease-fence.ts";
+import { runInRun } from "./run-scope.ts";
 import { runInStep } from "./step-scope.ts";
 
 export interface ExecutionDeps {
@@ -67,12 +77,32 @@ const maxErrorLength = 8192;
 /**
  * Executes one claimed run from the top. Completed steps come from the journal
  * instead of running again, so the run resumes at its first incomplete step.
+ * The execution is a `tenon.run` span, continuing the trace of the request that brought the event in.
  */
 export async function executeRun(
   run: ClaimedRun,
   integration: Integration,
   fence: LeaseFence,
   deps: ExecutionDeps,
+): Promise<void> {
+  const runSpan = startRunSpan(run);
+  try {
+    await withSpan(runSpan, () =>
+      runInRun({ runId: run.id, integrationId: run.integrationId }, () =>
+        executeClaimedRun(run, integration, fence, deps, runSpan),
+      ),
+    );
+  } finally {
+    runSpan.span.end();
+  }
+}
+
+async function executeClaimedRun(
+  run: ClaimedRun,
+  integration: Integration,
+  fence: LeaseFence,
+  deps: ExecutionDeps,
+  runSpan: ActiveSpan,
 ): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
   const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
@@ -91,7 +121,7 @@ export async function executeRun(
     }),
     suspend: () => resolveSuspension(),
   };
-  const step = createStepTools(run, policy, fence, deps, suspension);
+  const step = createStepTools(run, policy, fence, deps, suspension, runSpan);
   const event: TriggerEvent<unknown> = {
     id: run.event.id,
     source: run.event.source,
@@ -139,7 +169,7 @@ export async function executeRun(
       log.warn("run stopped: its lease was lost (expired or released); another attempt owns it");
       return;
     }
-    await handleFailure(run, policy, deps, thrown, attemptStartedAt);
+    await handleFailure(run, policy, deps, thrown, attemptStartedAt, runSpan.span);
   }
 }
 
@@ -179,6 +209,7 @@ async function handleFailure(
   deps: ExecutionDeps,
   thrown: unknown,
   runAttemptStartedAt: number,
+  runSpan: Span,
 ) {
   const stepFailed = thrown instanceof StepFailedError ? thrown : undefined;
   const cause = stepFailed ? stepFailed.cause : toError(thrown);
@@ -189,6 +220,7 @@ async function handleFailure(
   const stepFailure = stepFailed ? { name: stepFailed.stepName, error } : null;
   const attempt = { attempt: failedAttempts, attemptStartedAt: stepFailed?.startedAt ?? runAttemptStartedAt };
   if (await holdForConnection(run, deps, cause, where)) return;
+  markFailed(runSpan, cause);
   deps.logger.warn({ runId: run.id, attempt: failedAttempts, err: cause.message }, `${where} failed`);
 
   if (isNonRetryable(cause)) {
@@ -291,6 +323,7 @@ function createStepTools(
   fence: LeaseFence,
   deps: ExecutionDeps,
   suspension: Suspension,
+  runSpan: ActiveSpan,
 ): StepTools {
   const journal = new Map<string, JournalEntry>(run.journal.map((entry) => [entry.name, entry]));
   const calls = new Map<string, number>();
@@ -316,16 +349,26 @@ function createStepTools(
     const idempotencyKey = idempotencyKeyFor(run.id, key);
     fence.assertHeld(() => `step "${key}"`);
     const startedAt = deps.clock.now();
+    const stepSpan = startStepSpan(runSpan, {
+      runId: run.id,
+      integrationId: run.integrationId,
+      name: key,
+      attempt,
+    });
     try {
-      value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
-        fn({ idempotencyKey, attempt }),
+      value = await withSpan(stepSpan, () =>
+        runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
+          fn({ idempotencyKey, attempt }),
+        ),
       );
     } catch (error) {
+      endSpan(stepSpan.span, error);
       // An aborted request, or the step's own reaction to it, is not a failure of the step.
       if (!fence.held) throw new LeaseLostError(`step "${key}" was stopped: the worker's lease on the run lapsed`);
       const stepPolicy = options?.retries ? resolveRetryPolicy(options.retries, policy) : undefined;
       throw new StepFailedError(key, attempt, startedAt, stepPolicy, toError(error));
     }
+    endSpan(stepSpan.span);
     const outputJson = stepResultToJson(key, value);
     const now = deps.clock.now();
     if (

@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Connections } from "../connections/connections.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { traceRequests } from "../observability/request-tracing.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
@@ -87,6 +88,8 @@ export function createServer(options: ServerOptions): TenonServer {
   });
 
   app.server.maxConnections = limits.maxConnections;
+  // Before the routes and the other hooks: it wraps every route's handler, and a 404 is a request too.
+  traceRequests(app);
 
   app.removeAllContentTypeParsers();
   const keepRaw = (_request: unknown, body: Buffer, done: (error: null, body: Buffer) => void) => done(null, body);

@@ -54,6 +54,8 @@ export interface NewEvent {
   quarantineReason?: string;
   /** sha256 of the request that carried it (Event API): a duplicate reports the original's, to tell a retry from a conflict. */
   fingerprint?: string;
+  /** The trace context of the request that carried it (observability/tracing.ts), so its runs continue that trace. */
+  traceContext?: string;
 }
 
 export type AcceptResult =
@@ -80,7 +82,15 @@ export interface ClaimedRun {
   /** Interruptions in a row (crash, kill, stall past the lease) without a step completed in between. */
   crashes: number;
   lastError: string | null;
-  event: { id: string; source: string; type: string; payloadJson: string; receivedAt: number };
+  event: {
+    id: string;
+    source: string;
+    type: string;
+    payloadJson: string;
+    receivedAt: number;
+    /** See NewEvent.traceContext; null when the event came in untraced. */
+    traceContext: string | null;
+  };
   journal: JournalEntry[];
 }
 

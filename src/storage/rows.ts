@@ -40,6 +40,11 @@ export interface EventRow {
   received_at: number;
 }
 
+/** The event of a claimed run, as the claim reads it. */
+export type ClaimedEventRow = Pick<EventRow, "id" | "source" | "type" | "payload" | "received_at"> & {
+  trace_context: string | null;
+};
+
 export interface PollSourceRow {
   id: string;
   cursor: string | null;

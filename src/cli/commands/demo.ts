@@ -13,6 +13,7 @@ import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
 import { engineSummary, readEngineCounts } from "../../demo/engine-summary.ts";
 import { startLiveSummary } from "../../demo/live-summary.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
 const examplesConfig = fileURLToPath(new URL("../../../examples/tenon.config.ts", import.meta.url));
@@ -39,7 +40,10 @@ export async function demoCommand(): Promise<void> {
   const shown = (path: string) => relative(process.cwd(), path);
 
   // The screen belongs to the summary; the engine's own log goes to a file beside the database.
-  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: logPath, sync: true }));
+  const logger = await createLogger({
+    level: settings.logLevel,
+    destination: pino.destination({ dest: logPath, sync: true }),
+  });
   const dev = await startDevEnvironment({
     purpose: "tenon demo",
     loadConfig: () => loadConfig(examplesConfig),

@@ -10,6 +10,7 @@ import { openVault } from "../../connections/vault/open-vault.ts";
 import type { EngineMessage, SupervisorMessage } from "../../demo/dev-engine-messages.ts";
 import { readEngineCounts } from "../../demo/engine-summary.ts";
 import { resolveWebhookSources } from "../../ingestion/webhooks/webhook-sources.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { ConfigurationError, toError } from "../../sdk/errors.ts";
 import { openStorage } from "../../storage/open-storage.ts";
 
@@ -69,7 +70,10 @@ export async function devEngineCommand(options: { config: string; log: string })
   await started;
 
   const { config, settings } = loaded;
-  const logger = pino({ level: settings.logLevel }, pino.destination({ dest: options.log, sync: true }));
+  const logger = await createLogger({
+    level: settings.logLevel,
+    destination: pino.destination({ dest: options.log, sync: true }),
+  });
   try {
     const storage = await openStorage({
       sqlitePath: settings.sqlitePath,

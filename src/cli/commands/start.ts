@@ -1,9 +1,9 @@
-import pino from "pino";
 import { describeConnectionState, startTenonServices } from "../../app/tenon-services.ts";
 import { assertSecretsSet } from "../../config/assert-secrets-set.ts";
 import { loadConfig } from "../../config/load-config.ts";
 import { describeDatabase, readSettings } from "../../config/settings.ts";
 import { openVault } from "../../connections/vault/open-vault.ts";
+import { createLogger } from "../../observability/logger.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 import { openStorageFromSettings } from "../storage-from-settings.ts";
 
@@ -15,7 +15,7 @@ export async function startCommand(options: { config: string }): Promise<void> {
   const config = await loadConfig(options.config);
   assertSecretsSet(config, "tenon start");
   const settings = readSettings(process.env, { worker: config.worker ?? {} });
-  const logger = pino({ level: settings.logLevel });
+  const logger = await createLogger({ level: settings.logLevel });
   const vault = openVault({ logger });
   const storage = await openStorageFromSettings(settings);
   const services = await startTenonServices({ config, settings, storage, vault, logger });

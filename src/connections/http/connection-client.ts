@@ -4,6 +4,7 @@ import { newId } from "../../engine/ids.ts";
 import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
 import { currentLease } from "../../engine/lease-scope.ts";
 import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
+import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import {
   CircuitOpenError,
   type ErrorResponse,
@@ -15,6 +16,7 @@ import type { AuditTrail } from "../audit/audit-trail.ts";
 import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
+import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
 import {
   flattenHeaders,
   type HttpResponse,
@@ -68,6 +70,8 @@ type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Erro
  */
 export class ConnectionClient {
   readonly #deps: ConnectionClientDeps;
+  /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
+  readonly #spanUrl = (url: URL) => this.#shownUrl(url);
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
@@ -104,11 +108,13 @@ export class ConnectionClient {
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
     await deps.auth.assertUsable();
     const probe = deps.circuit ? await deps.circuit.admit() : undefined;
+    const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
     try {
-      let exchange = await this.#exchange(prepared, probe);
+      let exchange = await this.#exchange(prepared, probe, sent);
       if ("response" in exchange && authRejections.has(exchange.response.status)) {
         // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
-        if (await deps.auth.recover(exchange.applied)) exchange = await this.#exchange(prepared, probe);
+        if (await deps.auth.recover(exchange.applied))
+          exchange = await this.#exchange(prepared, probe, { ...sent, resends: sent.resends + 1 });
         if ("response" in exchange && authRejections.has(exchange.response.status)) {
           return deps.auth.fail(
             `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
@@ -137,9 +143,9 @@ export class ConnectionClient {
    * Takes a rate-limit token, authenticates and sends; a network error is returned, not thrown. The request
    * leaves only while every lease it is sent under still holds: the worker's lease on the run (a step) or on
    * a poll source (a poll's fetch), and the circuit's probe lease if it is the probe; their fences' signals
-   * abort it if one lapses while it is in flight.
+   * abort it if one lapses while it is in flight. It is a CLIENT span, and carries its `traceparent`.
    */
-  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined): Promise<Exchange> {
+  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
     const deps = this.#deps;
     await deps.rateLimiter.acquire();
     // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
@@ -165,6 +171,8 @@ export class ConnectionClient {
             () => `${prepared.method} ${this.#shownUrl(prepared.url)}`,
           )
         : deps.dispatcher;
+    const span = startOutboundSpan(deps.connectionId, prepared.method, prepared.url, sent, this.#spanUrl);
+    injectTraceContext(span, prepared.headers);
     const started = performance.now();
     const at = deps.clock.now();
     try {
@@ -186,6 +194,7 @@ export class ConnectionClient {
         text,
       };
       this.#audit(prepared, at, performance.now() - started, { response });
+      endClientSpan(span, { status: response.status });
       return { response, applied };
     } catch (thrown) {
       let error = thrown as Error;
@@ -193,6 +202,7 @@ export class ConnectionClient {
       if (lapsed) {
         // Aborted by the lapsing lease: not the connection's failure, so no circuit count and no retry here.
         const aborted = new LeaseLostError(`${prepared.method} was aborted: the worker's lease on ${lapsed.on} lapsed`);
+        endClientSpan(span, { errorType: aborted.name });
         this.#audit(prepared, at, performance.now() - started, { error: aborted });
         throw aborted;
       }
@@ -201,6 +211,7 @@ export class ConnectionClient {
         error = Object.assign(new Error("aborted at the end of the probe's lease"), { code: probeTimeout });
       }
       this.#audit(prepared, at, performance.now() - started, { error });
+      endClientSpan(span, { errorType: networkErrorType(error) });
       return { error, applied };
     }
   }

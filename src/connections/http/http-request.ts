@@ -23,6 +23,11 @@ export interface RequestOptions {
    * key (the same on every retry of the step). false sends none for this request.
    */
   idempotencyKey?: string | false;
+  /**
+   * The route `path` was built from, e.g. `/v3/objects/contacts/{contactId}`: the outbound span's `url.template`
+   * and name, so that traces group requests by route rather than by id.
+   */
+  urlTemplate?: string;
 }
 
 export interface HttpResponse<Body = unknown> {

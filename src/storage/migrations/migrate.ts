@@ -6,6 +6,7 @@ import { crashAccountingSchema } from "./004-crash-accounting.ts";
 import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 import { runHistorySchema } from "./007-run-history.ts";
+import { eventTraceContextSchema } from "./008-event-trace-context.ts";
 import { entityTagsSchema } from "./010-entity-tags.ts";
 import { retentionSchema } from "./012-retention.ts";
 
@@ -17,6 +18,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["005-circuit-probe-ids", circuitProbeIdsSchema],
   ["006-refresh-claims", refreshClaimsSchema],
   ["007-run-history", runHistorySchema],
+  ["008-event-trace-context", eventTraceContextSchema],
   ["010-entity-tags", entityTagsSchema],
   ["012-retention", retentionSchema],
 ];

@@ -33,7 +33,7 @@ import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
 import {
-  type EventRow,
+  type ClaimedEventRow,
   eventStatus,
   groupJournal,
   type RenewedLeaseRow,
@@ -264,6 +264,7 @@ export class PostgresStorage implements Storage {
         unique.map((e) => e.quarantineReason ?? null),
         unique.map((e) => e.fingerprint ?? null),
         unique.map((e) => e.receivedAt),
+        unique.map((e) => e.traceContext ?? null),
       ],
     });
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
@@ -392,7 +393,7 @@ export class PostgresStorage implements Storage {
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
     if (rows.length === 0) return [];
     const [events, steps] = await Promise.all([
-      this.#pool.query<Omit<EventRow, "dedup_key" | "status">>({
+      this.#pool.query<ClaimedEventRow>({
         name: "tenon_events_by_ids",
         text: q.eventsByIds,
         values: [[...new Set(rows.map((r) => r.event_id))]],
@@ -418,6 +419,7 @@ export class PostgresStorage implements Storage {
           type: event.type,
           payloadJson: event.payload,
           receivedAt: event.received_at,
+          traceContext: event.trace_context,
         },
         journal: journals.get(row.id) ?? [],
       };

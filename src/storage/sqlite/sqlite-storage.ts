@@ -35,7 +35,7 @@ import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
 import {
-  type EventRow,
+  type ClaimedEventRow,
   eventStatus,
   groupJournal,
   type RenewedLeaseRow,
@@ -218,6 +218,7 @@ export class SqliteStorage implements Storage {
       event.quarantineReason ?? null,
       event.fingerprint ?? null,
       event.receivedAt,
+      event.traceContext ?? null,
     );
     if (event.quarantineReason === undefined) this.#insertRuns(event.id, event.runs, event.receivedAt);
     return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
@@ -288,9 +289,7 @@ export class SqliteStorage implements Storage {
       if (rows.length === 0) return [];
       rows.sort((a, b) => a.seq - b.seq);
       const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
-      const events = new Map(
-        (s.eventsByIds.all(eventIds) as Omit<EventRow, "dedup_key" | "status">[]).map((e) => [e.id, e]),
-      );
+      const events = new Map((s.eventsByIds.all(eventIds) as ClaimedEventRow[]).map((e) => [e.id, e]));
       const journals = groupJournal(s.journalOfRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[]);
       return rows.map((row) => {
         const event = events.get(row.event_id);
@@ -309,6 +308,7 @@ export class SqliteStorage implements Storage {
             type: event.type,
             payloadJson: event.payload,
             receivedAt: event.received_at,
+            traceContext: event.trace_context,
           },
           journal: journals.get(row.id) ?? [],
         };

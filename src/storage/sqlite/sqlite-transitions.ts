@@ -6,8 +6,8 @@
 export const sqliteSql = {
   findDuplicateEvent: "SELECT id, fingerprint FROM events WHERE source = ? AND dedup_key = ?",
   runIdsOfEvent: "SELECT id FROM runs WHERE event_id = ? ORDER BY seq",
-  insertEvent: `INSERT INTO events (id, source, type, dedup_key, payload, status, error, fingerprint, received_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  insertEvent: `INSERT INTO events (id, source, type, dedup_key, payload, status, error, fingerprint, received_at, trace_context)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   /** Takes a slot of the key; `active` after the increment decides queued (≤ limit) or blocked. */
   takeConcurrencySlot:
     "INSERT INTO concurrency_keys (key, active) VALUES (?, 1) ON CONFLICT (key) DO UPDATE SET active = active + 1 RETURNING active",
@@ -19,7 +19,8 @@ export const sqliteSql = {
   claimSuspectRun: claimRuns("crashes >= :maxCrashes"),
   hasDueSuspect: `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')
     AND available_at <= ? AND crashes >= ?) AS due`,
-  eventsByIds: "SELECT id, source, type, payload, received_at FROM events WHERE id IN (SELECT value FROM json_each(?))",
+  eventsByIds:
+    "SELECT id, source, type, payload, received_at, trace_context FROM events WHERE id IN (SELECT value FROM json_each(?))",
   journalOfRuns:
     "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",
 

@@ -15,7 +15,7 @@ export interface RetentionOptions {
   deadRetentionMs?: number | null;
   /** Audit records of no run (token exchanges); a run's own go with the run. Default 30 days. */
   auditRetentionMs?: number | null;
-  /** Most runs (or events, or audit records) deleted in one transaction. Default 1,000. */
+  /** Most runs (or events, or audit records) deleted in one transaction. Default 1,000 (the engine gives SQLite 250). */
   batchSize?: number;
   /** Pause between two batches, so the hot path gets the database between them. Default 100 ms. */
   pauseMs?: number;

@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { ReadApiStore } from "./read-api-store.ts";
 
 export type RunStatus =
   | "queued" // ready to be claimed at available_at
@@ -86,6 +87,8 @@ export interface ClaimInput {
   leaseUntil: number;
   /** Runs with this many interruptions in a row (or more) are suspects, claimed only by claimSuspectRun. Default: no limit. */
   maxCrashes?: number;
+  /** Who claims (host and process of the worker): kept in each claimed run's history. */
+  claimedBy?: string;
 }
 
 export interface RenewedLease {
@@ -294,9 +297,25 @@ export type Requalification =
   | { runs: NewRun[]; parsed?: { type: string; payloadJson: string } }
   | { quarantineReason: string };
 
-/** One entry of a run's history (see migration 007): what happened to it besides its completed steps. */
+/**
+ * One entry of a run's history (see migration 007): what happened to it besides its completed steps. Each is
+ * written in the transaction of the transition it tells: a claim (by whom), an attempt that failed (and what
+ * became of the run), a wait, pause, sleep or interruption, a resume (credentials updated, circuit closed), a
+ * replay, and the run's success. Its creation (queued or blocked) is the run row's own `created_at`.
+ */
 export interface RunHistoryEntry {
-  kind: "retry" | "dead" | "failed" | "wait" | "pause" | "sleep" | "interrupt" | "replay";
+  kind:
+    | "claim"
+    | "retry"
+    | "dead"
+    | "failed"
+    | "wait"
+    | "pause"
+    | "resume"
+    | "sleep"
+    | "interrupt"
+    | "replay"
+    | "succeeded";
   /** The step, for step failures and sleeps; null for what concerns the run as a whole. */
   stepName: string | null;
   /** Which attempt failed (of the step, or of the run outside any step). */
@@ -306,9 +325,12 @@ export interface RunHistoryEntry {
   /** When the failed attempt began. */
   startedAt: number | null;
   at: number;
-  /** Until when a wait or sleep holds the run. */
+  /** Until when a wait or sleep holds the run; for a retry, when it is due again. */
   until: number | null;
-  /** The full error, or the reason of a wait, pause or interruption; for a replay, the status it left. */
+  /**
+   * The full error, or the reason of a wait, pause, resume or interruption; for a replay, the status it left;
+   * for a claim, the worker that claimed it.
+   */
   detail: string | null;
 }
 
@@ -322,6 +344,8 @@ export interface Storage {
   readonly dialect: "sqlite" | "postgres";
   /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
   readonly connections: ConnectionStore;
+  /** Pages of runs and events, and the figures health is judged on, for the operator's API (see read-api-store.ts). */
+  readonly readApi: ReadApiStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

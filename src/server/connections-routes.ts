@@ -106,7 +106,7 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
   );
 }
 
-function requireApiToken(tokens: ApiTokens) {
+export function requireApiToken(tokens: ApiTokens) {
   return async (request: FastifyRequest, reply: FastifyReply) => {
     if (!tokens.configured) {
       return sendError(reply, 401, "api_disabled", "the API is disabled: set TENON_API_TOKENS to enable it");

@@ -73,6 +73,8 @@ export async function startTenonServices(options: {
     publicUrl: settings.publicUrl,
     connections,
     reservedSources: polls.map((poll) => poll.id),
+    integrations: config.integrations,
+    polls,
   });
   try {
     await engine.start();

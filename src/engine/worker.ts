@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
@@ -23,6 +24,9 @@ export interface WorkerOptions {
    */
   maxCrashes?: number;
 }
+
+/** Who this worker is, in a run's history of claims: the host and process. */
+const claimedBy = `${hostname()} pid ${process.pid}`;
 
 interface WorkerDeps {
   storage: Storage;
@@ -142,7 +146,13 @@ export class Worker {
     const now = this.#deps.clock.now();
     const leaseUntil = now + this.#leaseMs;
     try {
-      const claimed = await claim({ leaseToken: randomUUID(), now, leaseUntil, maxCrashes: this.#maxCrashes });
+      const claimed = await claim({
+        leaseToken: randomUUID(),
+        now,
+        leaseUntil,
+        maxCrashes: this.#maxCrashes,
+        claimedBy,
+      });
       return { claimed, leaseUntil };
     } catch (error) {
       this.#deps.logger.error({ err: (error as Error).message }, `claiming ${what} failed; retrying in 1 s`);

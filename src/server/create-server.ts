@@ -3,15 +3,20 @@ import type { Logger } from "pino";
 import type { Connections } from "../connections/connections.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
+import type { Integration } from "../sdk/define-integration.ts";
+import type { ApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
-import { registerConnectionsRoutes } from "./connections-routes.ts";
+import { registerConnectionsRoutes, requireApiToken } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
+import { registerHealthApiRoute } from "./health-api-route.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerSearchRoute } from "./search-route.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
@@ -29,6 +34,9 @@ export interface ServerOptions {
   connections?: Connections;
   /** Sources an API caller may not claim (poll sources, "schedule"); webhook sources are added. */
   reservedSources?: Iterable<string>;
+  /** The configured integrations and polls: `GET /api/health` reports on each (and on each cron schedule). */
+  integrations?: readonly Pick<Integration, "id" | "trigger">[];
+  polls?: readonly { id: string; everyMs: number }[];
   /** Timeouts and the connection cap; each one left out keeps its default (`defaultHttpLimits`). */
   httpLimits?: Partial<HttpLimits>;
   now?: () => number;
@@ -113,6 +121,22 @@ export function createServer(options: ServerOptions): TenonServer {
   );
 
   registerHealthRoutes(app, options.engine.storage);
+  // Every /api route gets its check from here, by the role it needs: one place decides how callers are authorised.
+  const access: ApiAccess = () => requireApiToken(tokens);
+  registerReadApiRoutes(app, { storage: options.engine.storage, access, now });
+  const rejections = new RecentRejections(() => rejectedTotals(counters), now());
+  rejections.start(now);
+  app.addHook("onClose", async () => rejections.stop());
+  registerHealthApiRoute(app, {
+    storage: options.engine.storage,
+    access,
+    now,
+    integrations: options.integrations ?? [],
+    polls: options.polls ?? [],
+    webhookSources: [...sources.keys()],
+    ...(options.connections ? { connections: options.connections } : {}),
+    rejections,
+  });
   registerHooksRoute(app, {
     engine: options.engine,
     sources,
@@ -151,4 +175,9 @@ export function createServer(options: ServerOptions): TenonServer {
       await app.close();
     },
   };
+}
+
+/** The webhook receiver's rejections so far, by source and check (what `/api/health` windows over an hour). */
+function rejectedTotals(counters: WebhookCounters): Record<string, Record<string, number>> {
+  return Object.fromEntries(Object.entries(counters.snapshot()).map(([source, counts]) => [source, counts.rejected]));
 }

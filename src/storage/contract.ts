@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
@@ -100,6 +101,8 @@ export interface ClaimInput {
   leaseUntil: number;
   /** Runs with this many interruptions in a row (or more) are suspects, claimed only by claimSuspectRun. Default: no limit. */
   maxCrashes?: number;
+  /** Who claims (host and process of the worker): kept in each claimed run's history. */
+  claimedBy?: string;
 }
 
 export interface RenewedLease {
@@ -308,9 +311,25 @@ export type Requalification =
   | { runs: NewRun[]; parsed?: { type: string; payloadJson: string } }
   | { quarantineReason: string };
 
-/** One entry of a run's history (see migration 007): what happened to it besides its completed steps. */
+/**
+ * One entry of a run's history (see migration 007): what happened to it besides its completed steps. Each is
+ * written in the transaction of the transition it tells: a claim (by whom), an attempt that failed (and what
+ * became of the run), a wait, pause, sleep or interruption, a resume (credentials updated, circuit closed), a
+ * replay, and the run's success. Its creation (queued or blocked) is the run row's own `created_at`.
+ */
 export interface RunHistoryEntry {
-  kind: "retry" | "dead" | "failed" | "wait" | "pause" | "sleep" | "interrupt" | "replay";
+  kind:
+    | "claim"
+    | "retry"
+    | "dead"
+    | "failed"
+    | "wait"
+    | "pause"
+    | "resume"
+    | "sleep"
+    | "interrupt"
+    | "replay"
+    | "succeeded";
   /** The step, for step failures and sleeps; null for what concerns the run as a whole. */
   stepName: string | null;
   /** Which attempt failed (of the step, or of the run outside any step). */
@@ -320,9 +339,12 @@ export interface RunHistoryEntry {
   /** When the failed attempt began. */
   startedAt: number | null;
   at: number;
-  /** Until when a wait or sleep holds the run. */
+  /** Until when a wait or sleep holds the run; for a retry, when it is due again. */
   until: number | null;
-  /** The full error, or the reason of a wait, pause or interruption; for a replay, the status it left. */
+  /**
+   * The full error, or the reason of a wait, pause, resume or interruption; for a replay, the status it left;
+   * for a claim, the worker that claimed it.
+   */
   detail: string | null;
 }
 
@@ -340,6 +362,8 @@ export interface Storage {
   readonly tags: TagStore;
   /** Deleting old terminal runs and events in small batches (see retention-store.ts). */
   readonly retention: RetentionStore;
+  /** Pages of runs and events, and the figures health is judged on, for the operator's API (see read-api-store.ts). */
+  readonly readApi: ReadApiStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -32,7 +32,7 @@ async function apply(storage: Storage, transition: RunTransition): Promise<void>
 describe.each(backends)("a run's history ($name)", (backend) => {
   const t = useTestStorage(backend);
 
-  it("keeps each failed attempt, wait, interruption and sleep; the success is the journal row; no stale last error", async () => {
+  it("keeps each claim, failed attempt, wait, interruption, sleep and the success; no stale last error", async () => {
     const storage = t.storage;
     await storage.migrate();
     await enqueue(storage, "run-1");
@@ -73,7 +73,9 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     });
     await apply(storage, { kind: "completeRun", ...base, outputJson: null, now: t0 + 330 });
 
+    const claimAt = (at: number) => expect.objectContaining({ kind: "claim", at, detail: null });
     expect(await storage.listRunHistory("run-1")).toEqual([
+      claimAt(t0),
       expect.objectContaining({
         kind: "wait",
         connectionId: "crm",
@@ -81,8 +83,11 @@ describe.each(backends)("a run's history ($name)", (backend) => {
         until: t0 + 100,
         detail: "circuit open",
       }),
+      claimAt(t0 + 100),
       expect.objectContaining({ kind: "interrupt", at: t0 + 110, detail: "worker fenced itself" }),
+      claimAt(t0 + 120),
       expect.objectContaining({ kind: "sleep", stepName: "cool-off", at: t0 + 130, until: t0 + 200 }),
+      claimAt(t0 + 200),
       {
         kind: "retry",
         stepName: "charge",
@@ -90,9 +95,11 @@ describe.each(backends)("a run's history ($name)", (backend) => {
         connectionId: null,
         startedAt: t0 + 205,
         at: t0 + 210,
-        until: null,
+        until: t0 + 300,
         detail: 'step "charge": 503\nfull body',
       },
+      claimAt(t0 + 300),
+      expect.objectContaining({ kind: "succeeded", at: t0 + 330 }),
     ]);
     const charge = (await storage.listSteps("run-1")).find((step) => step.name === "charge");
     expect(charge).toMatchObject({ status: "completed", failures: 1, startedAt: t0 + 305, updatedAt: t0 + 320 });
@@ -112,6 +119,7 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     await storage.endWorkerSession();
     expect(requeued).toBe(1);
     expect(await storage.listRunHistory("run-2")).toEqual([
+      expect.objectContaining({ kind: "claim", at: t0 }),
       expect.objectContaining({ kind: "interrupt", at: t0 + 5000, detail: expect.stringContaining("requeued") }),
     ]);
   });

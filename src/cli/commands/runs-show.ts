@@ -1,9 +1,10 @@
 import { readSettings } from "../../config/settings.ts";
+import { loadRunTimeline, type RunTimeline, type StepAttempt } from "../../observability/run-timeline.ts";
+import { runTimelineToJson } from "../../observability/run-timeline-json.ts";
 import { ValidationError } from "../../sdk/errors.ts";
 import type { AuditRecord } from "../../storage/connection-store.ts";
 import type { RunHistoryEntry } from "../../storage/contract.ts";
 import { formatLocalTime, formatLocalTimeWithAge } from "../local-time.ts";
-import { loadRunTimeline, type RunTimeline, type StepAttempt } from "../run-timeline.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 import { wrapText } from "../wrap-text.ts";
 
@@ -16,51 +17,10 @@ export async function showRunCommand(runId: string, options: { json?: boolean })
     const now = Date.now();
     const timeline = await loadRunTimeline(storage, runId, now);
     if (!timeline) throw new ValidationError(`no run "${runId}" is stored; \`tenon runs\` lists the stored ones`);
-    console.log(options.json ? JSON.stringify(toJson(timeline)) : formatTimeline(timeline, now));
+    console.log(options.json ? JSON.stringify(runTimelineToJson(timeline)) : formatTimeline(timeline, now));
   } finally {
     await storage.close();
   }
-}
-
-const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
-
-/** Times in ISO 8601 (UTC), errors and bodies in full. */
-function toJson({ run, event, steps, happenings, exchanges, incidents }: RunTimeline) {
-  return {
-    run: {
-      id: run.id,
-      integrationId: run.integrationId,
-      status: run.status,
-      lastError: run.lastError,
-      waitingOn: run.waitingOn,
-      concurrencyKey: run.concurrencyKey,
-      crashes: run.crashes,
-      createdAt: iso(run.createdAt),
-      startedAt: iso(run.startedAt),
-      finishedAt: iso(run.finishedAt),
-      availableAt: iso(run.availableAt),
-      output: run.outputJson === null ? null : JSON.parse(run.outputJson),
-    },
-    event: event && {
-      id: event.id,
-      source: event.source,
-      type: event.type,
-      providerId: event.dedupKey,
-      receivedAt: iso(event.receivedAt),
-    },
-    steps: steps.map((step) => ({
-      ...step,
-      attempts: step.attempts.map((a) => ({
-        ...a,
-        startedAt: iso(a.startedAt),
-        finishedAt: iso(a.finishedAt),
-        durationMs: a.startedAt === null ? null : a.finishedAt - a.startedAt,
-      })),
-    })),
-    happenings: happenings.map((h) => ({ ...h, startedAt: iso(h.startedAt), at: iso(h.at), until: iso(h.until) })),
-    exchanges: exchanges.map((e) => ({ ...e, at: iso(e.at) })),
-    incidents: incidents.map((i) => ({ ...i, at: iso(i.at) })),
-  };
 }
 
 interface Line {
@@ -104,15 +64,19 @@ function timelineLines(timeline: RunTimeline, now: number): string[] {
       text: [`event received: ${event.source} ${event.type}${providerId}`],
     });
   }
+  // Happenings first: a claim sorts before the attempt it starts in the same millisecond (the sort is stable).
+  for (const h of timeline.happenings) entries.push(happeningLine(h, now));
   for (const step of timeline.steps) {
     for (const attempt of step.attempts) entries.push(attemptLine(step.name, step.idempotencyKey, attempt));
   }
-  for (const h of timeline.happenings) entries.push(happeningLine(h, now));
   for (const exchange of timeline.exchanges) entries.push(exchangeLine(exchange));
   for (const i of timeline.incidents) {
     entries.push({ at: i.at, order: 1, text: [`connection ${i.connectionId}: ${i.kind}`, ...indented(i.detail, 2)] });
   }
-  if (run.finishedAt !== null) entries.push({ at: run.finishedAt, order: 3, text: [`run ${run.status}`] });
+  // A success since 009 is in the history (it stays there if the run is replayed); the end line is for the rest.
+  const successTold = timeline.happenings.some((h) => h.kind === "succeeded" && h.at === run.finishedAt);
+  if (run.finishedAt !== null && !successTold)
+    entries.push({ at: run.finishedAt, order: 3, text: [`run ${run.status}`] });
   else entries.push({ at: now, order: 3, text: [`now ${run.status}${untilText(run.availableAt, run.status, now)}`] });
   entries.sort((a, b) => a.at - b.at || a.order - b.order);
   const stamps = entries.map(({ at }) => formatLocalTimeWithAge(at, now));
@@ -148,6 +112,9 @@ function happeningLine(h: RunHistoryEntry, now: number): Line {
   const on = h.connectionId === null ? "" : ` on connection ${h.connectionId}`;
   const until = h.until === null ? "" : ` until ${formatLocalTimeWithAge(h.until, now)}`;
   const head: Record<RunHistoryEntry["kind"], string> = {
+    claim: `claimed by ${h.detail ?? "a worker"}`,
+    resume: `resumed${on}: ${h.detail ?? "due again"}`,
+    succeeded: "run succeeded",
     retry: `run attempt ${h.attempt} failed outside any step, will retry`,
     dead: `run attempt ${h.attempt} failed outside any step, run dead`,
     failed: `run attempt ${h.attempt} failed outside any step, run failed`,
@@ -157,8 +124,10 @@ function happeningLine(h: RunHistoryEntry, now: number): Line {
     interrupt: "interrupted: requeued without an attempt used",
     replay: `replayed (was ${h.detail})`,
   };
-  const detail = h.kind === "replay" || h.detail === null ? [] : indented(h.detail, 2);
-  return { at: h.startedAt ?? h.at, order: 2, text: [head[h.kind], ...detail] };
+  const inHead = h.kind === "replay" || h.kind === "claim" || h.kind === "resume";
+  const detail = inHead || h.detail === null ? [] : indented(h.detail, 2);
+  const order = h.kind === "claim" ? 0 : h.kind === "succeeded" ? 3 : 2;
+  return { at: h.startedAt ?? h.at, order, text: [head[h.kind], ...detail] };
 }
 
 function exchangeLine(e: AuditRecord): Line {

@@ -7,6 +7,7 @@ import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 import { runHistorySchema } from "./007-run-history.ts";
 import { eventTraceContextSchema } from "./008-event-trace-context.ts";
+import { readApiSchema } from "./009-read-api.ts";
 import { entityTagsSchema } from "./010-entity-tags.ts";
 import { retentionSchema } from "./012-retention.ts";
 
@@ -19,6 +20,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["006-refresh-claims", refreshClaimsSchema],
   ["007-run-history", runHistorySchema],
   ["008-event-trace-context", eventTraceContextSchema],
+  ["009-read-api", readApiSchema],
   ["010-entity-tags", entityTagsSchema],
   ["012-retention", retentionSchema],
 ];

@@ -29,6 +29,8 @@ import type {
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { ReadApiQueries } from "../read-api-queries.ts";
+import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
@@ -91,6 +93,7 @@ export class PostgresStorage implements Storage {
   readonly #pool: pg.Pool;
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
+  readonly readApi: ReadApiStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -111,6 +114,7 @@ export class PostgresStorage implements Storage {
     this.#pool.on("error", () => {});
     this.#kysely = new Kysely({ dialect: new PostgresDialect({ pool: this.#pool }) });
     this.#reads = new ReadQueries(this.#kysely);
+    this.readApi = new ReadApiQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
       transaction: (work) => this.#transaction(work),
@@ -389,7 +393,11 @@ export class PostgresStorage implements Storage {
       failures: number;
       crashes: number;
       last_error: string | null;
-    }>({ name, text, values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1] });
+    }>({
+      name,
+      text,
+      values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1, input.claimedBy ?? null],
+    });
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
     if (rows.length === 0) return [];
     const [events, steps] = await Promise.all([
@@ -562,7 +570,8 @@ export class PostgresStorage implements Storage {
     }
     const detail = t.stepFailure?.error ?? t.error;
     const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
-    await recordHistory(client, { runId, kind: outcome, stepName, attempt, startedAt, at, detail });
+    const until = t.kind === "retryRun" ? t.availableAt : null;
+    await recordHistory(client, { runId, kind: outcome, stepName, attempt, startedAt, at, until, detail });
   }
 
   async #requeue(client: Client, t: { runId: string; leaseToken: string; now: number }): Promise<boolean> {

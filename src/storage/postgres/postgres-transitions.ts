@@ -49,10 +49,13 @@ export const postgresSql = {
         started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at)
     SELECT run_id, lease_token FROM held`,
   /** A succeeded run keeps no last error: its earlier failures stay in run_history, as attempts. */
-  completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
-    WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
-    RETURNING r.id, v.lease_token, r.concurrency_key`,
+  completeRuns: `WITH done AS (
+      UPDATE runs r SET status = 'succeeded', output = v.output, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
+      WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
+      RETURNING r.id, v.lease_token, r.concurrency_key, v.now),
+    recorded AS (INSERT INTO run_history (run_id, kind, at) SELECT id, 'succeeded', now FROM done)
+    SELECT id, lease_token, concurrency_key FROM done`,
   recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4, $5)
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1,
       started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at`,
@@ -165,13 +168,19 @@ function interruptRuns(target: string, reason = "$2"): string {
     SELECT id FROM requeued`;
 }
 
-/** Leases due runs that match `crashes` ($1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit). */
+/**
+ * Leases due runs that match `crashes` ($1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit), and
+ * records each claim in the run's history with the claimant ($6), in the same statement.
+ */
 function claimRuns(crashes: string): string {
   return `WITH due AS (
       SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= $1 AND ${crashes}
-      ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-    UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
-      waiting_on = NULL
-    FROM due WHERE r.seq = due.seq
-    RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error`;
+      ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED),
+    claimed AS (
+      UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
+        waiting_on = NULL
+      FROM due WHERE r.seq = due.seq
+      RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error),
+    recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'claim', $1, $6::text FROM claimed)
+    SELECT * FROM claimed`;
 }

@@ -31,6 +31,8 @@ import type {
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { ReadApiQueries } from "../read-api-queries.ts";
+import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
@@ -74,6 +76,7 @@ export class SqliteStorage implements Storage {
   readonly #db: Database.Database;
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
+  readonly readApi: ReadApiStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
@@ -95,6 +98,7 @@ export class SqliteStorage implements Storage {
     this.#db.pragma("busy_timeout = 5000");
     this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
     this.#reads = new ReadQueries(this.#kysely);
+    this.readApi = new ReadApiQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),
@@ -288,6 +292,7 @@ export class SqliteStorage implements Storage {
       }[];
       if (rows.length === 0) return [];
       rows.sort((a, b) => a.seq - b.seq);
+      s.recordClaims.run(now, input.claimedBy ?? null, JSON.stringify(rows.map((r) => r.id)));
       const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
       const events = new Map((s.eventsByIds.all(eventIds) as ClaimedEventRow[]).map((e) => [e.id, e]));
       const journals = groupJournal(s.journalOfRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[]);
@@ -330,6 +335,7 @@ export class SqliteStorage implements Storage {
           | { concurrency_key: string | null }
           | undefined;
         if (!row) return false;
+        this.#recordHistory({ runId: t.runId, kind: "succeeded", at: t.now });
         this.#releaseSlot(row.concurrency_key, t.now);
         return true;
       }
@@ -399,7 +405,8 @@ export class SqliteStorage implements Storage {
     }
     const detail = t.stepFailure?.error ?? t.error;
     const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
-    this.#recordHistory({ runId, kind: outcome, stepName, attempt, startedAt, at, detail });
+    const until = t.kind === "retryRun" ? t.availableAt : null;
+    this.#recordHistory({ runId, kind: outcome, stepName, attempt, startedAt, at, until, detail });
   }
 
   #recordHistory(entry: HistoryInput): void {

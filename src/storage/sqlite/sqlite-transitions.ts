@@ -19,6 +19,8 @@ export const sqliteSql = {
   claimSuspectRun: claimRuns("crashes >= :maxCrashes"),
   hasDueSuspect: `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')
     AND available_at <= ? AND crashes >= ?) AS due`,
+  /** One row per claimed run, in the claim's transaction: when, and by which worker. */
+  recordClaims: "INSERT INTO run_history (run_id, kind, at, detail) SELECT value, 'claim', ?, ? FROM json_each(?)",
   eventsByIds:
     "SELECT id, source, type, payload, received_at, trace_context FROM events WHERE id IN (SELECT value FROM json_each(?))",
   journalOfRuns:

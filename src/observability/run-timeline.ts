@@ -23,13 +23,44 @@ export interface StepTimeline {
   attempts: StepAttempt[];
 }
 
-/** Everything `tenon runs show` tells about one run. */
+/** A moment the run changed state, as its history recorded it. */
+export interface StateChange {
+  state:
+    | "queued"
+    | "claimed"
+    | "retry scheduled"
+    | "waiting"
+    | "paused"
+    | "resumed"
+    | "sleeping"
+    | "interrupted"
+    | "replayed"
+    | "succeeded"
+    | "failed"
+    | "dead";
+  at: number;
+  /** The step concerned (a failed attempt, a sleep); null for the run as a whole. */
+  stepName: string | null;
+  /** The connection a wait, pause or resume is about. */
+  connectionId: string | null;
+  /** When a retry, wait or sleep makes the run due again. */
+  until: number | null;
+  /** Why (the error, the reason of a wait or pause), who claimed it, or the status a replay left. */
+  detail: string | null;
+}
+
+/** Everything `tenon runs show` and `GET /api/runs/:id` tell about one run. */
 export interface RunTimeline {
   run: RunRecord;
   event: EventRecord | null;
   steps: StepTimeline[];
-  /** What concerns the run as a whole: its failures outside any step, waits, pauses, sleeps, interruptions, replays. */
+  /**
+   * What concerns the run as a whole: claims, its failures outside any step, waits, pauses, resumes, sleeps,
+   * interruptions, replays and its success.
+   */
   happenings: RunHistoryEntry[];
+  /** Every state change in order, from its creation (queued, or blocked behind its concurrency key) on. */
+  stateChanges: StateChange[];
   /** Its outbound requests, oldest first, as the audit trail keeps them (secrets redacted). */
   exchanges: AuditRecord[];
   /** Incidents of the connections it called, while it was unfinished. */
@@ -56,9 +87,48 @@ export async function loadRunTimeline(storage: Storage, runId: string, now: numb
     event,
     steps: steps.filter((step) => !sleeps.has(step.name)).map((step) => toStepTimeline(run.id, step, history)),
     happenings: history.filter((h) => h.stepName === null || h.kind === "sleep"),
+    stateChanges: stateChanges(run, history),
     exchanges,
     incidents: await incidentsDuring(storage, run, exchanges, now),
   };
+}
+
+const stateOf: Record<RunHistoryEntry["kind"], StateChange["state"]> = {
+  claim: "claimed",
+  retry: "retry scheduled",
+  dead: "dead",
+  failed: "failed",
+  wait: "waiting",
+  pause: "paused",
+  resume: "resumed",
+  sleep: "sleeping",
+  interrupt: "interrupted",
+  replay: "replayed",
+  succeeded: "succeeded",
+};
+
+/** The history is in commit order; a stable sort by time keeps it for entries of the same millisecond. */
+function stateChanges(run: RunRecord, history: RunHistoryEntry[]): StateChange[] {
+  // Creation is the run row itself: a run with a concurrency key may have waited (blocked) for earlier ones.
+  const created: StateChange = {
+    state: "queued",
+    at: run.createdAt,
+    stepName: null,
+    connectionId: null,
+    until: null,
+    detail: run.concurrencyKey === null ? null : `created with concurrency key ${run.concurrencyKey}`,
+  };
+  const changes = history.map(
+    (h): StateChange => ({
+      state: stateOf[h.kind],
+      at: h.at,
+      stepName: h.stepName,
+      connectionId: h.connectionId,
+      until: h.until,
+      detail: h.detail,
+    }),
+  );
+  return [created, ...changes.sort((a, b) => a.at - b.at)];
 }
 
 function toStepTimeline(runId: string, step: StepRecord, history: RunHistoryEntry[]): StepTimeline {

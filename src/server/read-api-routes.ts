@@ -1,0 +1,183 @@
+import type { FastifyInstance, FastifyReply } from "fastify";
+import { loadRunTimeline } from "../observability/run-timeline.ts";
+import { runTimelineToJson } from "../observability/run-timeline-json.ts";
+import type { EventRecord, RunRecord, Storage } from "../storage/contract.ts";
+import type { ApiAccess } from "./api-access.ts";
+import { sendError } from "./http-errors.ts";
+import {
+  checkWindow,
+  eventCursor,
+  ParamError,
+  parseEventCursor,
+  parseEventStatus,
+  parsePageSize,
+  parseRunCursor,
+  parseRunStatus,
+  parseTime,
+  runCursor,
+} from "./read-api-params.ts";
+
+export interface ReadApiRoutesOptions {
+  storage: Storage;
+  access: ApiAccess;
+  now: () => number;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+const runParams = ["status", "integration", "since", "until", "limit", "cursor"];
+const eventParams = ["status", "source", "type", "since", "until", "limit", "cursor"];
+/** The runs an event started, listed with it: one event starts one run per integration that listens to it. */
+const runsOfEventLimit = 100;
+
+/**
+ * The operator's read API for runs and events: pages newest first with an opaque keyset cursor, filters on
+ * indexed columns only (see read-api-store.ts), and a run's whole timeline. Read-only, so `viewer` is enough.
+ */
+export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRoutesOptions): void {
+  const { storage, now } = options;
+  const viewer = { onRequest: options.access("viewer") };
+
+  app.get<{ Querystring: Query }>("/api/runs", viewer, async (request, reply) =>
+    answerParams(
+      reply,
+      () => {
+        const query = single(request.query, runParams);
+        const at = now();
+        const since = parseTime("since", query.since, at);
+        const until = parseTime("until", query.until, at);
+        checkWindow(since, until);
+        return {
+          filter: {
+            ...optional("status", parseRunStatus(query.status)),
+            ...optional("integrationId", query.integration),
+            ...optional("since", since),
+            ...optional("until", until),
+          },
+          after: parseRunCursor(query.cursor),
+          limit: parsePageSize(query.limit),
+        };
+      },
+      async ({ filter, after, limit }) => {
+        const page = await storage.readApi.pageRuns(filter, after, limit);
+        return { runs: page.items.map(runToJson), nextCursor: page.next && runCursor(page.next) };
+      },
+    ),
+  );
+
+  app.get<{ Params: { id: string } }>("/api/runs/:id", viewer, async (request, reply) => {
+    const timeline = await loadRunTimeline(storage, request.params.id, now());
+    if (!timeline) return sendError(reply, 404, "unknown_run", `no run "${request.params.id}" is stored`);
+    return runTimelineToJson(timeline);
+  });
+
+  app.get<{ Querystring: Query }>("/api/events", viewer, async (request, reply) =>
+    answerParams(
+      reply,
+      () => {
+        const query = single(request.query, eventParams);
+        if (query.type !== undefined && query.source === undefined) {
+          throw new ParamError(
+            "invalid_filter",
+            "type filters one source's events: pass source too (a type is a source's own name, e.g. source=stripe&type=charge.succeeded)",
+          );
+        }
+        const at = now();
+        const since = parseTime("since", query.since, at);
+        const until = parseTime("until", query.until, at);
+        checkWindow(since, until);
+        return {
+          filter: {
+            ...optional("status", parseEventStatus(query.status)),
+            ...optional("source", query.source),
+            ...optional("type", query.type),
+            ...optional("since", since),
+            ...optional("until", until),
+          },
+          after: parseEventCursor(query.cursor),
+          limit: parsePageSize(query.limit),
+        };
+      },
+      async ({ filter, after, limit }) => {
+        const page = await storage.readApi.pageEvents(filter, after, limit);
+        return { events: page.items.map(eventToJson), nextCursor: page.next && eventCursor(page.next) };
+      },
+    ),
+  );
+
+  app.get<{ Params: { id: string } }>("/api/events/:id", viewer, async (request, reply) => {
+    const event = await storage.getEvent(request.params.id);
+    if (!event) return sendError(reply, 404, "unknown_event", `no event "${request.params.id}" is stored`);
+    const runs = await storage.listRuns({ eventId: event.id, limit: runsOfEventLimit });
+    return {
+      event: { ...eventToJson(event), payload: JSON.parse(event.payloadJson) },
+      runs: runs.map(runToJson),
+    };
+  });
+}
+
+/** Parses the query (a bad one answers 400 with what is wrong), then answers with `run`'s result. */
+async function answerParams<P, R>(
+  reply: FastifyReply,
+  parse: () => P,
+  run: (params: P) => Promise<R>,
+): Promise<R | FastifyReply> {
+  let params: P;
+  try {
+    params = parse();
+  } catch (error) {
+    if (error instanceof ParamError) return sendError(reply, 400, error.code, error.message);
+    throw error;
+  }
+  return run(params);
+}
+
+/** Each known parameter at most once; an unknown one is a mistake the caller should hear about (a typo filters nothing). */
+function single(query: Query, known: string[]): Record<string, string | undefined> {
+  const values: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(query)) {
+    if (!known.includes(name)) {
+      throw new ParamError("unknown_parameter", `unknown query parameter "${name}"; accepted: ${known.join(", ")}`);
+    }
+    if (Array.isArray(value)) throw new ParamError("repeated_parameter", `give ${name} once`);
+    if (value === "") throw new ParamError("empty_parameter", `${name} is empty; leave it out or give a value`);
+    values[name] = value;
+  }
+  return values;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
+
+function runToJson(run: RunRecord) {
+  return {
+    id: run.id,
+    integrationId: run.integrationId,
+    eventId: run.eventId,
+    status: run.status,
+    waitingOn: run.waitingOn,
+    failures: run.failures,
+    lastError: run.lastError,
+    createdAt: iso(run.createdAt),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
+    availableAt: iso(run.availableAt),
+  };
+}
+
+/** Without the payload: a page of events stays small; `GET /api/events/:id` has it. */
+function eventToJson(event: EventRecord) {
+  return {
+    id: event.id,
+    source: event.source,
+    type: event.type,
+    providerId: event.dedupKey,
+    status: event.status,
+    /** Why it is quarantined. */
+    reason: event.error,
+    receivedAt: iso(event.receivedAt),
+  };
+}

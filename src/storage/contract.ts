@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { OperatorStore } from "./operator-store.ts";
 
 export type RunStatus =
   | "queued" // ready to be claimed at available_at
@@ -310,6 +311,8 @@ export interface RunHistoryEntry {
   until: number | null;
   /** The full error, or the reason of a wait, pause or interruption; for a replay, the status it left. */
   detail: string | null;
+  /** Who asked for a replay: `api:<token name>` or `cli:<OS user>`; absent when nobody is known (older rows). */
+  actor?: string;
 }
 
 export interface BackupSummary {
@@ -322,6 +325,8 @@ export interface Storage {
   readonly dialect: "sqlite" | "postgres";
   /** Credentials, auth status, shared rate limits and circuits, audit trail (see connection-store.ts). */
   readonly connections: ConnectionStore;
+  /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
+  readonly operatorAccess: OperatorStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -375,8 +380,11 @@ export interface Storage {
   /** When the next queued/retrying/sleeping/waiting run becomes due, or null if none. */
   nextDueAt(): Promise<number | null>;
 
-  /** Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step. */
-  replayRun(runId: string, now: number): Promise<RunRecord>;
+  /**
+   * Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step.
+   * `actor` (who asked) is kept in the run's history, as for replayRunsIn.
+   */
+  replayRun(runId: string, now: number, actor?: string): Promise<RunRecord>;
   /** How many runs a bulk replay selects. */
   countRunsToReplay(selection: ReplaySelection): Promise<number>;
   /** The next page of a bulk replay's selection, after the cursor `afterSeq` (0 for the first), oldest first. */
@@ -391,6 +399,7 @@ export interface Storage {
     selection: Pick<ReplaySelection, "status" | "finishedBy">,
     runIds: string[],
     now: number,
+    actor?: string,
   ): Promise<string[]>;
   /** How many events a bulk replay of events selects. */
   countEventsToReplay(selection: EventSelection): Promise<number>;

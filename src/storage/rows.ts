@@ -74,6 +74,7 @@ export interface RunHistoryRow {
   at: number;
   until_at: number | null;
   detail: string | null;
+  actor: string | null;
 }
 
 export const runColumns =
@@ -153,6 +154,7 @@ export function toRunHistoryEntry(row: RunHistoryRow): RunHistoryEntry {
     at: Number(row.at),
     until: nullableNumber(row.until_at),
     detail: row.detail,
+    ...(row.actor === null ? {} : { actor: row.actor }),
   };
 }
 

@@ -2,6 +2,7 @@ import { readSettings } from "../../config/settings.ts";
 import { ValidationError } from "../../sdk/errors.ts";
 import type { AuditRecord } from "../../storage/connection-store.ts";
 import type { RunHistoryEntry } from "../../storage/contract.ts";
+import { describeReplayActor } from "../../storage/operator-store.ts";
 import { formatLocalTime, formatLocalTimeWithAge } from "../local-time.ts";
 import { loadRunTimeline, type RunTimeline, type StepAttempt } from "../run-timeline.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
@@ -155,7 +156,7 @@ function happeningLine(h: RunHistoryEntry, now: number): Line {
     pause: `paused${on} until its credentials are updated, no attempt used`,
     sleep: `sleep "${h.stepName}"${until}`,
     interrupt: "interrupted: requeued without an attempt used",
-    replay: `replayed (was ${h.detail})`,
+    replay: `replayed (was ${h.detail})${h.actor === undefined ? "" : ` by ${describeReplayActor(h.actor)}`}`,
   };
   const detail = h.kind === "replay" || h.detail === null ? [] : indented(h.detail, 2);
   return { at: h.startedAt ?? h.at, order: 2, text: [head[h.kind], ...detail] };

@@ -6,6 +6,7 @@ import { crashAccountingSchema } from "./004-crash-accounting.ts";
 import { circuitProbeIdsSchema } from "./005-circuit-probe-ids.ts";
 import { refreshClaimsSchema } from "./006-refresh-claims.ts";
 import { runHistorySchema } from "./007-run-history.ts";
+import { operatorAccessSchema } from "./011-operator-access.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -15,6 +16,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["005-circuit-probe-ids", circuitProbeIdsSchema],
   ["006-refresh-claims", refreshClaimsSchema],
   ["007-run-history", runHistorySchema],
+  ["011-operator-access", operatorAccessSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

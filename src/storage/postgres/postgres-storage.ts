@@ -43,6 +43,7 @@ import {
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
@@ -75,6 +76,7 @@ async function recordHistory(client: Client, input: HistoryInput): Promise<void>
     e.at,
     e.until,
     e.detail,
+    e.actor,
   ]);
 }
 
@@ -91,6 +93,7 @@ export class PostgresStorage implements Storage {
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
   readonly #connections: PostgresConnections;
+  readonly operatorAccess: PostgresOperatorAccess;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -110,6 +113,7 @@ export class PostgresStorage implements Storage {
       transaction: (work) => this.#transaction(work),
       openClient: () => new pg.Client(this.#clientConfig()),
     });
+    this.operatorAccess = new PostgresOperatorAccess(this.#pool);
   }
 
   get connections(): ConnectionStore {
@@ -589,7 +593,7 @@ export class PostgresStorage implements Storage {
     return rows[0]?.at ?? null;
   }
 
-  async replayRun(runId: string, now: number): Promise<RunRecord> {
+  async replayRun(runId: string, now: number, actor?: string): Promise<RunRecord> {
     return this.#transaction(async (client) => {
       const { rows } = await client.query<RunRow & { concurrency_limit: number | null }>(
         `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = $1 FOR UPDATE`,
@@ -598,7 +602,7 @@ export class PostgresStorage implements Storage {
       const run = rows[0];
       const problem = replayableRunError(runId, run?.status);
       if (problem || !run) throw problem;
-      const status = await this.#replay(client, run, now);
+      const status = await this.#replay(client, run, now, actor);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
       return replayedRun(run, status, now);
     });
@@ -608,6 +612,7 @@ export class PostgresStorage implements Storage {
     selection: Pick<ReplaySelection, "status" | "finishedBy">,
     runIds: string[],
     now: number,
+    actor?: string,
   ): Promise<string[]> {
     // Ids in sorted order, so two replays of overlapping pages lock the rows in the same order.
     const sorted = [...runIds].sort();
@@ -618,7 +623,7 @@ export class PostgresStorage implements Storage {
         const { rows } = await client.query<ReplayedRow>(q.runToReplay, [runId]);
         const run = rows[0];
         if (!run || !stillSelected(run, selection)) continue;
-        queued = (await this.#replay(client, run, now)) === "queued" || queued;
+        queued = (await this.#replay(client, run, now, actor)) === "queued" || queued;
         replayed.push(runId);
       }
       if (queued) await client.query(q.notifyRunsAvailable);
@@ -627,14 +632,14 @@ export class PostgresStorage implements Storage {
   }
 
   /** Requeues the run, locked by the caller's transaction, and returns its new status. */
-  async #replay(client: Client, run: ReplayedRow, now: number): Promise<RunStatus> {
+  async #replay(client: Client, run: ReplayedRow, now: number, actor?: string): Promise<RunStatus> {
     const wasFinished = terminalStatuses.includes(run.status as RunStatus);
     const status = wasFinished
       ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
       : "queued";
     await client.query(q.replayRun, [status, now, run.id]);
     await client.query(q.resetFailedSteps, [run.id]);
-    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status });
+    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
     return status;
   }
 

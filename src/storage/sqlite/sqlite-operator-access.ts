@@ -5,8 +5,8 @@ import {
   type OperatorLogRow,
   operatorLogColumns,
   toApiTokenRecord,
-  toOperatorLogEntry,
   tokenNameTaken,
+  toOperatorLogEntry,
   touchIntervalMs,
 } from "../operator-rows.ts";
 import type {

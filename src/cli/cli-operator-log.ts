@@ -1,5 +1,4 @@
 import { userInfo } from "node:os";
-import type { ReplayTally } from "../replay/replay-tally.ts";
 import type { Storage } from "../storage/contract.ts";
 import { replayActor } from "../storage/operator-store.ts";
 
@@ -46,10 +45,4 @@ export async function recordCliAction(
       `tenon: warning: the operator log could not record this ${entry.action}: ${(error as Error).message}`,
     );
   }
-}
-
-/** A bulk replay's counts, for the operator log: "replayed 3, skipped 1, failed 0". */
-export function describeTally(tally: ReplayTally): string {
-  const others = [...tally.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
-  return `replayed ${tally.replayed}${others}, skipped ${tally.skipped}, failed ${tally.failed}`;
 }

@@ -52,11 +52,7 @@ export function reportReplayEnd(noun: string, tally: ReplayTally, total: number,
 
 /** The summary a bulk replay ends with. */
 function formatReplaySummary(noun: string, tally: ReplayTally, interrupted: { remaining: number } | null): string {
-  const others = [...tally.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
-  const lines = [
-    `${noun}: replayed ${tally.replayed}${others}, skipped ${tally.skipped}, failed ${tally.failed}`,
-    ...[...tally.reasons].map(([reason, count]) => `  ${count} ${reason}`),
-  ];
+  const lines = [`${noun}: ${tally.summary()}`, ...[...tally.reasons].map(([reason, count]) => `  ${count} ${reason}`)];
   if (interrupted) {
     lines.push(
       `interrupted with ${interrupted.remaining} not yet looked at; the same command replays them, and none of those already replayed twice`,

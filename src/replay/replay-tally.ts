@@ -22,6 +22,12 @@ export class ReplayTally {
     this.#because(`${outcome}: ${reason}`, 1);
   }
 
+  /** "replayed 3, skipped 1, failed 0", with any other outcomes after the replayed count. */
+  summary(): string {
+    const others = [...this.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
+    return `replayed ${this.replayed}${others}, skipped ${this.skipped}, failed ${this.failed}`;
+  }
+
   get done(): number {
     return this.replayed + this.skipped + this.failed + [...this.other.values()].reduce((a, b) => a + b, 0);
   }

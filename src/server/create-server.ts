@@ -1,8 +1,10 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { EnvApiToken } from "../config/settings.ts";
 import type { Connections } from "../connections/connections.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
@@ -11,14 +13,21 @@ import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerOperatorLogRoute } from "./operator-log-route.ts";
+import { registerReplayRoutes } from "./replay-routes.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
 export interface ServerOptions {
   engine: Engine;
   logger: Logger;
   webhookSources?: ReadonlyMap<string, WebhookSource>;
-  /** Bearer tokens for `/api/*`; none means the API answers 401 "disabled". */
-  apiTokens?: readonly string[];
+  /**
+   * Configured bearer tokens for `/api/*` (a bare string is an admin token); with none and no token made by
+   * `tenon tokens create`, the API answers 401 "disabled".
+   */
+  apiTokens?: readonly (string | EnvApiToken)[];
+  /** How long a stored token's lookup is reused (revocation takes this long at most). Default 5 s. */
+  apiTokenCacheMs?: number;
   /** Largest accepted request body in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /** The public base URL providers call, e.g. `https://hooks.example.com` (signed-URL schemes need it behind a proxy). */
@@ -70,7 +79,12 @@ export function createServer(options: ServerOptions): TenonServer {
   const counters = new WebhookCounters();
   const now = options.now ?? Date.now;
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
-  const tokens = new ApiTokens(options.apiTokens ?? []);
+  const tokens = new ApiTokens(options.apiTokens ?? [], {
+    store: options.engine.storage.operatorAccess,
+    ...(options.apiTokenCacheMs === undefined ? {} : { cacheMs: options.apiTokenCacheMs }),
+    onTouchError: (error) =>
+      options.logger.warn({ err: error.message }, "an API token's last use could not be recorded"),
+  });
   const limits = { ...defaultHttpLimits, ...options.httpLimits };
   const timeouts = nodeTimeouts(limits);
   const app = Fastify({
@@ -108,6 +122,7 @@ export function createServer(options: ServerOptions): TenonServer {
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
 
+  registerApiAccess(app, { tokens, store: options.engine.storage.operatorAccess, logger: options.logger, now });
   registerHealthRoutes(app, options.engine.storage);
   registerHooksRoute(app, {
     engine: options.engine,
@@ -120,7 +135,6 @@ export function createServer(options: ServerOptions): TenonServer {
   });
   registerEventsRoute(app, {
     engine: options.engine,
-    tokens,
     logger: options.logger,
     bodyLimit,
     reservedSources: new Set(["schedule", ...sources.keys(), ...(options.reservedSources ?? [])]),
@@ -130,11 +144,13 @@ export function createServer(options: ServerOptions): TenonServer {
     registerConnectionsRoutes(app, {
       connections: options.connections,
       store: options.engine.storage.connections,
-      tokens,
       logger: options.logger,
       bodyLimit,
     });
   }
+
+  registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
+  registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
 
   return {
     app,

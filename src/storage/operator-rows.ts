@@ -1,12 +1,11 @@
 import { ValidationError } from "../sdk/errors.ts";
 import type { ApiRole, ApiTokenRecord, OperatorLogEntry } from "./operator-store.ts";
 
+export { touchIntervalMs } from "./operator-store.ts";
+
 /** Rows of `api_tokens` and `operator_log` as both backends read them (migration 011). */
 export const apiTokenColumns = "name, role, token_hash, created_at, revoked_at, last_used_at";
 export const operatorLogColumns = "seq, at, actor, role, via, action, target, status, ip, detail";
-
-/** A token is used again at most this long after its last recorded use before last_used_at is written again. */
-export const touchIntervalMs = 60_000;
 
 export interface ApiTokenRow {
   name: string;

@@ -9,7 +9,15 @@
 
 export type ApiRole = "viewer" | "operator" | "admin";
 
+/** Each role can do what the ones before it can. */
 export const apiRoles: readonly ApiRole[] = ["viewer", "operator", "admin"];
+
+/** What a token's name may be (its name is how the operator log and a run's history say who acted). */
+export const apiTokenNamePattern = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+export const apiTokenNameRule = 'a name is 1-64 letters, digits, ".", "_", "@" or "-", starting with a letter or digit';
+
+/** A token's last_used_at is written at most this often: it is that precise, and busy tokens cost no write per request. */
+export const touchIntervalMs = 60_000;
 
 export interface ApiTokenRecord {
   name: string;

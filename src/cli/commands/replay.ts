@@ -5,7 +5,7 @@ import { resolveWebhookSources, type WebhookSource } from "../../ingestion/webho
 import { replayStoredEvent } from "../../replay/replay-stored-event.ts";
 import type { Integration } from "../../sdk/define-integration.ts";
 import { ValidationError } from "../../sdk/errors.ts";
-import { cliReplayActor, describeTally, recordCliAction } from "../cli-operator-log.ts";
+import { cliReplayActor, recordCliAction } from "../cli-operator-log.ts";
 import { replayEventsInBulk } from "../replay-events-in-bulk.ts";
 import { replayRunsInBulk } from "../replay-runs-in-bulk.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
@@ -52,7 +52,7 @@ export async function replayRunCommand(runId: string | undefined, options: Repla
       if (tally) {
         await recordCliAction(storage, {
           action: "tenon replay",
-          detail: `${describeSelection(options)}: ${describeTally(tally)}`,
+          detail: `${describeSelection(options)}: ${tally.summary()}`,
         });
       }
     } finally {
@@ -98,7 +98,7 @@ export async function replayEventCommand(eventId: string | undefined, options: R
     if (tally)
       await recordCliAction(engine.storage, {
         action,
-        detail: `${describeSelection(options)}: ${describeTally(tally)}`,
+        detail: `${describeSelection(options)}: ${tally.summary()}`,
       });
   });
 }

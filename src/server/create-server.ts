@@ -81,6 +81,7 @@ export function createServer(options: ServerOptions): TenonServer {
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
   const tokens = new ApiTokens(options.apiTokens ?? [], {
     store: options.engine.storage.operatorAccess,
+    now,
     ...(options.apiTokenCacheMs === undefined ? {} : { cacheMs: options.apiTokenCacheMs }),
     onTouchError: (error) =>
       options.logger.warn({ err: error.message }, "an API token's last use could not be recorded"),

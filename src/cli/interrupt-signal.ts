@@ -19,17 +19,3 @@ export function abortOnInterrupt(): { signal: AbortSignal; dispose: () => void }
     },
   };
 }
-
-/** Waits `ms`, or less if `signal` aborts first. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}

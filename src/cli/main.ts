@@ -85,6 +85,39 @@ keys
     await rotateKeysCommand();
   });
 
+const tokens = program
+  .command("tokens")
+  .description(
+    "API tokens and their roles: viewer (read), operator (+ replay, re-authorise), admin (+ credentials, keys)",
+  );
+
+tokens
+  .command("create")
+  .description("make an API token and print it, once; only its hash is stored")
+  .requiredOption("--role <role>", "viewer, operator or admin")
+  .requiredOption("--name <name>", "who or what uses it (shown in the operator log); never reused")
+  .action(async (options: { role: string; name: string }) => {
+    const { createTokenCommand } = await import("./commands/tokens.ts");
+    await createTokenCommand(options);
+  });
+
+tokens
+  .command("list", { isDefault: true })
+  .description("every API token's name, role, creation, last use and status (never the token)")
+  .action(async () => {
+    const { listTokensCommand } = await import("./commands/tokens.ts");
+    await listTokensCommand();
+  });
+
+tokens
+  .command("revoke")
+  .description("stop accepting a token made by `tenon tokens create` (within 5 s in running processes)")
+  .argument("<name>", "the token's name (see `tenon tokens list`)")
+  .action(async (name: string) => {
+    const { revokeTokenCommand } = await import("./commands/tokens.ts");
+    await revokeTokenCommand(name);
+  });
+
 const connections = program
   .command("connections")
   .description("the external systems runs call: their state, credentials and authorisation");

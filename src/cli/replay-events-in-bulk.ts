@@ -1,11 +1,12 @@
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { readQuarantinedEvent } from "../replay/read-quarantined-event.ts";
+import { ReplayTally } from "../replay/replay-tally.ts";
 import type { EventRecord, EventSelection } from "../storage/contract.ts";
 import { formatTable } from "./format-table.ts";
 import { abortOnInterrupt } from "./interrupt-signal.ts";
 import { formatLocalTimeWithAge } from "./local-time.ts";
-import { readQuarantinedEvent } from "./read-quarantined-event.ts";
-import { ReplayProgress, ReplayTally, reportReplayEnd } from "./replay-progress.ts";
+import { ReplayProgress, reportReplayEnd } from "./replay-progress.ts";
 
 export interface BulkEventReplay {
   selection: Omit<EventSelection, "status" | "receivedBefore"> & { receivedBefore?: number };
@@ -26,7 +27,7 @@ export async function replayEventsInBulk(
   engine: Engine,
   sources: ReadonlyMap<string, WebhookSource>,
   replay: BulkEventReplay,
-): Promise<void> {
+): Promise<ReplayTally | null> {
   const storage = engine.storage;
   const startedAt = Date.now();
   const before = Math.min(replay.selection.receivedBefore ?? startedAt, startedAt);
@@ -35,7 +36,7 @@ export async function replayEventsInBulk(
   if (replay.dryRun) {
     const sample = await storage.listEventsToReplay(selection, null, sampleSize);
     console.log(formatDryRun(total, sample, startedAt));
-    return;
+    return null;
   }
   const tally = new ReplayTally();
   const progress = new ReplayProgress("events", total);
@@ -58,6 +59,7 @@ export async function replayEventsInBulk(
     interrupt.dispose();
   }
   reportReplayEnd("events", tally, total, interrupt.signal.aborted);
+  return tally;
 }
 
 async function replayOne(

@@ -1,37 +1,5 @@
 import cliProgress from "cli-progress";
-
-/** What a bulk replay did, with a reason for each run or event it skipped or could not replay. */
-export class ReplayTally {
-  replayed = 0;
-  skipped = 0;
-  failed = 0;
-  /** Further outcomes that are neither (an event replayed but quarantined again), by name. */
-  readonly other = new Map<string, number>();
-  readonly reasons = new Map<string, number>();
-
-  skip(reason: string, count = 1): void {
-    this.skipped += count;
-    this.#because(`skipped: ${reason}`, count);
-  }
-
-  fail(reason: string, count = 1): void {
-    this.failed += count;
-    this.#because(`failed: ${reason}`, count);
-  }
-
-  count(outcome: string, reason: string): void {
-    this.other.set(outcome, (this.other.get(outcome) ?? 0) + 1);
-    this.#because(`${outcome}: ${reason}`, 1);
-  }
-
-  get done(): number {
-    return this.replayed + this.skipped + this.failed + [...this.other.values()].reduce((a, b) => a + b, 0);
-  }
-
-  #because(reason: string, count: number): void {
-    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + count);
-  }
-}
+import type { ReplayTally } from "../replay/replay-tally.ts";
 
 /**
  * Progress on stderr, so that stdout carries only the summary: a bar on a terminal, otherwise one plain line
@@ -84,11 +52,7 @@ export function reportReplayEnd(noun: string, tally: ReplayTally, total: number,
 
 /** The summary a bulk replay ends with. */
 function formatReplaySummary(noun: string, tally: ReplayTally, interrupted: { remaining: number } | null): string {
-  const others = [...tally.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
-  const lines = [
-    `${noun}: replayed ${tally.replayed}${others}, skipped ${tally.skipped}, failed ${tally.failed}`,
-    ...[...tally.reasons].map(([reason, count]) => `  ${count} ${reason}`),
-  ];
+  const lines = [`${noun}: ${tally.summary()}`, ...[...tally.reasons].map(([reason, count]) => `  ${count} ${reason}`)];
   if (interrupted) {
     lines.push(
       `interrupted with ${interrupted.remaining} not yet looked at; the same command replays them, and none of those already replayed twice`,

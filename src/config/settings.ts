@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { type Duration, durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import { defaultHttpLimits, type HttpLimits } from "../server/http-limits.ts";
+import { type ApiRole, apiRoles, apiTokenNamePattern, apiTokenNameRule } from "../storage/operator-store.ts";
 
 /**
  * Everything Tenon reads from the environment, in one place. The defaults work
@@ -27,8 +28,8 @@ export interface Settings {
   httpPort: number;
   /** The base URL providers call (behind a proxy it differs from what the server sees); signed-URL schemes need it. */
   publicUrl: string | undefined;
-  /** Bearer tokens accepted by `/api/*`; empty disables the API. */
-  apiTokens: string[];
+  /** Bearer tokens accepted by `/api/*`, with their name and role; `tenon tokens create` adds stored ones. */
+  apiTokens: EnvApiToken[];
   /** Largest request body in bytes. Default 1 MiB. */
   bodyLimit: number;
   /** Header, request and keep-alive timeouts and the connection cap of the HTTP server (it faces the internet). */
@@ -103,10 +104,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     httpHost: variable(env, "TENON_HTTP_HOST") ?? "127.0.0.1",
     httpPort: readInteger(env, "TENON_HTTP_PORT", { min: 0, max: 65_535, fallback: 3000 }),
     publicUrl: readPublicUrl(env),
-    apiTokens: (variable(env, "TENON_API_TOKENS") ?? "")
-      .split(",")
-      .map((token) => token.trim())
-      .filter((token) => token.length > 0),
+    apiTokens: readApiTokens(env),
     bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
@@ -181,6 +179,45 @@ function readHttpLimits(env: Environment): HttpLimits {
       fallback: defaultHttpLimits.maxConnections,
     }),
   };
+}
+
+/** A token from TENON_API_TOKENS. */
+export interface EnvApiToken {
+  name: string;
+  role: ApiRole;
+  token: string;
+}
+
+/**
+ * TENON_API_TOKENS: comma-separated entries, each `name:role:token` or a bare token. A bare token is an admin
+ * named `env-<position>` (what it always could do). An entry shaped like `name:word:token` whose word is not a
+ * role is refused rather than read as a bare admin token: a misspelt role must not grant everything.
+ */
+function readApiTokens(env: Environment): EnvApiToken[] {
+  const entries = (variable(env, "TENON_API_TOKENS") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const tokens = entries.map((entry, index): EnvApiToken => {
+    const named = /^([^:]+):([A-Za-z]+):(.+)$/.exec(entry);
+    if (!named) return { name: `env-${index + 1}`, role: "admin", token: entry };
+    const [, name = "", role = "", token = ""] = named;
+    const where = `TENON_API_TOKENS entry ${index + 1}`;
+    if (!apiRoles.includes(role as ApiRole)) {
+      throw new ConfigurationError(
+        `${where} has the role "${role}"; use name:role:token with a role of ${apiRoles.join(", ")} (a bare token is an admin)`,
+      );
+    }
+    if (!apiTokenNamePattern.test(name))
+      throw new ConfigurationError(`${where} has the name "${name}"; ${apiTokenNameRule}`);
+    return { name, role: role as ApiRole, token };
+  });
+  const names = tokens.map((token) => token.name);
+  const repeated = names.find((name, index) => names.indexOf(name) !== index);
+  if (repeated !== undefined) {
+    throw new ConfigurationError(`TENON_API_TOKENS names "${repeated}" twice; each token needs its own name`);
+  }
+  return tokens;
 }
 
 function readPublicUrl(env: Environment): string | undefined {

@@ -107,7 +107,7 @@ export interface Engine {
   /** A poll source's cursor, last success and last error. */
   pollState(pollId: string): Promise<PollState | null>;
   /** Resumes a run from its first incomplete step (its journal is kept). */
-  replay(runId: string): Promise<RunRecord>;
+  replay(runId: string, options?: { actor?: string }): Promise<RunRecord>;
   /** Starts fresh runs for a stored event, one per integration it matches now. */
   replayEvent(eventId: string): Promise<string[]>;
   /**
@@ -283,8 +283,8 @@ export function createEngine(options: EngineOptions): Engine {
       return storage.getPollState(pollId);
     },
 
-    async replay(runId) {
-      const run = await storage.replayRun(runId, clock.now());
+    async replay(runId, replayOptions) {
+      const run = await storage.replayRun(runId, clock.now(), replayOptions?.actor);
       worker?.wake();
       return run;
     },

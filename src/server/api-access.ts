@@ -1,14 +1,120 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { type ApiRole, apiRoles, type OperatorStore } from "../storage/operator-store.ts";
+import type { ApiPrincipal, ApiTokens } from "./api-tokens.ts";
+import { sendError } from "./http-errors.ts";
 
-/** The roles an API caller can hold; read routes need `viewer`. */
-export type ApiRole = "viewer" | "operator" | "admin";
+declare module "fastify" {
+  interface FastifyContextConfig {
+    /**
+     * The role an `/api/*` route needs. Undeclared: `viewer` for GET and HEAD, `admin` for anything else, so a
+     * new mutating route is safe by default.
+     */
+    role?: ApiRole;
+    /** false: not written to the operator log (`POST /api/events`: an event is its own record). */
+    operatorLog?: boolean;
+  }
+  interface FastifyRequest {
+    /** Who called, once the API's access check let the request through; null elsewhere. */
+    apiPrincipal: ApiPrincipal | null;
+    /** What a handler wants the operator log to say beyond the status (a bulk replay's counts). */
+    operatorLogDetail: string | null;
+  }
+}
 
-/** An `onRequest` check: it answers (401/403) when the caller may not go on, and returns nothing when it may. */
-export type AccessCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+export interface ApiAccessOptions {
+  tokens: ApiTokens;
+  store: OperatorStore;
+  logger: Logger;
+  now: () => number;
+}
 
 /**
- * What a route's caller must pass, by the role the route needs. Routes take it as an option instead of building
- * the check themselves, so how callers are authorised (one set of tokens today, tokens with roles next) is
- * decided in one place, `create-server.ts`.
+ * The one access check of the API: every route under `/api/` (registered by anyone, now or later) needs a
+ * valid bearer token (401) whose role is enough for the route (403), checked in `onRequest`, before the body
+ * is read. Every mutating call that got past the token check, allowed or refused, is written to the operator
+ * log before its answer is sent, so an operator who sees the answer can find it in the log.
  */
-export type ApiAccess = (role: ApiRole) => AccessCheck;
+export function registerApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
+  const { tokens, store, logger } = options;
+  app.decorateRequest("apiPrincipal", null);
+  app.decorateRequest("operatorLogDetail", null);
+
+  app.addHook("onRequest", async (request, reply) => {
+    // Unknown routes were answered 404 already: no route is revealed, and no token is looked up for them.
+    if (request.is404 || !isApiRoute(request)) return;
+    let principal: ApiPrincipal | null;
+    try {
+      principal = await tokens.authenticate(request.headers.authorization);
+      if (!principal && !(await tokens.enabled())) {
+        return sendError(
+          reply,
+          401,
+          "api_disabled",
+          "the API is disabled: set TENON_API_TOKENS, or create a token with `tenon tokens create --role <role> --name <name>`",
+        );
+      }
+    } catch (error) {
+      logger.error({ err: (error as Error).message }, "API tokens could not be looked up");
+      reply.header("retry-after", "5");
+      return sendError(reply, 503, "storage_unavailable", "the API token could not be checked; retry after 5 s");
+    }
+    if (!principal) {
+      return sendError(reply, 401, "unauthorized", "send Authorization: Bearer <token> with a valid API token");
+    }
+    request.apiPrincipal = principal;
+    const needed = requiredRole(request);
+    if (!allows(principal.role, needed)) {
+      return sendError(
+        reply,
+        403,
+        "forbidden",
+        `${request.method} ${request.routeOptions.url} needs the ${needed} role; this token ("${principal.name}") has the ${principal.role} role`,
+      );
+    }
+  });
+
+  app.addHook("onSend", async (request, reply, payload) => {
+    const principal = request.apiPrincipal;
+    if (!principal || isRead(request.method) || request.routeOptions.config.operatorLog === false) return payload;
+    const params = request.params as Record<string, string> | undefined;
+    try {
+      await store.recordOperatorAction({
+        at: options.now(),
+        actor: principal.name,
+        role: principal.role,
+        via: "api",
+        action: `${request.method} ${request.routeOptions.url}`,
+        target: params?.id ?? null,
+        status: reply.statusCode,
+        ip: request.ip,
+        detail: request.operatorLogDetail,
+      });
+    } catch (error) {
+      // What the call did is done; a log that cannot be written must not turn its answer into an error.
+      logger.error(
+        { err: (error as Error).message, actor: principal.name, route: request.routeOptions.url },
+        "the operator log could not record an API call",
+      );
+    }
+    return payload;
+  });
+}
+
+/** What a route needs: its declared role, else viewer to read and admin to change anything. */
+export function requiredRole(request: FastifyRequest): ApiRole {
+  return request.routeOptions.config.role ?? (isRead(request.method) ? "viewer" : "admin");
+}
+
+function allows(has: ApiRole, needs: ApiRole): boolean {
+  return apiRoles.indexOf(has) >= apiRoles.indexOf(needs);
+}
+
+function isApiRoute(request: FastifyRequest): boolean {
+  const route = request.routeOptions.url;
+  return route !== undefined && (route === "/api" || route.startsWith("/api/"));
+}
+
+function isRead(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}

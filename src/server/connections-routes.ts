@@ -1,15 +1,13 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Connections } from "../connections/connections.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import type { AuditFilter, AuditRecord, ConnectionStore } from "../storage/connection-store.ts";
-import type { ApiTokens } from "./api-tokens.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ConnectionsRoutesOptions {
   connections: Connections;
   store: ConnectionStore;
-  tokens: ApiTokens;
   logger: Logger;
   bodyLimit: number;
 }
@@ -26,14 +24,12 @@ const maxListLimit = 1000;
 const updateKeys = ["credentials", "expiresAt", "replace"];
 
 /**
- * The operator's API for connections, behind the same bearer tokens as `/api/events`: their state,
+ * The operator's API for connections, behind the API's tokens and roles (api-access.ts): their state,
  * their incidents, the audit trail of outbound exchanges, and new credentials. Nothing here ever
  * answers with a credential: summaries carry state only, and audit records were redacted before storage.
  */
 export function registerConnectionsRoutes(app: FastifyInstance, options: ConnectionsRoutesOptions): void {
   const { connections, store, logger } = options;
-  // onRequest, before the body is read: a caller without a token learns nothing, not even a body size limit.
-  const guarded = { onRequest: requireApiToken(options.tokens) };
   const known = (id: string, reply: FastifyReply): boolean => {
     if (connections.names.includes(id)) return true;
     sendError(
@@ -45,27 +41,22 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
     return false;
   };
 
-  app.get("/api/connections", guarded, async () => ({ connections: await connections.list() }));
+  app.get("/api/connections", async () => ({ connections: await connections.list() }));
 
-  app.get<IdParams>("/api/connections/:id", guarded, async (request, reply) => {
+  app.get<IdParams>("/api/connections/:id", async (request, reply) => {
     if (!known(request.params.id, reply)) return reply;
     return connections.describe(request.params.id);
   });
 
-  app.get<IdParams & { Querystring: { limit?: string } }>(
-    "/api/connections/:id/incidents",
-    guarded,
-    async (request, reply) => {
-      if (!known(request.params.id, reply)) return reply;
-      const limit = parseLimit(request.query.limit);
-      if (limit === null) return sendLimitError(reply);
-      return { incidents: await store.listIncidents({ connectionId: request.params.id, limit }) };
-    },
-  );
+  app.get<IdParams & { Querystring: { limit?: string } }>("/api/connections/:id/incidents", async (request, reply) => {
+    if (!known(request.params.id, reply)) return reply;
+    const limit = parseLimit(request.query.limit);
+    if (limit === null) return sendLimitError(reply);
+    return { incidents: await store.listIncidents({ connectionId: request.params.id, limit }) };
+  });
 
   app.get<{ Querystring: { run?: string; connection?: string; limit?: string } }>(
     "/api/audit",
-    guarded,
     async (request, reply) => {
       const limit = parseLimit(request.query.limit);
       if (limit === null) return sendLimitError(reply);
@@ -79,7 +70,8 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
 
   app.put<IdParams>(
     "/api/connections/:id/credentials",
-    { ...guarded, bodyLimit: options.bodyLimit },
+    // No role declared: changing credentials needs admin (see api-access.ts).
+    { bodyLimit: options.bodyLimit },
     async (request, reply) => {
       const { id } = request.params;
       if (!known(id, reply)) return reply;
@@ -104,18 +96,6 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
       return { resumedRuns };
     },
   );
-}
-
-/** The bearer-token check of the `/api/*` routes, run onRequest: before the body is read. */
-export function requireApiToken(tokens: ApiTokens) {
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!tokens.configured) {
-      return sendError(reply, 401, "api_disabled", "the API is disabled: set TENON_API_TOKENS to enable it");
-    }
-    if (!tokens.accepts(request.headers.authorization)) {
-      return sendError(reply, 401, "unauthorized", "send Authorization: Bearer <token> with a valid API token");
-    }
-  };
 }
 
 /** The update, or what is wrong with it. The message never quotes a value: a value may be a secret. */

@@ -1,14 +1,15 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import type { EnvApiToken } from "../config/settings.ts";
 import type { Connections } from "../connections/connections.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
 import type { Integration } from "../sdk/define-integration.ts";
-import type { ApiAccess } from "./api-access.ts";
+import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
-import { registerConnectionsRoutes, requireApiToken } from "./connections-routes.ts";
+import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthApiRoute } from "./health-api-route.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
@@ -16,7 +17,9 @@ import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
+import { registerReplayRoutes } from "./replay-routes.ts";
 import { registerSearchRoute } from "./search-route.ts";
 import { WebhookCounters } from "./webhook-counters.ts";
 
@@ -24,8 +27,13 @@ export interface ServerOptions {
   engine: Engine;
   logger: Logger;
   webhookSources?: ReadonlyMap<string, WebhookSource>;
-  /** Bearer tokens for `/api/*`; none means the API answers 401 "disabled". */
-  apiTokens?: readonly string[];
+  /**
+   * Configured bearer tokens for `/api/*` (a bare string is an admin token); with none and no token made by
+   * `tenon tokens create`, the API answers 401 "disabled".
+   */
+  apiTokens?: readonly (string | EnvApiToken)[];
+  /** How long a stored token's lookup is reused (revocation takes this long at most). Default 5 s. */
+  apiTokenCacheMs?: number;
   /** Largest accepted request body in bytes. Default 1 MiB. */
   bodyLimit?: number;
   /** The public base URL providers call, e.g. `https://hooks.example.com` (signed-URL schemes need it behind a proxy). */
@@ -80,7 +88,13 @@ export function createServer(options: ServerOptions): TenonServer {
   const counters = new WebhookCounters();
   const now = options.now ?? Date.now;
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
-  const tokens = new ApiTokens(options.apiTokens ?? []);
+  const tokens = new ApiTokens(options.apiTokens ?? [], {
+    store: options.engine.storage.operatorAccess,
+    now,
+    ...(options.apiTokenCacheMs === undefined ? {} : { cacheMs: options.apiTokenCacheMs }),
+    onTouchError: (error) =>
+      options.logger.warn({ err: error.message }, "an API token's last use could not be recorded"),
+  });
   const limits = { ...defaultHttpLimits, ...options.httpLimits };
   const timeouts = nodeTimeouts(limits);
   const app = Fastify({
@@ -120,16 +134,14 @@ export function createServer(options: ServerOptions): TenonServer {
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
 
+  registerApiAccess(app, { tokens, store: options.engine.storage.operatorAccess, logger: options.logger, now });
   registerHealthRoutes(app, options.engine.storage);
-  // Every /api route gets its check from here, by the role it needs: one place decides how callers are authorised.
-  const access: ApiAccess = () => requireApiToken(tokens);
-  registerReadApiRoutes(app, { storage: options.engine.storage, access, now });
+  registerReadApiRoutes(app, { storage: options.engine.storage, now });
   const rejections = new RecentRejections(() => rejectedTotals(counters), now());
   rejections.start(now);
   app.addHook("onClose", async () => rejections.stop());
   registerHealthApiRoute(app, {
     storage: options.engine.storage,
-    access,
     now,
     integrations: options.integrations ?? [],
     polls: options.polls ?? [],
@@ -148,22 +160,23 @@ export function createServer(options: ServerOptions): TenonServer {
   });
   registerEventsRoute(app, {
     engine: options.engine,
-    tokens,
     logger: options.logger,
     bodyLimit,
     reservedSources: new Set(["schedule", ...sources.keys(), ...(options.reservedSources ?? [])]),
   });
-  registerSearchRoute(app, { storage: options.engine.storage, tokens });
+  registerSearchRoute(app, { storage: options.engine.storage });
   if (options.connections) {
     registerOAuthRoutes(app, { connections: options.connections, logger: options.logger, publicUrl });
     registerConnectionsRoutes(app, {
       connections: options.connections,
       store: options.engine.storage.connections,
-      tokens,
       logger: options.logger,
       bodyLimit,
     });
   }
+
+  registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
+  registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
 
   return {
     app,

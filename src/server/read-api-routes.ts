@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { loadRunTimeline } from "../observability/run-timeline.ts";
 import { runTimelineToJson } from "../observability/run-timeline-json.ts";
 import type { EventRecord, RunRecord, Storage } from "../storage/contract.ts";
-import type { ApiAccess } from "./api-access.ts";
 import { sendError } from "./http-errors.ts";
 import {
   checkWindow,
@@ -19,7 +18,6 @@ import {
 
 export interface ReadApiRoutesOptions {
   storage: Storage;
-  access: ApiAccess;
   now: () => number;
 }
 
@@ -32,13 +30,12 @@ const runsOfEventLimit = 100;
 
 /**
  * The operator's read API for runs and events: pages newest first with an opaque keyset cursor, filters on
- * indexed columns only (see read-api-store.ts), and a run's whole timeline. Read-only, so `viewer` is enough.
+ * indexed columns only (see read-api-store.ts), and a run's whole timeline. GET routes: the `viewer` role is enough (api-access.ts).
  */
 export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRoutesOptions): void {
   const { storage, now } = options;
-  const viewer = { onRequest: options.access("viewer") };
 
-  app.get<{ Querystring: Query }>("/api/runs", viewer, async (request, reply) =>
+  app.get<{ Querystring: Query }>("/api/runs", async (request, reply) =>
     answerParams(
       reply,
       () => {
@@ -65,13 +62,13 @@ export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRout
     ),
   );
 
-  app.get<{ Params: { id: string } }>("/api/runs/:id", viewer, async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/api/runs/:id", async (request, reply) => {
     const timeline = await loadRunTimeline(storage, request.params.id, now());
     if (!timeline) return sendError(reply, 404, "unknown_run", `no run "${request.params.id}" is stored`);
     return runTimelineToJson(timeline);
   });
 
-  app.get<{ Querystring: Query }>("/api/events", viewer, async (request, reply) =>
+  app.get<{ Querystring: Query }>("/api/events", async (request, reply) =>
     answerParams(
       reply,
       () => {
@@ -105,7 +102,7 @@ export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRout
     ),
   );
 
-  app.get<{ Params: { id: string } }>("/api/events/:id", viewer, async (request, reply) => {
+  app.get<{ Params: { id: string } }>("/api/events/:id", async (request, reply) => {
     const event = await storage.getEvent(request.params.id);
     if (!event) return sendError(reply, 404, "unknown_event", `no event "${request.params.id}" is stored`);
     const runs = await storage.listRuns({ eventId: event.id, limit: runsOfEventLimit });

@@ -9,6 +9,7 @@
  */
 
 import type { ConnectionStore } from "./connection-store.ts";
+import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
@@ -346,6 +347,8 @@ export interface RunHistoryEntry {
    * for a claim, the worker that claimed it.
    */
   detail: string | null;
+  /** Who asked for a replay: `api:<token name>` or `cli:<OS user>`; absent when nobody is known (older rows). */
+  actor?: string;
 }
 
 export interface BackupSummary {
@@ -364,6 +367,8 @@ export interface Storage {
   readonly retention: RetentionStore;
   /** Pages of runs and events, and the figures health is judged on, for the operator's API (see read-api-store.ts). */
   readonly readApi: ReadApiStore;
+  /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
+  readonly operatorAccess: OperatorStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -417,8 +422,11 @@ export interface Storage {
   /** When the next queued/retrying/sleeping/waiting run becomes due, or null if none. */
   nextDueAt(): Promise<number | null>;
 
-  /** Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step. */
-  replayRun(runId: string, now: number): Promise<RunRecord>;
+  /**
+   * Puts a finished or stuck run back in the queue; its journal is kept, so it resumes at the first incomplete step.
+   * `actor` (who asked) is kept in the run's history, as for replayRunsIn.
+   */
+  replayRun(runId: string, now: number, actor?: string): Promise<RunRecord>;
   /** How many runs a bulk replay selects. */
   countRunsToReplay(selection: ReplaySelection): Promise<number>;
   /** The next page of a bulk replay's selection, after the cursor `afterSeq` (0 for the first), oldest first. */
@@ -433,6 +441,7 @@ export interface Storage {
     selection: Pick<ReplaySelection, "status" | "finishedBy">,
     runIds: string[],
     now: number,
+    actor?: string,
   ): Promise<string[]>;
   /** How many events a bulk replay of events selects. */
   countEventsToReplay(selection: EventSelection): Promise<number>;

@@ -79,6 +79,7 @@ export interface RunHistoryRow {
   at: number;
   until_at: number | null;
   detail: string | null;
+  actor: string | null;
 }
 
 export const runColumns =
@@ -158,6 +159,7 @@ export function toRunHistoryEntry(row: RunHistoryRow): RunHistoryEntry {
     at: Number(row.at),
     until: nullableNumber(row.until_at),
     detail: row.detail,
+    ...(row.actor === null ? {} : { actor: row.actor }),
   };
 }
 

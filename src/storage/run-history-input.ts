@@ -11,6 +11,8 @@ export interface HistoryInput {
   startedAt?: number | null;
   until?: number | null;
   detail?: string | null;
+  /** Who asked for a replay. */
+  actor?: string | null;
 }
 
 /** The columns a history row leaves empty unless given. */
@@ -21,4 +23,5 @@ export const noHistoryFields = {
   startedAt: null,
   until: null,
   detail: null,
+  actor: null,
 } as const;

@@ -82,7 +82,15 @@ describe("webhook source configuration", () => {
         TENON_API_TOKENS: "a, b,,",
         TENON_PUBLIC_URL: "https://hooks.example.com/",
       }),
-    ).toMatchObject({ httpPort: 0, apiTokens: ["a", "b"], publicUrl: "https://hooks.example.com" });
+    ).toMatchObject({
+      httpPort: 0,
+      // Bare tokens are admins, as every token was before roles.
+      apiTokens: [
+        { name: "env-1", role: "admin", token: "a" },
+        { name: "env-2", role: "admin", token: "b" },
+      ],
+      publicUrl: "https://hooks.example.com",
+    });
     expect(() => readSettings({ TENON_HTTP_PORT: "70000" })).toThrow(
       /TENON_HTTP_PORT is "70000"; it must be a whole number from 0 to 65535/,
     );

@@ -103,13 +103,14 @@ type IdempotencyModel = ReadonlyMap<string, string>;
  * The status a request must get, from the documented rules, in the order the server applies them:
  *   - headers over Node's limit → 431 (Node answers before any route runs);
  *   - a path or method no route has → 404; a source segment that cannot be percent-decoded → 400;
+ *   - the event API: a missing or wrong bearer token → 401, before the body is read (api-access.ts);
  *   - POST /hooks/:source with an unknown source → 404, before the body is read;
  *   - a content type other than JSON (application/json, application/*+json, parameters allowed)
  *     or a form → 415. Without a Content-Type, Fastify runs the handler with no body when there is
  *     none (no Content-Length or 0, no Transfer-Encoding), and answers 415 when there is one;
  *   - a body over the limit → 413;
  *   - webhooks: not verified → 401; verified → 200 (events, or Slack's challenge) or 202 (quarantined);
- *   - the event API: bad token → 401, a form → 415, then the body rules (400), then Idempotency-Key (422).
+ *   - the event API: a form → 415, then the body rules (400), then Idempotency-Key (422).
  */
 function expectedFor(step: HttpStep, model: IdempotencyModel): Expected {
   if (headerBytes(step.headers) + step.path.length > nodeHeaderLimit) {
@@ -122,6 +123,7 @@ function expectedFor(step: HttpStep, model: IdempotencyModel): Expected {
     return exactly(404, "an unknown source is 404 before the body is read", "hooks");
   }
   const kind = route.kind;
+  if (kind === "api" && !step.authorized) return exactly(401, "a missing or wrong bearer token is 401, first", "api");
   const mediaType = mediaTypeOf(step.headers["content-type"]);
   const hasBody = step.body.length > 0;
   if (mediaType === undefined ? hasBody : !isJson(mediaType) && !isForm(mediaType)) {
@@ -152,7 +154,6 @@ function expectedForWebhook(step: HttpStep): Expected {
 }
 
 function expectedForEvent(step: HttpStep, mediaType: string | undefined, model: IdempotencyModel): Expected {
-  if (!step.authorized) return exactly(401, "a missing or wrong bearer token is 401", "api");
   if (!isJson(mediaType)) return exactly(415, "the event API takes JSON only", "api");
   const key = step.headers["idempotency-key"];
   const verdict = judgeEventBody(step.body, key !== undefined);
@@ -354,7 +355,11 @@ async function runScenario(harness: Harness, scenario: Scenario): Promise<Failur
   const send = (step: Step) =>
     step.transport === "raw" ? sendRaw(harness.port, step.bytes) : sendHttp(harness.pool, step);
   const expectationOf = (step: Step, model: IdempotencyModel): Expected =>
-    step.transport === "raw" ? exactly(400, "framing Node's parser refuses is 400") : expectedFor(step, model);
+    step.transport === "raw"
+      ? step.truncatedBody
+        ? exactly(401, "the API checks the token before reading the body; these bytes carry none")
+        : exactly(400, "framing Node's parser refuses is 400")
+      : expectedFor(step, model);
 
   if (scenario.kind === "in-flight") {
     const answers = await Promise.all(scenario.steps.map(send));

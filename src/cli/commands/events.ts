@@ -1,10 +1,10 @@
 import { readSettings } from "../../config/settings.ts";
+import { isRawWebhookPayload } from "../../replay/raw-webhook-payload.ts";
 import { ValidationError } from "../../sdk/errors.ts";
 import type { EventFilter, EventRecord, EventStatus, RunStatus } from "../../storage/contract.ts";
 import { type EventStatusChoice, toEventStatus } from "../event-statuses.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
-import { isRawWebhookPayload } from "../raw-webhook-payload.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 import { wrapText } from "../wrap-text.ts";
 

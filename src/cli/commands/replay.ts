@@ -2,9 +2,10 @@ import { loadConfig } from "../../config/load-config.ts";
 import { readSettings } from "../../config/settings.ts";
 import { createEngine, type Engine } from "../../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../../ingestion/webhooks/webhook-sources.ts";
+import { replayStoredEvent } from "../../replay/replay-stored-event.ts";
 import type { Integration } from "../../sdk/define-integration.ts";
 import { ValidationError } from "../../sdk/errors.ts";
-import { readQuarantinedEvent } from "../read-quarantined-event.ts";
+import { cliReplayActor, recordCliAction } from "../cli-operator-log.ts";
 import { replayEventsInBulk } from "../replay-events-in-bulk.ts";
 import { replayRunsInBulk } from "../replay-runs-in-bulk.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
@@ -46,7 +47,14 @@ export async function replayRunCommand(runId: string | undefined, options: Repla
     try {
       // Prepares the transitions' statements; a no-op on an up-to-date database.
       await storage.migrate();
-      await replayRunsInBulk(storage, { selection, dryRun: options.dryRun === true, rps: options.rps });
+      const dryRun = options.dryRun === true;
+      const tally = await replayRunsInBulk(storage, { selection, dryRun, rps: options.rps, actor: cliReplayActor() });
+      if (tally) {
+        await recordCliAction(storage, {
+          action: "tenon replay",
+          detail: `${describeSelection(options)}: ${tally.summary()}`,
+        });
+      }
     } finally {
       await storage.close();
     }
@@ -56,7 +64,9 @@ export async function replayRunCommand(runId: string | undefined, options: Repla
     throw new ValidationError("give either a run id or --status, not both");
   }
   // Replaying a run keeps its journal and needs no integration code, so no config is loaded.
-  const run = await withProducerEngine([], (engine) => engine.replay(runId));
+  const run = await withProducerEngine([], (engine) =>
+    logged(engine, { action: "tenon replay", target: runId }, () => engine.replay(runId, { actor: cliReplayActor() })),
+  );
   console.log(`run ${run.id} (${run.integrationId}) is ${run.status} again; it resumes at its first incomplete step.`);
   console.log("A running `tenon start` picks it up within a second.");
 }
@@ -72,14 +82,24 @@ export async function replayEventCommand(eventId: string | undefined, options: R
   const config = await loadConfig(options.config);
   const sources = resolveWebhookSources(config.webhooks ?? {});
   await withProducerEngine(config.integrations, async (engine) => {
-    if (eventId !== undefined) return replayOneEvent(engine, sources, eventId, options.config);
+    const action = "tenon replay-event";
+    if (eventId !== undefined) {
+      return logged(engine, { action, target: eventId }, () =>
+        replayOneEvent(engine, sources, eventId, options.config),
+      );
+    }
     const { source, since, until } = options;
     const selection = {
       ...(source === undefined ? {} : { source }),
       ...(since === undefined ? {} : { receivedSince: Date.now() - since }),
       ...(until === undefined ? {} : { receivedBefore: until }),
     };
-    await replayEventsInBulk(engine, sources, { selection, dryRun: options.dryRun === true });
+    const tally = await replayEventsInBulk(engine, sources, { selection, dryRun: options.dryRun === true });
+    if (tally)
+      await recordCliAction(engine.storage, {
+        action,
+        detail: `${describeSelection(options)}: ${tally.summary()}`,
+      });
   });
 }
 
@@ -89,25 +109,49 @@ async function replayOneEvent(
   eventId: string,
   configPath: string,
 ): Promise<void> {
-  const event = await engine.storage.getEvent(eventId);
-  if (event?.status === "quarantined") {
-    const result = await engine.requalifyEvent(eventId, readQuarantinedEvent(event, sources));
-    if (result.status === "accepted")
-      console.log(`event ${eventId} is accepted now; started ${result.runIds.length} run(s):`);
-    else if (result.status === "unmatched")
-      console.log(`event ${eventId} matches no integration in ${configPath}: it is unmatched now.`);
-    else if (result.status === "quarantined") console.log(`event ${eventId} stays quarantined: ${result.reason}`);
-    else console.log(`event ${eventId} was not replayed: ${result.reason}`);
-    if (result.status === "accepted") for (const id of result.runIds) console.log(`  ${id}`);
+  const result = await replayStoredEvent(engine, sources, eventId);
+  if (!result.quarantined) {
+    if (result.runIds.length === 0) {
+      console.log(`event ${eventId} matches no integration in ${configPath}; no run was started.`);
+      return;
+    }
+    console.log(`event ${eventId}: started ${result.runIds.length} new run(s):`);
+    for (const id of result.runIds) console.log(`  ${id}`);
     return;
   }
-  const runIds = await engine.replayEvent(eventId);
-  if (runIds.length === 0) {
-    console.log(`event ${eventId} matches no integration in ${configPath}; no run was started.`);
-    return;
+  if (result.status === "accepted")
+    console.log(`event ${eventId} is accepted now; started ${result.runIds.length} run(s):`);
+  else if (result.status === "unmatched")
+    console.log(`event ${eventId} matches no integration in ${configPath}: it is unmatched now.`);
+  else if (result.status === "quarantined") console.log(`event ${eventId} stays quarantined: ${result.reason}`);
+  else console.log(`event ${eventId} was not replayed: ${result.reason}`);
+  if (result.status === "accepted") for (const id of result.runIds) console.log(`  ${id}`);
+}
+
+/** Runs one replay and writes it to the operator log, failed or not. */
+async function logged<T>(
+  engine: Engine,
+  entry: { action: string; target: string },
+  replay: () => Promise<T>,
+): Promise<T> {
+  try {
+    const result = await replay();
+    await recordCliAction(engine.storage, { ...entry, detail: "replayed" });
+    return result;
+  } catch (error) {
+    await recordCliAction(engine.storage, { ...entry, detail: `failed: ${(error as Error).message}` });
+    throw error;
   }
-  console.log(`event ${eventId}: started ${runIds.length} new run(s):`);
-  for (const id of runIds) console.log(`  ${id}`);
+}
+
+/** A bulk replay's selection as the operator gave it, for the operator log. */
+function describeSelection(options: ReplayRunsOptions | ReplayEventsOptions): string {
+  const parts = [`--status ${options.status}`];
+  if ("integration" in options && options.integration !== undefined) parts.push(`--integration ${options.integration}`);
+  if ("source" in options && options.source !== undefined) parts.push(`--source ${options.source}`);
+  if (options.since !== undefined) parts.push(`--since ${Math.round(options.since / 1000)}s`);
+  if (options.until !== undefined) parts.push(`--until ${new Date(options.until).toISOString()}`);
+  return parts.join(" ");
 }
 
 /** An engine that only writes (no worker, no schedules), so it can sit beside the process running `tenon start`. */

@@ -4,6 +4,7 @@ import { runTimelineToJson } from "../../observability/run-timeline-json.ts";
 import { ValidationError } from "../../sdk/errors.ts";
 import type { AuditRecord } from "../../storage/connection-store.ts";
 import type { RunHistoryEntry } from "../../storage/contract.ts";
+import { describeReplayActor } from "../../storage/operator-store.ts";
 import { formatLocalTime, formatLocalTimeWithAge } from "../local-time.ts";
 import { openExistingStorage } from "../storage-from-settings.ts";
 import { wrapText } from "../wrap-text.ts";
@@ -122,7 +123,7 @@ function happeningLine(h: RunHistoryEntry, now: number): Line {
     pause: `paused${on} until its credentials are updated, no attempt used`,
     sleep: `sleep "${h.stepName}"${until}`,
     interrupt: "interrupted: requeued without an attempt used",
-    replay: `replayed (was ${h.detail})`,
+    replay: `replayed (was ${h.detail})${h.actor === undefined ? "" : ` by ${describeReplayActor(h.actor)}`}`,
   };
   const inHead = h.kind === "replay" || h.kind === "claim" || h.kind === "resume";
   const detail = inHead || h.detail === null ? [] : indented(h.detail, 2);

@@ -34,7 +34,10 @@ export async function startCommand(options: { config: string }): Promise<void> {
       database: describeDatabase(settings),
       url: address,
       webhooks: [...webhookSources.keys()].map((id) => `${address}/hooks/${id}`),
-      api: settings.apiTokens.length > 0 ? `${address}/api/events` : "disabled (set TENON_API_TOKENS)",
+      api:
+        settings.apiTokens.length > 0 || (await storage.operatorAccess.hasActiveApiTokens())
+          ? `${address}/api`
+          : "disabled (set TENON_API_TOKENS or run `tenon tokens create`)",
       integrations: config.integrations.map((integration) => integration.id),
       polls: (config.polls ?? []).map((poll) => poll.id),
       connections: connectionStates,

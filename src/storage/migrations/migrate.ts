@@ -9,6 +9,7 @@ import { runHistorySchema } from "./007-run-history.ts";
 import { eventTraceContextSchema } from "./008-event-trace-context.ts";
 import { readApiSchema } from "./009-read-api.ts";
 import { entityTagsSchema } from "./010-entity-tags.ts";
+import { operatorAccessSchema } from "./011-operator-access.ts";
 import { retentionSchema } from "./012-retention.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
@@ -22,6 +23,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["008-event-trace-context", eventTraceContextSchema],
   ["009-read-api", readApiSchema],
   ["010-entity-tags", entityTagsSchema],
+  ["011-operator-access", operatorAccessSchema],
   ["012-retention", retentionSchema],
 ];
 

@@ -47,6 +47,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
@@ -81,6 +82,7 @@ async function recordHistory(client: Client, input: HistoryInput): Promise<void>
     e.at,
     e.until,
     e.detail,
+    e.actor,
   ]);
 }
 
@@ -100,6 +102,7 @@ export class PostgresStorage implements Storage {
   readonly #connections: PostgresConnections;
   readonly #tags: PostgresTags;
   readonly #retention: PostgresRetention;
+  readonly operatorAccess: PostgresOperatorAccess;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -122,6 +125,7 @@ export class PostgresStorage implements Storage {
     });
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
+    this.operatorAccess = new PostgresOperatorAccess(this.#pool);
   }
 
   get connections(): ConnectionStore {
@@ -617,7 +621,7 @@ export class PostgresStorage implements Storage {
     return rows[0]?.at ?? null;
   }
 
-  async replayRun(runId: string, now: number): Promise<RunRecord> {
+  async replayRun(runId: string, now: number, actor?: string): Promise<RunRecord> {
     return this.#transaction(async (client) => {
       const { rows } = await client.query<RunRow & { concurrency_limit: number | null }>(
         `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = $1 FOR UPDATE`,
@@ -626,7 +630,7 @@ export class PostgresStorage implements Storage {
       const run = rows[0];
       const problem = replayableRunError(runId, run?.status);
       if (problem || !run) throw problem;
-      const status = await this.#replay(client, run, now);
+      const status = await this.#replay(client, run, now, actor);
       if (status === "queued") await client.query(q.notifyRunsAvailable);
       return replayedRun(run, status, now);
     });
@@ -636,6 +640,7 @@ export class PostgresStorage implements Storage {
     selection: Pick<ReplaySelection, "status" | "finishedBy">,
     runIds: string[],
     now: number,
+    actor?: string,
   ): Promise<string[]> {
     // Ids in sorted order, so two replays of overlapping pages lock the rows in the same order.
     const sorted = [...runIds].sort();
@@ -646,7 +651,7 @@ export class PostgresStorage implements Storage {
         const { rows } = await client.query<ReplayedRow>(q.runToReplay, [runId]);
         const run = rows[0];
         if (!run || !stillSelected(run, selection)) continue;
-        queued = (await this.#replay(client, run, now)) === "queued" || queued;
+        queued = (await this.#replay(client, run, now, actor)) === "queued" || queued;
         replayed.push(runId);
       }
       if (queued) await client.query(q.notifyRunsAvailable);
@@ -655,14 +660,14 @@ export class PostgresStorage implements Storage {
   }
 
   /** Requeues the run, locked by the caller's transaction, and returns its new status. */
-  async #replay(client: Client, run: ReplayedRow, now: number): Promise<RunStatus> {
+  async #replay(client: Client, run: ReplayedRow, now: number, actor?: string): Promise<RunStatus> {
     const wasFinished = terminalStatuses.includes(run.status as RunStatus);
     const status = wasFinished
       ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
       : "queued";
     await client.query(q.replayRun, [status, now, run.id]);
     await client.query(q.resetFailedSteps, [run.id]);
-    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status });
+    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
     return status;
   }
 

@@ -60,8 +60,8 @@ export const postgresSql = {
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1,
       started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at`,
   /** Failed attempts, waits, pauses, sleeps, interruptions and replays: never a step that succeeded. */
-  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail, actor)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
   runToReplay: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = $1 FOR UPDATE",
   replayRun:
     "UPDATE runs SET status = $1, available_at = $2, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = $2 WHERE id = $3",

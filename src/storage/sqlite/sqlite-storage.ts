@@ -49,6 +49,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
+import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
 import { SqliteRetention } from "./sqlite-retention.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
@@ -80,6 +81,7 @@ export class SqliteStorage implements Storage {
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
+  readonly operatorAccess: SqliteOperatorAccess;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -106,6 +108,7 @@ export class SqliteStorage implements Storage {
     this.#tags = new SqliteTags(this.#db, { durably: (fn) => this.#durably(fn) });
     // Not durably: a prune lost to a power cut is done again at the next pass.
     this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
+    this.operatorAccess = new SqliteOperatorAccess(this.#db, { durably: (fn) => this.#durably(fn) });
   }
 
   get connections(): ConnectionStore {
@@ -451,7 +454,7 @@ export class SqliteStorage implements Storage {
     return row.at;
   }
 
-  async replayRun(runId: string, now: number): Promise<RunRecord> {
+  async replayRun(runId: string, now: number, actor?: string): Promise<RunRecord> {
     return this.#durably(() => {
       const row = this.#db.prepare(`SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`).get(runId) as
         | (RunRow & { concurrency_limit: number | null })
@@ -459,7 +462,7 @@ export class SqliteStorage implements Storage {
       const problem = replayableRunError(runId, row?.status);
       if (problem) throw problem;
       const run = row as RunRow & { concurrency_limit: number | null };
-      return replayedRun(run, this.#replay(run, now), now);
+      return replayedRun(run, this.#replay(run, now, actor), now);
     });
   }
 
@@ -467,24 +470,25 @@ export class SqliteStorage implements Storage {
     selection: Pick<ReplaySelection, "status" | "finishedBy">,
     runIds: string[],
     now: number,
+    actor?: string,
   ): Promise<string[]> {
     return this.#durably(() =>
       runIds.filter((runId) => {
         const run = this.#sql.runToReplay.get(runId) as ReplayedRow | undefined;
         if (!run || !stillSelected(run, selection)) return false;
-        this.#replay(run, now);
+        this.#replay(run, now, actor);
         return true;
       }),
     );
   }
 
   /** Requeues the run (inside a transaction) and returns its new status. */
-  #replay(run: ReplayedRow, now: number): RunStatus {
+  #replay(run: ReplayedRow, now: number, actor?: string): RunStatus {
     const wasFinished = terminalStatuses.includes(run.status as RunStatus);
     const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
     this.#sql.replayRun.run(status, now, now, run.id);
     this.#sql.resetFailedSteps.run(run.id);
-    this.#recordHistory({ runId: run.id, kind: "replay", at: now, detail: run.status });
+    this.#recordHistory({ runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
     return status;
   }
 

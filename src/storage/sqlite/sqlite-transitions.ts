@@ -72,8 +72,8 @@ export const sqliteSql = {
   recordAllInterruptions: `INSERT INTO run_history (run_id, kind, at, detail)
     SELECT id, 'interrupt', :now, :reason FROM runs WHERE status = 'running'`,
   /** Failed attempts, waits, pauses, sleeps, interruptions and replays: never a step that succeeded. */
-  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail)
-    VALUES (:runId, :kind, :stepName, :attempt, :connectionId, :startedAt, :at, :until, :detail)`,
+  recordHistory: `INSERT INTO run_history (run_id, kind, step_name, attempt, connection_id, started_at, at, until_at, detail, actor)
+    VALUES (:runId, :kind, :stepName, :attempt, :connectionId, :startedAt, :at, :until, :detail, :actor)`,
   runToReplay: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = ?",
   replayRun:
     "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = ? WHERE id = ?",

@@ -1,0 +1,84 @@
+import type { ReplayCandidate, ReplaySelection, Storage } from "../storage/contract.ts";
+import { ReplayTally } from "./replay-tally.ts";
+
+export interface RunSelectionReplay {
+  /** Who asked, kept in each replayed run's history (`api:alice`, `cli:bob`). */
+  actor?: string;
+  /** At most this many runs replayed per second, so a downstream that just recovered is not flooded. */
+  rps?: number;
+  /** Aborted: stop after the page in flight (it commits whole or not at all). */
+  signal?: AbortSignal;
+  /** Called after each page. */
+  onPage?: (tally: ReplayTally) => void;
+}
+
+/** Runs replayed per transaction: a page read, then one transaction for it. */
+const pageSize = 100;
+
+/**
+ * Requeues every run of a bulk replay's selection, a page at a time: `tenon replay --status dead …` and
+ * `POST /api/runs/replay` both work through this. The selection was fixed when the replay started (runs that
+ * had finished by `finishedBy`), and each replay is the conditional transition `dead → queued` in storage: a
+ * run another replay (or an earlier, interrupted one) already took is skipped, never replayed twice.
+ */
+export async function replayRunSelection(
+  storage: Storage,
+  selection: ReplaySelection,
+  options: RunSelectionReplay = {},
+): Promise<ReplayTally> {
+  const tally = new ReplayTally();
+  const began = Date.now();
+  const batchSize = Math.min(pageSize, options.rps ?? pageSize);
+  let afterSeq = 0;
+  while (!options.signal?.aborted) {
+    const page = await storage.listRunsToReplay(selection, afterSeq, batchSize);
+    const last = page.at(-1);
+    if (!last) break;
+    afterSeq = last.seq;
+    await replayPage(storage, selection, page, tally, options.actor);
+    options.onPage?.(tally);
+    if (options.rps !== undefined) await pause(began + (tally.done / options.rps) * 1000 - Date.now(), options.signal);
+  }
+  return tally;
+}
+
+async function replayPage(
+  storage: Storage,
+  selection: ReplaySelection,
+  page: ReplayCandidate[],
+  tally: ReplayTally,
+  actor: string | undefined,
+): Promise<void> {
+  let replayed: string[];
+  try {
+    replayed = await storage.replayRunsIn(
+      selection,
+      page.map((run) => run.id),
+      Date.now(),
+      actor,
+    );
+  } catch (error) {
+    // The page's transaction rolled back whole: none of it was replayed, and a later attempt may take it.
+    tally.fail((error as Error).message, page.length);
+    return;
+  }
+  tally.replayed += replayed.length;
+  const skipped = page.length - replayed.length;
+  if (skipped > 0) {
+    tally.skip(`no longer ${selection.status} when their turn came (replayed already, by another replay)`, skipped);
+  }
+}
+
+/** Waits `ms`, or less if `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

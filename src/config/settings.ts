@@ -35,12 +35,19 @@ export interface Settings {
   httpLimits: HttpLimits;
   /** Outbound exchanges stay in the audit trail this long. Default 30 days. */
   auditRetentionMs: number;
+  /** Prometheus metrics: false turns every recorder into a no-op and removes `/metrics`. Default true. */
+  metricsEnabled: boolean;
+  /** A bearer token `/metrics` requires; undefined leaves it open. */
+  metricsToken: string | undefined;
+  /** Serve `/metrics` on this port (on `httpHost`) instead of the main one; undefined: on the main port. */
+  metricsPort: number | undefined;
 }
 
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof logLevels)[number];
 
 const synchronousModes = ["FULL", "NORMAL"] as const;
+const metricsModes = ["on", "off"] as const;
 export type SqliteSynchronous = (typeof synchronousModes)[number];
 
 export const defaultWorkerConcurrency = 100;
@@ -91,6 +98,12 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     bodyLimit: readInteger(env, "TENON_BODY_LIMIT", { min: 1024, fallback: 1024 * 1024 }),
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
+    metricsEnabled: readChoice(env, "TENON_METRICS", metricsModes, "on") === "on",
+    metricsToken: variable(env, "TENON_METRICS_TOKEN"),
+    metricsPort:
+      variable(env, "TENON_METRICS_PORT") === undefined
+        ? undefined
+        : readInteger(env, "TENON_METRICS_PORT", { min: 0, max: 65_535, fallback: 0 }),
   };
 }
 

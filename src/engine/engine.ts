@@ -2,6 +2,7 @@ import pino, { type Logger } from "pino";
 import { readLogLevel } from "../config/settings.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
+import { createMetrics, eventOutcome, type TenonMetrics } from "../observability/metrics.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError, toError, ValidationError } from "../sdk/errors.ts";
@@ -39,6 +40,8 @@ export interface EngineOptions {
   /** Source of jitter for retry backoff; tests pin it. */
   random?: () => number;
   logger?: Logger;
+  /** Where the engine counts events, runs and steps. Default: metrics of its own, without process metrics. */
+  metrics?: TenonMetrics;
 }
 
 /** What the engine needs of the connections: a client by name, and a chance to flush on stop. */
@@ -84,6 +87,8 @@ export type RequalifyResult =
 
 export interface Engine {
   readonly storage: Storage;
+  /** Its Prometheus metrics (`/metrics`). */
+  readonly metrics: TenonMetrics;
   /** Migrates storage, recovers runs left by a crash (SQLite), starts the worker and the schedules. */
   start(): Promise<void>;
   /** Stops claiming, lets in-flight runs finish for up to `deadlineMs` (default 10 s), releases the rest. */
@@ -121,7 +126,19 @@ export function createEngine(options: EngineOptions): Engine {
   const random = options.random ?? Math.random;
   const logger = options.logger ?? pino({ level: readLogLevel() });
   const integrations = indexIntegrations(options.integrations);
+  const metrics = options.metrics ?? createMetrics();
+  metrics.readRunsFrom({
+    countRunsByStatus: () => storage.countRunsByStatus(),
+    nextDueAt: () => storage.nextDueAt(),
+    now: () => clock.now(),
+  });
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
+  /** Every event committed by a webhook, the event API or a replay is counted here, once it is durable. */
+  const accept = async (event: NewEvent) => {
+    const result = await accepts.submit(event);
+    metrics.eventReceived(event.source, eventOutcome(event, result));
+    return result;
+  };
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
   const transition = (t: RunTransition) => transitions.submit(t);
   const connection = (name: string): ConnectionClient => {
@@ -135,9 +152,16 @@ export function createEngine(options: EngineOptions): Engine {
   const worker =
     options.worker === false
       ? undefined
-      : new Worker({ storage, integrations, clock, random, logger, transition, connection }, options.worker);
+      : new Worker({ storage, integrations, clock, random, logger, transition, connection, metrics }, options.worker);
   const scheduler =
-    options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
+    options.worker === false
+      ? undefined
+      : new Scheduler([...integrations.values()], {
+          storage,
+          clock,
+          logger,
+          onTickFired: () => metrics.eventReceived("schedule", "accepted"),
+        });
   const polls = indexPolls(options.polls ?? []);
   const poller =
     options.worker === false || polls.size === 0
@@ -150,6 +174,12 @@ export function createEngine(options: EngineOptions): Engine {
             logger,
             toNewEvent: (input) => toNewEvent(validateEvent({ ...input, id: input.dedupKey }, clock.now())),
             onRunsStored: () => worker?.wake(),
+            onPageStored: (events, results) => {
+              for (const [i, event] of events.entries()) {
+                const result = results[i];
+                if (result) metrics.eventReceived(event.source, eventOutcome(event, result));
+              }
+            },
             connection,
           },
           options.poller,
@@ -205,6 +235,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     storage,
+    metrics,
 
     async start() {
       await storage.migrate();
@@ -231,14 +262,14 @@ export function createEngine(options: EngineOptions): Engine {
     async send(input, sendOptions = {}) {
       const event = toNewEvent(validateEvent(input, clock.now()));
       if (sendOptions.fingerprint !== undefined) event.fingerprint = sendOptions.fingerprint;
-      const result = await accepts.submit(event);
+      const result = await accept(event);
       if (!result.duplicate && result.runIds.length > 0) worker?.wake();
       return result;
     },
 
     async quarantine(input) {
       const event = validateEvent({ ...input, id: input.id }, clock.now());
-      return accepts.submit({
+      return accept({
         ...event,
         payloadJson: payloadToJson(input.payload),
         runs: [],

@@ -35,6 +35,8 @@ export interface ExecutionDeps {
   connection: RunContext<unknown>["connection"];
   /** Interruptions in a row after which a run is a suspect and runs alone (see Worker). */
   maxCrashes: number;
+  /** A step's attempt begins (metrics: schedule-to-start, attempts cut short by a wait). */
+  stepStarting?: (name: string, at: number) => void;
 }
 
 /** A step's function threw: carries what the run needs to decide retry, dead or failed. */
@@ -311,6 +313,7 @@ function createStepTools(
     const idempotencyKey = idempotencyKeyFor(run.id, key);
     fence.assertHeld(() => `step "${key}"`);
     const startedAt = deps.clock.now();
+    deps.stepStarting?.(key, startedAt);
     try {
       value = await runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
         fn({ idempotencyKey, attempt }),

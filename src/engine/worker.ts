@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
+import type { TenonMetrics } from "../observability/metrics.ts";
+import { observeRunExecution } from "../observability/run-metrics.ts";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
@@ -32,6 +34,7 @@ interface WorkerDeps {
   logger: Logger;
   transition: (t: RunTransition) => Promise<boolean>;
   connection: RunContext<unknown>["connection"];
+  metrics: TenonMetrics;
 }
 
 /** One execution of a claimed run in this worker, with its own view of the lease. */
@@ -205,10 +208,11 @@ export class Worker {
 
   #execute(run: ClaimedRun, fence: LeaseFence): void {
     const integration = this.#deps.integrations.get(run.integrationId);
+    const observed = observeRunExecution(this.#deps.metrics, run, this.#executionDeps.transition);
     const done = (async () => {
       if (!integration) {
         const now = this.#deps.clock.now();
-        await this.#deps.transition({
+        await observed.transition({
           kind: "finishRunWithError",
           runId: run.id,
           leaseToken: run.leaseToken,
@@ -221,7 +225,8 @@ export class Worker {
         });
         return;
       }
-      await executeRun(run, integration, fence, this.#executionDeps);
+      const deps = this.#deps.metrics.enabled ? { ...this.#executionDeps, ...observed } : this.#executionDeps;
+      await executeRun(run, integration, fence, deps);
     })()
       .catch((error) => {
         // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.

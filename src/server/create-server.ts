@@ -10,8 +10,8 @@ import { registerHealthRoutes } from "./health-routes.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
+import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
-import { WebhookCounters } from "./webhook-counters.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -29,12 +29,16 @@ export interface ServerOptions {
   reservedSources?: Iterable<string>;
   /** Timeouts and the connection cap; each one left out keeps its default (`defaultHttpLimits`). */
   httpLimits?: Partial<HttpLimits>;
+  /**
+   * `GET /metrics` (the engine's metrics) on this server, behind a bearer token if one is given; false when it is
+   * served on a port of its own or metrics are off. Default: served, no token, if the engine's metrics are on.
+   */
+  metricsRoute?: { token: string | undefined } | false;
   now?: () => number;
 }
 
 export interface TenonServer {
   readonly app: FastifyInstance;
-  readonly counters: WebhookCounters;
   /** Listens on host:port; resolves with the address (port 0 picks a free port). */
   listen(options: { host: string; port: number }): Promise<string>;
   close(): Promise<void>;
@@ -67,7 +71,6 @@ const noSchemaCompilers = {
 export function createServer(options: ServerOptions): TenonServer {
   const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
   const sources = options.webhookSources ?? new Map<string, WebhookSource>();
-  const counters = new WebhookCounters();
   const now = options.now ?? Date.now;
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
   const tokens = new ApiTokens(options.apiTokens ?? []);
@@ -109,10 +112,14 @@ export function createServer(options: ServerOptions): TenonServer {
   );
 
   registerHealthRoutes(app, options.engine.storage);
+  const metricsRoute = options.metricsRoute ?? { token: undefined };
+  if (metricsRoute && options.engine.metrics.enabled) {
+    registerMetricsRoute(app, { metrics: options.engine.metrics, token: metricsRoute.token, logger: options.logger });
+  }
   registerHooksRoute(app, {
     engine: options.engine,
     sources,
-    counters,
+    metrics: options.engine.metrics,
     logger: options.logger,
     bodyLimit,
     publicUrl,
@@ -138,7 +145,6 @@ export function createServer(options: ServerOptions): TenonServer {
 
   return {
     app,
-    counters,
     async listen({ host, port }) {
       return app.listen({ host, port });
     },

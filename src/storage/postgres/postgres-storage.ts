@@ -371,6 +371,9 @@ export class PostgresStorage implements Storage {
       failures: number;
       crashes: number;
       last_error: string | null;
+      created_at: number;
+      available_at: number;
+      started_at: number;
     }>({ name, text, values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1] });
     const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
     if (rows.length === 0) return [];
@@ -395,6 +398,10 @@ export class PostgresStorage implements Storage {
         failures: row.failures,
         crashes: row.crashes,
         lastError: row.last_error,
+        createdAt: row.created_at,
+        availableAt: row.available_at,
+        // The claim sets started_at only if it was null.
+        firstClaim: row.started_at === now,
         event: {
           id: event.id,
           source: event.source,

@@ -127,5 +127,5 @@ function claimRuns(crashes: string): string {
       SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= :now
         AND ${crashes}
       ORDER BY available_at, seq LIMIT :limit)
-    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error`;
+    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error, created_at, available_at, started_at`;
 }

@@ -81,7 +81,10 @@ export const sqliteSql = {
   requalifyEvent:
     "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
   requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
-  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
+  // Without the hint SQLite walks runs_status and reads every due row (80 ms at 100,000 queued runs); the partial
+  // index answers MIN from its first entry. The worker's idle wait and the metrics' oldest-queued age read it.
+  nextDueAt:
+    "SELECT MIN(available_at) AS at FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",
   /** Compare-and-set: only one worker moves a schedule to a given tick. */

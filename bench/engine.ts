@@ -230,6 +230,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
   const rss = new RssSampler();
   rss.start();
   const t0 = performance.now();
+  const cpuAtStart = process.cpuUsage();
   for (let from = 0; from < n; from += sendChunk) {
     const pending: Promise<void>[] = [];
     for (let id = from; id < Math.min(n, from + sendChunk); id++) {
@@ -257,6 +258,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
     if (performance.now() - t0 > timeoutMs) throw new Error(`${label}: not drained in time: ${JSON.stringify(counts)}`);
     await sleep(100);
   }
+  const cpu = process.cpuUsage(cpuAtStart);
   const peakRss = rss.stop();
   if (trace) printTrace(label, stats, drainedAt - t0);
 
@@ -298,6 +300,8 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
     { name: `${label}.latency_first_step_p50`, value: percentile(latency, 50), unit: "ms" },
     { name: `${label}.latency_first_step_p99`, value: percentile(latency, 99), unit: "ms" },
     { name: `${label}.peak_rss`, value: peakRss, unit: "MB" },
+    // Steadier than runs/s on a shared machine: what a run costs this process (sending included), whatever else runs.
+    { name: `${label}.cpu_per_run`, value: (cpu.user + cpu.system) / n, unit: "µs" },
     { name: `${label}.light_load_ack_p50`, value: percentile(lightAck, 50), unit: "ms" },
     { name: `${label}.light_load_ack_p99`, value: percentile(lightAck, 99), unit: "ms" },
     { name: `${label}.light_load_first_step_p50`, value: percentile(lightLatency, 50), unit: "ms" },
@@ -336,12 +340,17 @@ async function compareOnOff(
   bench: (instrumented: boolean) => Promise<Metric[]>,
 ): Promise<Metric[]> {
   const rates = { on: [] as number[], off: [] as number[] };
+  const cpu = { on: [] as number[], off: [] as number[] };
   let last: Metric[] = [];
   for (const instrumented of [false, true, true, false]) {
     const metrics = await bench(instrumented);
-    const rate = metrics.find((m) => m.name === `${label}.runs_per_s`)?.value ?? Number.NaN;
-    console.log(`  instrumentation ${instrumented ? "on " : "off"}: ${format(rate)} runs/s`);
-    rates[instrumented ? "on" : "off"].push(rate);
+    const value = (name: string) => metrics.find((m) => m.name === `${label}.${name}`)?.value ?? Number.NaN;
+    const mode = instrumented ? "on" : "off";
+    console.log(
+      `  instrumentation ${mode.padEnd(3)}: ${format(value("runs_per_s"))} runs/s, ${format(value("cpu_per_run"))} µs CPU per run`,
+    );
+    rates[mode].push(value("runs_per_s"));
+    cpu[mode].push(value("cpu_per_run"));
     if (instrumented) last = metrics;
   }
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
@@ -350,6 +359,7 @@ async function compareOnOff(
     { name: `${label}.instrumented_runs_per_s_mean`, value: mean(rates.on), unit: "runs/s" },
     { name: `${label}.uninstrumented_runs_per_s_mean`, value: mean(rates.off), unit: "runs/s" },
     { name: `${label}.instrumentation_on_off_ratio`, value: mean(rates.on) / mean(rates.off), unit: "x" },
+    { name: `${label}.instrumentation_cpu_per_run_on_off_ratio`, value: mean(cpu.on) / mean(cpu.off), unit: "x" },
   ];
 }
 
@@ -496,7 +506,8 @@ async function main(): Promise<void> {
     const ratio = value(`${label}.instrumentation_on_off_ratio`);
     if (ratio === undefined) continue;
     console.log(
-      `  ${label}: instrumentation costs ≤ 5% of runs/s: on/off = ${format(value(`${label}.instrumented_runs_per_s_mean`) ?? 0)} / ${format(value(`${label}.uninstrumented_runs_per_s_mean`) ?? 0)} = ${ratio.toFixed(3)} → ${ratio >= 0.95 ? "MET" : "MISSED"}`,
+      `  ${label}: instrumentation costs ≤ 5% of runs/s: on/off = ${format(value(`${label}.instrumented_runs_per_s_mean`) ?? 0)} / ${format(value(`${label}.uninstrumented_runs_per_s_mean`) ?? 0)} = ${ratio.toFixed(3)} → ${ratio >= 0.95 ? "MET" : "MISSED"}` +
+        ` (CPU per run on/off ${(value(`${label}.instrumentation_cpu_per_run_on_off_ratio`) ?? Number.NaN).toFixed(3)})`,
     );
   }
   const sqliteRuns = value("sqlite.runs_per_s");

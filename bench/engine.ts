@@ -300,7 +300,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
     { name: `${label}.latency_first_step_p50`, value: percentile(latency, 50), unit: "ms" },
     { name: `${label}.latency_first_step_p99`, value: percentile(latency, 99), unit: "ms" },
     { name: `${label}.peak_rss`, value: peakRss, unit: "MB" },
-    // Steadier than runs/s on a shared machine: what a run costs this process (sending included), whatever else runs.
+    // What a run costs this process (sending included); on a machine shared with other work it varies too.
     { name: `${label}.cpu_per_run`, value: (cpu.user + cpu.system) / n, unit: "µs" },
     { name: `${label}.light_load_ack_p50`, value: percentile(lightAck, 50), unit: "ms" },
     { name: `${label}.light_load_ack_p99`, value: percentile(lightAck, 99), unit: "ms" },

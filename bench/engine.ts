@@ -16,6 +16,9 @@
  *   BENCH_TIMEOUT_MS             give up on a drain after this long (default 600000)
  *   BENCH_STALL_MS               kill the process if its event loop stalls this long (default 60000)
  *   BENCH_TRACE                  1: time every storage call (count, batch size, ms) and print a table per backend
+ *   BENCH_INSTRUMENTATION        "compare": runs each Tenon backend with the instrumentation off and on, twice, in the
+ *                                order off, on, on, off, and prints the ratio on/off of the mean runs/s (the usual
+ *                                metrics are those of the instrumented runs, the last one of each mode)
  *   TENON_BENCH_DATABASE_URL     PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Writes bench/results/engine.json: [{ name, value, unit }].
@@ -34,6 +37,7 @@ import {
 import pg from "pg";
 import pino from "pino";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
+import { createMetrics } from "../src/observability/metrics.ts";
 import { intEnv } from "./bench-env.ts";
 
 interface Metric {
@@ -57,6 +61,7 @@ const timeoutMs = intEnv("BENCH_TIMEOUT_MS", 600_000);
 const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const stallMs = intEnv("BENCH_STALL_MS", 60_000);
 const trace = process.env.BENCH_TRACE === "1";
+const compareInstrumentation = process.env.BENCH_INSTRUMENTATION === "compare";
 const tenonSchema = "tenon_bench";
 const graphileSchema = "graphile_bench";
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "results", "engine.json");
@@ -185,7 +190,11 @@ async function withPg<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 // ---------------------------------------------------------------------------------------------------------------
 // Tenon
 
-async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Promise<Metric[]> {
+/**
+ * `instrumented`: metrics on (with process metrics and a scrape every 5 s, as `tenon start` under Prometheus) or
+ * off (TENON_METRICS=off).
+ */
+async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, instrumented = true): Promise<Metric[]> {
   const stats = new Map<string, CallStats>();
   const storage = trace ? traced(rawStorage, stats) : rawStorage;
   const n = events;
@@ -206,9 +215,12 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     },
   });
   const logger = pino({ level: "silent" });
+  const metrics = createMetrics({ enabled: instrumented, processMetrics: true });
+  const scrapes = setInterval(() => void metrics.registry.metrics().catch(() => {}), 5000);
   // One engine accepts and runs, as `tenon start` does.
   const engine = createEngine({
     storage,
+    metrics,
     integrations: [integration],
     logger,
     worker: { concurrency: workerConcurrency, claimBatch },
@@ -218,6 +230,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   const rss = new RssSampler();
   rss.start();
   const t0 = performance.now();
+  const cpuAtStart = process.cpuUsage();
   for (let from = 0; from < n; from += sendChunk) {
     const pending: Promise<void>[] = [];
     for (let id = from; id < Math.min(n, from + sendChunk); id++) {
@@ -245,6 +258,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     if (performance.now() - t0 > timeoutMs) throw new Error(`${label}: not drained in time: ${JSON.stringify(counts)}`);
     await sleep(100);
   }
+  const cpu = process.cpuUsage(cpuAtStart);
   const peakRss = rss.stop();
   if (trace) printTrace(label, stats, drainedAt - t0);
 
@@ -261,6 +275,7 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     lightLatency[i] = (firstStepAt[id] as number) - sentAt;
   }
 
+  clearInterval(scrapes);
   await engine.stop();
   await storage.close();
 
@@ -285,6 +300,8 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
     { name: `${label}.latency_first_step_p50`, value: percentile(latency, 50), unit: "ms" },
     { name: `${label}.latency_first_step_p99`, value: percentile(latency, 99), unit: "ms" },
     { name: `${label}.peak_rss`, value: peakRss, unit: "MB" },
+    // What a run costs this process (sending included); on a machine shared with other work it varies too.
+    { name: `${label}.cpu_per_run`, value: (cpu.user + cpu.system) / n, unit: "µs" },
     { name: `${label}.light_load_ack_p50`, value: percentile(lightAck, 50), unit: "ms" },
     { name: `${label}.light_load_ack_p99`, value: percentile(lightAck, 99), unit: "ms" },
     { name: `${label}.light_load_first_step_p50`, value: percentile(lightLatency, 50), unit: "ms" },
@@ -292,26 +309,58 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage): Pr
   ];
 }
 
-async function benchSqlite(): Promise<Metric[]> {
+async function benchSqlite(instrumented = true): Promise<Metric[]> {
   const dir = mkdtempSync(join(tmpdir(), "tenon-bench-"));
   try {
     const storage = await openStorage({ sqlitePath: join(dir, "tenon.db"), sqliteSynchronous: "FULL" });
-    return await benchTenon("sqlite", storage);
+    return await benchTenon("sqlite", storage, instrumented);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function benchPostgres(): Promise<Metric[]> {
+async function benchPostgres(instrumented = true): Promise<Metric[]> {
   await withPg((client) => client.query(`DROP SCHEMA IF EXISTS ${tenonSchema} CASCADE`));
   const storage = await openStorage({
     databaseUrl,
     postgresSchema: tenonSchema,
     ...(pgPool ? { postgresMaxConnections: pgPool } : {}),
   });
-  const metrics = await benchTenon("postgres", storage);
+  const metrics = await benchTenon("postgres", storage, instrumented);
   if (pgPool) metrics.push({ name: "postgres.pool_size", value: pgPool, unit: "connections" });
   return metrics;
+}
+
+/**
+ * The instrumentation's cost on one backend: off, on, on, off (so a drift of the machine over the four runs weighs
+ * on both modes alike); the ratio of the mean runs/s. Returns the last instrumented run's metrics plus the comparison.
+ */
+async function compareOnOff(
+  label: "sqlite" | "postgres",
+  bench: (instrumented: boolean) => Promise<Metric[]>,
+): Promise<Metric[]> {
+  const rates = { on: [] as number[], off: [] as number[] };
+  const cpu = { on: [] as number[], off: [] as number[] };
+  let last: Metric[] = [];
+  for (const instrumented of [false, true, true, false]) {
+    const metrics = await bench(instrumented);
+    const value = (name: string) => metrics.find((m) => m.name === `${label}.${name}`)?.value ?? Number.NaN;
+    const mode = instrumented ? "on" : "off";
+    console.log(
+      `  instrumentation ${mode.padEnd(3)}: ${format(value("runs_per_s"))} runs/s, ${format(value("cpu_per_run"))} µs CPU per run`,
+    );
+    rates[mode].push(value("runs_per_s"));
+    cpu[mode].push(value("cpu_per_run"));
+    if (instrumented) last = metrics;
+  }
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  return [
+    ...last,
+    { name: `${label}.instrumented_runs_per_s_mean`, value: mean(rates.on), unit: "runs/s" },
+    { name: `${label}.uninstrumented_runs_per_s_mean`, value: mean(rates.off), unit: "runs/s" },
+    { name: `${label}.instrumentation_on_off_ratio`, value: mean(rates.on) / mean(rates.off), unit: "x" },
+    { name: `${label}.instrumentation_cpu_per_run_on_off_ratio`, value: mean(cpu.on) / mean(cpu.off), unit: "x" },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -434,11 +483,11 @@ async function main(): Promise<void> {
   const metrics: Metric[] = [];
   if (only.has("sqlite")) {
     console.log("- SQLite (synchronous=FULL)…");
-    metrics.push(...(await benchSqlite()));
+    metrics.push(...(compareInstrumentation ? await compareOnOff("sqlite", benchSqlite) : await benchSqlite()));
   }
   if (only.has("postgres")) {
     console.log("- PostgreSQL…");
-    metrics.push(...(await benchPostgres()));
+    metrics.push(...(compareInstrumentation ? await compareOnOff("postgres", benchPostgres) : await benchPostgres()));
   }
   if (only.has("graphile")) {
     console.log("- graphile-worker 0.16.6 (no-op jobs)…");
@@ -453,6 +502,14 @@ async function main(): Promise<void> {
   printTable(metrics);
 
   console.log("\nTargets:");
+  for (const label of ["sqlite", "postgres"]) {
+    const ratio = value(`${label}.instrumentation_on_off_ratio`);
+    if (ratio === undefined) continue;
+    console.log(
+      `  ${label}: instrumentation costs ≤ 5% of runs/s: on/off = ${format(value(`${label}.instrumented_runs_per_s_mean`) ?? 0)} / ${format(value(`${label}.uninstrumented_runs_per_s_mean`) ?? 0)} = ${ratio.toFixed(3)} → ${ratio >= 0.95 ? "MET" : "MISSED"}` +
+        ` (CPU per run on/off ${(value(`${label}.instrumentation_cpu_per_run_on_off_ratio`) ?? Number.NaN).toFixed(3)})`,
+    );
+  }
   const sqliteRuns = value("sqlite.runs_per_s");
   if (sqliteRuns !== undefined) {
     console.log(`  SQLite ≥ 2,000 runs/s: ${format(sqliteRuns)} runs/s → ${sqliteRuns >= 2000 ? "MET" : "MISSED"}`);

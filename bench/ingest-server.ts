@@ -12,6 +12,8 @@
  *   BENCH_INGEST_SQLITE_PATH   sqlite: the database file (synchronous FULL)
  *   BENCH_INGEST_DATABASE_URL  postgres: the URL
  *   BENCH_INGEST_PG_SCHEMA     postgres: the schema (created by migrate, dropped by the caller)
+ *   BENCH_INGEST_METRICS       "off": the instrumentation off (TENON_METRICS=off); default on, with process metrics
+ *                              and a scrape every 5 s, as `tenon start` under Prometheus
  *   BENCH_TRACE                1: time every storage call and print a summary JSON line on stdout at exit
  */
 import { createServer as createHttpServer } from "node:http";
@@ -20,6 +22,7 @@ import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
 import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources.ts";
+import { createMetrics } from "../src/observability/metrics.ts";
 import { createServer } from "../src/server/create-server.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";
@@ -131,8 +134,11 @@ async function runTenon(mode: "sqlite" | "postgres"): Promise<void> {
       await step.run("noop", () => null);
     },
   });
+  const metrics = createMetrics({ enabled: process.env.BENCH_INGEST_METRICS !== "off", processMetrics: true });
+  const scrapes = setInterval(() => void metrics.registry.metrics().catch(() => {}), 5000);
   const engine = createEngine({
     storage,
+    metrics,
     integrations: [integration],
     // The defaults `tenon start` uses (concurrency 100); "off" makes an accept-only process.
     worker: process.env.BENCH_INGEST_WORKER === "off" ? false : {},
@@ -150,6 +156,7 @@ async function runTenon(mode: "sqlite" | "postgres"): Promise<void> {
   announce(url);
 
   await shutdownSignal();
+  clearInterval(scrapes);
   await server.close();
   await engine.stop({ deadlineMs: 10_000 });
   await storage.close();

@@ -12,7 +12,10 @@
  *   BENCH_WARMUP_S             warm-up seconds per target, not measured (default 2)
  *   BENCH_CONNECTIONS          concurrent connections (default 50)
  *   BENCH_BODY_BYTES           request body size (default 1024)
- *   BENCH_ONLY                 comma-separated subset of bare,sqlite,sqlite_ingest_only,postgres (default all)
+ *   BENCH_ONLY                 comma-separated subset of bare,sqlite,sqlite_ingest_only,postgres (default all), and
+ *                              sqlite_metrics_off,postgres_metrics_off (the same with the instrumentation off)
+ *   BENCH_INSTRUMENTATION      "compare": also runs each Tenon target with worker on with the instrumentation off, just
+ *                              before it, and prints the ratio on/off (the *_metrics_off targets join the default set)
  *   BENCH_TRACE                1: each Tenon server times every storage call; a table per target is printed
  *   BENCH_CPU_PROF             1: each server runs with --cpu-prof; the .cpuprofile files are kept in a temp dir
  *   TENON_BENCH_DATABASE_URL   PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test); a fresh schema
@@ -41,7 +44,7 @@ interface Metric {
   unit: string;
 }
 
-type TargetName = "bare" | "sqlite" | "sqlite_ingest_only" | "postgres";
+type TargetName = "bare" | "sqlite" | "sqlite_ingest_only" | "postgres" | "sqlite_metrics_off" | "postgres_metrics_off";
 
 interface Target {
   name: TargetName;
@@ -50,6 +53,8 @@ interface Target {
   title: string;
   mode: "bare" | "sqlite" | "postgres";
   worker: boolean;
+  /** false: Tenon's instrumentation off (metrics no-op), for the on/off comparison. Default on. */
+  metrics?: boolean;
 }
 
 /** One storage method's totals, as bench/ingest-server.ts reports them (BENCH_TRACE=1). */
@@ -77,6 +82,14 @@ const targets: Target[] = [
     worker: false,
   },
   {
+    name: "sqlite_metrics_off",
+    label: "sqlite_metrics_off",
+    title: "Tenon, SQLite (synchronous FULL), worker on, instrumentation off",
+    mode: "sqlite",
+    worker: true,
+    metrics: false,
+  },
+  {
     name: "sqlite",
     label: "sqlite",
     title: "Tenon, SQLite (synchronous FULL), worker on",
@@ -90,14 +103,29 @@ const targets: Target[] = [
     mode: "sqlite",
     worker: false,
   },
+  {
+    name: "postgres_metrics_off",
+    label: "postgres_metrics_off",
+    title: "Tenon, PostgreSQL, worker on, instrumentation off",
+    mode: "postgres",
+    worker: true,
+    metrics: false,
+  },
   { name: "postgres", label: "postgres", title: "Tenon, PostgreSQL, worker on", mode: "postgres", worker: true },
 ];
+/** The instrumentation's cost: each pair run one after the other, off first. */
+const instrumentationPairs = [
+  ["sqlite", "sqlite_metrics_off"],
+  ["postgres", "postgres_metrics_off"],
+] as const;
 
 const durationS = intEnv("BENCH_DURATION_S", 10);
 const warmupS = intEnv("BENCH_WARMUP_S", 2);
 const connections = intEnv("BENCH_CONNECTIONS", 50);
 const bodyBytes = intEnv("BENCH_BODY_BYTES", 1024);
-const only = new Set((process.env.BENCH_ONLY ?? targets.map((t) => t.name).join(",")).split(",").map((s) => s.trim()));
+const compareInstrumentation = process.env.BENCH_INSTRUMENTATION === "compare";
+const defaultTargets = targets.filter((t) => compareInstrumentation || t.metrics !== false).map((t) => t.name);
+const only = new Set((process.env.BENCH_ONLY ?? defaultTargets.join(",")).split(",").map((s) => s.trim()));
 const trace = process.env.BENCH_TRACE === "1";
 const cpuProfile = process.env.BENCH_CPU_PROF === "1";
 const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -262,6 +290,7 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
   const env: Record<string, string> = {
     BENCH_INGEST_SECRET: secret,
     BENCH_INGEST_WORKER: target.worker ? "on" : "off",
+    BENCH_INGEST_METRICS: target.metrics === false ? "off" : "on",
     BENCH_INGEST_SQLITE_PATH: sqlitePath,
     BENCH_INGEST_DATABASE_URL: databaseUrl,
     BENCH_INGEST_PG_SCHEMA: schema,
@@ -496,6 +525,20 @@ async function main(): Promise<void> {
   for (const [name, ok] of durable) {
     if (name === "bare") continue;
     console.log(`  ${ok ? "PASS" : "MISS"} ${name}: every 2xx stored, no non-2xx`);
+  }
+  for (const [on, off] of instrumentationPairs) {
+    const onRate = value(`${on}.req_per_s`);
+    const offRate = value(`${off}.req_per_s`);
+    if (onRate === undefined || offRate === undefined) continue;
+    const ratio = onRate / offRate;
+    metrics.push({ name: `${on}.instrumentation_on_off_ratio`, value: ratio, unit: "x" });
+    const onCpu = value(`${on}.server_cpu_per_request`);
+    const offCpu = value(`${off}.server_cpu_per_request`);
+    const cpu =
+      onCpu !== undefined && offCpu !== undefined ? `; server CPU per request ${format(onCpu / offCpu)}× (on/off)` : "";
+    console.log(
+      `  ${ratio >= 0.95 ? "PASS" : "MISS"} ${on}: instrumentation costs ≤ 5% of req/s: on/off = ${format(onRate)} / ${format(offRate)} = ${ratio.toFixed(3)}${cpu}`,
+    );
   }
   console.log(
     "\nreq/s counts every response of the measured run over its duration. Latency is timed by the load generator," +

@@ -5,7 +5,9 @@ import { type ConnectionSummary, Connections } from "../connections/connections.
 import type { Vault } from "../connections/vault/vault.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
+import { createMetrics } from "../observability/metrics.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
+import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";
 
 export interface TenonServices {
@@ -15,6 +17,8 @@ export interface TenonServices {
   webhookSources: ReadonlyMap<string, WebhookSource>;
   /** The address the server listens on, e.g. `http://127.0.0.1:3000`. */
   address: string;
+  /** Where `/metrics` is served when TENON_METRICS_PORT gives it a port of its own. */
+  metricsAddress: string | undefined;
   /** Server first (every request it answered was committed), then the runs in flight, then storage, then the spans. */
   stop(deadlineMs: number): Promise<void>;
 }
@@ -39,7 +43,9 @@ export async function startTenonServices(options: {
   const webhookSources = resolveWebhookSources(config.webhooks ?? {});
   const polls = config.polls ?? [];
   let address: string | undefined;
+  const metrics = createMetrics({ enabled: settings.metricsEnabled, processMetrics: true });
   const connections = new Connections({
+    metrics,
     storage,
     vault,
     configs: config.connections ?? {},
@@ -62,7 +68,13 @@ export async function startTenonServices(options: {
       auditRetentionMs: settings.auditRetentionMs,
     },
     logger,
+    metrics,
   });
+  const ownMetricsPort = settings.metricsEnabled && settings.metricsPort !== undefined;
+  const metricsServer: MetricsServer | undefined = ownMetricsPort
+    ? createMetricsServer({ metrics, token: settings.metricsToken, logger })
+    : undefined;
+  let metricsAddress: string | undefined;
   const server = createServer({
     engine,
     logger,
@@ -75,11 +87,15 @@ export async function startTenonServices(options: {
     reservedSources: polls.map((poll) => poll.id),
     integrations: config.integrations,
     polls,
+    metricsRoute: ownMetricsPort ? false : { token: settings.metricsToken },
   });
   try {
     await engine.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
+    metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
   } catch (error) {
+    await server.close().catch(() => {});
+    await metricsServer?.close().catch(() => {});
     await engine.stop({ deadlineMs: 0 }).catch(() => {});
     await storage.close();
     await tracing?.shutdown().catch(() => {});
@@ -91,8 +107,10 @@ export async function startTenonServices(options: {
     connections,
     webhookSources,
     address,
+    metricsAddress,
     async stop(deadlineMs) {
       await server.close();
+      await metricsServer?.close();
       // The engine also flushes the connections' audit trail.
       await engine.stop({ deadlineMs });
       await storage.close();

@@ -40,6 +40,12 @@ export interface Settings {
   retentionMs: number | null;
   /** Dead runs and quarantined events are pruned this long after; null: never. Default 90 days. */
   deadRetentionMs: number | null;
+  /** Prometheus metrics: false turns every recorder into a no-op and removes `/metrics`. Default true. */
+  metricsEnabled: boolean;
+  /** A bearer token `/metrics` requires; undefined leaves it open. */
+  metricsToken: string | undefined;
+  /** Serve `/metrics` on this port (on `httpHost`) instead of the main one; undefined: on the main port. */
+  metricsPort: number | undefined;
   /** OpenTelemetry traces are exported when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; undefined: spans are no-ops. */
   tracing: TracingSettings | undefined;
 }
@@ -59,6 +65,7 @@ export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "s
 export type LogLevel = (typeof logLevels)[number];
 
 const synchronousModes = ["FULL", "NORMAL"] as const;
+const metricsModes = ["on", "off"] as const;
 export type SqliteSynchronous = (typeof synchronousModes)[number];
 
 export const defaultWorkerConcurrency = 100;
@@ -110,6 +117,12 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
     ...readRetention(env),
     tracing: readTracingSettings(env),
+    metricsEnabled: readChoice(env, "TENON_METRICS", metricsModes, "on") === "on",
+    metricsToken: variable(env, "TENON_METRICS_TOKEN"),
+    metricsPort:
+      variable(env, "TENON_METRICS_PORT") === undefined
+        ? undefined
+        : readInteger(env, "TENON_METRICS_PORT", { min: 0, max: 65_535, fallback: 0 }),
   };
 }
 

@@ -3,6 +3,7 @@ import { Agent } from "undici";
 import { type Clock, systemClock } from "../engine/clock.ts";
 import { newId } from "../engine/ids.ts";
 import { currentStep } from "../engine/step-scope.ts";
+import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
 import type { CircuitState, ConnectionRecord, RateLimitState } from "../storage/connection-store.ts";
@@ -31,6 +32,8 @@ export interface ConnectionsOptions {
   audit?: AuditTrailOptions;
   /** A rate-limit token due within this wait is waited for in the request; a later one reschedules the run. Default 2 s. */
   maxInlineWaitMs?: number;
+  /** Where outbound requests, rate-limit waits and connection states are reported (the engine's). Default: off. */
+  metrics?: TenonMetrics;
 }
 
 /** A connection as the operator sees it: no secrets, just state. */
@@ -62,6 +65,7 @@ export class Connections {
   readonly #options: ConnectionsOptions;
   readonly #clock: Clock;
   readonly #audit: AuditTrail;
+  readonly #metrics: TenonMetrics;
   readonly #connections = new Map<string, Connection>();
 
   constructor(options: ConnectionsOptions) {
@@ -69,7 +73,9 @@ export class Connections {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#audit = new AuditTrail(options.storage.connections, options.logger, options.audit);
+    this.#metrics = options.metrics ?? createMetrics({ enabled: false });
     for (const [id, config] of Object.entries(options.configs)) this.#connections.set(id, this.#build(id, config));
+    this.#metrics.readConnectionsFrom(() => this.list());
   }
 
   get names(): string[] {
@@ -239,7 +245,15 @@ export class Connections {
             cooldownMs: durationToMs(circuitConfig.cooldown ?? "30s"),
           });
     const policy = config.rateLimit ? parseRateLimit(config.rateLimit) : null;
-    const rateLimiter = new RateLimiter(id, storage.connections, clock, policy, this.#options.maxInlineWaitMs ?? 2000);
+    const metrics = this.#metrics.connection(id);
+    const rateLimiter = new RateLimiter(
+      id,
+      storage.connections,
+      clock,
+      policy,
+      this.#options.maxInlineWaitMs ?? 2000,
+      () => metrics.rateLimitWait(),
+    );
     const client = new ConnectionClient({
       connectionId: id,
       baseUrl: new URL(config.baseUrl),
@@ -254,6 +268,7 @@ export class Connections {
       audit: this.#audit,
       auditOptions: this.#auditOptions(config),
       clock,
+      metrics,
     });
     return { config, auth, client, dispatcher };
   }

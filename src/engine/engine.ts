@@ -3,6 +3,7 @@ import { readLogLevel } from "../config/settings.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import { logContext } from "../observability/logger.ts";
+import { createMetrics, eventOutcome, type TenonMetrics } from "../observability/metrics.ts";
 import { captureTraceContext } from "../observability/tracing.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
@@ -46,6 +47,8 @@ export interface EngineOptions {
   /** Source of jitter for retry backoff; tests pin it. */
   random?: () => number;
   logger?: Logger;
+  /** Where the engine counts events, runs and steps. Default: metrics of its own, without process metrics. */
+  metrics?: TenonMetrics;
 }
 
 /** What the engine needs of the connections: a client by name, and a chance to flush on stop. */
@@ -91,6 +94,8 @@ export type RequalifyResult =
 
 export interface Engine {
   readonly storage: Storage;
+  /** Its Prometheus metrics (`/metrics`). */
+  readonly metrics: TenonMetrics;
   /** Migrates storage, recovers runs left by a crash (SQLite), starts the worker and the schedules. */
   start(): Promise<void>;
   /** Stops claiming, lets in-flight runs finish for up to `deadlineMs` (default 10 s), releases the rest. */
@@ -128,7 +133,19 @@ export function createEngine(options: EngineOptions): Engine {
   const random = options.random ?? Math.random;
   const logger = options.logger ?? pino({ level: readLogLevel(), mixin: logContext });
   const integrations = indexIntegrations(options.integrations);
+  const metrics = options.metrics ?? createMetrics();
+  metrics.readRunsFrom({
+    countRunsByStatus: () => storage.countRunsByStatus(),
+    nextDueAt: () => storage.nextDueAt(),
+    now: () => clock.now(),
+  });
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
+  /** Every event committed by a webhook, the event API or a replay is counted here, once it is durable. */
+  const accept = async (event: NewEvent) => {
+    const result = await accepts.submit(event);
+    metrics.eventReceived(event.source, eventOutcome(event, result));
+    return result;
+  };
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
   const transition = (t: RunTransition) => transitions.submit(t);
   // What runs tag (step.tag) shares a transaction too: concurrent runs cost one commit, not one each.
@@ -148,15 +165,26 @@ export function createEngine(options: EngineOptions): Engine {
   const worker =
     options.worker === false
       ? undefined
-      : new Worker({ storage, integrations, clock, random, logger, transition, connection, tag }, options.worker);
+      : new Worker(
+          { storage, integrations, clock, random, logger, transition, connection, tag, metrics },
+          options.worker,
+        );
   const scheduler =
-    options.worker === false ? undefined : new Scheduler([...integrations.values()], { storage, clock, logger });
+    options.worker === false
+      ? undefined
+      : new Scheduler([...integrations.values()], {
+          storage,
+          clock,
+          logger,
+          onTickFired: () => metrics.eventReceived("schedule", "accepted"),
+        });
   const pruner =
     options.worker === false || options.retention === false
       ? undefined
       : new RetentionPruner(storage.retention, clock, logger, {
           // SQLite's driver is synchronous: a batch holds the event loop (about 80 ms for 1,000 runs), so smaller ones.
           batchSize: storage.dialect === "sqlite" ? 250 : 1000,
+          onPruned: (rows) => metrics.pruned(rows),
           ...options.retention,
         });
   const polls = indexPolls(options.polls ?? []);
@@ -171,6 +199,12 @@ export function createEngine(options: EngineOptions): Engine {
             logger,
             toNewEvent: (input) => toNewEvent(validateEvent({ ...input, id: input.dedupKey }, clock.now())),
             onRunsStored: () => worker?.wake(),
+            onPageStored: (events, results) => {
+              for (const [i, event] of events.entries()) {
+                const result = results[i];
+                if (result) metrics.eventReceived(event.source, eventOutcome(event, result));
+              }
+            },
             connection,
           },
           options.poller,
@@ -226,6 +260,7 @@ export function createEngine(options: EngineOptions): Engine {
 
   return {
     storage,
+    metrics,
 
     async start() {
       await storage.migrate();
@@ -256,14 +291,14 @@ export function createEngine(options: EngineOptions): Engine {
       // Stored with the event, so its runs, wherever and whenever they execute, continue the request's trace.
       const traceContext = captureTraceContext();
       if (traceContext !== undefined) event.traceContext = traceContext;
-      const result = await accepts.submit(event);
+      const result = await accept(event);
       if (!result.duplicate && result.runIds.length > 0) worker?.wake();
       return result;
     },
 
     async quarantine(input) {
       const event = validateEvent({ ...input, id: input.id }, clock.now());
-      return accepts.submit({
+      return accept({
         ...event,
         payloadJson: payloadToJson(input.payload),
         runs: [],

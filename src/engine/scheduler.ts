@@ -25,11 +25,17 @@ export class Scheduler {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #startedAt: number;
+  readonly #onTickFired: () => void;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
-  constructor(integrations: Integration[], deps: { storage: Storage; clock: Clock; logger: Logger }) {
+  constructor(
+    integrations: Integration[],
+    /** `onTickFired`: a tick's event and run were committed here (metrics count it). */
+    deps: { storage: Storage; clock: Clock; logger: Logger; onTickFired?: () => void },
+  ) {
     this.#storage = deps.storage;
+    this.#onTickFired = deps.onTickFired ?? (() => {});
     this.#clock = deps.clock;
     this.#logger = deps.logger;
     this.#startedAt = deps.clock.now();
@@ -86,6 +92,7 @@ export class Scheduler {
       if (latest === undefined) continue;
       if (await this.#storage.fireScheduleTick(integration.id, latest, tickEvent(integration, latest))) {
         fired++;
+        this.#onTickFired();
         this.#logger.info({ integrationId: integration.id, tick: new Date(latest).toISOString() }, "schedule fired");
       }
     }

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
+import type { TenonMetrics } from "../observability/metrics.ts";
+import { observeRunExecution } from "../observability/run-metrics.ts";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
@@ -37,6 +39,7 @@ interface WorkerDeps {
   transition: (t: RunTransition) => Promise<boolean>;
   connection: RunContext<unknown>["connection"];
   tag: ExecutionDeps["tag"];
+  metrics: TenonMetrics;
 }
 
 /** One execution of a claimed run in this worker, with its own view of the lease. */
@@ -216,10 +219,11 @@ export class Worker {
 
   #execute(run: ClaimedRun, fence: LeaseFence): void {
     const integration = this.#deps.integrations.get(run.integrationId);
+    const observed = observeRunExecution(this.#deps.metrics, run, this.#executionDeps.transition);
     const done = (async () => {
       if (!integration) {
         const now = this.#deps.clock.now();
-        await this.#deps.transition({
+        await observed.transition({
           kind: "finishRunWithError",
           runId: run.id,
           leaseToken: run.leaseToken,
@@ -232,7 +236,8 @@ export class Worker {
         });
         return;
       }
-      await executeRun(run, integration, fence, this.#executionDeps);
+      const deps = this.#deps.metrics.enabled ? { ...this.#executionDeps, ...observed } : this.#executionDeps;
+      await executeRun(run, integration, fence, deps);
     })()
       .catch((error) => {
         // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.

@@ -16,12 +16,12 @@ import { registerHealthRoutes } from "./health-routes.ts";
 import { registerHooksRoute } from "./hooks-route.ts";
 import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
+import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
 import { registerSearchRoute } from "./search-route.ts";
-import { WebhookCounters } from "./webhook-counters.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -47,12 +47,16 @@ export interface ServerOptions {
   polls?: readonly { id: string; everyMs: number }[];
   /** Timeouts and the connection cap; each one left out keeps its default (`defaultHttpLimits`). */
   httpLimits?: Partial<HttpLimits>;
+  /**
+   * `GET /metrics` (the engine's metrics) on this server, behind a bearer token if one is given; false when it is
+   * served on a port of its own or metrics are off. Default: served, no token, if the engine's metrics are on.
+   */
+  metricsRoute?: { token: string | undefined } | false;
   now?: () => number;
 }
 
 export interface TenonServer {
   readonly app: FastifyInstance;
-  readonly counters: WebhookCounters;
   /** Listens on host:port; resolves with the address (port 0 picks a free port). */
   listen(options: { host: string; port: number }): Promise<string>;
   close(): Promise<void>;
@@ -85,7 +89,6 @@ const noSchemaCompilers = {
 export function createServer(options: ServerOptions): TenonServer {
   const bodyLimit = options.bodyLimit ?? defaultBodyLimit;
   const sources = options.webhookSources ?? new Map<string, WebhookSource>();
-  const counters = new WebhookCounters();
   const now = options.now ?? Date.now;
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
   const tokens = new ApiTokens(options.apiTokens ?? [], {
@@ -136,8 +139,14 @@ export function createServer(options: ServerOptions): TenonServer {
 
   registerApiAccess(app, { tokens, store: options.engine.storage.operatorAccess, logger: options.logger, now });
   registerHealthRoutes(app, options.engine.storage);
+  const metricsRoute = options.metricsRoute ?? { token: undefined };
+  if (metricsRoute && options.engine.metrics.enabled) {
+    registerMetricsRoute(app, { metrics: options.engine.metrics, token: metricsRoute.token, logger: options.logger });
+  }
   registerReadApiRoutes(app, { storage: options.engine.storage, now });
-  const rejections = new RecentRejections(() => rejectedTotals(counters), now());
+  // Rejected webhooks by source and check so far, for health's last hour: kept whether or not metrics are on.
+  const rejected: Record<string, Record<string, number>> = {};
+  const rejections = new RecentRejections(() => rejected, now());
   rejections.start(now);
   app.addHook("onClose", async () => rejections.stop());
   registerHealthApiRoute(app, {
@@ -152,7 +161,11 @@ export function createServer(options: ServerOptions): TenonServer {
   registerHooksRoute(app, {
     engine: options.engine,
     sources,
-    counters,
+    onRejected: (source, check) => {
+      options.engine.metrics.webhookRejected(source, check);
+      const bySource = (rejected[source] ??= {});
+      bySource[check] = (bySource[check] ?? 0) + 1;
+    },
     logger: options.logger,
     bodyLimit,
     publicUrl,
@@ -180,7 +193,6 @@ export function createServer(options: ServerOptions): TenonServer {
 
   return {
     app,
-    counters,
     async listen({ host, port }) {
       return app.listen({ host, port });
     },
@@ -188,9 +200,4 @@ export function createServer(options: ServerOptions): TenonServer {
       await app.close();
     },
   };
-}
-
-/** The webhook receiver's rejections so far, by source and check (what `/api/health` windows over an hour). */
-function rejectedTotals(counters: WebhookCounters): Record<string, Record<string, number>> {
-  return Object.fromEntries(Object.entries(counters.snapshot()).map(([source, counts]) => [source, counts.rejected]));
 }

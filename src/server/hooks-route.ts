@@ -10,12 +10,12 @@ import { ValidationError } from "../sdk/errors.ts";
 import { isMissingSecretError } from "../sdk/secret-from-env.ts";
 import type { AcceptResult } from "../storage/contract.ts";
 import { sendError, sendStorageUnavailable } from "./http-errors.ts";
-import type { WebhookCounters } from "./webhook-counters.ts";
 
 export interface HooksRouteOptions {
   engine: Engine;
   sources: ReadonlyMap<string, WebhookSource>;
-  counters: WebhookCounters;
+  /** Counts a rejected request (they are never stored); accepted ones are counted by the engine as it commits them. */
+  onRejected: (source: string, check: string) => void;
   logger: Logger;
   bodyLimit: number;
   /** The public base URL providers call (`https://hooks.example.com`); signed URLs (Twilio, HubSpot) are rebuilt from it. */
@@ -33,7 +33,7 @@ const misconfiguredRetryAfterSec = 60;
  * commit the events and their runs, then answer. Processing starts after the answer.
  */
 export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOptions): void {
-  const { engine, sources, counters, logger } = options;
+  const { engine, sources, onRejected, logger } = options;
 
   app.post<{ Params: { source: string } }>("/hooks/:source", {
     bodyLimit: options.bodyLimit,
@@ -60,7 +60,7 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
         toleranceSec: source.toleranceSec,
       });
       if (!verdict.ok) {
-        counters.countRejected(source.id, verdict.check);
+        onRejected(source.id, verdict.check);
         logger.debug({ source: source.id, check: verdict.check }, "webhook rejected");
         // Says which check failed, never which secret was tried; the body is not stored.
         return sendError(reply, 401, errorCodeOf(verdict.check), verdict.message);
@@ -89,7 +89,6 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
         logger.error({ source: source.id, err: (error as Error).message }, "storing a webhook failed");
         return sendStorageUnavailable(reply, 5);
       }
-      for (const result of results) counters.count(source.id, result.duplicate ? "duplicates" : "accepted");
       const answers = results.map((r) => ({ id: r.eventId, duplicate: r.duplicate }));
       // One event per request for every provider but HubSpot, which batches.
       return reply.code(200).send(answers.length === 1 ? answers[0] : { events: answers });
@@ -128,7 +127,6 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
       logger.error({ source: source.id, err: (error as Error).message }, "storing a quarantined webhook failed");
       return sendStorageUnavailable(reply, 5);
     }
-    counters.count(source.id, result.duplicate ? "duplicates" : "quarantined");
     logger.warn({ source: source.id, eventId: result.eventId, reason }, "webhook quarantined");
     // 202: the provider must stop retrying (a retry would carry the same bytes); the operator sees the reason.
     return reply.code(202).send({ id: result.eventId, duplicate: result.duplicate, quarantined: true, reason });

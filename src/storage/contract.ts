@@ -84,6 +84,11 @@ export interface ClaimedRun {
   /** Interruptions in a row (crash, kill, stall past the lease) without a step completed in between. */
   crashes: number;
   lastError: string | null;
+  /** When the run was created, and when it became claimable (created, unblocked, retry or timer due). */
+  createdAt: number;
+  availableAt: number;
+  /** This claim is the run's first: no worker has started it before (its schedule-to-start is measured). */
+  firstClaim: boolean;
   event: {
     id: string;
     source: string;

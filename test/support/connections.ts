@@ -4,6 +4,7 @@ import type { ConnectionConfig } from "../../src/connections/connection-config.t
 import { Connections } from "../../src/connections/connections.ts";
 import { openVault } from "../../src/connections/vault/open-vault.ts";
 import type { Vault } from "../../src/connections/vault/vault.ts";
+import type { TenonMetrics } from "../../src/observability/metrics.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { silentLogger } from "./engine.ts";
 
@@ -16,7 +17,13 @@ export function testVault(masterKey = randomBytes(32).toString("base64")): Vault
 export function testConnections(
   storage: Storage,
   configs: Record<string, ConnectionConfig>,
-  options: { vault?: Vault; logger?: Logger; publicUrl?: string; maxInlineWaitMs?: number } = {},
+  options: {
+    vault?: Vault;
+    logger?: Logger;
+    publicUrl?: string;
+    maxInlineWaitMs?: number;
+    metrics?: TenonMetrics;
+  } = {},
 ): Connections {
   return new Connections({
     storage,
@@ -26,5 +33,6 @@ export function testConnections(
     audit: { flushIntervalMs: 10 },
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.maxInlineWaitMs !== undefined ? { maxInlineWaitMs: options.maxInlineWaitMs } : {}),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   });
 }

@@ -19,7 +19,7 @@ export async function startCommand(options: { config: string }): Promise<void> {
   const vault = openVault({ logger });
   const storage = await openStorageFromSettings(settings);
   const services = await startTenonServices({ config, settings, storage, vault, logger });
-  const { connections, webhookSources, address } = services;
+  const { connections, webhookSources, address, metricsAddress } = services;
   // Listen for signals before saying ready: whoever waits for "ready" may send SIGTERM the next instant.
   onShutdownSignal(async (signal) => {
     logger.info({ signal, deadlineMs: stopDeadlineMs }, "stopping: no new requests, finishing in-flight runs");
@@ -38,6 +38,7 @@ export async function startCommand(options: { config: string }): Promise<void> {
         settings.apiTokens.length > 0 || (await storage.operatorAccess.hasActiveApiTokens())
           ? `${address}/api`
           : "disabled (set TENON_API_TOKENS or run `tenon tokens create`)",
+      metrics: settings.metricsEnabled ? `${metricsAddress ?? address}/metrics` : "off (TENON_METRICS=off)",
       integrations: config.integrations.map((integration) => integration.id),
       polls: (config.polls ?? []).map((poll) => poll.id),
       connections: connectionStates,

@@ -4,6 +4,7 @@ import { newId } from "../../engine/ids.ts";
 import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
 import { currentLease } from "../../engine/lease-scope.ts";
 import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
+import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import {
   CircuitOpenError,
@@ -45,6 +46,7 @@ export interface ConnectionClientDeps {
   audit: AuditTrail;
   auditOptions: { bodyLimit: number; redactHeaders: string[]; redactFields: string[]; secretParams: string[] };
   clock: Clock;
+  metrics: ConnectionMetrics;
 }
 
 const readMethods = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -231,6 +233,7 @@ export class ConnectionClient {
     // Built only for errors: redacting the URL is not free, and most answers are successes.
     const where = () => `${prepared.method} ${this.#shownUrl(prepared.url)}`;
     if (status === 429) {
+      deps.metrics.rateLimitWait();
       // Not a failed attempt: the run waits for the time the API announced (or a second if it said nothing).
       throw new RateLimitedError(deps.connectionId, advice?.pausedUntil ?? deps.clock.now() + 1000);
     }
@@ -292,7 +295,9 @@ export class ConnectionClient {
     durationMs: number,
     outcome: { response: HttpResponse } | { error: Error },
   ): void {
-    const { auditOptions, auth, audit, connectionId } = this.#deps;
+    const { auditOptions, auth, audit, connectionId, metrics } = this.#deps;
+    const response = "response" in outcome ? outcome.response : undefined;
+    metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
     const secretValues = auth.secretValues();
     const scope = currentStep();
     const body = (text: string | null, contentType: string | undefined) =>
@@ -302,7 +307,6 @@ export class ConnectionClient {
             redactBody(text, { contentType, extraFields: auditOptions.redactFields, secretValues }),
             auditOptions.bodyLimit,
           );
-    const response = "response" in outcome ? outcome.response : undefined;
     audit.record({
       id: newId(),
       connectionId,

@@ -22,6 +22,8 @@ export class RateLimiter {
     private readonly clock: Clock,
     private readonly policy: RateLimitPolicy | null,
     private readonly maxInlineWaitMs: number,
+    /** The request waits (here, or by rescheduling its run): metrics count it. */
+    private readonly onWait: () => void = () => {},
   ) {}
 
   async acquire(): Promise<void> {
@@ -34,10 +36,15 @@ export class RateLimiter {
       now,
       maxWaitMs: this.maxInlineWaitMs,
     });
-    if (!grant.granted) throw new RateLimitedError(this.connectionId, now + grant.waitMs);
+    if (!grant.granted) {
+      this.onWait();
+      throw new RateLimitedError(this.connectionId, now + grant.waitMs);
+    }
     // The reservation is for a point in time: the storage round trip already spent part of the wait.
     const delay = now + grant.waitMs - this.clock.now();
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (delay <= 0) return;
+    this.onWait();
+    await new Promise((resolve) => setTimeout(resolve, delay));
   }
 
   /** Shares what the API said about its limits with every worker. */

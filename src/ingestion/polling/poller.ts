@@ -16,6 +16,8 @@ export interface PollerDeps {
   toNewEvent: (input: { source: string; type: string; dedupKey: string; payload: unknown }) => NewEvent;
   /** New runs were committed: wake the worker. */
   onRunsStored: () => void;
+  /** A page's events were committed (or found to be duplicates), `results` in the order of `events`: metrics count them. */
+  onPageStored?: (events: NewEvent[], results: AcceptResult[]) => void;
   /** A configured connection's client, for fetches that call an API through Tenon's client. */
   connection: (name: string) => ConnectionClient;
 }
@@ -135,6 +137,7 @@ export class Poller {
         return;
       }
       claim.consecutiveFailures = 0;
+      this.#deps.onPageStored?.(events, results);
       if (results.some((r) => !r.duplicate && r.runIds.length > 0)) this.#deps.onRunsStored();
       if (!more) return;
       cursor = page.nextCursor;

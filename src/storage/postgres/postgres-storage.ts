@@ -397,6 +397,9 @@ export class PostgresStorage implements Storage {
       failures: number;
       crashes: number;
       last_error: string | null;
+      created_at: number;
+      available_at: number;
+      started_at: number;
     }>({
       name,
       text,
@@ -425,6 +428,10 @@ export class PostgresStorage implements Storage {
         failures: row.failures,
         crashes: row.crashes,
         lastError: row.last_error,
+        createdAt: row.created_at,
+        availableAt: row.available_at,
+        // The claim sets started_at only if it was null.
+        firstClaim: row.started_at === now,
         event: {
           id: event.id,
           source: event.source,

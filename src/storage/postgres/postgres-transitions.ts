@@ -180,7 +180,7 @@ function claimRuns(crashes: string): string {
       UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
         waiting_on = NULL
       FROM due WHERE r.seq = due.seq
-      RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error),
+      RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error, r.created_at, r.available_at, r.started_at),
     recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'claim', $1, $6::text FROM claimed)
     SELECT * FROM claimed`;
 }

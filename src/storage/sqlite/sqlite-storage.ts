@@ -292,6 +292,9 @@ export class SqliteStorage implements Storage {
         failures: number;
         crashes: number;
         last_error: string | null;
+        created_at: number;
+        available_at: number;
+        started_at: number;
       }[];
       if (rows.length === 0) return [];
       rows.sort((a, b) => a.seq - b.seq);
@@ -310,6 +313,10 @@ export class SqliteStorage implements Storage {
           failures: row.failures,
           crashes: row.crashes,
           lastError: row.last_error,
+          createdAt: row.created_at,
+          availableAt: row.available_at,
+          // The claim sets started_at only if it was null.
+          firstClaim: row.started_at === now,
           event: {
             id: event.id,
             source: event.source,

@@ -84,7 +84,10 @@ export const sqliteSql = {
   requalifyEvent:
     "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
   requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
-  nextDueAt: "SELECT MIN(available_at) AS at FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
+  // Without the hint SQLite walks runs_status and reads every due row (80 ms at 100,000 queued runs); the partial
+  // index answers MIN from its first entry. The worker's idle wait and the metrics' oldest-queued age read it.
+  nextDueAt:
+    "SELECT MIN(available_at) AS at FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",
 
   ensureSchedule: "INSERT INTO schedules (id, last_tick_at) VALUES (?, NULL) ON CONFLICT (id) DO NOTHING",
   /** Compare-and-set: only one worker moves a schedule to a given tick. */
@@ -130,5 +133,5 @@ function claimRuns(crashes: string): string {
       SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= :now
         AND ${crashes}
       ORDER BY available_at, seq LIMIT :limit)
-    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error`;
+    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error, created_at, available_at, started_at`;
 }

@@ -163,8 +163,9 @@ export function createServer(options: ServerOptions): TenonServer {
     sources,
     onRejected: (source, check) => {
       options.engine.metrics.webhookRejected(source, check);
-      const bySource = (rejected[source] ??= {});
+      const bySource = rejected[source] ?? {};
       bySource[check] = (bySource[check] ?? 0) + 1;
+      rejected[source] = bySource;
     },
     logger: options.logger,
     bodyLimit,

@@ -1,7 +1,10 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
+import { parseEntityQuery } from "../observability/entity-query.ts";
 import { loadRunTimeline } from "../observability/run-timeline.ts";
 import { runTimelineToJson } from "../observability/run-timeline-json.ts";
+import { ValidationError } from "../sdk/errors.ts";
 import type { EventRecord, RunRecord, Storage } from "../storage/contract.ts";
+import type { EntityTag } from "../storage/tag-store.ts";
 import { sendError } from "./http-errors.ts";
 import {
   checkWindow,
@@ -23,7 +26,13 @@ export interface ReadApiRoutesOptions {
 
 type Query = Record<string, string | string[] | undefined>;
 
-const runParams = ["status", "integration", "since", "until", "limit", "cursor"];
+const runParams = ["status", "integration", "since", "until", "entity", "limit", "cursor"];
+/**
+ * `entity=order:1001` narrows the runs to those tagged with it (several terms: with all of them), among the
+ * entity's newest `entityRunsLimit` runs: an entity concerns a handful of runs, and `/api/search` pages through
+ * any number.
+ */
+const entityRunsLimit = 1000;
 const eventParams = ["status", "source", "type", "since", "until", "limit", "cursor"];
 /** The runs an event started, listed with it: one event starts one run per integration that listens to it. */
 const runsOfEventLimit = 100;
@@ -51,12 +60,18 @@ export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRout
             ...optional("since", since),
             ...optional("until", until),
           },
+          entity: parseEntity(query.entity),
           after: parseRunCursor(query.cursor),
           limit: parsePageSize(query.limit),
         };
       },
-      async ({ filter, after, limit }) => {
-        const page = await storage.readApi.pageRuns(filter, after, limit);
+      async ({ filter, entity, after, limit }) => {
+        let runIds: string[] | undefined;
+        if (entity) {
+          runIds = (await storage.tags.findRuns(entity, { limit: entityRunsLimit })).map((run) => run.runId);
+          if (runIds.length === 0) return { runs: [], nextCursor: null };
+        }
+        const page = await storage.readApi.pageRuns(runIds ? { ...filter, runIds } : filter, after, limit);
         return { runs: page.items.map(runToJson), nextCursor: page.next && runCursor(page.next) };
       },
     ),
@@ -130,6 +145,16 @@ async function answerParams<P, R>(
 }
 
 /** Each known parameter at most once; an unknown one is a mistake the caller should hear about (a typo filters nothing). */
+function parseEntity(value: string | undefined): EntityTag[] | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parseEntityQuery(value);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ParamError("invalid_entity", error.message);
+    throw error;
+  }
+}
+
 function single(query: Query, known: string[]): Record<string, string | undefined> {
   const values: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(query)) {

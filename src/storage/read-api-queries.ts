@@ -39,6 +39,7 @@ export class ReadApiQueries implements ReadApiStore {
     if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
     if (filter.since !== undefined) query = query.where("created_at", ">=", filter.since);
     if (filter.until !== undefined) query = query.where("created_at", "<", filter.until);
+    if (filter.runIds) query = query.where("id", "in", filter.runIds);
     if (after) {
       query = query.where((eb) => eb(eb.refTuple("created_at", "seq"), "<", eb.tuple(after.createdAt, after.seq)));
     }

@@ -30,6 +30,8 @@ export interface RunPageFilter {
   since?: number;
   /** Created before (epoch ms). */
   until?: number;
+  /** Only these runs (the runs tagged with an entity: a short list, looked up by primary key). */
+  runIds?: string[];
 }
 
 /** Where a page of runs ended: the next page starts just after it. */

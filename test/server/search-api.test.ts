@@ -125,6 +125,30 @@ describe.each(backends)("GET /api/search after the order-to-cash flow on $name",
     expect(new Set(json.exchanges.map((exchange: { runId: string }) => exchange.runId))).toEqual(runIds);
   });
 
+  it("GET /api/runs?entity= lists that entity's runs with the other filters, paged like any list", async () => {
+    const runs = async (query: Record<string, string>) => {
+      const response = await fetch(`${services.address}/api/runs?${new URLSearchParams(query)}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return { status: response.status, json: await response.json() };
+    };
+    const ada = (await search({ q: "email:ada@example.com" })).json.runs.map((run: { id: string }) => run.id);
+    expect(ada).toHaveLength(2);
+
+    const all = await runs({ entity: "email:ADA@example.com" });
+    expect(all.status).toBe(200);
+    expect(all.json.runs.map((run: { id: string }) => run.id)).toEqual(ada);
+    const first = await runs({ entity: "email:ada@example.com", status: "succeeded", limit: "1" });
+    const second = await runs({ entity: "email:ada@example.com", status: "succeeded", cursor: first.json.nextCursor });
+    expect([...first.json.runs, ...second.json.runs].map((run: { id: string }) => run.id)).toEqual(ada);
+    expect(second.json.nextCursor).toBeNull();
+    expect((await runs({ entity: "email:ada@example.com", status: "dead" })).json.runs).toEqual([]);
+    expect((await runs({ entity: "order:0" })).json).toEqual({ runs: [], nextCursor: null });
+    const bad = await runs({ entity: "ada" });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toBe("invalid_entity");
+  });
+
   it("several terms must all match; an invoice number finds the run that created the invoice", async () => {
     const both = await search({ q: `email:ada@example.com order:${orderNumber(0)}` });
     expect(both.json.runs.map((run: { id: string }) => run.id)).toHaveLength(1);

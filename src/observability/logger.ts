@@ -4,8 +4,6 @@ import { currentRun } from "../engine/run-scope.ts";
 import { currentStep } from "../engine/step-scope.ts";
 import { activeSpanIds } from "./tracing.ts";
 
-const noContext = Object.freeze({});
-
 /**
  * pino's `mixin`: every line written while a run executes carries `run_id` (and `step` inside a step), and
  * every line written under a span (a request, a run, a step) `trace_id` and `span_id`, so a log line leads to
@@ -15,7 +13,8 @@ export function logContext(): object {
   const step = currentStep();
   const run = currentRun();
   const span = activeSpanIds();
-  if (step === undefined && run === undefined && span === undefined) return noContext;
+  // A new object each time: pino merges the line's own fields into what the mixin returns.
+  if (step === undefined && run === undefined && span === undefined) return {};
   return {
     ...(run || step ? { run_id: step?.runId ?? run?.runId } : {}),
     ...(step ? { step: step.stepName } : {}),

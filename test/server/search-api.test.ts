@@ -130,7 +130,7 @@ describe.each(backends)("GET /api/search after the order-to-cash flow on $name",
       const response = await fetch(`${services.address}/api/runs?${new URLSearchParams(query)}`, {
         headers: { authorization: `Bearer ${token}` },
       });
-      return { status: response.status, json: await response.json() };
+      return { status: response.status, json: JSON.parse(await response.text()) } as TestResponse;
     };
     const ada = (await search({ q: "email:ada@example.com" })).json.runs.map((run: { id: string }) => run.id);
     expect(ada).toHaveLength(2);

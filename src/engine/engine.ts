@@ -141,11 +141,14 @@ export function createEngine(options: EngineOptions): Engine {
   });
   const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   /** Every event committed by a webhook, the event API or a replay is counted here, once it is durable. */
-  const accept = async (event: NewEvent) => {
-    const result = await accepts.submit(event);
-    metrics.eventReceived(event.source, eventOutcome(event, result));
-    return result;
-  };
+  // With metrics off, no extra async step per event on the ingest path.
+  const accept = !metrics.enabled
+    ? (event: NewEvent) => accepts.submit(event)
+    : async (event: NewEvent) => {
+        const result = await accepts.submit(event);
+        metrics.eventReceived(event.source, eventOutcome(event, result));
+        return result;
+      };
   const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
   const transition = (t: RunTransition) => transitions.submit(t);
   // What runs tag (step.tag) shares a transaction too: concurrent runs cost one commit, not one each.

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { parseEntityQuery } from "../observability/entity-query.ts";
+import { eventToJson } from "../observability/event-json.ts";
 import { loadRunTimeline } from "../observability/run-timeline.ts";
 import { runTimelineToJson } from "../observability/run-timeline-json.ts";
 import { ValidationError } from "../sdk/errors.ts";
-import type { EventRecord, RunRecord, Storage } from "../storage/contract.ts";
+import type { RunRecord, Storage } from "../storage/contract.ts";
 import type { EntityTag } from "../storage/tag-store.ts";
 import { sendError } from "./http-errors.ts";
 import {
@@ -187,19 +188,5 @@ function runToJson(run: RunRecord) {
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     availableAt: iso(run.availableAt),
-  };
-}
-
-/** Without the payload: a page of events stays small; `GET /api/events/:id` has it. */
-function eventToJson(event: EventRecord) {
-  return {
-    id: event.id,
-    source: event.source,
-    type: event.type,
-    providerId: event.dedupKey,
-    status: event.status,
-    /** Why it is quarantined. */
-    reason: event.error,
-    receivedAt: iso(event.receivedAt),
   };
 }

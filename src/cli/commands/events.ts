@@ -1,7 +1,8 @@
 import { readSettings } from "../../config/settings.ts";
+import { type EventJson, eventToJson } from "../../observability/event-json.ts";
 import { isRawWebhookPayload } from "../../replay/raw-webhook-payload.ts";
 import { ValidationError } from "../../sdk/errors.ts";
-import type { EventFilter, EventRecord, EventStatus, RunStatus } from "../../storage/contract.ts";
+import type { EventFilter, EventRecord, RunStatus } from "../../storage/contract.ts";
 import { type EventStatusChoice, toEventStatus } from "../event-statuses.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
@@ -16,19 +17,6 @@ export interface EventsOptions {
   limit: number;
   /** JSON on stdout, for scripts. */
   json?: boolean;
-}
-
-/** An event as `tenon events --json` prints it: times in ISO 8601 (UTC), the quarantine reason in full. */
-interface EventJson {
-  id: string;
-  source: string;
-  type: string;
-  /** The provider's own id, on which redeliveries are deduplicated. */
-  providerId: string | null;
-  status: EventStatus;
-  /** Why it is quarantined; null for other statuses. */
-  reason: string | null;
-  receivedAt: string;
 }
 
 /** `tenon events show --json`: the event, its payload and the runs it started. */
@@ -48,7 +36,7 @@ export async function listEventsCommand(options: EventsOptions): Promise<void> {
   const storage = await openExistingStorage(readSettings());
   try {
     const events = await storage.listEvents(filter);
-    console.log(options.json ? JSON.stringify(events.map(toJson)) : formatEvents(events, now));
+    console.log(options.json ? JSON.stringify(events.map(eventToJson)) : formatEvents(events, now));
   } finally {
     await storage.close();
   }
@@ -66,23 +54,11 @@ export async function showEventCommand(eventId: string, options: { json?: boolea
       integrationId: run.integrationId,
       status: run.status,
     }));
-    const detail: EventDetailJson = { ...toJson(event), payload: parsePayload(event.payloadJson), runs };
+    const detail: EventDetailJson = { ...eventToJson(event), payload: parsePayload(event.payloadJson), runs };
     console.log(options.json ? JSON.stringify(detail) : formatEvent(detail, event, Date.now()));
   } finally {
     await storage.close();
   }
-}
-
-function toJson(event: EventRecord): EventJson {
-  return {
-    id: event.id,
-    source: event.source,
-    type: event.type,
-    providerId: event.dedupKey,
-    status: event.status,
-    reason: event.error,
-    receivedAt: new Date(event.receivedAt).toISOString(),
-  };
 }
 
 /** One row per event; a quarantined event's reason follows its row, indented and wrapped to the terminal. */

@@ -18,7 +18,8 @@
  *   BENCH_TRACE                  1: time every storage call (count, batch size, ms) and print a table per backend
  *   BENCH_INSTRUMENTATION        "compare": runs each Tenon backend with the instrumentation off and on, twice, in the
  *                                order off, on, on, off, and prints the ratio on/off of the mean runs/s (the usual
- *                                metrics are those of the instrumented runs, the last one of each mode)
+ *                                metrics are those of the instrumented runs, the last one of each mode); "off": one
+ *                                run with the metrics off (to profile one mode against the other)
  *   TENON_BENCH_DATABASE_URL     PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Writes bench/results/engine.json: [{ name, value, unit }].
@@ -62,6 +63,7 @@ const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres
 const stallMs = intEnv("BENCH_STALL_MS", 60_000);
 const trace = process.env.BENCH_TRACE === "1";
 const compareInstrumentation = process.env.BENCH_INSTRUMENTATION === "compare";
+const instrumentationOff = process.env.BENCH_INSTRUMENTATION === "off";
 const tenonSchema = "tenon_bench";
 const graphileSchema = "graphile_bench";
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "results", "engine.json");
@@ -483,11 +485,17 @@ async function main(): Promise<void> {
   const metrics: Metric[] = [];
   if (only.has("sqlite")) {
     console.log("- SQLite (synchronous=FULL)…");
-    metrics.push(...(compareInstrumentation ? await compareOnOff("sqlite", benchSqlite) : await benchSqlite()));
+    metrics.push(
+      ...(compareInstrumentation ? await compareOnOff("sqlite", benchSqlite) : await benchSqlite(!instrumentationOff)),
+    );
   }
   if (only.has("postgres")) {
     console.log("- PostgreSQL…");
-    metrics.push(...(compareInstrumentation ? await compareOnOff("postgres", benchPostgres) : await benchPostgres()));
+    metrics.push(
+      ...(compareInstrumentation
+        ? await compareOnOff("postgres", benchPostgres)
+        : await benchPostgres(!instrumentationOff)),
+    );
   }
   if (only.has("graphile")) {
     console.log("- graphile-worker 0.16.6 (no-op jobs)…");

@@ -4,6 +4,7 @@ import type { ConnectionClient } from "../connections/http/connection-client.ts"
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import { logContext } from "../observability/logger.ts";
 import { createMetrics, eventOutcome, type TenonMetrics } from "../observability/metrics.ts";
+import { RunObserver } from "../observability/run-metrics.ts";
 import { captureTraceContext } from "../observability/tracing.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
@@ -139,17 +140,31 @@ export function createEngine(options: EngineOptions): Engine {
     nextDueAt: () => storage.nextDueAt(),
     now: () => clock.now(),
   });
-  const accepts = new GroupCommitter<NewEvent, AcceptResult>((events) => storage.acceptEvents(events));
   /** Every event committed by a webhook, the event API or a replay is counted here, once it is durable. */
-  // With metrics off, no extra async step per event on the ingest path.
-  const accept = !metrics.enabled
-    ? (event: NewEvent) => accepts.submit(event)
-    : async (event: NewEvent) => {
-        const result = await accepts.submit(event);
-        metrics.eventReceived(event.source, eventOutcome(event, result));
-        return result;
-      };
-  const transitions = new GroupCommitter<RunTransition, boolean>((ts) => storage.applyTransitions(ts));
+  const accepts = new GroupCommitter<NewEvent, AcceptResult>(
+    metrics.enabled
+      ? async (events) => {
+          const results = await storage.acceptEvents(events);
+          for (let i = 0; i < events.length; i++) {
+            const event = events[i] as NewEvent;
+            metrics.eventReceived(event.source, eventOutcome(event, results[i] as AcceptResult));
+          }
+          return results;
+        }
+      : (events) => storage.acceptEvents(events),
+  );
+  const accept = (event: NewEvent) => accepts.submit(event);
+  // Runs are measured from the batches their transitions commit in: no extra step per transition.
+  const runObserver = metrics.enabled ? new RunObserver(metrics) : undefined;
+  const transitions = new GroupCommitter<RunTransition, boolean>(
+    runObserver
+      ? async (ts) => {
+          const applied = await storage.applyTransitions(ts);
+          runObserver.committed(ts, applied);
+          return applied;
+        }
+      : (ts) => storage.applyTransitions(ts),
+  );
   const transition = (t: RunTransition) => transitions.submit(t);
   // What runs tag (step.tag) shares a transaction too: concurrent runs cost one commit, not one each.
   const stepTags = new GroupCommitter<NewTag, void>(async (tags) => {
@@ -169,7 +184,7 @@ export function createEngine(options: EngineOptions): Engine {
     options.worker === false
       ? undefined
       : new Worker(
-          { storage, integrations, clock, random, logger, transition, connection, tag, metrics },
+          { storage, integrations, clock, random, logger, transition, connection, tag, runObserver },
           options.worker,
         );
   const scheduler =

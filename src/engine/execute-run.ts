@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { RunObserver } from "../observability/run-metrics.ts";
 import {
   type ActiveSpan,
   endSpan,
@@ -50,8 +51,8 @@ export interface ExecutionDeps {
   tag: (tag: NewTag) => Promise<void>;
   /** Interruptions in a row after which a run is a suspect and runs alone (see Worker). */
   maxCrashes: number;
-  /** A step's attempt begins (metrics: schedule-to-start, attempts cut short by a wait). */
-  stepStarting?: (name: string, at: number) => void;
+  /** Measures the execution when metrics are on (schedule-to-start, attempts cut short by a wait). */
+  runObserver: RunObserver | undefined;
 }
 
 /** A step's function threw: carries what the run needs to decide retry, dead or failed. */
@@ -351,7 +352,7 @@ function createStepTools(
     const idempotencyKey = idempotencyKeyFor(run.id, key);
     fence.assertHeld(() => `step "${key}"`);
     const startedAt = deps.clock.now();
-    deps.stepStarting?.(key, startedAt);
+    deps.runObserver?.stepStarting(run, key, startedAt);
     const stepSpan = startStepSpan(runSpan, {
       runId: run.id,
       integrationId: run.integrationId,

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import type { TenonMetrics } from "../observability/metrics.ts";
-import { observeRunExecution } from "../observability/run-metrics.ts";
+import type { RunObserver } from "../observability/run-metrics.ts";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
 import type { Clock } from "./clock.ts";
@@ -39,7 +38,8 @@ interface WorkerDeps {
   transition: (t: RunTransition) => Promise<boolean>;
   connection: RunContext<unknown>["connection"];
   tag: ExecutionDeps["tag"];
-  metrics: TenonMetrics;
+  /** Measures executions when metrics are on. */
+  runObserver: RunObserver | undefined;
 }
 
 /** One execution of a claimed run in this worker, with its own view of the lease. */
@@ -219,11 +219,11 @@ export class Worker {
 
   #execute(run: ClaimedRun, fence: LeaseFence): void {
     const integration = this.#deps.integrations.get(run.integrationId);
-    const observed = observeRunExecution(this.#deps.metrics, run, this.#executionDeps.transition);
+    this.#deps.runObserver?.begin(run);
     const done = (async () => {
       if (!integration) {
         const now = this.#deps.clock.now();
-        await observed.transition({
+        await this.#executionDeps.transition({
           kind: "finishRunWithError",
           runId: run.id,
           leaseToken: run.leaseToken,
@@ -236,8 +236,7 @@ export class Worker {
         });
         return;
       }
-      const deps = this.#deps.metrics.enabled ? { ...this.#executionDeps, ...observed } : this.#executionDeps;
-      await executeRun(run, integration, fence, deps);
+      await executeRun(run, integration, fence, this.#executionDeps);
     })()
       .catch((error) => {
         // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.
@@ -245,6 +244,7 @@ export class Worker {
       })
       .finally(() => {
         fence.close();
+        this.#deps.runObserver?.end(run);
         this.#inFlight.delete(run);
         if (this.#alone === run) this.#alone = undefined;
         this.wake();

@@ -1,6 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { AcceptResult, NewEvent, RunStatus } from "../storage/contract.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
+import { type CounterSeries, FoldedCounter } from "./folded-counter.ts";
 
 /**
  * Tenon's Prometheus metrics (`GET /metrics`), in a registry of their own: several engines live in one test
@@ -11,7 +12,7 @@ import { runStatuses } from "../storage/run-statuses.ts";
  * What is counted where:
  * - events: by the engine as they are committed (webhooks, the event API, polls and schedules alike);
  * - webhook rejections: by the webhook route (rejected requests are never stored);
- * - runs and step attempts: by the worker, from the transitions it commits (run-metrics.ts);
+ * - runs and step attempts: by the engine, from the batches of transitions it commits (run-metrics.ts);
  * - outbound requests and rate-limit waits: by the connection client;
  * - `tenon_runs`, `tenon_oldest_queued_run_age_seconds`, connection and circuit states: read from storage when
  *   scraped (cached for `stateCacheMs`), so every PostgreSQL worker reports the same truth.
@@ -117,16 +118,16 @@ export function stepLabel(journalName: string): string {
 class PrometheusMetrics implements TenonMetrics {
   readonly enabled = true;
   readonly registry = new Registry();
-  readonly #events: Counter<"source" | "outcome">;
+  readonly #events: FoldedCounter<"source" | "outcome">;
   readonly #rejections: Counter<"source" | "check">;
   readonly #pruned: Counter<"table">;
-  readonly #runsEnded: Counter<"integration" | "status">;
+  readonly #runsEnded: FoldedCounter<"integration" | "status">;
   readonly #runDuration: Histogram<"integration">;
-  readonly #stepAttempts: Counter<"integration" | "step" | "outcome">;
+  readonly #stepAttempts: FoldedCounter<"integration" | "step" | "outcome">;
   readonly #scheduleToStart: Histogram<"integration">;
   readonly #requestDuration: Histogram<"connection" | "method" | "status_class">;
   readonly #rateLimitWaits: Counter<"connection">;
-  readonly #eventsBySource = new Map<string, Record<EventOutcome, Counter.Internal>>();
+  readonly #eventsBySource = new Map<string, Record<EventOutcome, CounterSeries>>();
   readonly #integrations = new Map<string, IntegrationMetrics>();
   readonly #connections = new Map<string, ConnectionMetrics>();
   readonly #stateCacheMs: number;
@@ -138,7 +139,7 @@ class PrometheusMetrics implements TenonMetrics {
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
     this.#stateCacheMs = options.stateCacheMs ?? 5000;
-    this.#events = new Counter({
+    this.#events = new FoldedCounter({
       name: "tenon_events_received_total",
       help: "Events committed (accepted: runs started; unmatched: no integration takes it; quarantined: kept with a reason) or recognised as duplicates, by source",
       labelNames: ["source", "outcome"],
@@ -150,7 +151,7 @@ class PrometheusMetrics implements TenonMetrics {
       labelNames: ["source", "check"],
       registers,
     });
-    this.#runsEnded = new Counter({
+    this.#runsEnded = new FoldedCounter({
       name: "tenon_runs_ended_total",
       help: "Runs that reached a terminal status (succeeded, failed, dead), by integration",
       labelNames: ["integration", "status"],
@@ -163,7 +164,7 @@ class PrometheusMetrics implements TenonMetrics {
       buckets: runBuckets,
       registers,
     });
-    this.#stepAttempts = new Counter({
+    this.#stepAttempts = new FoldedCounter({
       name: "tenon_step_attempts_total",
       help: "Step attempts by how they ended: succeeded, failed, waited (rate limit, open circuit), paused (credentials rejected), interrupted (worker fenced)",
       labelNames: ["integration", "step", "outcome"],
@@ -203,10 +204,10 @@ class PrometheusMetrics implements TenonMetrics {
     let children = this.#eventsBySource.get(source);
     if (!children) {
       children = {
-        accepted: this.#events.labels(source, "accepted"),
-        duplicate: this.#events.labels(source, "duplicate"),
-        quarantined: this.#events.labels(source, "quarantined"),
-        unmatched: this.#events.labels(source, "unmatched"),
+        accepted: this.#events.series({ source, outcome: "accepted" }),
+        duplicate: this.#events.series({ source, outcome: "duplicate" }),
+        quarantined: this.#events.series({ source, outcome: "quarantined" }),
+        unmatched: this.#events.series({ source, outcome: "unmatched" }),
       };
       this.#eventsBySource.set(source, children);
     }
@@ -272,13 +273,13 @@ class PrometheusMetrics implements TenonMetrics {
 
   #bindIntegration(integrationId: string): IntegrationMetrics {
     const ended = {
-      succeeded: this.#runsEnded.labels(integrationId, "succeeded"),
-      failed: this.#runsEnded.labels(integrationId, "failed"),
-      dead: this.#runsEnded.labels(integrationId, "dead"),
+      succeeded: this.#runsEnded.series({ integration: integrationId, status: "succeeded" }),
+      failed: this.#runsEnded.series({ integration: integrationId, status: "failed" }),
+      dead: this.#runsEnded.series({ integration: integrationId, status: "dead" }),
     };
     const duration = this.#runDuration.labels(integrationId);
     const toStart = this.#scheduleToStart.labels(integrationId);
-    const steps = new Map<string, Record<StepOutcome, Counter.Internal>>();
+    const steps = new Map<string, Record<StepOutcome, CounterSeries>>();
     return {
       runEnded: (status, seconds) => {
         ended[status].inc();
@@ -288,7 +289,8 @@ class PrometheusMetrics implements TenonMetrics {
       stepAttempt: (step, outcome) => {
         let children = steps.get(step);
         if (!children) {
-          const bind = (o: StepOutcome) => this.#stepAttempts.labels(integrationId, step, o);
+          const bind = (outcome: StepOutcome) =>
+            this.#stepAttempts.series({ integration: integrationId, step, outcome });
           children = {
             succeeded: bind("succeeded"),
             failed: bind("failed"),

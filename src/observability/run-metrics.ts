@@ -1,78 +1,102 @@
 import type { ClaimedRun, RunTransition } from "../storage/contract.ts";
-import { type StepOutcome, stepLabel, type TenonMetrics } from "./metrics.ts";
+import { type IntegrationMetrics, type StepOutcome, stepLabel, type TenonMetrics } from "./metrics.ts";
 
-/** What one execution of a claimed run needs to be measured: its transitions and its steps' starts. */
-export interface RunExecutionHooks {
-  /** The transition function to execute the run with: the given one, observed. */
-  transition: (t: RunTransition) => Promise<boolean>;
-  /** A step's attempt begins (journal name, engine time). */
-  stepStarting?: (name: string, at: number) => void;
+/** One execution of a claimed run, as far as measuring it goes. */
+interface Execution {
+  integration: IntegrationMetrics;
+  createdAt: number;
+  availableAt: number;
+  awaitingFirstStep: boolean;
+  /** Steps whose attempt started and has not ended: the ones a wait, pause or interruption cuts short. */
+  inFlight: Set<string> | undefined;
 }
 
 /**
- * Measures one execution of a claimed run from the transitions it commits: only those that applied (a worker
- * that lost its lease records nothing, so a run is never counted twice). With metrics off, the transition
- * function is returned as it is and nothing else runs.
+ * Measures run executions from the transitions they commit: only those that applied (a worker that lost its
+ * lease records nothing, so a run is never counted twice). The engine reads every committed batch of
+ * transitions once (`committed`), so measuring adds no promise and no closure per run or per transition:
+ * the worker brackets each execution (`begin`, `end`) and execute-run reports each step's start.
+ * Executions are keyed by lease token: a stale and a current execution of one run never share one.
  */
-export function observeRunExecution(
-  metrics: TenonMetrics,
-  run: ClaimedRun,
-  transition: (t: RunTransition) => Promise<boolean>,
-): RunExecutionHooks {
-  if (!metrics.enabled) return { transition };
-  const integration = metrics.integration(run.integrationId);
-  /** Steps whose attempt started and has not ended: the ones a wait, pause or interruption cuts short. */
-  const inFlight = new Set<string>();
-  let awaitingFirstStep = run.firstClaim;
+export class RunObserver {
+  readonly #metrics: TenonMetrics;
+  readonly #executions = new Map<string, Execution>();
 
-  const endInFlight = (outcome: StepOutcome) => {
-    for (const name of inFlight) integration.stepAttempt(stepLabel(name), outcome);
-    inFlight.clear();
-  };
+  constructor(metrics: TenonMetrics) {
+    this.#metrics = metrics;
+  }
 
-  const observe = (t: RunTransition) => {
-    switch (t.kind) {
-      case "recordStep":
-        inFlight.delete(t.name);
-        integration.stepAttempt(stepLabel(t.name), "succeeded");
-        return;
-      case "completeRun":
-        integration.runEnded("succeeded", (t.now - run.createdAt) / 1000);
-        return;
-      case "retryRun":
-      case "finishRunWithError":
-        if (t.stepFailure) {
-          inFlight.delete(t.stepFailure.name);
-          integration.stepAttempt(stepLabel(t.stepFailure.name), "failed");
-        }
-        inFlight.clear();
-        if (t.kind === "finishRunWithError") integration.runEnded(t.status, (t.now - run.createdAt) / 1000);
-        return;
-      case "waitRun":
-        endInFlight("waited");
-        return;
-      case "pauseRun":
-        endInFlight("paused");
-        return;
-      case "interruptRun":
-        endInFlight("interrupted");
-        return;
-      default:
-        inFlight.clear();
+  begin(run: ClaimedRun): void {
+    this.#executions.set(run.leaseToken, {
+      integration: this.#metrics.integration(run.integrationId),
+      createdAt: run.createdAt,
+      availableAt: run.availableAt,
+      awaitingFirstStep: run.firstClaim,
+      inFlight: undefined,
+    });
+  }
+
+  end(run: ClaimedRun): void {
+    this.#executions.delete(run.leaseToken);
+  }
+
+  /** A step's attempt begins (journal name, engine time). */
+  stepStarting(run: ClaimedRun, name: string, at: number): void {
+    const execution = this.#executions.get(run.leaseToken);
+    if (!execution) return;
+    execution.inFlight ??= new Set();
+    execution.inFlight.add(name);
+    if (!execution.awaitingFirstStep) return;
+    execution.awaitingFirstStep = false;
+    execution.integration.scheduleToStart(Math.max(0, at - execution.availableAt) / 1000);
+  }
+
+  /** A batch of transitions was committed: `applied[i]` tells whether `transitions[i]` took effect. */
+  committed(transitions: readonly RunTransition[], applied: readonly boolean[]): void {
+    for (let i = 0; i < transitions.length; i++) {
+      if (!applied[i]) continue;
+      const t = transitions[i] as RunTransition;
+      const execution = this.#executions.get(t.leaseToken);
+      if (execution) observe(execution, t);
     }
-  };
+  }
+}
 
-  return {
-    transition: async (t) => {
-      const applied = await transition(t);
-      if (applied) observe(t);
-      return applied;
-    },
-    stepStarting: (name, at) => {
-      inFlight.add(name);
-      if (!awaitingFirstStep) return;
-      awaitingFirstStep = false;
-      integration.scheduleToStart(Math.max(0, at - run.availableAt) / 1000);
-    },
-  };
+function observe(execution: Execution, t: RunTransition): void {
+  const { integration, inFlight } = execution;
+  switch (t.kind) {
+    case "recordStep":
+      inFlight?.delete(t.name);
+      integration.stepAttempt(stepLabel(t.name), "succeeded");
+      return;
+    case "completeRun":
+      integration.runEnded("succeeded", (t.now - execution.createdAt) / 1000);
+      return;
+    case "retryRun":
+    case "finishRunWithError":
+      if (t.stepFailure) {
+        inFlight?.delete(t.stepFailure.name);
+        integration.stepAttempt(stepLabel(t.stepFailure.name), "failed");
+      }
+      inFlight?.clear();
+      if (t.kind === "finishRunWithError") integration.runEnded(t.status, (t.now - execution.createdAt) / 1000);
+      return;
+    case "waitRun":
+      endInFlight(execution, "waited");
+      return;
+    case "pauseRun":
+      endInFlight(execution, "paused");
+      return;
+    case "interruptRun":
+      endInFlight(execution, "interrupted");
+      return;
+    default:
+      inFlight?.clear();
+  }
+}
+
+function endInFlight(execution: Execution, outcome: StepOutcome): void {
+  if (!execution.inFlight) return;
+  for (const name of execution.inFlight) execution.integration.stepAttempt(stepLabel(name), outcome);
+  execution.inFlight.clear();
 }

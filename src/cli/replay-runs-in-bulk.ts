@@ -27,7 +27,7 @@ export async function replayRunsInBulk(storage: Storage, replay: BulkRunReplay):
   const selection: ReplaySelection = { ...replay.selection, finishedBy: Date.now() };
   const total = await storage.countRunsToReplay(selection);
   if (replay.dryRun) {
-    const sample = await storage.listRunsToReplay(selection, 0, sampleSize);
+    const sample = await storage.listRunsToReplay(selection, undefined, sampleSize);
     console.log(formatDryRun(selection.status, total, sample, Date.now()));
     return null;
   }

@@ -3,6 +3,7 @@ import { type IntegrationMetrics, type StepOutcome, stepLabel, type TenonMetrics
 
 /** One execution of a claimed run, as far as measuring it goes. */
 interface Execution {
+  leaseToken: string;
   integration: IntegrationMetrics;
   createdAt: number;
   availableAt: number;
@@ -16,7 +17,8 @@ interface Execution {
  * lease records nothing, so a run is never counted twice). The engine reads every committed batch of
  * transitions once (`committed`), so measuring adds no promise and no closure per run or per transition:
  * the worker brackets each execution (`begin`, `end`) and execute-run reports each step's start.
- * Executions are keyed by lease token: a stale and a current execution of one run never share one.
+ * Executions are kept by run id with their lease token (one token serves a whole claim batch): a stale
+ * execution of a run, whose transitions no longer apply, neither counts nor removes the current one's entry.
  */
 export class RunObserver {
   readonly #metrics: TenonMetrics;
@@ -27,7 +29,8 @@ export class RunObserver {
   }
 
   begin(run: ClaimedRun): void {
-    this.#executions.set(run.leaseToken, {
+    this.#executions.set(run.id, {
+      leaseToken: run.leaseToken,
       integration: this.#metrics.integration(run.integrationId),
       createdAt: run.createdAt,
       availableAt: run.availableAt,
@@ -37,13 +40,13 @@ export class RunObserver {
   }
 
   end(run: ClaimedRun): void {
-    this.#executions.delete(run.leaseToken);
+    if (this.#executions.get(run.id)?.leaseToken === run.leaseToken) this.#executions.delete(run.id);
   }
 
   /** A step's attempt begins (journal name, engine time). */
   stepStarting(run: ClaimedRun, name: string, at: number): void {
-    const execution = this.#executions.get(run.leaseToken);
-    if (!execution) return;
+    const execution = this.#executions.get(run.id);
+    if (execution?.leaseToken !== run.leaseToken) return;
     execution.inFlight ??= new Set();
     execution.inFlight.add(name);
     if (!execution.awaitingFirstStep) return;
@@ -56,8 +59,8 @@ export class RunObserver {
     for (let i = 0; i < transitions.length; i++) {
       if (!applied[i]) continue;
       const t = transitions[i] as RunTransition;
-      const execution = this.#executions.get(t.leaseToken);
-      if (execution) observe(execution, t);
+      const execution = this.#executions.get(t.runId);
+      if (execution?.leaseToken === t.leaseToken) observe(execution, t);
     }
   }
 }

@@ -128,6 +128,17 @@ function stateChanges(run: RunRecord, history: RunHistoryEntry[]): StateChange[]
       detail: h.detail,
     }),
   );
+  // Success is the run row's too (older databases also hold it as a history entry).
+  if (run.status === "succeeded" && run.finishedAt !== null && !history.some((h) => h.kind === "succeeded")) {
+    changes.push({
+      state: "succeeded",
+      at: run.finishedAt,
+      stepName: null,
+      connectionId: null,
+      until: null,
+      detail: null,
+    });
+  }
   return [created, ...changes.sort((a, b) => a.at - b.at)];
 }
 

@@ -1,4 +1,4 @@
-import type { ReplayCandidate, ReplaySelection, Storage } from "../storage/contract.ts";
+import type { ReplayCandidate, ReplayCursor, ReplaySelection, Storage } from "../storage/contract.ts";
 import { ReplayTally } from "./replay-tally.ts";
 
 export interface RunSelectionReplay {
@@ -29,12 +29,12 @@ export async function replayRunSelection(
   const tally = new ReplayTally();
   const began = Date.now();
   const batchSize = Math.min(pageSize, options.rps ?? pageSize);
-  let afterSeq = 0;
+  let after: ReplayCursor | undefined;
   while (!options.signal?.aborted) {
-    const page = await storage.listRunsToReplay(selection, afterSeq, batchSize);
+    const page = await storage.listRunsToReplay(selection, after, batchSize);
     const last = page.at(-1);
     if (!last) break;
-    afterSeq = last.seq;
+    after = last.cursor;
     await replayPage(storage, selection, page, tally, options.actor);
     options.onPage?.(tally);
     if (options.rps !== undefined) await pause(began + (tally.done / options.rps) * 1000 - Date.now(), options.signal);

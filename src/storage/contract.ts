@@ -291,9 +291,15 @@ export interface ReplaySelection {
   finishedBy: number;
 }
 
+/** Where a page of a bulk replay's selection ends: the next page starts after it. */
+export interface ReplayCursor {
+  finishedAt: number;
+  seq: number;
+}
+
 export interface ReplayCandidate {
   /** The keyset cursor of the next page. */
-  seq: number;
+  cursor: ReplayCursor;
   id: string;
   integrationId: string;
   createdAt: number;
@@ -321,7 +327,8 @@ export type Requalification =
  * One entry of a run's history (see migration 007): what happened to it besides its completed steps. Each is
  * written in the transaction of the transition it tells: a claim (by whom), an attempt that failed (and what
  * became of the run), a wait, pause, sleep or interruption, a resume (credentials updated, circuit closed), a
- * replay, and the run's success. Its creation (queued or blocked) is the run row's own `created_at`.
+ * replay. Its creation (queued or blocked) is the run row's own `created_at`, and its success the row's
+ * `finished_at` with status `succeeded` (databases written before migration 013 hold a `succeeded` entry too).
  */
 export interface RunHistoryEntry {
   kind:
@@ -434,8 +441,12 @@ export interface Storage {
   replayRun(runId: string, now: number, actor?: string): Promise<RunRecord>;
   /** How many runs a bulk replay selects. */
   countRunsToReplay(selection: ReplaySelection): Promise<number>;
-  /** The next page of a bulk replay's selection, after the cursor `afterSeq` (0 for the first), oldest first. */
-  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]>;
+  /** The next page of a bulk replay's selection, after the cursor (none for the first), first finished first. */
+  listRunsToReplay(
+    selection: ReplaySelection,
+    after: ReplayCursor | undefined,
+    limit: number,
+  ): Promise<ReplayCandidate[]>;
   /**
    * Replays those of `runIds` still in the selection's status and finished by its `finishedBy`, in one
    * transaction, as replayRun does; returns the ids replayed. A run that left it (replayed already, by this or

@@ -6,6 +6,7 @@ import type {
   EventStatus,
   PollState,
   ReplayCandidate,
+  ReplayCursor,
   ReplaySelection,
   RunFilter,
   RunHistoryEntry,
@@ -55,7 +56,9 @@ export class ReadQueries {
     if (filter.eventId) query = query.where("event_id", "=", filter.eventId);
     if (filter.createdSince !== undefined) query = query.where("created_at", ">=", filter.createdSince);
     if (filter.createdBefore !== undefined) query = query.where("created_at", "<", filter.createdBefore);
+    // (created_at, seq), as the read API: each filter's index returns the runs in that order.
     const rows = await query
+      .orderBy("created_at", "desc")
       .orderBy("seq", "desc")
       .limit(filter.limit ?? 100)
       .execute();
@@ -102,15 +105,26 @@ export class ReadQueries {
     return Number(row?.count ?? 0);
   }
 
-  async listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
-    const rows = await this.#runsToReplay(selection)
-      .select(["seq", "id", "integration_id", "created_at", "last_error"])
-      .where("seq", ">", afterSeq)
-      .orderBy("seq")
-      .limit(limit)
-      .execute();
+  /** Keyset paging on (finished_at, seq), in runs_finished's order: a page reads only its own rows. */
+  async listRunsToReplay(
+    selection: ReplaySelection,
+    after: ReplayCursor | undefined,
+    limit: number,
+  ): Promise<ReplayCandidate[]> {
+    let query = this.#runsToReplay(selection).select([
+      "seq",
+      "finished_at",
+      "id",
+      "integration_id",
+      "created_at",
+      "last_error",
+    ]);
+    if (after) {
+      query = query.where((eb) => eb(eb.refTuple("finished_at", "seq"), ">", eb.tuple(after.finishedAt, after.seq)));
+    }
+    const rows = await query.orderBy("finished_at").orderBy("seq").limit(limit).execute();
     return rows.map((r) => ({
-      seq: Number(r.seq),
+      cursor: { finishedAt: Number(r.finished_at), seq: Number(r.seq) },
       id: r.id,
       integrationId: r.integration_id,
       createdAt: Number(r.created_at),

@@ -11,6 +11,7 @@ import { readApiSchema } from "./009-read-api.ts";
 import { entityTagsSchema } from "./010-entity-tags.ts";
 import { operatorAccessSchema } from "./011-operator-access.ts";
 import { retentionSchema } from "./012-retention.ts";
+import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -25,6 +26,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["010-entity-tags", entityTagsSchema],
   ["011-operator-access", operatorAccessSchema],
   ["012-retention", retentionSchema],
+  ["013-lean-run-indexes", leanRunIndexesSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

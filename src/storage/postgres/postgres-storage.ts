@@ -17,6 +17,7 @@ import type {
   PollState,
   RenewedLease,
   ReplayCandidate,
+  ReplayCursor,
   ReplaySelection,
   Requalification,
   RunFilter,
@@ -682,8 +683,12 @@ export class PostgresStorage implements Storage {
     return this.#reads.countRunsToReplay(selection);
   }
 
-  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
-    return this.#reads.listRunsToReplay(selection, afterSeq, limit);
+  listRunsToReplay(
+    selection: ReplaySelection,
+    after: ReplayCursor | undefined,
+    limit: number,
+  ): Promise<ReplayCandidate[]> {
+    return this.#reads.listRunsToReplay(selection, after, limit);
   }
 
   countEventsToReplay(selection: EventSelection): Promise<number> {

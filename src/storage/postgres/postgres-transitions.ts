@@ -48,14 +48,14 @@ export const postgresSql = {
       ON CONFLICT (run_id, name) DO UPDATE SET status = 'completed', output = EXCLUDED.output, error = NULL,
         started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at)
     SELECT run_id, lease_token FROM held`,
-  /** A succeeded run keeps no last error: its earlier failures stay in run_history, as attempts. */
-  completeRuns: `WITH done AS (
-      UPDATE runs r SET status = 'succeeded', output = v.output, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
+  /**
+   * A succeeded run keeps no last error: its earlier failures stay in run_history, as attempts. Its success is
+   * the run row itself (status, finished_at): no history row, the timeline reads it from there.
+   */
+  completeRuns: `UPDATE runs r SET status = 'succeeded', output = v.output, last_error = NULL, lease_token = NULL, lease_until = NULL, finished_at = v.now, updated_at = v.now
       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(id, lease_token, output, now)
       WHERE r.id = v.id AND r.lease_token = v.lease_token AND r.status = 'running'
-      RETURNING r.id, v.lease_token, r.concurrency_key, v.now),
-    recorded AS (INSERT INTO run_history (run_id, kind, at) SELECT id, 'succeeded', now FROM done)
-    SELECT id, lease_token, concurrency_key FROM done`,
+      RETURNING r.id, v.lease_token, r.concurrency_key`,
   recordStepFailure: `INSERT INTO steps (run_id, name, status, output, error, failures, started_at, updated_at) VALUES ($1, $2, 'failed', NULL, $3, 1, $4, $5)
     ON CONFLICT (run_id, name) DO UPDATE SET status = 'failed', error = EXCLUDED.error, failures = steps.failures + 1,
       started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at`,

@@ -19,6 +19,7 @@ import type {
   PollState,
   RenewedLease,
   ReplayCandidate,
+  ReplayCursor,
   ReplaySelection,
   Requalification,
   RunFilter,
@@ -345,7 +346,7 @@ export class SqliteStorage implements Storage {
           | { concurrency_key: string | null }
           | undefined;
         if (!row) return false;
-        this.#recordHistory({ runId: t.runId, kind: "succeeded", at: t.now });
+        // Its success is the run row itself (status, finished_at): the timeline reads it from there.
         this.#releaseSlot(row.concurrency_key, t.now);
         return true;
       }
@@ -503,8 +504,12 @@ export class SqliteStorage implements Storage {
     return this.#reads.countRunsToReplay(selection);
   }
 
-  listRunsToReplay(selection: ReplaySelection, afterSeq: number, limit: number): Promise<ReplayCandidate[]> {
-    return this.#reads.listRunsToReplay(selection, afterSeq, limit);
+  listRunsToReplay(
+    selection: ReplaySelection,
+    after: ReplayCursor | undefined,
+    limit: number,
+  ): Promise<ReplayCandidate[]> {
+    return this.#reads.listRunsToReplay(selection, after, limit);
   }
 
   countEventsToReplay(selection: EventSelection): Promise<number> {

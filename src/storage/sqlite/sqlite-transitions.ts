@@ -84,7 +84,7 @@ export const sqliteSql = {
   requalifyEvent:
     "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
   requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
-  // Without the hint SQLite walks runs_status and reads every due row (80 ms at 100,000 queued runs); the partial
+  // Without the hint SQLite walks a status index and reads every due row (80 ms at 100,000 queued runs); the partial
   // index answers MIN from its first entry. The worker's idle wait and the metrics' oldest-queued age read it.
   nextDueAt:
     "SELECT MIN(available_at) AS at FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')",

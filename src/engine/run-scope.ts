@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { currentScope, runInScope } from "./execution-scope.ts";
 
 /**
  * The run being executed right now, carried across awaits, outside its steps as well as in them: log lines
@@ -9,12 +9,10 @@ export interface RunScope {
   integrationId: string;
 }
 
-const scopes = new AsyncLocalStorage<RunScope>();
-
 export function currentRun(): RunScope | undefined {
-  return scopes.getStore();
+  return currentScope()?.run;
 }
 
 export function runInRun<T>(scope: RunScope, fn: () => T): T {
-  return scopes.run(scope, fn);
+  return runInScope({ run: scope, step: undefined }, fn);
 }

@@ -1,4 +1,4 @@
-import { AsyncLocalStorage } from "node:async_hooks";
+import { currentScope, runInScope } from "./execution-scope.ts";
 import type { LeaseFence } from "./lease-fence.ts";
 
 /**
@@ -17,14 +17,13 @@ export interface StepScope {
   fence?: LeaseFence;
 }
 
-const scopes = new AsyncLocalStorage<StepScope>();
-
 export function currentStep(): StepScope | undefined {
-  return scopes.getStore();
+  return currentScope()?.step;
 }
 
+/** Runs `fn` as the step, within the run being executed (if any). */
 export function runInStep<T>(scope: StepScope, fn: () => T): T {
-  return scopes.run(scope, fn);
+  return runInScope({ run: currentScope()?.run, step: scope }, fn);
 }
 
 /**

@@ -128,11 +128,14 @@ function stateChanges(run: RunRecord, history: RunHistoryEntry[]): StateChange[]
       detail: h.detail,
     }),
   );
-  // Success is the run row's too (older databases also hold it as a history entry).
-  if (run.status === "succeeded" && run.finishedAt !== null && !history.some((h) => h.kind === "succeeded")) {
+  // The current success is the run row's (a replay moves an earlier one into the history; databases written
+  // before migration 013 hold every success there).
+  const finishedAt = run.finishedAt;
+  const told = history.some((h) => h.kind === "succeeded" && h.at === finishedAt);
+  if (run.status === "succeeded" && finishedAt !== null && !told) {
     changes.push({
       state: "succeeded",
-      at: run.finishedAt,
+      at: finishedAt,
       stepName: null,
       connectionId: null,
       until: null,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { loadRunTimeline } from "../../src/observability/run-timeline.ts";
 import type { RunTransition, Storage } from "../../src/storage/contract.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 
@@ -104,6 +105,36 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     expect(charge).toMatchObject({ status: "completed", failures: 1, startedAt: t0 + 305, updatedAt: t0 + 320 });
     // Its success is the run row's: no history entry repeats it.
     expect(await storage.getRun("run-1")).toMatchObject({ status: "succeeded", lastError: null, finishedAt: t0 + 330 });
+  });
+
+  it("a replayed success moves into the history; the timeline shows both successes, in order", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    await enqueue(storage, "run-2");
+    const base = { runId: "run-2", leaseToken: lease };
+    await claim(storage, "run-2", t0);
+    await apply(storage, { kind: "completeRun", ...base, outputJson: null, now: t0 + 10 });
+    await storage.replayRun("run-2", t0 + 20);
+    await claim(storage, "run-2", t0 + 30);
+    await apply(storage, { kind: "completeRun", ...base, outputJson: null, now: t0 + 40 });
+
+    const history = await storage.listRunHistory("run-2");
+    expect(history.map((h) => [h.kind, h.at - t0])).toEqual([
+      ["claim", 0],
+      ["succeeded", 10],
+      ["replay", 20],
+      ["claim", 30],
+    ]);
+    const timeline = await loadRunTimeline(storage, "run-2", t0 + 50);
+    const states = timeline?.stateChanges.map((s) => [s.state, s.at - t0]);
+    expect(states).toEqual([
+      ["queued", 0],
+      ["claimed", 0],
+      ["succeeded", 10],
+      ["replayed", 20],
+      ["claimed", 30],
+      ["succeeded", 40],
+    ]);
   });
 
   it("a crashed worker's runs are recorded as interrupted when they are requeued", async () => {

@@ -74,7 +74,7 @@ function timelineLines(timeline: RunTimeline, now: number): string[] {
   for (const i of timeline.incidents) {
     entries.push({ at: i.at, order: 1, text: [`connection ${i.connectionId}: ${i.kind}`, ...indented(i.detail, 2)] });
   }
-  // A success since 009 is in the history (it stays there if the run is replayed); the end line is for the rest.
+  // The run's current end is its row's (a success in the history is an earlier one, or one written before 013).
   const successTold = timeline.happenings.some((h) => h.kind === "succeeded" && h.at === run.finishedAt);
   if (run.finishedAt !== null && !successTold)
     entries.push({ at: run.finishedAt, order: 3, text: [`run ${run.status}`] });

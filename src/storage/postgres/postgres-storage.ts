@@ -675,6 +675,10 @@ export class PostgresStorage implements Storage {
       : "queued";
     await client.query(q.replayRun, [status, now, run.id]);
     await client.query(q.resetFailedSteps, [run.id]);
+    // A success is the run row's own until a replay clears it: from then on the history keeps it.
+    if (run.status === "succeeded" && run.finished_at !== null) {
+      await recordHistory(client, { runId: run.id, kind: "succeeded", at: Number(run.finished_at) });
+    }
     await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
     return status;
   }

@@ -496,6 +496,10 @@ export class SqliteStorage implements Storage {
     const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
     this.#sql.replayRun.run(status, now, now, run.id);
     this.#sql.resetFailedSteps.run(run.id);
+    // A success is the run row's own until a replay clears it: from then on the history keeps it.
+    if (run.status === "succeeded" && run.finished_at !== null) {
+      this.#recordHistory({ runId: run.id, kind: "succeeded", at: run.finished_at });
+    }
     this.#recordHistory({ runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
     return status;
   }

@@ -74,12 +74,13 @@ const incidentLimit = 500;
 export async function loadRunTimeline(storage: Storage, runId: string, now: number): Promise<RunTimeline | null> {
   const run = await storage.getRun(runId);
   if (!run) return null;
-  const [event, steps, history, exchangesNewestFirst] = await Promise.all([
+  const [event, steps, stored, exchangesNewestFirst] = await Promise.all([
     storage.getEvent(run.eventId),
     storage.listSteps(runId),
     storage.listRunHistory(runId),
     storage.connections.listAudit({ runId, limit: exchangeLimit }),
   ]);
+  const history = withRowMoments(run, stored);
   const exchanges = exchangesNewestFirst.reverse();
   const sleeps = new Set(history.filter((h) => h.kind === "sleep").map((h) => h.stepName));
   return {
@@ -107,6 +108,35 @@ const stateOf: Record<RunHistoryEntry["kind"], StateChange["state"]> = {
   succeeded: "succeeded",
 };
 
+/**
+ * The stored history with the moments the run row keeps (migration 013): its first claim (`started_at`, by
+ * `claimed_by`) and its current success (`finished_at`). A database written before 013 holds them as entries
+ * already: they are not added twice. In commit order, the row's first claim before anything of its millisecond.
+ */
+function withRowMoments(run: RunRecord, stored: RunHistoryEntry[]): RunHistoryEntry[] {
+  const moment = (kind: "claim" | "succeeded", at: number, detail: string | null): RunHistoryEntry => ({
+    kind,
+    stepName: null,
+    attempt: null,
+    connectionId: null,
+    startedAt: null,
+    at,
+    until: null,
+    detail,
+  });
+  const has = (kind: RunHistoryEntry["kind"], at: number) => stored.some((h) => h.kind === kind && h.at === at);
+  const history = [...stored];
+  const { startedAt, finishedAt } = run;
+  if (startedAt !== null && !has("claim", startedAt)) {
+    const firstAfter = history.findIndex((h) => h.at >= startedAt);
+    history.splice(firstAfter === -1 ? history.length : firstAfter, 0, moment("claim", startedAt, run.claimedBy));
+  }
+  if (run.status === "succeeded" && finishedAt !== null && !has("succeeded", finishedAt)) {
+    history.push(moment("succeeded", finishedAt, null));
+  }
+  return history;
+}
+
 /** The history is in commit order; a stable sort by time keeps it for entries of the same millisecond. */
 function stateChanges(run: RunRecord, history: RunHistoryEntry[]): StateChange[] {
   // Creation is the run row itself: a run with a concurrency key may have waited (blocked) for earlier ones.
@@ -128,20 +158,6 @@ function stateChanges(run: RunRecord, history: RunHistoryEntry[]): StateChange[]
       detail: h.detail,
     }),
   );
-  // The current success is the run row's (a replay moves an earlier one into the history; databases written
-  // before migration 013 hold every success there).
-  const finishedAt = run.finishedAt;
-  const told = history.some((h) => h.kind === "succeeded" && h.at === finishedAt);
-  if (run.status === "succeeded" && finishedAt !== null && !told) {
-    changes.push({
-      state: "succeeded",
-      at: finishedAt,
-      stepName: null,
-      connectionId: null,
-      until: null,
-      detail: null,
-    });
-  }
   return [created, ...changes.sort((a, b) => a.at - b.at)];
 }
 

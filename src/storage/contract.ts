@@ -206,7 +206,9 @@ export interface RunRecord {
   lastError: string | null;
   outputJson: string | null;
   createdAt: number;
+  /** Its first claim: when, and by which worker (`host pid N`; null if the claimant gave no name). */
   startedAt: number | null;
+  claimedBy: string | null;
   finishedAt: number | null;
 }
 
@@ -325,10 +327,12 @@ export type Requalification =
 
 /**
  * One entry of a run's history (see migration 007): what happened to it besides its completed steps. Each is
- * written in the transaction of the transition it tells: a claim (by whom), an attempt that failed (and what
+ * written in the transaction of the transition it tells: a claim but the first (by whom), an attempt that failed (and what
  * became of the run), a wait, pause, sleep or interruption, a resume (credentials updated, circuit closed), a
- * replay. Its creation (queued or blocked) is the run row's own `created_at`, and its success the row's
- * `finished_at` with status `succeeded` (databases written before migration 013 hold a `succeeded` entry too).
+ * replay. Its creation (queued or blocked) is the run row's own `created_at`, its first claim the row's
+ * `started_at` and `claimed_by`, and its success the row's `finished_at` with status `succeeded` (databases
+ * written before migration 013 hold those as entries too; a replay moves an earlier success into the history).
+ * `loadRunTimeline` puts the row's moments back among the entries.
  */
 export interface RunHistoryEntry {
   kind:

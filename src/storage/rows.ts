@@ -27,6 +27,8 @@ export interface RunRow {
   created_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The worker of its first claim (migration 013; null before, or when claimed without a name). */
+  claimed_by: string | null;
 }
 
 export interface EventRow {
@@ -83,7 +85,7 @@ export interface RunHistoryRow {
 }
 
 export const runColumns =
-  "id, integration_id, event_id, status, concurrency_key, available_at, waiting_on, failures, crashes, last_error, output, created_at, started_at, finished_at";
+  "id, integration_id, event_id, status, concurrency_key, available_at, waiting_on, failures, crashes, last_error, output, created_at, started_at, finished_at, claimed_by";
 
 export function toRunRecord(row: RunRow): RunRecord {
   return {
@@ -101,6 +103,7 @@ export function toRunRecord(row: RunRow): RunRecord {
     createdAt: Number(row.created_at),
     startedAt: row.started_at === null ? null : Number(row.started_at),
     finishedAt: row.finished_at === null ? null : Number(row.finished_at),
+    claimedBy: row.claimed_by ?? null,
   };
 }
 

@@ -5,6 +5,7 @@ import { backends, useTestStorage } from "../support/backends.ts";
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const lease = "history-lease";
+const claimant = "host-a pid 1";
 
 async function enqueue(storage: Storage, runId: string): Promise<void> {
   await storage.acceptEvents([
@@ -22,7 +23,13 @@ async function enqueue(storage: Storage, runId: string): Promise<void> {
 
 /** Claims the due runs, `runId` among them. */
 async function claim(storage: Storage, runId: string, now: number): Promise<void> {
-  const claimed = await storage.claimDueRuns({ leaseToken: lease, limit: 10, now, leaseUntil: now + 1000 });
+  const claimed = await storage.claimDueRuns({
+    leaseToken: lease,
+    limit: 10,
+    now,
+    leaseUntil: now + 1000,
+    claimedBy: claimant,
+  });
   expect(claimed.map((run) => run.id)).toContain(runId);
 }
 
@@ -74,9 +81,9 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     });
     await apply(storage, { kind: "completeRun", ...base, outputJson: null, now: t0 + 330 });
 
-    const claimAt = (at: number) => expect.objectContaining({ kind: "claim", at, detail: null });
+    const claimAt = (at: number) => expect.objectContaining({ kind: "claim", at, detail: claimant });
+    // The first claim is the run row's (started_at, claimed_by); each later one is in the history.
     expect(await storage.listRunHistory("run-1")).toEqual([
-      claimAt(t0),
       expect.objectContaining({
         kind: "wait",
         connectionId: "crm",
@@ -104,7 +111,29 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     const charge = (await storage.listSteps("run-1")).find((step) => step.name === "charge");
     expect(charge).toMatchObject({ status: "completed", failures: 1, startedAt: t0 + 305, updatedAt: t0 + 320 });
     // Its success is the run row's: no history entry repeats it.
-    expect(await storage.getRun("run-1")).toMatchObject({ status: "succeeded", lastError: null, finishedAt: t0 + 330 });
+    expect(await storage.getRun("run-1")).toMatchObject({
+      status: "succeeded",
+      lastError: null,
+      startedAt: t0,
+      claimedBy: claimant,
+      finishedAt: t0 + 330,
+    });
+    // The timeline puts the row's moments back: the first claim, then the success, each in its place.
+    const timeline = await loadRunTimeline(storage, "run-1", t0 + 400);
+    expect(timeline?.stateChanges.map((c) => [c.state, c.at - t0])).toEqual([
+      ["queued", 0],
+      ["claimed", 0],
+      ["waiting", 10],
+      ["claimed", 100],
+      ["interrupted", 110],
+      ["claimed", 120],
+      ["sleeping", 130],
+      ["claimed", 200],
+      ["retry scheduled", 210],
+      ["claimed", 300],
+      ["succeeded", 330],
+    ]);
+    expect(timeline?.happenings[0]).toMatchObject({ kind: "claim", at: t0, detail: claimant });
   });
 
   it("a replayed success moves into the history; the timeline shows both successes, in order", async () => {
@@ -120,7 +149,6 @@ describe.each(backends)("a run's history ($name)", (backend) => {
 
     const history = await storage.listRunHistory("run-2");
     expect(history.map((h) => [h.kind, h.at - t0])).toEqual([
-      ["claim", 0],
       ["succeeded", 10],
       ["replay", 20],
       ["claim", 30],
@@ -150,7 +178,6 @@ describe.each(backends)("a run's history ($name)", (backend) => {
     await storage.endWorkerSession();
     expect(requeued).toBe(1);
     expect(await storage.listRunHistory("run-2")).toEqual([
-      expect.objectContaining({ kind: "claim", at: t0 }),
       expect.objectContaining({ kind: "interrupt", at: t0 + 5000, detail: expect.stringContaining("requeued") }),
     ]);
   });

@@ -400,7 +400,7 @@ export class PostgresStorage implements Storage {
       last_error: string | null;
       created_at: number;
       available_at: number;
-      started_at: number;
+      claims: number;
     }>({
       name,
       text,
@@ -431,8 +431,7 @@ export class PostgresStorage implements Storage {
         lastError: row.last_error,
         createdAt: row.created_at,
         availableAt: row.available_at,
-        // The claim sets started_at only if it was null.
-        firstClaim: row.started_at === now,
+        firstClaim: row.claims === 1,
         event: {
           id: event.id,
           source: event.source,

@@ -170,7 +170,8 @@ function interruptRuns(target: string, reason = "$2"): string {
 
 /**
  * Leases due runs that match `crashes` ($1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit), and
- * records each claim in the run's history with the claimant ($6), in the same statement.
+ * records each claim with the claimant ($6), in the same statement: the first in the run row (started_at,
+ * claimed_by), each later one in the run's history.
  */
 function claimRuns(crashes: string): string {
   return `WITH due AS (
@@ -178,9 +179,10 @@ function claimRuns(crashes: string): string {
       ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,
-        waiting_on = NULL
+        claims = COALESCE(r.claims, CASE WHEN r.started_at IS NULL THEN 0 ELSE 1 END) + 1,
+        claimed_by = CASE WHEN r.started_at IS NULL THEN $6::text ELSE r.claimed_by END, waiting_on = NULL
       FROM due WHERE r.seq = due.seq
-      RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error, r.created_at, r.available_at, r.started_at),
-    recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'claim', $1, $6::text FROM claimed)
+      RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error, r.created_at, r.available_at, r.claims),
+    recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'claim', $1, $6::text FROM claimed WHERE claims > 1)
     SELECT * FROM claimed`;
 }

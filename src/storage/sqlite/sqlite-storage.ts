@@ -285,6 +285,7 @@ export class SqliteStorage implements Storage {
         now,
         limit,
         maxCrashes: input.maxCrashes ?? Number.MAX_SAFE_INTEGER,
+        claimedBy: input.claimedBy ?? null,
       }) as {
         seq: number;
         id: string;
@@ -295,11 +296,14 @@ export class SqliteStorage implements Storage {
         last_error: string | null;
         created_at: number;
         available_at: number;
-        started_at: number;
+        claims: number;
       }[];
       if (rows.length === 0) return [];
       rows.sort((a, b) => a.seq - b.seq);
-      s.recordClaims.run(now, input.claimedBy ?? null, JSON.stringify(rows.map((r) => r.id)));
+      const reclaimed = rows.filter((r) => r.claims > 1);
+      if (reclaimed.length > 0) {
+        s.recordClaims.run(now, input.claimedBy ?? null, JSON.stringify(reclaimed.map((r) => r.id)));
+      }
       const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
       const events = new Map((s.eventsByIds.all(eventIds) as ClaimedEventRow[]).map((e) => [e.id, e]));
       const journals = groupJournal(s.journalOfRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[]);
@@ -316,8 +320,7 @@ export class SqliteStorage implements Storage {
           lastError: row.last_error,
           createdAt: row.created_at,
           availableAt: row.available_at,
-          // The claim sets started_at only if it was null.
-          firstClaim: row.started_at === now,
+          firstClaim: row.claims === 1,
           event: {
             id: event.id,
             source: event.source,

@@ -19,7 +19,7 @@ export const sqliteSql = {
   claimSuspectRun: claimRuns("crashes >= :maxCrashes"),
   hasDueSuspect: `SELECT EXISTS (SELECT 1 FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting')
     AND available_at <= ? AND crashes >= ?) AS due`,
-  /** One row per claimed run, in the claim's transaction: when, and by which worker. */
+  /** One row per claimed run but its first (that one is the run row's), in the claim's transaction: when, by whom. */
   recordClaims: "INSERT INTO run_history (run_id, kind, at, detail) SELECT value, 'claim', ?, ? FROM json_each(?)",
   eventsByIds:
     "SELECT id, source, type, payload, received_at, trace_context FROM events WHERE id IN (SELECT value FROM json_each(?))",
@@ -125,13 +125,18 @@ function interruptRuns(where: string): string {
     WHERE status = 'running' AND ${where}`;
 }
 
-/** Leases due runs that match `crashes`. Named parameters :token, :leaseUntil, :now, :limit, :maxCrashes. */
+/**
+ * Leases due runs that match `crashes`. Named parameters :token, :leaseUntil, :now, :limit, :maxCrashes,
+ * :claimedBy. The first claim is kept in the row (started_at, claimed_by); `claims` tells the first from the rest
+ * (runs written before migration 013, whose `claims` is NULL, count from started_at).
+ */
 function claimRuns(crashes: string): string {
   return `UPDATE runs SET status = 'running', lease_token = :token, lease_until = :leaseUntil, started_at = COALESCE(started_at, :now),
+      claims = COALESCE(claims, CASE WHEN started_at IS NULL THEN 0 ELSE 1 END) + 1, claimed_by = CASE WHEN started_at IS NULL THEN :claimedBy ELSE claimed_by END,
       updated_at = :now, waiting_on = NULL
     WHERE seq IN (
       SELECT seq FROM runs INDEXED BY runs_due WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= :now
         AND ${crashes}
       ORDER BY available_at, seq LIMIT :limit)
-    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error, created_at, available_at, started_at`;
+    RETURNING seq, id, integration_id, event_id, failures, crashes, last_error, created_at, available_at, claims`;
 }

@@ -12,12 +12,12 @@
  *   BENCH_RETENTION_SQLITE_PATH   sqlite: the database file (synchronous FULL)
  *   BENCH_RETENTION_DATABASE_URL  postgres: the URL
  *   BENCH_RETENTION_PG_SCHEMA     postgres: the schema
- *   BENCH_RETENTION_BATCH         runs per batch (default 1000)
+ *   BENCH_RETENTION_BATCH         runs per batch (default: the engine's for the backend, 250 SQLite, 1000 PostgreSQL)
  *   BENCH_RETENTION_PAUSE_MS      pause between batches (default 100)
  */
 import pino from "pino";
 import { systemClock } from "../src/engine/clock.ts";
-import { RetentionPruner } from "../src/engine/retention-pruner.ts";
+import { pruneBatchSize, RetentionPruner } from "../src/engine/retention-pruner.ts";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
 import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources.ts";
 import { createServer } from "../src/server/create-server.ts";
@@ -60,7 +60,10 @@ const engine = createEngine({
   logger,
 });
 const pruner = new RetentionPruner(storage.retention, systemClock, logger, {
-  batchSize: intEnv("BENCH_RETENTION_BATCH", 1000),
+  // As the engine sets it for this backend unless BENCH_RETENTION_BATCH says otherwise.
+  batchSize: process.env.BENCH_RETENTION_BATCH
+    ? intEnv("BENCH_RETENTION_BATCH", 1000)
+    : pruneBatchSize(storage.dialect),
   pauseMs: intEnv("BENCH_RETENTION_PAUSE_MS", 100),
   onPruned: (rows) => print({ batch: rows }),
 });

@@ -3,14 +3,14 @@
  * PostgreSQL: 100,000 runs that finished 40 days ago (with their events, journal, history and audit rows) are
  * inserted in bulk SQL; a Tenon server (bench/retention-server.ts, worker on) then takes signed Stripe-style
  * webhooks at a steady rate: without pruning (the baseline, before and after the pass), and while one retention
- * pass (batches of 1,000 runs, 100 ms apart) deletes the old runs. The load comes from this process over loopback HTTP.
+ * pass (batches as the engine sizes them, 100 ms apart) deletes the old runs. The load comes from this process over loopback HTTP.
  *
  *   npm run bench:retention
  *   BENCH_RETENTION_RUNS=20000 BENCH_ONLY=sqlite npm run bench:retention
  *
  * Knobs (environment):
  *   BENCH_RETENTION_RUNS       old runs inserted (default 100000)
- *   BENCH_RETENTION_BATCH      runs per batch (default 1000)
+ *   BENCH_RETENTION_BATCH      runs per batch (default: the engine's for the backend, 250 SQLite, 1000 PostgreSQL)
  *   BENCH_RETENTION_PAUSE_MS   pause between batches (default 100)
  *   BENCH_RATE                 webhooks per second, steady (default 200)
  *   BENCH_WARMUP_S             seconds of load first, not measured (default 3)
@@ -25,6 +25,7 @@
  *
  * Writes bench/results/retention.json: [{ name, value, unit }].
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -36,6 +37,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import pg from "pg";
+import { pruneBatchSize } from "../src/engine/retention-pruner.ts";
 import { openStorage } from "../src/index.ts";
 import { insertOldRuns } from "../test/support/old-runs.ts";
 import { intEnv } from "./bench-env.ts";
@@ -283,6 +285,7 @@ async function benchBackend(mode: "sqlite" | "postgres"): Promise<{ metrics: Met
         { name: `${mode}.rows_pruned`, value: Object.values(total).reduce((a, b) => a + b, 0), unit: "rows" },
         { name: `${mode}.prune_time`, value: (finished - started) / 1000, unit: "s" },
         { name: `${mode}.batches`, value: batches.length, unit: "batches" },
+        { name: `${mode}.batch_size`, value: batchSizeFor(mode), unit: "runs" },
         { name: `${mode}.largest_batch`, value: Math.max(...batches.map((b) => b.runs ?? 0)), unit: "runs" },
         { name: `${mode}.ingest_rate`, value: rate, unit: "req/s" },
         ...latencyMetrics(`${mode}.without_pruning`, baseline),
@@ -334,7 +337,6 @@ const metrics: Metric[] = [
   { name: "load.baseline", value: baselineS, unit: "s" },
   // The machine may be shared (2 cores): what else ran shows here.
   { name: "machine.load_average_1m_at_start", value: loadavg()[0] as number, unit: "processes" },
-  { name: "retention.batch_size", value: intEnv("BENCH_RETENTION_BATCH", 1000), unit: "runs" },
   { name: "retention.pause", value: intEnv("BENCH_RETENTION_PAUSE_MS", 100), unit: "ms" },
 ];
 let ok = true;
@@ -354,3 +356,9 @@ console.table(
 );
 console.log(`wrote ${resultsFile}`);
 process.exit(ok ? 0 : 1);
+
+/** What the server prunes per batch: BENCH_RETENTION_BATCH, or the engine's size for the backend. */
+function batchSizeFor(mode: "sqlite" | "postgres"): number {
+  if (process.env.BENCH_RETENTION_BATCH) return intEnv("BENCH_RETENTION_BATCH", 1000);
+  return pruneBatchSize(mode);
+}

@@ -25,7 +25,7 @@ import { entityTagsOf } from "./entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { newId } from "./ids.ts";
 import { payloadToJson } from "./journal-value.ts";
-import { type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
+import { pruneBatchSize, type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
 import { Scheduler } from "./scheduler.ts";
 import { isStorableText, toStorableText } from "./storable-text.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
@@ -200,8 +200,7 @@ export function createEngine(options: EngineOptions): Engine {
     options.worker === false || options.retention === false
       ? undefined
       : new RetentionPruner(storage.retention, clock, logger, {
-          // SQLite's driver is synchronous: a batch holds the event loop (about 80 ms for 1,000 runs), so smaller ones.
-          batchSize: storage.dialect === "sqlite" ? 250 : 1000,
+          batchSize: pruneBatchSize(storage.dialect),
           onPruned: (rows) => metrics.pruned(rows),
           ...options.retention,
         });

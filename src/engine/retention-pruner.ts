@@ -15,7 +15,7 @@ export interface RetentionOptions {
   deadRetentionMs?: number | null;
   /** Audit records of no run (token exchanges); a run's own go with the run. Default 30 days. */
   auditRetentionMs?: number | null;
-  /** Most runs (or events, or audit records) deleted in one transaction. Default 1,000 (the engine gives SQLite 250). */
+  /** Most runs (or events, or audit records) deleted in one transaction. Default `pruneBatchSize(dialect)`. */
   batchSize?: number;
   /** Pause between two batches, so the hot path gets the database between them. Default 100 ms. */
   pauseMs?: number;
@@ -28,6 +28,14 @@ export interface RetentionOptions {
 }
 
 const day = 86_400_000;
+/**
+ * Runs deleted per transaction on each backend. SQLite's driver is synchronous: a batch holds the event loop
+ * (about 80 ms for 1,000 runs), so its batches are smaller.
+ */
+export function pruneBatchSize(dialect: "sqlite" | "postgres"): number {
+  return dialect === "sqlite" ? 250 : 1000;
+}
+
 /** How long a pass may go without a batch before another worker may take over: far above one batch. */
 const leaseMs = 60_000;
 
@@ -58,7 +66,7 @@ export class RetentionPruner {
       retentionMs: options.retentionMs === undefined ? 30 * day : options.retentionMs,
       deadRetentionMs: options.deadRetentionMs === undefined ? 90 * day : options.deadRetentionMs,
       auditRetentionMs: options.auditRetentionMs === undefined ? 30 * day : options.auditRetentionMs,
-      batchSize: options.batchSize ?? 1000,
+      batchSize: options.batchSize ?? pruneBatchSize("postgres"),
       pauseMs: options.pauseMs ?? 100,
       intervalMs: options.intervalMs ?? 10 * 60_000,
       firstPassAfterMs: options.firstPassAfterMs ?? 60_000,

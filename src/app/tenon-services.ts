@@ -1,8 +1,10 @@
 import type { Logger } from "pino";
+import { type Alerting, createAlerting } from "../alerting/alerting.ts";
 import type { TenonConfig } from "../config/define-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { type ConnectionSummary, Connections } from "../connections/connections.ts";
 import type { Vault } from "../connections/vault/vault.ts";
+import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";
@@ -44,11 +46,27 @@ export async function startTenonServices(options: {
   const polls = config.polls ?? [];
   let address: string | undefined;
   const metrics = createMetrics({ enabled: settings.metricsEnabled, processMetrics: true });
+  // Alert notifications are events of the engine's (sent once it runs): each channel's delivery is a run.
+  let sendEvent: Engine["send"] | undefined;
+  const alerting: Alerting | undefined = config.alerts
+    ? createAlerting({
+        config: config.alerts,
+        storage,
+        clock: systemClock,
+        logger,
+        publicUrl: settings.publicUrl,
+        connectionIds: Object.keys(config.connections ?? {}),
+        send: (event) => {
+          if (!sendEvent) throw new Error("alert notifications are sent only once the engine has started");
+          return sendEvent(event);
+        },
+      })
+    : undefined;
   const connections = new Connections({
     metrics,
     storage,
     vault,
-    configs: config.connections ?? {},
+    configs: { ...config.connections, ...alerting?.connections },
     logger,
     // Read when an authorisation starts, so without TENON_PUBLIC_URL the redirect URI is the address
     // actually listened on (port 0 included); no request can arrive before it is known.
@@ -58,7 +76,7 @@ export async function startTenonServices(options: {
   });
   const engine = createEngine({
     storage,
-    integrations: config.integrations,
+    integrations: [...config.integrations, ...(alerting?.integrations ?? [])],
     polls,
     connections,
     worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs, maxCrashes: settings.maxCrashes },
@@ -91,9 +109,12 @@ export async function startTenonServices(options: {
   });
   try {
     await engine.start();
+    sendEvent = (event, sendOptions) => engine.send(event, sendOptions);
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
     metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
+    alerting?.evaluator.start();
   } catch (error) {
+    alerting?.close();
     await server.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
     await engine.stop({ deadlineMs: 0 }).catch(() => {});
@@ -109,10 +130,12 @@ export async function startTenonServices(options: {
     address,
     metricsAddress,
     async stop(deadlineMs) {
+      await alerting?.evaluator.stop();
       await server.close();
       await metricsServer?.close();
       // The engine also flushes the connections' audit trail.
       await engine.stop({ deadlineMs });
+      alerting?.close();
       await storage.close();
       // The spans of the last runs are still in the batch: exported now, or lost with the process.
       await tracing?.shutdown().catch((error: Error) => {

@@ -1,3 +1,4 @@
+import { type AlertsConfig, assertAlertsConfig } from "../alerting/alert-config.ts";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import { assertConnectionConfigs } from "../connections/validate-connection-config.ts";
 import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
@@ -18,6 +19,11 @@ export interface TenonConfig {
   polls?: Poll<any>[];
   /** The external systems runs call, by name (`crm`, `accounting`): reached in a run with `connection(name)`. */
   connections?: Record<string, ConnectionConfig>;
+  /**
+   * Alert channels (Slack, email, PagerDuty, a signed webhook) and the rules' settings: with a channel, the
+   * built-in rules are on (docs/alerting.md).
+   */
+  alerts?: AlertsConfig;
   /** Worker sizing; TENON_WORKER_CONCURRENCY, TENON_LEASE_MS and TENON_MAX_CRASHES override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
@@ -32,7 +38,7 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "webhooks", "polls", "connections", "worker"];
+const configKeys = ["integrations", "webhooks", "polls", "connections", "alerts", "worker"];
 const workerKeys = ["concurrency", "leaseMs", "maxCrashes"];
 
 /**
@@ -56,6 +62,7 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
   }
   if (config.polls !== undefined) assertPolls(config.polls, origin);
   if (config.connections !== undefined) assertConnections(config.connections, origin);
+  if (config.alerts !== undefined) assertAlertsConfig(config.alerts, origin);
 }
 
 function assertConnections(connections: unknown, origin: string): void {

@@ -8,6 +8,7 @@
  * outputs are JSON text, serialised by the engine before they get here.
  */
 
+import type { AlertStore } from "./alert-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
@@ -381,6 +382,8 @@ export interface Storage {
   readonly tags: TagStore;
   /** Deleting old terminal runs and events in small batches (see retention-store.ts). */
   readonly retention: RetentionStore;
+  /** Alert state, the evaluation lease, and the facts alert rules read (see alert-store.ts). */
+  readonly alerts: AlertStore;
   /** Pages of runs and events, and the figures health is judged on, for the operator's API (see read-api-store.ts). */
   readonly readApi: ReadApiStore;
   /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */

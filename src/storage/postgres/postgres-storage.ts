@@ -1,5 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { AlertQueries } from "../alert-queries.ts";
+import type { AlertStore } from "../alert-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -97,6 +99,7 @@ export class PostgresStorage implements Storage {
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
+  readonly alerts: AlertStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -119,6 +122,7 @@ export class PostgresStorage implements Storage {
     this.#kysely = new Kysely({ dialect: new PostgresDialect({ pool: this.#pool }) });
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
+    this.alerts = new AlertQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
       transaction: (work) => this.#transaction(work),

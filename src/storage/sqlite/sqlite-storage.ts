@@ -2,6 +2,8 @@ import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
+import { AlertQueries } from "../alert-queries.ts";
+import type { AlertStore } from "../alert-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -79,6 +81,7 @@ export class SqliteStorage implements Storage {
   readonly #kysely: Kysely<unknown>;
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
+  readonly alerts: AlertStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
@@ -102,6 +105,7 @@ export class SqliteStorage implements Storage {
     this.#kysely = new Kysely({ dialect: new SqliteDialect({ database: this.#db }) });
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
+    this.alerts = new AlertQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),

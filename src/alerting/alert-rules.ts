@@ -1,0 +1,289 @@
+import type { Storage } from "../storage/contract.ts";
+import type { ResolvedRules } from "./alert-config.ts";
+
+/** A rule's condition that holds right now, about one subject: what an alert is made of. */
+export interface Condition {
+  rule: string;
+  /** What it is about, as `kind:name`: `integration:billing`, `connection:crm`, `source:shop`, `channel:ops`. */
+  subject: string;
+  severity: "critical" | "warning" | "info";
+  /** One line a person can act on. */
+  summary: string;
+  labels: Record<string, string>;
+  /** How many things it counts (dead runs in the window, waiting runs…). */
+  count: number;
+  /** Where to look, as a path under the public URL. */
+  link: string;
+}
+
+export interface RuleInputs {
+  storage: Storage;
+  rules: ResolvedRules;
+  now: number;
+  /** The connections the config declares (their circuits are read). */
+  connectionIds: readonly string[];
+  /** The integration that delivers each channel's alerts, by channel name. */
+  channelIntegrations: ReadonlyMap<string, string>;
+}
+
+/** Every rule's conditions that hold at `now`. Each rule reads storage through one or a few indexed queries. */
+export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
+  const groups = await Promise.all([
+    endedRunConditions(inputs),
+    connectionConditions(inputs),
+    heldRunConditions(inputs),
+    eventConditions(inputs),
+    channelConditions(inputs),
+  ]);
+  return groups.flat();
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const minutes = (ms: number) => plural(Math.round(ms / 60_000), "minute");
+
+async function endedRunConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {
+  const windows = [rules.runDead, rules.runFailed, rules.errorRate].filter((r) => r !== false);
+  if (windows.length === 0 && rules.consecutiveFailures === false) return [];
+  const widest = Math.max(0, ...windows.map((r) => r.windowMs));
+  // Alert deliveries are judged by channelFailing, not as an integration of their own.
+  const delivering = new Set(channelIntegrations.values());
+  const ended = (await storage.alerts.countEndedRuns(now - widest)).filter((e) => !delivering.has(e.integrationId));
+  const conditions: Condition[] = [];
+  const byIntegration = new Map<string, { succeeded: number; failed: number; dead: number }>();
+  for (const e of ended) {
+    const counts = byIntegration.get(e.integrationId) ?? { succeeded: 0, failed: 0, dead: 0 };
+    counts[e.status] += e.count;
+    byIntegration.set(e.integrationId, counts);
+  }
+  // The widest window was read once; a narrower rule counts again in its own window.
+  const within = async (windowMs: number) =>
+    windowMs === widest
+      ? ended
+      : (await storage.alerts.countEndedRuns(now - windowMs)).filter((e) => !delivering.has(e.integrationId));
+  for (const [rule, config, status] of [
+    ["run_dead", rules.runDead, "dead"],
+    ["run_failed", rules.runFailed, "failed"],
+  ] as const) {
+    if (config === false) continue;
+    for (const e of await within(config.windowMs)) {
+      if (e.status !== status || e.count === 0) continue;
+      conditions.push({
+        rule,
+        subject: `integration:${e.integrationId}`,
+        severity: status === "dead" ? "critical" : "warning",
+        summary: `${plural(e.count, `${status} run`)} of integration ${e.integrationId} in the last ${minutes(config.windowMs)}`,
+        labels: { integration: e.integrationId, status },
+        count: e.count,
+        link: `/api/runs?integration=${encodeURIComponent(e.integrationId)}&status=${status}`,
+      });
+    }
+  }
+  if (rules.errorRate !== false) {
+    const { threshold, minRuns, windowMs } = rules.errorRate;
+    const counts = new Map<string, { total: number; bad: number }>();
+    for (const e of await within(windowMs)) {
+      const c = counts.get(e.integrationId) ?? { total: 0, bad: 0 };
+      c.total += e.count;
+      if (e.status !== "succeeded") c.bad += e.count;
+      counts.set(e.integrationId, c);
+    }
+    for (const [integrationId, { total, bad }] of counts) {
+      if (total < minRuns || bad / total <= threshold) continue;
+      conditions.push({
+        rule: "error_rate",
+        subject: `integration:${integrationId}`,
+        severity: "warning",
+        summary: `${Math.round((100 * bad) / total)}% of integration ${integrationId}'s runs failed in the last ${minutes(windowMs)} (${bad} of ${total}; threshold ${Math.round(threshold * 100)}%)`,
+        labels: { integration: integrationId },
+        count: bad,
+        link: `/api/runs?integration=${encodeURIComponent(integrationId)}`,
+      });
+    }
+  }
+  if (rules.consecutiveFailures !== false) {
+    const { count } = rules.consecutiveFailures;
+    // Only an integration with a failure in the widest window can have failed its last runs recently.
+    const suspects = [...byIntegration].filter(([, c]) => c.failed + c.dead > 0).map(([id]) => id);
+    for (const integrationId of suspects) {
+      const last = await storage.alerts.lastEndedStatuses(integrationId, count);
+      if (last.length < count || last.some((status) => status === "succeeded")) continue;
+      conditions.push({
+        rule: "consecutive_failures",
+        subject: `integration:${integrationId}`,
+        severity: "critical",
+        summary: `integration ${integrationId}'s last ${count} runs all failed`,
+        labels: { integration: integrationId },
+        count,
+        link: `/api/runs?integration=${encodeURIComponent(integrationId)}`,
+      });
+    }
+  }
+  return conditions;
+}
+
+async function connectionConditions({ storage, rules, now, connectionIds }: RuleInputs): Promise<Condition[]> {
+  const conditions: Condition[] = [];
+  const link = (id: string) => `/api/health#connection-${encodeURIComponent(id)}`;
+  if (rules.authFailed || rules.credentialsExpiring !== false) {
+    for (const record of await storage.connections.listConnections()) {
+      if (rules.authFailed && record.status === "auth_failed") {
+        conditions.push({
+          rule: "auth_failed",
+          subject: `connection:${record.id}`,
+          severity: "critical",
+          summary: `connection ${record.id}: its credentials were rejected${record.statusReason ? ` (${record.statusReason})` : ""}; runs that need it are paused until they are updated`,
+          labels: { connection: record.id },
+          count: 1,
+          link: link(record.id),
+        });
+      }
+      const expiring = rules.credentialsExpiring;
+      if (expiring !== false && record.expiresAt !== null && record.expiresAt - now <= expiring.withinMs) {
+        const left = record.expiresAt - now;
+        conditions.push({
+          rule: "credentials_expiring",
+          subject: `connection:${record.id}`,
+          severity: left <= 0 ? "critical" : "warning",
+          summary:
+            left <= 0
+              ? `connection ${record.id}: its credentials expired ${new Date(record.expiresAt).toISOString()}`
+              : `connection ${record.id}: its credentials expire ${new Date(record.expiresAt).toISOString()} (in ${Math.ceil(left / 86_400_000)} days)`,
+          labels: { connection: record.id },
+          count: 1,
+          link: link(record.id),
+        });
+      }
+    }
+  }
+  if (rules.circuitOpen !== false) {
+    const { longerThanMs } = rules.circuitOpen;
+    for (const connectionId of connectionIds) {
+      const circuit = await storage.connections.getCircuit(connectionId);
+      if (circuit.status === "closed" || circuit.openedAt === null || now - circuit.openedAt < longerThanMs) continue;
+      conditions.push({
+        rule: "circuit_open",
+        subject: `connection:${connectionId}`,
+        severity: "critical",
+        summary: `connection ${connectionId}: its circuit has been open for ${minutes(now - circuit.openedAt)} after ${plural(circuit.consecutiveFailures, "failure")} in a row; runs that call it wait`,
+        labels: { connection: connectionId },
+        count: circuit.consecutiveFailures,
+        link: link(connectionId),
+      });
+    }
+  }
+  return conditions;
+}
+
+async function heldRunConditions({ storage, rules, now }: RuleInputs): Promise<Condition[]> {
+  const conditions: Condition[] = [];
+  for (const [rule, config, status] of [
+    ["runs_waiting", rules.runsWaiting, "waiting"],
+    ["runs_paused", rules.runsPaused, "paused"],
+  ] as const) {
+    if (config === false) continue;
+    for (const held of await storage.alerts.countHeldRuns(status, now - config.longerThanMs)) {
+      const on = held.connectionId === null ? "" : ` on connection ${held.connectionId}`;
+      conditions.push({
+        rule,
+        subject: `integration:${held.integrationId}${held.connectionId === null ? "" : `/connection:${held.connectionId}`}`,
+        severity: "warning",
+        summary: `${plural(held.count, "run")} of integration ${held.integrationId} ${held.count === 1 ? "has" : "have"} been ${status}${on} for more than ${minutes(config.longerThanMs)} (the longest for ${minutes(now - held.heldSince)})`,
+        labels: {
+          integration: held.integrationId,
+          ...(held.connectionId === null ? {} : { connection: held.connectionId }),
+        },
+        count: held.count,
+        link: `/api/runs?integration=${encodeURIComponent(held.integrationId)}&status=${status}`,
+      });
+    }
+  }
+  return conditions;
+}
+
+async function eventConditions({ storage, rules, now }: RuleInputs): Promise<Condition[]> {
+  const conditions: Condition[] = [];
+  if (rules.quarantined !== false) {
+    const { windowMs } = rules.quarantined;
+    for (const q of await storage.alerts.countQuarantinedEvents(now - windowMs)) {
+      conditions.push({
+        rule: "quarantined",
+        subject: `source:${q.source}`,
+        severity: "warning",
+        summary: `${plural(q.count, "event")} from ${q.source} quarantined in the last ${minutes(windowMs)}: kept with the reason, not processed`,
+        labels: { source: q.source },
+        count: q.count,
+        link: `/api/events?source=${encodeURIComponent(q.source)}&status=quarantined`,
+      });
+    }
+  }
+  for (const rule of rules.noEvents) {
+    if (rule.between !== null && !withinHours(now, rule.between)) continue;
+    const last = await storage.alerts.lastEventAt(rule.source);
+    // Quiet hours end the watch: the period counts from the start of the watched hours at the earliest.
+    const watchedFrom = rule.between === null ? Number.NEGATIVE_INFINITY : startOfHours(now, rule.between[0]);
+    const since = Math.max(last ?? Number.NEGATIVE_INFINITY, watchedFrom);
+    if (since !== Number.NEGATIVE_INFINITY && now - since < rule.periodMs) continue;
+    conditions.push({
+      rule: "no_events",
+      subject: `source:${rule.source}`,
+      severity: "warning",
+      summary:
+        last === null
+          ? `no event from ${rule.source} has ever been received`
+          : `no event from ${rule.source} for ${minutes(now - last)} (the last at ${new Date(last).toISOString()})`,
+      labels: { source: rule.source },
+      count: 1,
+      link: `/api/events?source=${encodeURIComponent(rule.source)}`,
+    });
+  }
+  return conditions;
+}
+
+async function channelConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {
+  if (!rules.channelFailing) return [];
+  const conditions: Condition[] = [];
+  for (const [channel, integrationId] of channelIntegrations) {
+    const failing = await storage.alerts.countFailingRuns(integrationId, now - 24 * 3_600_000);
+    const count = failing.retrying + failing.dead;
+    if (count === 0) continue;
+    conditions.push({
+      rule: "channel_failing",
+      subject: `channel:${channel}`,
+      severity: "critical",
+      summary: `alert channel ${channel} is failing: ${plural(failing.retrying, "delivery", "deliveries")} retrying, ${failing.dead} given up in the last 24 hours; alerts for it are kept and retried`,
+      labels: { channel },
+      count,
+      link: `/api/runs?integration=${encodeURIComponent(integrationId)}`,
+    });
+  }
+  return conditions;
+}
+
+/** Whether `now` (UTC) is within [from, to) minutes of the day; a range past midnight wraps. */
+function withinHours(now: number, [from, to]: [number, number]): boolean {
+  const minute = Math.floor((now % 86_400_000) / 60_000);
+  return from <= to ? minute >= from && minute < to : minute >= from || minute < to;
+}
+
+/** The most recent moment (at or before `now`) the watched hours began. */
+function startOfHours(now: number, from: number): number {
+  const dayStart = now - (now % 86_400_000);
+  const start = dayStart + from * 60_000;
+  return start <= now ? start : start - 86_400_000;
+}
+
+/** Where to look about a subject, when no rule gives a narrower place (a resolved alert's link). */
+export function linkFor(subject: string): string {
+  const [kind, rest = ""] = subject.split(":", 2) as [string, string?];
+  const name = encodeURIComponent(rest.split("/")[0] ?? "");
+  switch (kind) {
+    case "integration":
+      return `/api/runs?integration=${name}`;
+    case "connection":
+      return `/api/health#connection-${name}`;
+    case "source":
+      return `/api/events?source=${name}`;
+    default:
+      return "/api/health";
+  }
+}

@@ -1,0 +1,246 @@
+import type { Kysely } from "kysely";
+import type { AlertRecord, AlertStatus, AlertStore, EndedRunCount, HeldRunCount } from "./alert-store.ts";
+
+interface AlertRow {
+  fingerprint: string;
+  rule: string;
+  subject: string;
+  severity: string;
+  summary: string;
+  labels: string;
+  status: string;
+  episode: number;
+  count: number | string;
+  first_seen_at: number | string;
+  last_seen_at: number | string;
+  cleared_since: number | string | null;
+  resolved_at: number | string | null;
+  notifications: number;
+  notified_at: number | string | null;
+  acked_at: number | string | null;
+  acked_by: string | null;
+  snoozed_until: number | string | null;
+}
+
+const nullableNumber = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function toAlertRecord(row: AlertRow): AlertRecord {
+  return {
+    fingerprint: row.fingerprint,
+    rule: row.rule,
+    subject: row.subject,
+    severity: row.severity as AlertRecord["severity"],
+    summary: row.summary,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    status: row.status as AlertStatus,
+    episode: Number(row.episode),
+    count: Number(row.count),
+    firstSeenAt: Number(row.first_seen_at),
+    lastSeenAt: Number(row.last_seen_at),
+    clearedSince: nullableNumber(row.cleared_since),
+    resolvedAt: nullableNumber(row.resolved_at),
+    notifications: Number(row.notifications),
+    notifiedAt: nullableNumber(row.notified_at),
+    ackedAt: nullableNumber(row.acked_at),
+    ackedBy: row.acked_by,
+    snoozedUntil: nullableNumber(row.snoozed_until),
+  };
+}
+
+/**
+ * Alerting's reads and writes, the same on both backends (Kysely speaks each dialect). Off the hot path: the
+ * evaluator runs every few seconds in one worker. Each fact is one indexed query: ended runs walk
+ * runs_finished, held runs runs_status_created, quarantined events events_status, a source's newest event
+ * events_source_received.
+ */
+export class AlertQueries implements AlertStore {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are typed by the mappers above
+  readonly #db: Kysely<any>;
+
+  constructor(db: Kysely<unknown>) {
+    this.#db = db;
+  }
+
+  async claimEvaluation(owner: string, now: number, until: number): Promise<boolean> {
+    const row = await this.#db
+      .insertInto("maintenance_leases")
+      .values({ name: "alerts", owner, until })
+      .onConflict((oc) =>
+        oc
+          .column("name")
+          .doUpdateSet({ owner, until })
+          .where((eb) => eb.or([eb("maintenance_leases.until", "<", now), eb("maintenance_leases.owner", "=", owner)])),
+      )
+      .returning("owner")
+      .executeTakeFirst();
+    return row?.owner === owner;
+  }
+
+  async releaseEvaluation(owner: string): Promise<void> {
+    await this.#db.deleteFrom("maintenance_leases").where("name", "=", "alerts").where("owner", "=", owner).execute();
+  }
+
+  async listAlerts(filter: { status?: AlertStatus; limit?: number } = {}): Promise<AlertRecord[]> {
+    let query = this.#db.selectFrom("alerts").selectAll();
+    if (filter.status) query = query.where("status", "=", filter.status);
+    const rows = (await query
+      .orderBy("last_seen_at", "desc")
+      .orderBy("fingerprint")
+      .limit(filter.limit ?? 100)
+      .execute()) as AlertRow[];
+    return rows.map(toAlertRecord);
+  }
+
+  async getAlert(fingerprint: string): Promise<AlertRecord | null> {
+    const row = (await this.#db
+      .selectFrom("alerts")
+      .selectAll()
+      .where("fingerprint", "=", fingerprint)
+      .executeTakeFirst()) as AlertRow | undefined;
+    return row ? toAlertRecord(row) : null;
+  }
+
+  async saveAlert(alert: AlertRecord, options: { newEpisode: boolean }): Promise<void> {
+    const evaluated = {
+      rule: alert.rule,
+      subject: alert.subject,
+      severity: alert.severity,
+      summary: alert.summary,
+      labels: JSON.stringify(alert.labels),
+      status: alert.status,
+      episode: alert.episode,
+      count: alert.count,
+      first_seen_at: alert.firstSeenAt,
+      last_seen_at: alert.lastSeenAt,
+      cleared_since: alert.clearedSince,
+      resolved_at: alert.resolvedAt,
+      notifications: alert.notifications,
+      notified_at: alert.notifiedAt,
+    };
+    const operators = { acked_at: null, acked_by: null, snoozed_until: null };
+    await this.#db
+      .insertInto("alerts")
+      .values({ fingerprint: alert.fingerprint, ...evaluated, ...operators })
+      .onConflict((oc) =>
+        oc.column("fingerprint").doUpdateSet(options.newEpisode ? { ...evaluated, ...operators } : evaluated),
+      )
+      .execute();
+  }
+
+  async ackAlert(fingerprint: string, by: string, now: number): Promise<AlertRecord | null> {
+    const row = (await this.#db
+      .updateTable("alerts")
+      .set({ acked_at: now, acked_by: by })
+      .where("fingerprint", "=", fingerprint)
+      .where("status", "=", "firing")
+      .returningAll()
+      .executeTakeFirst()) as AlertRow | undefined;
+    return row ? toAlertRecord(row) : null;
+  }
+
+  async snoozeAlert(fingerprint: string, until: number, by: string): Promise<AlertRecord | null> {
+    const row = (await this.#db
+      .updateTable("alerts")
+      .set({ snoozed_until: until, acked_by: by })
+      .where("fingerprint", "=", fingerprint)
+      .where("status", "=", "firing")
+      .returningAll()
+      .executeTakeFirst()) as AlertRow | undefined;
+    return row ? toAlertRecord(row) : null;
+  }
+
+  async countEndedRuns(since: number): Promise<EndedRunCount[]> {
+    const rows = await this.#db
+      .selectFrom("runs")
+      .select((eb) => [
+        "integration_id",
+        "status",
+        eb.fn.countAll().as("count"),
+        eb.fn.max("finished_at").as("last_finished_at"),
+      ])
+      .where("status", "in", ["succeeded", "failed", "dead"])
+      .where("finished_at", ">=", since)
+      .groupBy(["integration_id", "status"])
+      .execute();
+    return rows.map((r) => ({
+      integrationId: r.integration_id,
+      status: r.status,
+      count: Number(r.count),
+      lastFinishedAt: Number(r.last_finished_at),
+    }));
+  }
+
+  async lastEndedStatuses(integrationId: string, limit: number): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom("runs")
+      .select("status")
+      .where("integration_id", "=", integrationId)
+      .where("status", "in", ["succeeded", "failed", "dead"])
+      .orderBy("created_at", "desc")
+      .orderBy("seq", "desc")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.status as string);
+  }
+
+  async countHeldRuns(status: "waiting" | "paused", before: number): Promise<HeldRunCount[]> {
+    const rows = await this.#db
+      .selectFrom("runs")
+      .select((eb) => [
+        "integration_id",
+        "waiting_on",
+        eb.fn.countAll().as("count"),
+        eb.fn.min("updated_at").as("since"),
+      ])
+      .where("status", "=", status)
+      .where("updated_at", "<", before)
+      .groupBy(["integration_id", "waiting_on"])
+      .execute();
+    return rows.map((r) => ({
+      integrationId: r.integration_id,
+      connectionId: r.waiting_on,
+      count: Number(r.count),
+      heldSince: Number(r.since),
+    }));
+  }
+
+  async countQuarantinedEvents(since: number): Promise<{ source: string; count: number; lastReceivedAt: number }[]> {
+    const rows = await this.#db
+      .selectFrom("events")
+      .select((eb) => ["source", eb.fn.countAll().as("count"), eb.fn.max("received_at").as("last")])
+      .where("status", "=", "quarantined")
+      .where("received_at", ">=", since)
+      .groupBy("source")
+      .execute();
+    return rows.map((r) => ({ source: r.source, count: Number(r.count), lastReceivedAt: Number(r.last) }));
+  }
+
+  async lastEventAt(source: string): Promise<number | null> {
+    const row = await this.#db
+      .selectFrom("events")
+      .select("received_at")
+      .where("source", "=", source)
+      .orderBy("received_at", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.received_at) : null;
+  }
+
+  async countFailingRuns(integrationId: string, since: number): Promise<{ retrying: number; dead: number }> {
+    const rows = await this.#db
+      .selectFrom("runs")
+      .select((eb) => ["status", eb.fn.countAll().as("count")])
+      .where("integration_id", "=", integrationId)
+      .where((eb) =>
+        eb.or([
+          // Only a failed attempt makes a run "retrying" (a step's, or the run's).
+          eb("status", "=", "retrying"),
+          eb.and([eb("status", "=", "dead"), eb("finished_at", ">=", since)]),
+        ]),
+      )
+      .groupBy("status")
+      .execute();
+    const count = (status: string) => Number(rows.find((r) => r.status === status)?.count ?? 0);
+    return { retrying: count("retrying"), dead: count("dead") };
+  }
+}

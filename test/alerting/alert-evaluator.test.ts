@@ -1,0 +1,425 @@
+import { describe, expect, it } from "vitest";
+import { type AlertRulesConfig, resolveRules } from "../../src/alerting/alert-config.ts";
+import { AlertEvaluator, alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
+import type { AlertNotification } from "../../src/alerting/notification.ts";
+import type { RunStatus, Storage } from "../../src/storage/contract.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
+import { ManualClock } from "../support/clock.ts";
+import { silentLogger } from "../support/engine.ts";
+
+const minute = 60_000;
+const lease = "alert-test-lease";
+
+/** Every rule off but those given: each test looks at one rule at a time. */
+function only(rules: AlertRulesConfig): AlertRulesConfig {
+  return {
+    runDead: false,
+    runFailed: false,
+    errorRate: false,
+    consecutiveFailures: false,
+    authFailed: false,
+    credentialsExpiring: false,
+    circuitOpen: false,
+    runsWaiting: false,
+    runsPaused: false,
+    quarantined: false,
+    channelFailing: false,
+    ...rules,
+  };
+}
+
+interface Sent {
+  channel: string;
+  notification: AlertNotification;
+}
+
+function evaluator(
+  storage: Storage,
+  clock: ManualClock,
+  rules: AlertRulesConfig,
+  options: { renotifyAfterMs?: number; recoverAfterMs?: number; channels?: string[]; connectionIds?: string[] } = {},
+) {
+  const sent: Sent[] = [];
+  const channels = options.channels ?? ["ops"];
+  const alerts = new AlertEvaluator({
+    storage,
+    clock,
+    logger: silentLogger,
+    rules: resolveRules(only(rules)),
+    evaluateEveryMs: 15_000,
+    renotifyAfterMs: options.renotifyAfterMs ?? 4 * 60 * minute,
+    recoverAfterMs: options.recoverAfterMs ?? 0,
+    publicUrl: "https://tenon.example.com",
+    connectionIds: options.connectionIds ?? [],
+    channelIntegrations: new Map(channels.map((c) => [c, `tenon-alerts.${c}`])),
+    deliver: async (channel, notification) => {
+      sent.push({ channel, notification });
+    },
+  });
+  return { alerts, sent };
+}
+
+/** Stores `count` runs of `integrationId` that ended with `status` at `at` (through the real transitions). */
+async function endRuns(storage: Storage, integrationId: string, status: RunStatus, count: number, at: number) {
+  const ids = Array.from({ length: count }, (_, i) => `${integrationId}-${status}-${at}-${i}`);
+  await storage.acceptEvents(
+    ids.map((id) => ({
+      id: `event-${id}`,
+      source: "shop",
+      type: "order.paid",
+      dedupKey: null,
+      payloadJson: "{}",
+      receivedAt: at - 1000,
+      runs: [{ id, integrationId, concurrencyKey: null, concurrencyLimit: null }],
+    })),
+  );
+  const claimed = await storage.claimDueRuns({
+    leaseToken: lease,
+    limit: count,
+    now: at - 500,
+    leaseUntil: at + minute,
+  });
+  expect(claimed).toHaveLength(count);
+  const transitions = ids.map((runId) =>
+    status === "succeeded"
+      ? { kind: "completeRun" as const, runId, leaseToken: lease, outputJson: null, now: at }
+      : {
+          kind: "finishRunWithError" as const,
+          runId,
+          leaseToken: lease,
+          status: status as "failed" | "dead",
+          error: 'step "invoice": 500 from accounting',
+          stepFailure: { name: "invoice", error: "500 from accounting" },
+          attempt: 5,
+          attemptStartedAt: at - 100,
+          now: at,
+        },
+  );
+  expect(await storage.applyTransitions(transitions)).toEqual(ids.map(() => true));
+}
+
+describe.each(backends)("alert evaluation ($name)", (backend) => {
+  const t = useTestStorage(backend);
+
+  it("50 dead runs in a minute are one alert, told once, again after the interval, and resolved once", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const t0 = clock.now();
+    for (let i = 0; i < 50; i++) await endRuns(storage, "billing", "dead", 1, t0 - 60_000 + i * 1000);
+    const { alerts, sent } = evaluator(storage, clock, { runDead: { window: "2h" } }, { renotifyAfterMs: 30 * minute });
+
+    expect(await alerts.evaluateOnce()).toBe(true);
+    expect(sent).toHaveLength(1);
+    const first = sent[0]?.notification as AlertNotification;
+    expect(first).toMatchObject({
+      status: "firing",
+      rule: "run_dead",
+      subject: "integration:billing",
+      count: 50,
+      number: 1,
+      severity: "critical",
+      link: "https://tenon.example.com/api/runs?integration=billing&status=dead",
+    });
+    expect(first.summary).toBe("50 dead runs of integration billing in the last 120 minutes");
+    expect(first.fingerprint).toBe(alertFingerprint("run_dead", "integration:billing"));
+
+    // Still firing: nothing more until the re-notification interval has passed.
+    clock.advance(5 * minute);
+    await alerts.evaluateOnce();
+    clock.advance(20 * minute);
+    await alerts.evaluateOnce();
+    expect(sent).toHaveLength(1);
+    clock.advance(6 * minute);
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.notification.status, s.notification.number])).toEqual([
+      ["firing", 1],
+      ["firing", 2],
+    ]);
+
+    // The dead runs leave the 2 h window: the condition clears and the alert resolves, once.
+    clock.set(t0 + 2 * 60 * minute + minute);
+    await alerts.evaluateOnce();
+    clock.advance(minute);
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.notification.status, s.notification.number])).toEqual([
+      ["firing", 1],
+      ["firing", 2],
+      ["resolved", 3],
+    ]);
+    const resolved = sent[2]?.notification as AlertNotification;
+    expect(resolved.endsAt).toBe(new Date(t0 + 2 * 60 * minute + minute).toISOString());
+    expect(await storage.alerts.getAlert(first.fingerprint)).toMatchObject({
+      status: "resolved",
+      episode: 1,
+      count: 50,
+      notifications: 3,
+    });
+
+    // The same condition again later is a new episode: told again from notification 1.
+    await endRuns(storage, "billing", "dead", 2, clock.now());
+    await alerts.evaluateOnce();
+    expect(sent.at(-1)?.notification).toMatchObject({ status: "firing", episode: 2, number: 1, count: 2 });
+  });
+
+  it("a condition must stay clear for the recovery threshold; an acknowledged alert is not told again, but its resolution is", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    await endRuns(storage, "crm-sync", "failed", 3, clock.now());
+    const { alerts, sent } = evaluator(
+      storage,
+      clock,
+      { runFailed: { window: "10m" } },
+      { renotifyAfterMs: 5 * minute, recoverAfterMs: 10 * minute },
+    );
+    await alerts.evaluateOnce();
+    const fingerprint = alertFingerprint("run_failed", "integration:crm-sync");
+    expect(await storage.alerts.ackAlert(fingerprint, "api:alice", clock.now())).toMatchObject({
+      ackedBy: "api:alice",
+    });
+
+    clock.advance(6 * minute);
+    await alerts.evaluateOnce();
+    expect(sent).toHaveLength(1);
+
+    // Out of the window at +10 min: clear, but not for long enough yet.
+    clock.advance(5 * minute);
+    await alerts.evaluateOnce();
+    expect(await storage.alerts.getAlert(fingerprint)).toMatchObject({ status: "firing", clearedSince: clock.now() });
+    clock.advance(10 * minute);
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => s.notification.status)).toEqual(["firing", "resolved"]);
+    expect(await storage.alerts.ackAlert(fingerprint, "api:alice", clock.now())).toBeNull();
+  });
+
+  it("a snoozed alert is told again once the snooze is over", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    await endRuns(storage, "billing", "dead", 1, clock.now());
+    const { alerts, sent } = evaluator(storage, clock, { runDead: { window: "1d" } }, { renotifyAfterMs: 10 * minute });
+    await alerts.evaluateOnce();
+    const fingerprint = alertFingerprint("run_dead", "integration:billing");
+    await storage.alerts.snoozeAlert(fingerprint, clock.now() + 60 * minute, "cli:bob");
+    clock.advance(30 * minute);
+    await alerts.evaluateOnce();
+    expect(sent).toHaveLength(1);
+    clock.advance(31 * minute);
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => s.notification.number)).toEqual([1, 2]);
+  });
+
+  it("a crash between sending a notification and saving the alert sends the same notification again", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    await endRuns(storage, "billing", "dead", 1, clock.now());
+    const crashing = new Proxy(storage, {
+      get(target, property) {
+        if (property !== "alerts") return Reflect.get(target, property);
+        return new Proxy(target.alerts, {
+          get(alerts, name) {
+            if (name === "saveAlert") return () => Promise.reject(new Error("the process died here"));
+            const value = Reflect.get(alerts, name);
+            return typeof value === "function" ? value.bind(alerts) : value;
+          },
+        });
+      },
+    });
+    const before = evaluator(crashing, clock, { runDead: {} });
+    await expect(before.alerts.evaluateOnce()).rejects.toThrow("the process died here");
+    await storage.alerts.releaseEvaluation("nobody");
+    clock.advance(2 * 60 * minute);
+    const after = evaluator(storage, clock, { runDead: { window: "1d" } });
+    await after.alerts.evaluateOnce();
+    // The same id: the engine stores it as a duplicate of the first, and no second delivery run starts.
+    expect(after.sent.map((s) => s.notification.id)).toEqual(before.sent.map((s) => s.notification.id));
+  });
+
+  it("one worker evaluates at a time: another skips while the lease is held", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const one = evaluator(storage, clock, { runDead: {} });
+    const other = evaluator(storage, clock, { runDead: {} });
+    expect(await one.alerts.evaluateOnce()).toBe(true);
+    expect(await other.alerts.evaluateOnce()).toBe(false);
+    clock.advance(60_000);
+    expect(await other.alerts.evaluateOnce()).toBe(true);
+  });
+
+  it("error rate over a window, with a minimum count, and consecutive failures", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const now = clock.now();
+    await endRuns(storage, "billing", "succeeded", 6, now - 5 * minute);
+    await endRuns(storage, "billing", "failed", 4, now - 2 * minute);
+    await endRuns(storage, "quiet", "failed", 2, now - 2 * minute);
+    const { alerts, sent } = evaluator(storage, clock, {
+      errorRate: { window: "15m", threshold: 0.3, minRuns: 5 },
+      consecutiveFailures: { count: 4 },
+    });
+    await alerts.evaluateOnce();
+    const told = sent.map((s) => [s.notification.rule, s.notification.subject]).sort();
+    // quiet: 2 runs are below the minimum for a rate, and fewer than 4 in a row.
+    expect(told).toEqual([
+      ["consecutive_failures", "integration:billing"],
+      ["error_rate", "integration:billing"],
+    ]);
+    expect(sent.find((s) => s.notification.rule === "error_rate")?.notification.summary).toBe(
+      "40% of integration billing's runs failed in the last 15 minutes (4 of 10; threshold 30%)",
+    );
+  });
+
+  it("connections: credentials rejected, credentials expiring, a circuit open too long", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const now = clock.now();
+    await storage.connections.saveCredentials({
+      connectionId: "accounting",
+      sealedCredentials: "sealed",
+      expiresAt: now + 2 * 24 * 60 * minute,
+      restoresAccess: true,
+      now,
+    });
+    await storage.connections.saveCredentials({
+      connectionId: "crm",
+      sealedCredentials: "sealed",
+      expiresAt: null,
+      restoresAccess: true,
+      now,
+    });
+    expect(await storage.connections.markAuthFailed("crm", "401 from the CRM", now)).toBe(true);
+    for (let i = 0; i < 3; i++) {
+      await storage.connections.recordCircuitFailure({
+        connectionId: "inventory",
+        threshold: 3,
+        cooldownMs: minute,
+        error: "503 from inventory",
+        now: now - 10 * minute,
+      });
+    }
+    const { alerts, sent } = evaluator(
+      storage,
+      clock,
+      { authFailed: undefined, credentialsExpiring: { within: "3d" }, circuitOpen: { longerThan: "5m" } },
+      { connectionIds: ["accounting", "crm", "inventory"] },
+    );
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.notification.rule, s.notification.subject]).sort()).toEqual([
+      ["auth_failed", "connection:crm"],
+      ["circuit_open", "connection:inventory"],
+      ["credentials_expiring", "connection:accounting"],
+    ]);
+    // Credentials saved again: the auth alert resolves.
+    await storage.connections.saveCredentials({
+      connectionId: "crm",
+      sealedCredentials: "new",
+      expiresAt: null,
+      restoresAccess: true,
+      now,
+    });
+    clock.advance(minute);
+    await alerts.evaluateOnce();
+    expect(sent.filter((s) => s.notification.status === "resolved").map((s) => s.notification.rule)).toEqual([
+      "auth_failed",
+    ]);
+  });
+
+  it("runs waiting on a connection too long, quarantined events, no events from a source in its hours", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock(Date.UTC(2026, 0, 5, 14, 0, 0));
+    const now = clock.now();
+    await storage.acceptEvents([
+      {
+        id: "event-waiting",
+        source: "shop",
+        type: "order.paid",
+        dedupKey: null,
+        payloadJson: "{}",
+        receivedAt: now - 60 * minute,
+        runs: [{ id: "waiting-run", integrationId: "billing", concurrencyKey: null, concurrencyLimit: null }],
+      },
+      {
+        id: "event-bad",
+        source: "stripe",
+        type: "unknown",
+        dedupKey: null,
+        payloadJson: "{}",
+        receivedAt: now - minute,
+        quarantineReason: "the body is not JSON",
+        runs: [],
+      },
+    ]);
+    await storage.claimDueRuns({ leaseToken: lease, limit: 1, now: now - 50 * minute, leaseUntil: now });
+    await storage.applyTransitions([
+      {
+        kind: "waitRun",
+        runId: "waiting-run",
+        leaseToken: lease,
+        connectionId: "accounting",
+        availableAt: now + 60 * minute,
+        reason: "circuit open",
+        now: now - 45 * minute,
+      },
+    ]);
+    const { alerts, sent } = evaluator(storage, clock, {
+      runsWaiting: { longerThan: "30m" },
+      quarantined: { window: "15m" },
+      noEvents: {
+        shop: { period: "30m", between: ["09:00", "21:00"] },
+        night: { period: "1h", between: ["22:00", "06:00"] },
+      },
+    });
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.notification.rule, s.notification.subject]).sort()).toEqual([
+      ["no_events", "source:shop"],
+      ["quarantined", "source:stripe"],
+      ["runs_waiting", "integration:billing/connection:accounting"],
+    ]);
+    expect(sent.find((s) => s.notification.rule === "runs_waiting")?.notification.summary).toBe(
+      "1 run of integration billing has been waiting on connection accounting for more than 30 minutes (the longest for 45 minutes)",
+    );
+  });
+
+  it("an alert channel whose deliveries fail is told through the other channels, not through itself", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const now = clock.now();
+    await storage.acceptEvents([
+      {
+        id: "notification-1.ops",
+        source: "tenon-alerts",
+        type: "tenon-alerts.ops",
+        dedupKey: "n1",
+        payloadJson: "{}",
+        receivedAt: now - minute,
+        runs: [{ id: "delivery-1", integrationId: "tenon-alerts.ops", concurrencyKey: null, concurrencyLimit: null }],
+      },
+    ]);
+    await storage.claimDueRuns({ leaseToken: lease, limit: 1, now: now - minute, leaseUntil: now });
+    await storage.applyTransitions([
+      {
+        kind: "retryRun",
+        runId: "delivery-1",
+        leaseToken: lease,
+        availableAt: now + minute,
+        error: 'step "send": 503 from hooks.example.com',
+        stepFailure: { name: "send", error: "503" },
+        attempt: 1,
+        attemptStartedAt: now - minute,
+        now: now - 30_000,
+      },
+    ]);
+    const { alerts, sent } = evaluator(storage, clock, { channelFailing: undefined }, { channels: ["ops", "oncall"] });
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.channel, s.notification.rule, s.notification.subject])).toEqual([
+      ["oncall", "channel_failing", "channel:ops"],
+    ]);
+  });
+});

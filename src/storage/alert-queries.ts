@@ -233,14 +233,14 @@ export class AlertQueries implements AlertStore {
       .where("integration_id", "=", integrationId)
       .where((eb) =>
         eb.or([
-          // Only a failed attempt makes a run "retrying" (a step's, or the run's).
-          eb("status", "=", "retrying"),
+          // After a failed attempt: retrying, or being tried again right now (its last error is kept until it succeeds).
+          eb.and([eb("status", "in", ["retrying", "running"]), eb("last_error", "is not", null)]),
           eb.and([eb("status", "=", "dead"), eb("finished_at", ">=", since)]),
         ]),
       )
       .groupBy("status")
       .execute();
     const count = (status: string) => Number(rows.find((r) => r.status === status)?.count ?? 0);
-    return { retrying: count("retrying"), dead: count("dead") };
+    return { retrying: count("retrying") + count("running"), dead: count("dead") };
   }
 }

@@ -76,6 +76,9 @@ export interface AlertStore {
   countQuarantinedEvents(since: number): Promise<{ source: string; count: number; lastReceivedAt: number }[]>;
   /** When the newest event of a source was received; null if none is stored. */
   lastEventAt(source: string): Promise<number | null>;
-  /** Runs of an integration that are failing right now (retrying after a failure, or dead since `since`). */
+  /**
+   * Runs of an integration that are failing right now: retrying after a failure (or being tried again), or dead
+   * since `since`.
+   */
   countFailingRuns(integrationId: string, since: number): Promise<{ retrying: number; dead: number }>;
 }

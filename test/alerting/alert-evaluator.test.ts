@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { type AlertRulesConfig, resolveRules } from "../../src/alerting/alert-config.ts";
 import { AlertEvaluator, alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
 import type { AlertNotification } from "../../src/alerting/notification.ts";
-import type { RunStatus, Storage } from "../../src/storage/contract.ts";
+import type { Storage } from "../../src/storage/contract.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
+import { endRuns, lease } from "../support/ended-runs.ts";
 import { silentLogger } from "../support/engine.ts";
 
 const minute = 60_000;
-const lease = "alert-test-lease";
 
 /** Every rule off but those given: each test looks at one rule at a time. */
 function only(rules: AlertRulesConfig): AlertRulesConfig {
@@ -57,45 +57,6 @@ function evaluator(
     },
   });
   return { alerts, sent };
-}
-
-/** Stores `count` runs of `integrationId` that ended with `status` at `at` (through the real transitions). */
-async function endRuns(storage: Storage, integrationId: string, status: RunStatus, count: number, at: number) {
-  const ids = Array.from({ length: count }, (_, i) => `${integrationId}-${status}-${at}-${i}`);
-  await storage.acceptEvents(
-    ids.map((id) => ({
-      id: `event-${id}`,
-      source: "shop",
-      type: "order.paid",
-      dedupKey: null,
-      payloadJson: "{}",
-      receivedAt: at - 1000,
-      runs: [{ id, integrationId, concurrencyKey: null, concurrencyLimit: null }],
-    })),
-  );
-  const claimed = await storage.claimDueRuns({
-    leaseToken: lease,
-    limit: count,
-    now: at - 500,
-    leaseUntil: at + minute,
-  });
-  expect(claimed).toHaveLength(count);
-  const transitions = ids.map((runId) =>
-    status === "succeeded"
-      ? { kind: "completeRun" as const, runId, leaseToken: lease, outputJson: null, now: at }
-      : {
-          kind: "finishRunWithError" as const,
-          runId,
-          leaseToken: lease,
-          status: status as "failed" | "dead",
-          error: 'step "invoice": 500 from accounting',
-          stepFailure: { name: "invoice", error: "500 from accounting" },
-          attempt: 5,
-          attemptStartedAt: at - 100,
-          now: at,
-        },
-  );
-  expect(await storage.applyTransitions(transitions)).toEqual(ids.map(() => true));
 }
 
 describe.each(backends)("alert evaluation ($name)", (backend) => {

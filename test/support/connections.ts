@@ -4,6 +4,7 @@ import type { ConnectionConfig } from "../../src/connections/connection-config.t
 import { Connections } from "../../src/connections/connections.ts";
 import { openVault } from "../../src/connections/vault/open-vault.ts";
 import type { Vault } from "../../src/connections/vault/vault.ts";
+import type { Clock } from "../../src/engine/clock.ts";
 import type { TenonMetrics } from "../../src/observability/metrics.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { silentLogger } from "./engine.ts";
@@ -23,6 +24,7 @@ export function testConnections(
     publicUrl?: string;
     maxInlineWaitMs?: number;
     metrics?: TenonMetrics;
+    clock?: Clock;
   } = {},
 ): Connections {
   return new Connections({
@@ -34,5 +36,6 @@ export function testConnections(
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.maxInlineWaitMs !== undefined ? { maxInlineWaitMs: options.maxInlineWaitMs } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 }

@@ -26,6 +26,8 @@ export interface SandboxContext {
 export interface SandboxListener {
   /** Starts accepting connections on `host` (where the sandbox listens). */
   listen(host: string): Promise<void>;
+  /** Where it listens (`smtp://127.0.0.1:2525`); undefined until it does. */
+  url(): string | undefined;
   /** Stops accepting connections and ends the open ones. */
   close(): Promise<void>;
 }

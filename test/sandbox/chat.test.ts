@@ -102,6 +102,7 @@ describe("chat sandbox (Slack incoming webhooks)", () => {
   it("answers 400 invalid_blocks for an unknown block type or a malformed block", async () => {
     const invalid: unknown[][] = [
       [{ type: "modal_only_thing" }],
+      [{ type: "🔥 not a block" }],
       [{ type: "header", text: { type: "mrkdwn", text: "*bold*" } }],
       [{ type: "header", text: { type: "plain_text", text: "x".repeat(151) } }],
       [{ type: "section" }],
@@ -115,6 +116,8 @@ describe("chat sandbox (Slack incoming webhooks)", () => {
       const reply = await answer(post({ text: "fallback", blocks }));
       expect({ blocks, ...reply }).toMatchObject({ blocks, status: 400, body: "invalid_blocks" });
     }
+    const reason = (await post({ text: "fallback", blocks: [{ type: "section" }] })).headers.get("x-sandbox-reason");
+    expect(reason).toBe("blocks[0]: a section needs text or fields");
     const fifty = Array.from({ length: 50 }, () => ({ type: "divider" }));
     expect((await answer(post({ text: "fallback", blocks: fifty }))).status).toBe(200);
   });

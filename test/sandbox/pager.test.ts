@@ -92,10 +92,17 @@ describe("pager sandbox (PagerDuty Events API v2)", () => {
     expect(pager.incident(reply.body.dedup_key)?.status).toBe("triggered");
   });
 
-  it("keeps every accepted event in its log, as sent", async () => {
+  it("keeps every accepted event in its log, as sent but for the routing key", async () => {
     const resolve = { routing_key: routingKey, event_action: "resolve", dedup_key: "never-triggered" };
     expect((await enqueue(resolve)).status).toBe(202);
-    expect(pager.events().at(-1)).toMatchObject({ eventAction: "resolve", incidentId: null, body: resolve });
+    expect(pager.events().at(-1)).toMatchObject({
+      eventAction: "resolve",
+      incidentId: null,
+      body: { ...resolve, routing_key: "[redacted]" },
+    });
+    const state = await (await fetch(`${sandbox.url}/_sandbox/pager/state`)).text();
+    expect(state).toContain('"eventAction":"resolve"');
+    expect(state).not.toContain(routingKey);
     expect(pager.incident("never-triggered")).toBeUndefined();
   });
 

@@ -84,6 +84,10 @@ export function createChat(context: SandboxContext, options: ChatOptions = {}): 
     return hook;
   };
 
+  const setArchived = (channel: string, archived: boolean): void => {
+    webhook(channel).archived = archived;
+  };
+
   /** Slack's `ts`: seconds and microseconds, strictly increasing so that each names one message. */
   const nextTs = (): string => {
     lastTsMicros = Math.max(context.now() * 1000, lastTsMicros + 1);
@@ -126,9 +130,7 @@ export function createChat(context: SandboxContext, options: ChatOptions = {}): 
     messages: (channel) =>
       channel === undefined ? received : received.filter((message) => message.channel === channelName(channel)),
     webhookUrl: (channel) => `${context.baseUrl()}${webhookPath(webhook(channel))}`,
-    setArchived: (channel, archived) => {
-      webhook(channel).archived = archived;
-    },
+    setArchived,
 
     registerRoutes(app: FastifyInstance) {
       app.setErrorHandler((error: Error & { statusCode?: number }, _request, reply) => answerError(error, reply));
@@ -146,10 +148,12 @@ export function createChat(context: SandboxContext, options: ChatOptions = {}): 
         ["unarchive", false],
       ] as const) {
         app.post(`/channels/:channel/${action}`, async (request, reply) => {
-          const hook = webhooks.get(channelName((request.params as { channel: string }).channel));
-          if (!hook) return reply.code(404).send({ error: "not_found", message: "no webhook for this channel" });
-          hook.archived = archived;
-          return { channel: hook.channel, archived: hook.archived };
+          const channel = channelName((request.params as { channel: string }).channel);
+          if (!webhooks.has(channel)) {
+            return reply.code(404).send({ error: "not_found", message: `no webhook for ${channel}` });
+          }
+          setArchived(channel, archived);
+          return { channel, archived };
         });
       }
     },
@@ -212,11 +216,9 @@ function answerError(error: Error & { statusCode?: number }, reply: SandboxReply
       : error.statusCode === 400
         ? new SlackError(400, "invalid_payload", error.message)
         : new SlackError(500, "internal_error", error.message);
-  return reply
-    .code(known.status)
-    .header("x-sandbox-reason", known.reason)
-    .type("text/plain; charset=utf-8")
-    .send(known.code);
+  // Only printable ASCII may go in a header; a reason quotes what the sender wrote, which may be anything.
+  const reason = known.reason.replace(/[^\x20-\x7e]/g, "?");
+  return reply.code(known.status).header("x-sandbox-reason", reason).type("text/plain; charset=utf-8").send(known.code);
 }
 
 function channelName(name: string): string {

@@ -43,7 +43,7 @@ export interface PagerEvent {
   dedupKey: string;
   /** The incident the event reached; null for an acknowledge or resolve of no open incident (PagerDuty accepts and drops those). */
   incidentId: number | null;
-  /** The event exactly as sent. */
+  /** The event as sent, its `routing_key` redacted. */
   body: Record<string, unknown>;
 }
 
@@ -135,7 +135,8 @@ export function createPager(context: SandboxContext, options: PagerOptions = {})
           eventAction: event.action,
           dedupKey: event.dedupKey,
           incidentId,
-          body: request.body as Record<string, unknown>,
+          // The routing key is the service's secret: the state shows every event without it (the request log keeps it).
+          body: { ...(request.body as Record<string, unknown>), routing_key: "[redacted]" },
         });
         return reply.code(202).send({ status: "success", message: "Event processed", dedup_key: event.dedupKey });
       });

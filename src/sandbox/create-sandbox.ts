@@ -87,6 +87,7 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   for (const [name, create] of Object.entries(options.systems)) {
     if (!namePattern.test(name)) throw new Error(`sandbox system name "${name}" must be a-z, 0-9 and "-"`);
     const webhooks = new WebhookSender({ url: options.webhookUrls?.[name], timeScale: options.webhookTimeScale, now });
+    const traffic = { faults: noFaults(), requests: new RequestLog(), injected: noneInjected() };
     const context: SandboxContext = {
       now,
       webhooks,
@@ -94,10 +95,13 @@ export function createSandbox(options: SandboxOptions): Sandbox {
         if (listeningUrl === undefined) throw new Error("the sandbox is not listening yet");
         return `${listeningUrl}/${name}`;
       },
+      // Read through `running`: setFaults replaces the entry's faults, and the entry is made below.
+      decideFault: (decide = {}) => decideAndCount(get(name), now(), random, decide.outageOnly ?? false),
+      captureRequest: (request) => get(name).requests.record(request),
     };
     const system = create(context);
     if (system.webhookRetries) webhooks.retries = system.webhookRetries;
-    running.set(name, { system, webhooks, faults: noFaults(), requests: new RequestLog(), injected: noneInjected() });
+    running.set(name, { system, webhooks, ...traffic });
   }
 
   const get = (name: string): RunningSystem => {
@@ -206,15 +210,20 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     requests: (name) => get(name).requests.all(),
     injectedFaults: (name) => get(name).injected,
     async listen(listen = {}) {
-      const address = await app.listen({ host: listen.host ?? "127.0.0.1", port: listen.port ?? 0 });
+      const host = listen.host ?? "127.0.0.1";
+      const address = await app.listen({ host, port: listen.port ?? 0 });
       // A wildcard IPv6 listen address is no place to send requests; its loopback on the same port is.
       listeningUrl = address.replace("://[::]:", "://[::1]:");
+      for (const entry of running.values()) {
+        for (const listener of entry.system.listeners ?? []) await listener.listen(host);
+      }
       return listeningUrl;
     },
     async close() {
       await Promise.all(
         [...running.values()].map(async (entry) => {
           await entry.webhooks.close();
+          await Promise.all((entry.system.listeners ?? []).map((listener) => listener.close()));
           await entry.system.close?.();
         }),
       );
@@ -254,6 +263,14 @@ function installParsers(app: FastifyInstance): void {
   app.decorateRequest("sandboxFault", undefined);
 }
 
+/** The fault for one request, counted in the system's `injectedFaults` when there is one. */
+function decideAndCount(entry: RunningSystem, now: number, random: () => number, outageOnly: boolean): FaultDecision {
+  const decided = decideFault(entry.faults, now, random);
+  const decision = outageOnly && decided.kind !== "outage" ? ({ kind: "none" } as const) : decided;
+  if (decision.kind !== "none") entry.injected[decision.kind] += 1;
+  return decision;
+}
+
 /**
  * Faults wrap a system's routes: latency and the decision on arrival (an outage, a 429, a 5xx before the
  * handler runs), and on the way out a 5xx that replaces a processed request's answer or a schema change.
@@ -269,10 +286,8 @@ function installFaults(
     requests.capture(request, now());
     if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
     const outageOnly = (request.routeOptions.config as { sandboxFaults?: string }).sandboxFaults === "outage-only";
-    const decided = decideFault(faults, now(), random);
-    const decision = outageOnly && decided.kind !== "outage" ? ({ kind: "none" } as const) : decided;
+    const decision = decideAndCount(entry(), now(), random, outageOnly);
     request.sandboxFault = decision;
-    if (decision.kind !== "none") entry().injected[decision.kind] += 1;
     if (decision.kind === "outage") {
       return reply
         .code(503)

@@ -28,7 +28,7 @@ export class RequestLog {
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
     }
-    this.#entries.push({
+    this.record({
       at,
       method: request.method,
       path,
@@ -36,6 +36,11 @@ export class RequestLog {
       headers,
       body: request.rawBody,
     });
+  }
+
+  /** Keeps a request that did not come through the sandbox's HTTP routes (an SMTP message). */
+  record(request: CapturedRequest): void {
+    this.#entries.push(request);
     if (this.#entries.length > kept * 1.5) this.#entries = this.#entries.slice(-kept);
   }
 

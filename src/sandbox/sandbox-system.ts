@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FaultDecision } from "./faults.ts";
+import type { CapturedRequest } from "./request-log.ts";
 import type { WebhookRetrySchedule } from "./webhook-retry-schedules.ts";
 import type { WebhookSender } from "./webhook-sender.ts";
 
@@ -10,6 +12,24 @@ export interface SandboxContext {
   baseUrl(): string;
   /** Delivers the system's outbound webhooks to its configured target, with retries. */
   readonly webhooks: WebhookSender;
+  /**
+   * The faults in force, decided for one request that reaches the system through a listener of its own
+   * (the mail system's SMTP port), which the sandbox's HTTP hooks never see; counted in the state's
+   * `injectedFaults` like theirs. `outageOnly` asks only whether an outage is on (a connection opening).
+   */
+  decideFault(options?: { outageOnly?: boolean }): FaultDecision;
+  /** Keeps a request that came through a listener of the system's own, for `GET /_sandbox/<name>/requests`. */
+  captureRequest(request: CapturedRequest): void;
+}
+
+/** A server a system runs beside the sandbox's HTTP port (the mail system's SMTP server). */
+export interface SandboxListener {
+  /** Starts accepting connections on `host` (where the sandbox listens). */
+  listen(host: string): Promise<void>;
+  /** Where it listens (`smtp://127.0.0.1:2525`); undefined until it does. */
+  url(): string | undefined;
+  /** Stops accepting connections and ends the open ones. */
+  close(): Promise<void>;
 }
 
 /**
@@ -22,6 +42,8 @@ export interface SandboxSystem {
   readonly name: string;
   /** How its provider retries a webhook that failed; default the Standard Webhooks (Svix) schedule. */
   readonly webhookRetries?: WebhookRetrySchedule;
+  /** Servers of its own, started when the sandbox listens and closed with it. */
+  readonly listeners?: readonly SandboxListener[];
   /** The API routes, registered in a scope prefixed with `/<name>`. */
   registerRoutes(app: FastifyInstance): void;
   /** Extra control routes, registered in a scope prefixed with `/_sandbox/<name>` (e.g. `POST /orders` to simulate a checkout). */

@@ -3,9 +3,12 @@ import type { Faults, FaultsInput } from "../sandbox/faults.ts";
 import type { CapturedRequest } from "../sandbox/request-log.ts";
 import type { SandboxSystem } from "../sandbox/sandbox-system.ts";
 import type { AccountingSystem } from "../sandbox/systems/accounting.ts";
+import type { ChatSystem } from "../sandbox/systems/chat.ts";
 import type { CrmSystem } from "../sandbox/systems/crm.ts";
 import type { EmailSystem } from "../sandbox/systems/email.ts";
 import type { Inventory } from "../sandbox/systems/inventory.ts";
+import type { MailSystem } from "../sandbox/systems/mail.ts";
+import type { PagerSystem } from "../sandbox/systems/pager.ts";
 import type { Payments } from "../sandbox/systems/payments.ts";
 import type { SchedulingSystem } from "../sandbox/systems/scheduling.ts";
 import type { SmsSystem } from "../sandbox/systems/sms.ts";
@@ -22,6 +25,9 @@ interface BuiltInSystems {
   email: EmailSystem;
   sms: SmsSystem;
   scheduling: SchedulingSystem;
+  chat: ChatSystem;
+  pager: PagerSystem;
+  mail: MailSystem;
 }
 
 export type SandboxSystemName = keyof BuiltInSystems;
@@ -35,6 +41,9 @@ export const sandboxSystemNames: readonly SandboxSystemName[] = [
   "email",
   "sms",
   "scheduling",
+  "chat",
+  "pager",
+  "mail",
 ];
 
 /**
@@ -96,6 +105,9 @@ export function testSandbox(sandbox: Sandbox, environment: Record<string, string
     email: system("email"),
     sms: system("sms"),
     scheduling: system("scheduling"),
+    chat: system("chat"),
+    pager: system("pager"),
+    mail: system("mail"),
     url: sandbox.url,
     environment: { ...environment },
     setFaults: (name, faults) => sandbox.setFaults(name, faults),

@@ -7,6 +7,20 @@ import { parseEnv } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../support/wait.ts";
 
+const allSystems = [
+  "accounting",
+  "chat",
+  "crm",
+  "email",
+  "inventory",
+  "mail",
+  "pager",
+  "payments",
+  "scheduling",
+  "sms",
+  "store",
+].sort();
+
 const bin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 let directory: string | undefined;
 afterEach(() => {
@@ -27,20 +41,23 @@ describe("tenon sandbox", () => {
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
       const url = await waitFor("the sandbox's address", () => /export TENON_SANDBOX_URL=(\S+)/.exec(output)?.[1]);
-      await waitFor("every variable", () => output.includes("SCHEDULING_WEBHOOK_SECRET="));
+      await waitFor("every variable", () => output.includes("MAIL_PASSWORD="));
       for (const variable of [
         "STORE_TOKEN",
         "CRM_CLIENT_SECRET",
         "CRM_REFRESH_TOKEN",
         "ACCOUNTING_REALM_ID",
         "SMS_USERNAME",
+        "CHAT_OPS_WEBHOOK_PATH",
+        "PAGER_ROUTING_KEY",
+        "MAIL_SMTP_HOST",
+        "MAIL_SMTP_PORT",
+        "MAIL_PASSWORD",
       ]) {
         expect(output).toMatch(new RegExp(`export ${variable}=\\S+`));
       }
       const systems = (await (await fetch(`${url}/_sandbox`)).json()) as { systems: Record<string, string> };
-      expect(Object.keys(systems.systems).sort()).toEqual(
-        ["accounting", "crm", "email", "inventory", "payments", "scheduling", "sms", "store"].sort(),
-      );
+      expect(Object.keys(systems.systems).sort()).toEqual(allSystems);
       const faults = await fetch(`${url}/_sandbox/email/faults`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -83,7 +100,7 @@ describe("tenon sandbox", () => {
         url: string;
         webhookTimeScale: number;
         envFile: string;
-        systems: Record<string, { baseUrl: string; stateUrl: string }>;
+        systems: Record<string, { baseUrl: string; stateUrl: string; listenerUrls: string[] }>;
         environment: Record<string, string>;
       };
       expect(printed).toMatchObject({
@@ -91,10 +108,10 @@ describe("tenon sandbox", () => {
         webhookTimeScale: 3600,
         envFile,
       });
-      expect(Object.keys(printed.systems).sort()).toEqual(
-        ["accounting", "crm", "email", "inventory", "payments", "scheduling", "sms", "store"].sort(),
-      );
+      expect(Object.keys(printed.systems).sort()).toEqual(allSystems);
       expect(printed.systems.store?.baseUrl).toBe(`${printed.url}/store`);
+      expect(printed.systems.store?.listenerUrls).toEqual([]);
+      expect(printed.systems.mail?.listenerUrls).toEqual([`smtp://127.0.0.1:${printed.environment.MAIL_SMTP_PORT}`]);
       const state = (await (await fetch(printed.systems.payments?.stateUrl ?? "")).json()) as {
         webhooks: { retries: { timeScale: number } };
       };

@@ -61,6 +61,8 @@ function systemsOf(sandbox: Sandbox, names: string[]) {
       stateUrl: `${control}/state`,
       faultsUrl: `${control}/faults`,
       webhookUrl: sandbox.webhooks(name).url ?? null,
+      /** Servers of the system's own beside the HTTP API (the mail system's SMTP). */
+      listenerUrls: (sandbox.system(name).listeners ?? []).flatMap((listener) => listener.url() ?? []),
     };
     return [name, system] as const;
   });
@@ -76,7 +78,8 @@ function banner(
   return [
     `Tenon sandbox at ${url} (Ctrl-C to stop). Credentials are new each start.`,
     ...Object.entries(systems).map(
-      ([name, system]) => `  ${name.padEnd(11)} ${system.baseUrl}   state: ${system.stateUrl}`,
+      ([name, system]) =>
+        `  ${name.padEnd(11)} ${[system.baseUrl, ...system.listenerUrls].join("  ")}   state: ${system.stateUrl}`,
     ),
     "",
     "Faults: POST /_sandbox/<system>/faults with any of",

@@ -1,8 +1,11 @@
 import type { SandboxSystemFactory } from "../create-sandbox.ts";
 import { createAccounting } from "./accounting.ts";
+import { createChat } from "./chat.ts";
 import { createCrm } from "./crm.ts";
 import { createEmail } from "./email.ts";
 import { createInventory } from "./inventory.ts";
+import { createMail } from "./mail.ts";
+import { createPager } from "./pager.ts";
 import { createPayments } from "./payments.ts";
 import { createScheduling } from "./scheduling.ts";
 import { createSms } from "./sms.ts";
@@ -18,4 +21,7 @@ export const builtInSystems: Record<string, SandboxSystemFactory> = {
   email: (context) => createEmail(context),
   sms: (context) => createSms(context),
   scheduling: (context) => createScheduling(context),
+  chat: (context) => createChat(context),
+  pager: (context) => createPager(context),
+  mail: (context) => createMail(context),
 };

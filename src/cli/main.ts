@@ -118,6 +118,40 @@ tokens
     await revokeTokenCommand(name);
   });
 
+const alerts = program
+  .command("alerts")
+  .description("alerts raised by the rules in tenon.config.ts (alerts): list, acknowledge, snooze");
+
+alerts
+  .command("list", { isDefault: true })
+  .description("alerts, newest first (firing ones unless --status or --all)")
+  .option("--status <status>", "firing or resolved")
+  .option("--all", "firing and resolved")
+  .option("--json", "as JSON, the same shape as GET /api/alerts")
+  .action(async (options: { status?: string; all?: boolean; json?: boolean }) => {
+    const { listAlertsCommand } = await import("./commands/alerts.ts");
+    await listAlertsCommand(options);
+  });
+
+alerts
+  .command("ack")
+  .description("acknowledge a firing alert: no more notifications until it resolves")
+  .argument("<fingerprint>", "the alert's fingerprint (see `tenon alerts`)")
+  .action(async (fingerprint: string) => {
+    const { ackAlertCommand } = await import("./commands/alerts.ts");
+    await ackAlertCommand(fingerprint);
+  });
+
+alerts
+  .command("snooze")
+  .description("no notification for a firing alert for a while (e.g. 2h)")
+  .argument("<fingerprint>", "the alert's fingerprint (see `tenon alerts`)")
+  .argument("<duration>", "how long: 30m, 2h, 1d (at most 30d)")
+  .action(async (fingerprint: string, duration: string) => {
+    const { snoozeAlertCommand } = await import("./commands/alerts.ts");
+    await snoozeAlertCommand(fingerprint, duration);
+  });
+
 const connections = program
   .command("connections")
   .description("the external systems runs call: their state, credentials and authorisation");

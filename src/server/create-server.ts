@@ -7,6 +7,7 @@ import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
 import type { Integration } from "../sdk/define-integration.ts";
+import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
@@ -191,6 +192,7 @@ export function createServer(options: ServerOptions): TenonServer {
 
   registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
+  registerAlertRoutes(app, options.engine.storage.alerts);
 
   return {
     app,

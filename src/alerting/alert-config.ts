@@ -45,6 +45,8 @@ export interface AlertRulesConfig {
    * `{ orders: { period: "2h", between: ["09:00", "21:00"] } }`.
    */
   noEvents?: Record<string, { period: Duration; between?: [string, string] }>;
+  /** A poll source failed this many times in a row, or is late by more than `lateBy` (no worker polled it). */
+  pollFailing?: false | { failures?: number; lateBy?: Duration };
   /** An alert channel's deliveries are failing (retrying or dead): told through the other channels. */
   channelFailing?: false;
 }
@@ -75,6 +77,7 @@ export interface ResolvedRules {
   runsPaused: false | { longerThanMs: number };
   quarantined: false | { windowMs: number };
   noEvents: { source: string; periodMs: number; between: [number, number] | null }[];
+  pollFailing: false | { failures: number; lateByMs: number };
   channelFailing: boolean;
 }
 
@@ -112,6 +115,10 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
       periodMs: durationToMs(rule.period),
       between: rule.between ? [minuteOfDay(rule.between[0]), minuteOfDay(rule.between[1])] : null,
     })),
+    pollFailing:
+      rules.pollFailing === false
+        ? false
+        : { failures: rules.pollFailing?.failures ?? 3, lateByMs: ms(rules.pollFailing?.lateBy, 10 * minute) },
     channelFailing: rules.channelFailing !== false,
   };
 }
@@ -140,6 +147,7 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "runsPaused",
   "quarantined",
   "noEvents",
+  "pollFailing",
   "channelFailing",
 ];
 

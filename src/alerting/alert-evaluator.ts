@@ -19,6 +19,7 @@ export interface AlertEvaluatorOptions {
   /** Absolute links in notifications start with this (TENON_PUBLIC_URL); relative without it. */
   publicUrl: string | undefined;
   connectionIds: readonly string[];
+  pollIds: readonly string[];
   /** Channel name → the integration that delivers its notifications. */
   channelIntegrations: ReadonlyMap<string, string>;
   /**

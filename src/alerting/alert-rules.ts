@@ -22,6 +22,8 @@ export interface RuleInputs {
   now: number;
   /** The connections the config declares (their circuits are read). */
   connectionIds: readonly string[];
+  /** The poll sources the config declares. */
+  pollIds: readonly string[];
   /** The integration that delivers each channel's alerts, by channel name. */
   channelIntegrations: ReadonlyMap<string, string>;
 }
@@ -33,6 +35,7 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
     connectionConditions(inputs),
     heldRunConditions(inputs),
     eventConditions(inputs),
+    pollConditions(inputs),
     channelConditions(inputs),
   ]);
   return groups.flat();
@@ -235,6 +238,33 @@ async function eventConditions({ storage, rules, now }: RuleInputs): Promise<Con
       count: 1,
       link: `/api/events?source=${encodeURIComponent(rule.source)}`,
     });
+  }
+  return conditions;
+}
+
+async function pollConditions({ storage, rules, now, pollIds }: RuleInputs): Promise<Condition[]> {
+  if (rules.pollFailing === false) return [];
+  const { failures, lateByMs } = rules.pollFailing;
+  const conditions: Condition[] = [];
+  for (const pollId of pollIds) {
+    const state = await storage.getPollState(pollId);
+    if (!state) continue;
+    const base = { rule: "poll_failing", subject: `poll:${pollId}`, labels: { poll: pollId }, link: "/api/health" };
+    if (state.consecutiveFailures >= failures) {
+      conditions.push({
+        ...base,
+        severity: "critical",
+        summary: `poll ${pollId} failed ${state.consecutiveFailures} times in a row: ${state.lastError ?? "no error recorded"}`,
+        count: state.consecutiveFailures,
+      });
+    } else if (now - state.nextPollAt > lateByMs) {
+      conditions.push({
+        ...base,
+        severity: "warning",
+        summary: `poll ${pollId} is ${minutes(now - state.nextPollAt)} late: no worker has polled it since it was due`,
+        count: 1,
+      });
+    }
   }
   return conditions;
 }

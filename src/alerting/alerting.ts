@@ -41,8 +41,9 @@ export function createAlerting(options: {
   clock: Clock;
   logger: Logger;
   publicUrl: string | undefined;
-  /** The connections the config declares (the circuit rule reads them). */
+  /** The connections and poll sources the config declares (the circuit and poll rules read them). */
   connectionIds: readonly string[];
+  pollIds: readonly string[];
   /** Stores an event durably (the engine's send); a second one with the same id is a duplicate. */
   send: (event: { type: string; source: string; id: string; payload: AlertNotification }) => Promise<unknown>;
 }): Alerting {
@@ -78,6 +79,7 @@ export function createAlerting(options: {
     recoverAfterMs: durationToMs(config.recoverAfter ?? 0),
     publicUrl,
     connectionIds: options.connectionIds,
+    pollIds: options.pollIds,
     channelIntegrations,
     deliver: async (channel, notification) => {
       await options.send({

@@ -56,6 +56,7 @@ export async function startTenonServices(options: {
         logger,
         publicUrl: settings.publicUrl,
         connectionIds: Object.keys(config.connections ?? {}),
+        pollIds: polls.map((poll) => poll.id),
         send: (event) => {
           if (!sendEvent) throw new Error("alert notifications are sent only once the engine has started");
           return sendEvent(event);

@@ -71,6 +71,7 @@ describe.each(backends)("alert channels at the sandbox's receivers ($name)", (ba
       logger: silentLogger,
       publicUrl: "https://tenon.example.com",
       connectionIds: [],
+      pollIds: [],
       send: (event) => (engine as Engine).send(event),
     });
     connections = testConnections(storage, alerting.connections, { clock });

@@ -96,6 +96,7 @@ describe.each(backends)("alert delivery ($name)", (backend) => {
       logger: silentLogger,
       publicUrl: "https://tenon.example.com",
       connectionIds: [],
+      pollIds: [],
       send: (event) => (engine as Engine).send(event),
     });
     connections = testConnections(storage, alerting.connections, { clock });

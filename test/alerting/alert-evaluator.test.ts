@@ -23,6 +23,7 @@ function only(rules: AlertRulesConfig): AlertRulesConfig {
     runsWaiting: false,
     runsPaused: false,
     quarantined: false,
+    pollFailing: false,
     channelFailing: false,
     ...rules,
   };
@@ -37,7 +38,13 @@ function evaluator(
   storage: Storage,
   clock: ManualClock,
   rules: AlertRulesConfig,
-  options: { renotifyAfterMs?: number; recoverAfterMs?: number; channels?: string[]; connectionIds?: string[] } = {},
+  options: {
+    renotifyAfterMs?: number;
+    recoverAfterMs?: number;
+    channels?: string[];
+    connectionIds?: string[];
+    pollIds?: string[];
+  } = {},
 ) {
   const sent: Sent[] = [];
   const channels = options.channels ?? ["ops"];
@@ -51,6 +58,7 @@ function evaluator(
     recoverAfterMs: options.recoverAfterMs ?? 0,
     publicUrl: "https://tenon.example.com",
     connectionIds: options.connectionIds ?? [],
+    pollIds: options.pollIds ?? [],
     channelIntegrations: new Map(channels.map((c) => [c, `tenon-alerts.${c}`])),
     deliver: async (channel, notification) => {
       sent.push({ channel, notification });
@@ -345,6 +353,53 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
     expect(sent.find((s) => s.notification.rule === "runs_waiting")?.notification.summary).toBe(
       "1 run of integration billing has been waiting on connection accounting for more than 30 minutes (the longest for 45 minutes)",
     );
+  });
+
+  it("a poll source failing several times in a row, and one no worker has polled since it was due", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const now = clock.now();
+    for (let i = 0; i < 3; i++) {
+      const claim = await storage.claimPoll({
+        pollId: "inventory",
+        owner: "w1",
+        now: now - 3 * minute + i,
+        leaseUntil: now,
+      });
+      expect(claim).not.toBeNull();
+      await storage.failPoll({
+        pollId: "inventory",
+        owner: "w1",
+        now: now - 3 * minute + i,
+        error: "502 from inventory",
+        nextPollAt: now - 3 * minute,
+      });
+    }
+    expect(
+      await storage.claimPoll({ pollId: "orders", owner: "w1", now: now - 60 * minute, leaseUntil: now - 59 * minute }),
+    ).not.toBeNull();
+    await storage.commitPoll({
+      pollId: "orders",
+      owner: "w1",
+      now: now - 60 * minute,
+      cursor: "c1",
+      events: [],
+      nextPollAt: now - 30 * minute,
+      keepLease: false,
+      leaseUntil: now - 59 * minute,
+    });
+    const { alerts, sent } = evaluator(
+      storage,
+      clock,
+      { pollFailing: { failures: 3, lateBy: "10m" } },
+      { pollIds: ["inventory", "orders"] },
+    );
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => [s.notification.subject, s.notification.summary]).sort()).toEqual([
+      ["poll:inventory", "poll inventory failed 3 times in a row: 502 from inventory"],
+      ["poll:orders", "poll orders is 30 minutes late: no worker has polled it since it was due"],
+    ]);
   });
 
   it("an alert channel whose deliveries fail is told through the other channels, not through itself", async () => {

@@ -30,6 +30,7 @@ describe.each(backends)("tenon alerts ($name)", (backend: Backend) => {
       recoverAfterMs: 0,
       publicUrl: undefined,
       connectionIds: [],
+      pollIds: [],
       channelIntegrations: new Map([["ops", "tenon-alerts.ops"]]),
       deliver: async () => {},
     }).evaluateOnce();

@@ -35,6 +35,7 @@ describe.each(backends)("the alerts API on $name", (backend) => {
       recoverAfterMs: 0,
       publicUrl: undefined,
       connectionIds: [],
+      pollIds: [],
       channelIntegrations: new Map([["ops", "tenon-alerts.ops"]]),
       deliver: async () => {},
     });

@@ -12,6 +12,7 @@ import { entityTagsSchema } from "./010-entity-tags.ts";
 import { operatorAccessSchema } from "./011-operator-access.ts";
 import { retentionSchema } from "./012-retention.ts";
 import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
+import { driftSchema } from "./015-drift.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -27,6 +28,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["011-operator-access", operatorAccessSchema],
   ["012-retention", retentionSchema],
   ["013-lean-run-indexes", leanRunIndexesSchema],
+  ["015-drift", driftSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

@@ -29,6 +29,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
+import type { DriftStore } from "../drift-store.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
@@ -48,6 +49,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { PostgresTags } from "./postgres-tags.ts";
@@ -103,6 +105,7 @@ export class PostgresStorage implements Storage {
   readonly #connections: PostgresConnections;
   readonly #tags: PostgresTags;
   readonly #retention: PostgresRetention;
+  readonly #drift: PostgresDrift;
   readonly operatorAccess: PostgresOperatorAccess;
   #listenClient: pg.Client | undefined;
   #closed = false;
@@ -127,6 +130,11 @@ export class PostgresStorage implements Storage {
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
     this.operatorAccess = new PostgresOperatorAccess(this.#pool);
+    this.#drift = new PostgresDrift(this.#pool);
+  }
+
+  get drift(): DriftStore {
+    return this.#drift;
   }
 
   get connections(): ConnectionStore {

@@ -23,6 +23,9 @@ export interface DriftLearnerOptions {
   limits?: Partial<ShapeLimits>;
 }
 
+/** Sees a stored webhook event's payload, on the request's path: it must only take a reference and return. */
+export type EventObserver = (source: string, eventType: string, payload: unknown) => void;
+
 interface ShapeState {
   key: DriftShapeKey;
   id: string;
@@ -89,12 +92,12 @@ export class DriftLearner {
   }
 
   /**
-   * A connection's answer (a `ResponseObserver`). Without the caller's route template, the URL's path is made
+   * A connection's answer (a `ResponseObserver`). Without the caller's route template, the path it gave is made
    * into one. Only JSON objects and arrays are learned.
    */
-  readonly observeResponse: ResponseObserver = (connectionId, method, urlTemplate, url, status, body) => {
+  readonly observeResponse: ResponseObserver = (connectionId, method, urlTemplate, path, status, body) => {
     if (body === null || typeof body !== "object") return;
-    const routeTemplate = urlTemplate ?? routeTemplateOf(url.pathname);
+    const routeTemplate = urlTemplate ?? routeTemplateOf(path);
     const keyId = `c\u0000${connectionId}\u0000${method}\u0000${routeTemplate}\u0000${status}`;
     if (!this.#admit(keyId)) return;
     const key: DriftShapeKey = {
@@ -110,12 +113,13 @@ export class DriftLearner {
     this.#enqueue(key, keyId, body);
   };
 
-  observeEvent(source: string, eventType: string, payload: unknown): void {
+  /** A webhook event's payload (an `EventObserver`). */
+  readonly observeEvent: EventObserver = (source, eventType, payload) => {
     if (payload === null || typeof payload !== "object") return;
     const keyId = webhookKeyId(source, eventType);
     if (!this.#admit(keyId)) return;
     this.#enqueue(webhookKey(source, eventType), keyId, payload);
-  }
+  };
 
   /** Learns what is queued now, then writes the shapes that changed and the incidents found. */
   persist(): Promise<void> {

@@ -5,9 +5,11 @@ import { jsonTypes, parentPath } from "./json-shape.ts";
 export interface ShapeThresholds {
   /** Bodies learned before the shape is a baseline and changes count as drift. */
   minSamples: number;
-  /** Bodies in the recent window that removal and presence are judged on; it starts again when full. */
+  /** Bodies in the recent window that presence is judged on; it starts again when full. */
   windowSize: number;
-  /** Bodies the window needs before a field missing from all of them is "removed". */
+  /** Bodies the window needs before its presence is compared with the baseline's. */
+  presenceWindow: number;
+  /** Bodies in a row without an expected field that make it "removed". */
   minWindow: number;
   /** Distinct field paths a shape keeps: its stored size is bounded however varied the bodies. */
   maxPaths: number;
@@ -20,6 +22,7 @@ export interface ShapeThresholds {
 export const defaultShapeThresholds: ShapeThresholds = {
   minSamples: 20,
   windowSize: 100,
+  presenceWindow: 50,
   minWindow: 10,
   maxPaths: 500,
   expectedPresence: 0.95,
@@ -45,15 +48,17 @@ function addBody(summary: ShapeSummary, body: Map<string, number>, maxPaths: num
 
 /**
  * What Tenon knows of one shape key's bodies: a baseline learned from the first `minSamples` bodies, and the
- * recent window compared with it. Changes a single body shows (a new field, a new type, a null) are reported
- * by that body; a field that went missing is judged on the window, so that one body without an optional field
- * is not drift.
+ * recent bodies compared with it. Changes a single body shows (a new field, a new type, a null) are reported by
+ * that body; a field that goes missing is judged on several: "removed" once `minWindow` bodies in a row came
+ * without it, "presence_dropped" when the recent window has it much less often than the baseline did.
  */
 export class LearnedShape {
   readonly #thresholds: ShapeThresholds;
   #baseline: ShapeSummary | null;
   #learning = emptySummary();
   #window = emptySummary();
+  /** Per expected field: how many bodies in a row have come without it. */
+  readonly #missingInARow = new Map<string, number>();
 
   constructor(baseline: ShapeSummary | null, thresholds: ShapeThresholds) {
     this.#baseline = baseline;
@@ -77,7 +82,7 @@ export class LearnedShape {
     }
     if (this.#window.samples >= this.#thresholds.windowSize) this.#window = emptySummary();
     addBody(this.#window, body, this.#thresholds.maxPaths);
-    return [...this.#changesIn(body, baseline), ...this.#changesInWindow(baseline)];
+    return [...this.#changesIn(body, baseline), ...this.#missingFields(body, baseline)];
   }
 
   #changesIn(body: Map<string, number>, baseline: ShapeSummary): FieldChange[] {
@@ -100,23 +105,29 @@ export class LearnedShape {
     return changes;
   }
 
-  #changesInWindow(baseline: ShapeSummary): FieldChange[] {
+  #missingFields(body: Map<string, number>, baseline: ShapeSummary): FieldChange[] {
+    const { minWindow, presenceWindow, expectedPresence, presenceDrop } = this.#thresholds;
     const window = this.#window;
-    const { minWindow, expectedPresence, presenceDrop } = this.#thresholds;
-    if (window.samples < minWindow) return [];
-    const changes: FieldChange[] = [];
-    const gone = (path: string) => {
+    const expected = (path: string) => {
       const known = baseline.paths[path];
-      return known !== undefined && known[1] / baseline.samples >= expectedPresence && !window.paths[path];
+      return known !== undefined && known[1] / baseline.samples >= expectedPresence;
     };
+    const removed = (path: string) => expected(path) && (this.#missingInARow.get(path) ?? 0) >= minWindow;
+    for (const path of Object.keys(baseline.paths)) {
+      if (!expected(path)) continue;
+      this.#missingInARow.set(path, body.has(path) ? 0 : (this.#missingInARow.get(path) ?? 0) + 1);
+    }
+    const changes: FieldChange[] = [];
     for (const [path, [, present]] of Object.entries(baseline.paths)) {
-      const was = present / baseline.samples;
-      if (was < expectedPresence) continue;
-      const now = (window.paths[path]?.[1] ?? 0) / window.samples;
-      if (now === 0) {
+      if (!expected(path)) continue;
+      if (removed(path)) {
         // Only the outermost missing field: the fields of a missing object are missing with it.
-        if (!gone(parentPath(path))) changes.push({ fieldPath: path, change: "removed", exampleFromBody: false });
-      } else if (was - now > presenceDrop) {
+        if (!removed(parentPath(path))) changes.push({ fieldPath: path, change: "removed", exampleFromBody: false });
+        continue;
+      }
+      if (window.samples < presenceWindow) continue;
+      const now = (window.paths[path]?.[1] ?? 0) / window.samples;
+      if (present / baseline.samples - now > presenceDrop) {
         changes.push({ fieldPath: path, change: "presence_dropped", exampleFromBody: false });
       }
     }

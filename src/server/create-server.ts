@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { EnvApiToken } from "../config/settings.ts";
 import type { Connections } from "../connections/connections.ts";
+import type { EventObserver } from "../drift/drift-learner.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
@@ -52,6 +53,8 @@ export interface ServerOptions {
    * served on a port of its own or metrics are off. Default: served, no token, if the engine's metrics are on.
    */
   metricsRoute?: { token: string | undefined } | false;
+  /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
+  observeEvent?: EventObserver;
   now?: () => number;
 }
 
@@ -171,6 +174,7 @@ export function createServer(options: ServerOptions): TenonServer {
     bodyLimit,
     publicUrl,
     now,
+    ...(options.observeEvent ? { observeEvent: options.observeEvent } : {}),
   });
   registerEventsRoute(app, {
     engine: options.engine,

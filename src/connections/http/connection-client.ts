@@ -59,7 +59,8 @@ export type ResponseObserver = (
   connectionId: string,
   method: string,
   urlTemplate: string | undefined,
-  url: URL,
+  /** As the caller gave it (`/invoice`, `orders/1001.json`, a next page's full URL). */
+  path: string,
   status: number,
   body: unknown,
 ) => void;
@@ -145,7 +146,7 @@ export class ConnectionClient {
         deps.connectionId,
         prepared.method,
         options.urlTemplate,
-        prepared.url,
+        options.path,
         response.status,
         response.body,
       );

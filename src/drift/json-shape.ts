@@ -57,6 +57,8 @@ export function bodyShape(body: unknown, limits: ShapeLimits = defaultShapeLimit
     if (value === null || typeof value !== "object") return;
     for (const key in value) {
       const inner = (value as Record<string, unknown>)[key];
+      // Not JSON: a body built in code rather than parsed may hold it, and it means "no such field".
+      if (inner === undefined) continue;
       const fieldPath = path === "" ? key : `${path}.${key}`;
       if (!add(fieldPath, inner)) return;
       visit(inner, fieldPath, depth + 1);

@@ -11,6 +11,7 @@ import type { Integration } from "../sdk/define-integration.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
+import { registerDriftRoutes } from "./drift-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthApiRoute } from "./health-api-route.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
@@ -195,6 +196,7 @@ export function createServer(options: ServerOptions): TenonServer {
 
   registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
+  registerDriftRoutes(app, { store: options.engine.storage.drift, now });
 
   return {
     app,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { parseEventPayload } from "../../src/connectors/define-connector.ts";
+import { checkAnswer, parseEventPayload } from "../../src/connectors/define-connector.ts";
 import { DriftLearner } from "../../src/drift/drift-learner.ts";
 import { runInRun } from "../../src/engine/run-scope.ts";
 import { driftCursorOf } from "../../src/storage/drift-store.ts";
@@ -8,6 +8,7 @@ import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { databaseContents } from "../support/database-contents.ts";
 import { silentLogger } from "../support/engine.ts";
+import { waitFor } from "../support/wait.ts";
 
 const secret = "sk_live_51Hx9QeLsecretVALUE0123456789";
 
@@ -122,6 +123,34 @@ describe.each(backends)("the drift learner ($name)", (backend) => {
     expect(await t.storage.drift.listIncidents()).toMatchObject([
       { fieldPath: "extra", change: "added", seenCount: 1 },
     ]);
+  });
+
+  it("writes breaking drift within one persistence period, with no flush asked for", async () => {
+    const periodic = new DriftLearner({
+      store: t.storage.drift,
+      clock,
+      logger: silentLogger,
+      maxSamplesPerSecond: 1000,
+      persistIntervalMs: 20,
+      thresholds: { minSamples: 5 },
+    });
+    await periodic.start();
+    try {
+      const contacts = z.looseObject({ id: z.number() });
+      for (let i = 0; i < 5; i++) {
+        const body = contact();
+        periodic.observeResponse("crm", "GET", "/v3/contacts/{id}", "/v3/contacts/1", 200, body);
+        checkAnswer(contacts, body, "crm.getContact");
+      }
+      periodic.observeResponse("crm", "GET", "/v3/contacts/{id}", "/v3/contacts/1", 200, contact({ id: "1001" }));
+      const incident = await waitFor(
+        "the incident to be written",
+        async () => (await t.storage.drift.listIncidents({ open: true, breaking: true }))[0],
+      );
+      expect(incident).toMatchObject({ fieldPath: "id", change: "type_changed", routeTemplate: "/v3/contacts/{id}" });
+    } finally {
+      await periodic.stop();
+    }
   });
 
   it("pages incidents newest first with a cursor", async () => {

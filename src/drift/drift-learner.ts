@@ -164,7 +164,7 @@ export class DriftLearner {
   }
 
   #pend(state: ShapeState, change: FieldChange, body: object): void {
-    const id = `${state.id}\u0000${change.fieldPath}\u0000${change.change}`;
+    const id = pendingId(state, change);
     const pending = this.#pending.get(id);
     const at = this.#options.clock.now();
     if (pending) {
@@ -181,24 +181,36 @@ export class DriftLearner {
     const store = this.#options.store;
     const now = this.#options.clock.now();
     const dirty = [...this.#states.values()].filter((state) => state.dirty);
-    for (const state of dirty) state.dirty = false;
-    if (dirty.length > 0) {
-      const stale = await store.saveShapes(
-        dirty.map((state) => ({
-          ...state.key,
-          id: state.id,
-          generation: state.generation,
-          baseline: state.shape.baseline,
-          updatedAt: now,
-        })),
-      );
-      if (stale.length > 0) await this.#reload(new Set(stale));
-    }
     const pending = [...this.#pending.values()];
+    for (const state of dirty) state.dirty = false;
     this.#pending.clear();
-    // Incidents of a shape accepted meanwhile were found against the baseline that was just replaced.
-    const incidents = pending.filter((p) => this.#states.get(p.state.id) === p.state).map(incidentOf);
-    if (incidents.length > 0) await store.recordIncidents(incidents);
+    try {
+      if (dirty.length > 0) {
+        const stale = await store.saveShapes(
+          dirty.map((state) => ({
+            ...state.key,
+            id: state.id,
+            generation: state.generation,
+            baseline: state.shape.baseline,
+            updatedAt: now,
+          })),
+        );
+        if (stale.length > 0) await this.#reload(new Set(stale));
+      }
+      // Incidents of a shape accepted meanwhile were found against the baseline that was just replaced.
+      const incidents = pending.filter((p) => this.#states.get(p.state.id) === p.state).map(incidentOf);
+      if (incidents.length > 0) await store.recordIncidents(incidents);
+    } catch (error) {
+      // Kept for the next period: a change seen once must not be lost to a database that was briefly away.
+      for (const state of dirty) state.dirty = true;
+      for (const kept of pending) {
+        const id = pendingId(kept.state, kept.change);
+        const later = this.#pending.get(id);
+        if (later) later.seenCount += kept.seenCount;
+        else this.#pending.set(id, kept);
+      }
+      throw error;
+    }
   }
 
   async #reload(ids: Set<string>): Promise<void> {
@@ -241,6 +253,10 @@ export class DriftLearner {
       dirty: false,
     };
   }
+}
+
+function pendingId(state: ShapeState, change: FieldChange): string {
+  return `${state.id}\u0000${change.fieldPath}\u0000${change.change}`;
 }
 
 function incidentOf(pending: PendingIncident): NewDriftIncident {

@@ -153,6 +153,35 @@ describe.each(backends)("the drift learner ($name)", (backend) => {
     }
   });
 
+  it("keeps what a failed write held for the next period: a change seen once is not lost", async () => {
+    let failures = 1;
+    const store = t.storage.drift;
+    const flaky = new DriftLearner({
+      store: {
+        loadShapes: () => store.loadShapes(),
+        saveShapes: (shapes) => store.saveShapes(shapes),
+        getIncident: (id) => store.getIncident(id),
+        listIncidents: (filter) => store.listIncidents(filter),
+        acceptShape: (input) => store.acceptShape(input),
+        recordIncidents: async (incidents) => {
+          if (failures-- > 0) throw new Error("the database is away");
+          await store.recordIncidents(incidents);
+        },
+      },
+      clock,
+      logger: silentLogger,
+      maxSamplesPerSecond: 1000,
+      thresholds: { minSamples: 5 },
+    });
+    await flaky.start();
+    for (let i = 0; i < 5; i++) flaky.observeResponse("crm", "GET", undefined, "/v3/contacts", 200, contact());
+    flaky.observeResponse("crm", "GET", undefined, "/v3/contacts", 200, contact({ once: "x" }));
+    await flaky.persist();
+    expect(await store.listIncidents()).toEqual([]);
+    await flaky.stop();
+    expect(await store.listIncidents()).toMatchObject([{ fieldPath: "once", change: "added", seenCount: 1 }]);
+  });
+
   it("pages incidents newest first with a cursor", async () => {
     for (let i = 0; i < 20; i++) answer(contact());
     for (const field of ["a", "b", "c"]) {

@@ -22,6 +22,10 @@
  *   BENCH_BODY_BYTES   request body size (default 1024)
  *   BENCH_ROUNDS       raw + tenon rounds (default 2)
  *   BENCH_ONLY         raw or tenon: run only that client (to profile one of them); no ratio, results not written
+ *   BENCH_DRIFT        compare: what API drift learning costs instead. Two Tenon clients, one without a drift learner
+ *                      and one with (as `tenon start` wires it: src/drift/), in the order off, on, on, off per round;
+ *                      reports the ratio of the means of their req/s. Writes bench/results/http-drift.json.
+ *   BENCH_DRIFT_SAMPLES  bodies learned per route and second in that mode (default 10, the engine's default)
  *
  * Every Tenon exchange must be in the audit trail: after the audit is flushed, the rows of connection "api" must be
  * exactly as many as the requests sent through the client (warm-ups and verification included).
@@ -41,6 +45,8 @@ import pino from "pino";
 import { Agent, request } from "undici";
 import { Connections } from "../src/connections/connections.ts";
 import { openVault } from "../src/connections/vault/open-vault.ts";
+import { DriftLearner } from "../src/drift/drift-learner.ts";
+import { systemClock } from "../src/engine/clock.ts";
 import { runInStep } from "../src/engine/step-scope.ts";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
 
@@ -50,7 +56,7 @@ interface Metric {
   unit: string;
 }
 
-type ClientName = "raw_undici" | "tenon";
+type ClientName = "raw_undici" | "tenon" | "tenon_drift";
 
 /** One measured phase of one client. */
 interface Phase {
@@ -80,6 +86,9 @@ const rounds = numberEnv("BENCH_ROUNDS", 2);
 const only = process.env.BENCH_ONLY ?? "";
 if (only !== "" && only !== "raw" && only !== "tenon")
   throw new Error(`BENCH_ONLY must be raw or tenon, got "${only}"`);
+const driftMode = process.env.BENCH_DRIFT ?? "";
+if (driftMode !== "" && driftMode !== "compare") throw new Error(`BENCH_DRIFT must be compare, got "${driftMode}"`);
+const driftSamples = numberEnv("BENCH_DRIFT_SAMPLES", 10);
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(benchDir, "results", "http.json");
 const token = `bench-token-${randomBytes(16).toString("hex")}`;
@@ -287,14 +296,21 @@ function rawClient(
   return { send, sent: () => n, close: () => agent.close() };
 }
 
-async function tenonClient(url: string, payload: Record<string, unknown>, dir: string) {
+/** With `drift`, the connection's answers are learned by a drift learner, as `tenon start` wires it. */
+async function tenonClient(url: string, payload: Record<string, unknown>, dir: string, drift = false) {
   const storage = new SqliteStorage({ path: join(dir, "tenon.db") });
   await storage.migrate();
+  const logger = pino({ level: "silent" });
+  const learner = drift
+    ? new DriftLearner({ store: storage.drift, clock: systemClock, logger, maxSamplesPerSecond: driftSamples })
+    : undefined;
+  await learner?.start();
   const connections = new Connections({
     storage,
     vault: openVault({ env: { TENON_MASTER_KEY: randomBytes(32).toString("base64") } }),
     configs: { [connectionId]: { baseUrl: url, auth: { type: "bearer" }, credentials: { token } } },
-    logger: pino({ level: "silent" }),
+    logger,
+    ...(learner ? { observeResponse: learner.observeResponse } : {}),
   });
   const client = connections.client(connectionId);
   let n = 0;
@@ -318,8 +334,9 @@ async function tenonClient(url: string, payload: Record<string, unknown>, dir: s
     send,
     sent: () => n,
     /** Flushes the audit trail, closes everything, and counts the audit rows of the connection. */
-    async close(): Promise<{ rows: number; tagged: number; withKey: number }> {
+    async close(): Promise<{ rows: number; tagged: number; withKey: number; shapes: number }> {
       await connections.stop();
+      await learner?.stop();
       await storage.close();
       const db = new Database(join(dir, "tenon.db"), { readonly: true });
       try {
@@ -332,6 +349,7 @@ async function tenonClient(url: string, payload: Record<string, unknown>, dir: s
           withKey: count(
             `SELECT count(*) FROM audit_log WHERE connection_id = ? AND request_headers LIKE '%"idempotency-key":"idem_%'`,
           ),
+          shapes: count("SELECT count(*) FROM drift_shapes WHERE subject = ? AND baseline IS NOT NULL"),
         };
       } finally {
         db.close();
@@ -388,7 +406,82 @@ function printPhases(phases: Phase[], best: Map<ClientName, Phase>): void {
   console.log("(* the best round of each client, by req/s: the one reported)");
 }
 
+/**
+ * BENCH_DRIFT=compare: the same Tenon client with and without drift learning, off, on, on, off in each round (so
+ * that a drift of the machine over the run weighs on both alike); the cost is 1 − mean(on) / mean(off).
+ */
+async function compareDrift(url: string, payload: Record<string, unknown>, dir: string, pid: number | undefined) {
+  mkdirSync(join(dir, "off"));
+  mkdirSync(join(dir, "on"));
+  const off = await tenonClient(url, payload, join(dir, "off"));
+  const on = await tenonClient(url, payload, join(dir, "on"), true);
+  const sends: Partial<Record<ClientName, Send>> = { tenon: off.send, tenon_drift: on.send };
+  await off.send();
+  await on.send();
+  const phases: Phase[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const client of ["tenon", "tenon_drift", "tenon_drift", "tenon"] as const) {
+      process.stdout.write(`- round ${round}, ${client}… `);
+      const phase = await measure(client, round, sends[client] as Send, pid);
+      phases.push(phase);
+      console.log(`${format(phase.reqPerS)} req/s`);
+    }
+  }
+  const offAudit = await off.close();
+  const onAudit = await on.close();
+  const mean = (client: ClientName) => {
+    const of = phases.filter((p) => p.client === client);
+    return of.reduce((sum, p) => sum + p.reqPerS, 0) / of.length;
+  };
+  const ratio = mean("tenon_drift") / mean("tenon");
+  const errors = phases.reduce((sum, p) => sum + p.errors, 0);
+  const metrics: Metric[] = [
+    { name: "tenon.req_per_s_mean", value: mean("tenon"), unit: "req/s" },
+    { name: "tenon_drift.req_per_s_mean", value: mean("tenon_drift"), unit: "req/s" },
+    { name: "tenon_drift.req_per_s_ratio_to_tenon", value: ratio, unit: "x" },
+    { name: "tenon_drift.cost", value: (1 - ratio) * 100, unit: "% of req/s" },
+    { name: "tenon_drift.shapes_learned", value: onAudit.shapes, unit: "shapes" },
+    ...phases.flatMap((p, i) => phaseMetrics(`phases.${i + 1}.${p.client}`, p)),
+  ];
+  console.log("\nChecks:");
+  console.log(`  ${errors === 0 ? "PASS" : "FAIL"} errors in measured phases: ${errors}`);
+  const learned = onAudit.shapes === 1 && offAudit.shapes === 0;
+  console.log(`  ${learned ? "PASS" : "FAIL"} the learner learned the route's shape (and only it): ${onAudit.shapes}`);
+  console.log("\nTargets:");
+  console.log(
+    `  ${ratio >= 0.97 ? "PASS" : "MISS"} drift learning costs ≤ 3% of req/s: ${format(mean("tenon_drift"))} vs ${format(mean("tenon"))} = ${ratio.toFixed(3)}× (${((1 - ratio) * 100).toFixed(1)}%)`,
+  );
+  const file = join(benchDir, "results", "http-drift.json");
+  const cpu = cpus()[0]?.model ?? "unknown";
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { node: process.version, cpu, cores: cpus().length, platform: `${process.platform} ${process.arch}` },
+        parameters: { durationS, warmupS, concurrency, requestBodyBytes: bodyBytes, rounds, driftSamples },
+        metrics,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`\nwrote ${file}`);
+  return errors === 0 && learned;
+}
+
 async function main(): Promise<void> {
+  if (driftMode === "compare") {
+    const dir = mkdtempSync(join(tmpdir(), "tenon-bench-http-drift-"));
+    const server = await startServer();
+    try {
+      if (!(await compareDrift(server.url, orderPayload(bodyBytes), dir, server.process.pid))) process.exitCode = 1;
+    } finally {
+      await stopServer(server, 10_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return;
+  }
   const clients: ClientName[] =
     only === "raw" ? ["raw_undici"] : only === "tenon" ? ["tenon"] : ["raw_undici", "tenon"];
   console.log(
@@ -403,7 +496,7 @@ async function main(): Promise<void> {
   try {
     const raw = rawClient(server.url, payload);
     const tenon = await tenonClient(server.url, payload, dir);
-    const sends: Record<ClientName, Send> = { raw_undici: raw.send, tenon: tenon.send };
+    const sends: Partial<Record<ClientName, Send>> = { raw_undici: raw.send, tenon: tenon.send };
 
     // One request each, and a look at what the server saw: a benchmark of failures or of bare requests measures nothing.
     await raw.send();
@@ -417,7 +510,7 @@ async function main(): Promise<void> {
     for (let round = 1; round <= rounds; round++) {
       for (const client of clients) {
         process.stdout.write(`- round ${round}, ${client}… `);
-        const phase = await measure(client, round, sends[client], server.process.pid);
+        const phase = await measure(client, round, sends[client] as Send, server.process.pid);
         phases.push(phase);
         console.log(`${format(phase.reqPerS)} req/s`);
         if (phase.errors > 0) failed = true;

@@ -45,6 +45,8 @@ export interface AlertRulesConfig {
    * `{ orders: { period: "2h", between: ["09:00", "21:00"] } }`.
    */
   noEvents?: Record<string, { period: Duration; between?: [string, string] }>;
+  /** Breaking API drift (a field the code reads changed): one alert per changed field, until its shape is accepted. */
+  drift?: false;
   /** A poll source failed this many times in a row, or is late by more than `lateBy` (no worker polled it). */
   pollFailing?: false | { failures?: number; lateBy?: Duration };
   /** An alert channel's deliveries are failing (retrying or dead): told through the other channels. */
@@ -78,6 +80,7 @@ export interface ResolvedRules {
   quarantined: false | { windowMs: number };
   noEvents: { source: string; periodMs: number; between: [number, number] | null }[];
   pollFailing: false | { failures: number; lateByMs: number };
+  drift: boolean;
   channelFailing: boolean;
 }
 
@@ -119,6 +122,7 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
       rules.pollFailing === false
         ? false
         : { failures: rules.pollFailing?.failures ?? 3, lateByMs: ms(rules.pollFailing?.lateBy, 10 * minute) },
+    drift: rules.drift !== false,
     channelFailing: rules.channelFailing !== false,
   };
 }
@@ -148,6 +152,7 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "quarantined",
   "noEvents",
   "pollFailing",
+  "drift",
   "channelFailing",
 ];
 

@@ -36,6 +36,7 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
     heldRunConditions(inputs),
     eventConditions(inputs),
     pollConditions(inputs),
+    driftConditions(inputs),
     channelConditions(inputs),
   ]);
   return groups.flat();
@@ -267,6 +268,36 @@ async function pollConditions({ storage, rules, now, pollIds }: RuleInputs): Pro
     }
   }
   return conditions;
+}
+
+/** Open breaking drift incidents: the API changed a field the code reads. Accepting the shape resolves them. */
+async function driftConditions({ storage, rules }: RuleInputs): Promise<Condition[]> {
+  if (!rules.drift) return [];
+  const incidents = await storage.drift.listIncidents({ open: true, breaking: true, limit: 500 });
+  return incidents.map((incident) => {
+    const where =
+      incident.kind === "connection"
+        ? `connection ${incident.subject}, ${incident.method} ${incident.routeTemplate} (${incident.status})`
+        : `webhook source ${incident.subject}, event ${incident.eventType}`;
+    const change = incident.change.replaceAll("_", " ");
+    const example = incident.example === null ? "" : `; now ${incident.example}`;
+    return {
+      rule: "drift",
+      subject:
+        `${incident.kind}:${incident.subject}/field:${incident.fieldPath}/${incident.method ?? incident.eventType ?? ""} ${incident.routeTemplate ?? ""}`.trim(),
+      severity: "critical" as const,
+      summary: `breaking API drift at ${where}: field ${incident.fieldPath} ${change}${example} (seen ${incident.seenCount} times); the code reads it. Accept the new shape with \`tenon drift accept ${incident.id}\` once the code is fixed`,
+      labels: {
+        [incident.kind]: incident.subject,
+        field: incident.fieldPath,
+        change: incident.change,
+        ...(incident.routeTemplate === null ? {} : { route: `${incident.method} ${incident.routeTemplate}` }),
+        ...(incident.eventType === null ? {} : { event_type: incident.eventType }),
+      },
+      count: incident.seenCount,
+      link: `/api/drift?open=true`,
+    };
+  });
 }
 
 async function channelConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {

@@ -4,6 +4,7 @@ import type { TenonConfig } from "../config/define-config.ts";
 import type { Settings } from "../config/settings.ts";
 import { type ConnectionSummary, Connections } from "../connections/connections.ts";
 import type { Vault } from "../connections/vault/vault.ts";
+import { DriftLearner } from "../drift/drift-learner.ts";
 import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
@@ -17,6 +18,8 @@ export interface TenonServices {
   server: TenonServer;
   connections: Connections;
   webhookSources: ReadonlyMap<string, WebhookSource>;
+  /** Learns the shape of connection answers and webhook events, and records API drift (storage.drift). */
+  drift: DriftLearner;
   /** The address the server listens on, e.g. `http://127.0.0.1:3000`. */
   address: string;
   /** Where `/metrics` is served when TENON_METRICS_PORT gives it a port of its own. */
@@ -63,12 +66,19 @@ export async function startTenonServices(options: {
         },
       })
     : undefined;
+  const drift = new DriftLearner({
+    store: storage.drift,
+    clock: systemClock,
+    logger,
+    persistIntervalMs: settings.driftPersistMs,
+  });
   const connections = new Connections({
     metrics,
     storage,
     vault,
     configs: { ...config.connections, ...alerting?.connections },
     logger,
+    observeResponse: drift.observeResponse,
     // Read when an authorisation starts, so without TENON_PUBLIC_URL the redirect URI is the address
     // actually listened on (port 0 included); no request can arrive before it is known.
     get publicUrl() {
@@ -107,10 +117,13 @@ export async function startTenonServices(options: {
     integrations: config.integrations,
     polls,
     metricsRoute: ownMetricsPort ? false : { token: settings.metricsToken },
+    observeEvent: drift.observeEvent,
   });
   try {
     await engine.start();
     sendEvent = (event, sendOptions) => engine.send(event, sendOptions);
+    // After the engine's start, which applies the migrations its tables come with.
+    await drift.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
     metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
     alerting?.evaluator.start();
@@ -119,6 +132,7 @@ export async function startTenonServices(options: {
     await server.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
     await engine.stop({ deadlineMs: 0 }).catch(() => {});
+    await drift.stop().catch(() => {});
     await storage.close();
     await tracing?.shutdown().catch(() => {});
     throw error;
@@ -128,6 +142,7 @@ export async function startTenonServices(options: {
     server,
     connections,
     webhookSources,
+    drift,
     address,
     metricsAddress,
     async stop(deadlineMs) {
@@ -137,6 +152,7 @@ export async function startTenonServices(options: {
       // The engine also flushes the connections' audit trail.
       await engine.stop({ deadlineMs });
       alerting?.close();
+      await drift.stop();
       await storage.close();
       // The spans of the last runs are still in the batch: exported now, or lost with the process.
       await tracing?.shutdown().catch((error: Error) => {

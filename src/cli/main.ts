@@ -4,6 +4,7 @@ import { defaultConfigPath } from "../config/load-config.ts";
 import { parseWebhookTimeScale, readSettings } from "../config/settings.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
+import type { DriftListOptions } from "./commands/drift.ts";
 import type { EventsOptions } from "./commands/events.ts";
 import type { ReplayEventsOptions, ReplayRunsOptions } from "./commands/replay.ts";
 import type { RunsOptions } from "./commands/runs.ts";
@@ -273,6 +274,31 @@ program
   .action(async (terms: string[], options: SearchOptions) => {
     const { searchCommand } = await import("./commands/search.ts");
     await searchCommand(terms, options);
+  });
+
+const drift = program
+  .command("drift")
+  .description("API drift: fields the connected APIs and webhook sources added, dropped or retyped without warning");
+
+drift
+  .command("list", { isDefault: true })
+  .description("the open drift incidents, newest first (breaking: a field a connector or an integration reads)")
+  .option("-n, --limit <n>", "how many to show", parseLimit, 50)
+  .option("--all", "accepted incidents too")
+  .option("--breaking", "breaking incidents only")
+  .option("--json", "print the incidents as JSON")
+  .action(async (options: DriftListOptions) => {
+    const { listDriftCommand } = await import("./commands/drift.ts");
+    await listDriftCommand(options);
+  });
+
+drift
+  .command("accept")
+  .description("accept the new shape of an incident's route or event as the baseline (closes its open incidents)")
+  .argument("<id>", "the incident's id (see `tenon drift`)")
+  .action(async (id: string) => {
+    const { acceptDriftCommand } = await import("./commands/drift.ts");
+    await acceptDriftCommand(id);
   });
 
 program

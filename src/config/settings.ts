@@ -40,6 +40,8 @@ export interface Settings {
   retentionMs: number | null;
   /** Dead runs and quarantined events are pruned this long after; null: never. Default 90 days. */
   deadRetentionMs: number | null;
+  /** Learned API shapes and drift incidents are written this often (TENON_DRIFT_PERSIST). Default 2 s. */
+  driftPersistMs: number;
   /** Prometheus metrics: false turns every recorder into a no-op and removes `/metrics`. Default true. */
   metricsEnabled: boolean;
   /** A bearer token `/metrics` requires; undefined leaves it open. */
@@ -116,6 +118,7 @@ export function readSettings(env: Environment = process.env, options: ReadSettin
     httpLimits: readHttpLimits(env),
     auditRetentionMs: readDuration(env, "TENON_AUDIT_RETENTION", defaultAuditRetentionMs),
     ...readRetention(env),
+    driftPersistMs: readDuration(env, "TENON_DRIFT_PERSIST", 2000),
     tracing: readTracingSettings(env),
     metricsEnabled: readChoice(env, "TENON_METRICS", metricsModes, "on") === "on",
     metricsToken: variable(env, "TENON_METRICS_TOKEN"),

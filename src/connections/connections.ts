@@ -14,7 +14,7 @@ import { ConnectionAuth, type CredentialFields } from "./auth/connection-auth.ts
 import { finishAuthorization, type OAuthExchange, startAuthorization } from "./auth/oauth2.ts";
 import type { ConnectionConfig } from "./connection-config.ts";
 import { CircuitBreaker } from "./http/circuit-breaker.ts";
-import { ConnectionClient } from "./http/connection-client.ts";
+import { ConnectionClient, type ResponseObserver } from "./http/connection-client.ts";
 import { parseRateLimit } from "./http/rate-limit-policy.ts";
 import { RateLimiter } from "./http/rate-limiter.ts";
 import { assertConnectionConfigs } from "./validate-connection-config.ts";
@@ -34,6 +34,8 @@ export interface ConnectionsOptions {
   maxInlineWaitMs?: number;
   /** Where outbound requests, rate-limit waits and connection states are reported (the engine's). Default: off. */
   metrics?: TenonMetrics;
+  /** Sees every answer a connection returns: the drift learner's `observeResponse`. Default: none. */
+  observeResponse?: ResponseObserver;
 }
 
 /** A connection as the operator sees it: no secrets, just state. */
@@ -269,6 +271,7 @@ export class Connections {
       auditOptions: this.#auditOptions(config),
       clock,
       metrics,
+      ...(this.#options.observeResponse ? { observeResponse: this.#options.observeResponse } : {}),
     });
     return { config, auth, client, dispatcher };
   }

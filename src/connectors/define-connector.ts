@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import { noteEventSchemaRead, noteSchemaRead } from "../drift/schema-reads.ts";
 import { currentStep, nextWriteKey } from "../engine/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
@@ -130,6 +131,7 @@ async function callOperation(
  * "nothing there yet".
  */
 export function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unknown, where: string): z.output<Schema> {
+  noteSchemaRead(schema, body);
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   throw new ResponseShapeError(
@@ -164,6 +166,7 @@ export function parseEventPayload<Schema extends z.ZodType>(
   payload: unknown,
   what: string,
 ): z.output<Schema> {
+  noteEventSchemaRead(schema);
   const parsed = schema.safeParse(payload);
   if (!parsed.success) throw new NonRetryableError(`the ${what} is not valid: ${describeIssues(parsed.error)}`);
   return parsed.data;

@@ -91,8 +91,13 @@ export async function executeRun(
   const runSpan = startRunSpan(run);
   try {
     await withSpan(runSpan, () =>
-      runInRun({ runId: run.id, integrationId: run.integrationId }, () =>
-        executeClaimedRun(run, integration, fence, deps, runSpan),
+      runInRun(
+        {
+          runId: run.id,
+          integrationId: run.integrationId,
+          event: { source: run.event.source, type: run.event.type },
+        },
+        () => executeClaimedRun(run, integration, fence, deps, runSpan),
       ),
     );
   } finally {

@@ -7,6 +7,8 @@ import { currentScope, runInScope } from "./execution-scope.ts";
 export interface RunScope {
   runId: string;
   integrationId: string;
+  /** The event that started the run: a payload schema checked while it executes is that source's and type's. */
+  event: { source: string; type: string };
 }
 
 export function currentRun(): RunScope | undefined {

@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { EnvApiToken } from "../config/settings.ts";
 import type { Connections } from "../connections/connections.ts";
+import type { EventObserver } from "../drift/drift-learner.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
@@ -11,6 +12,7 @@ import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
+import { registerDriftRoutes } from "./drift-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthApiRoute } from "./health-api-route.ts";
 import { registerHealthRoutes } from "./health-routes.ts";
@@ -53,6 +55,8 @@ export interface ServerOptions {
    * served on a port of its own or metrics are off. Default: served, no token, if the engine's metrics are on.
    */
   metricsRoute?: { token: string | undefined } | false;
+  /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
+  observeEvent?: EventObserver;
   now?: () => number;
 }
 
@@ -172,6 +176,7 @@ export function createServer(options: ServerOptions): TenonServer {
     bodyLimit,
     publicUrl,
     now,
+    ...(options.observeEvent ? { observeEvent: options.observeEvent } : {}),
   });
   registerEventsRoute(app, {
     engine: options.engine,
@@ -193,6 +198,7 @@ export function createServer(options: ServerOptions): TenonServer {
   registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
+  registerDriftRoutes(app, { store: options.engine.storage.drift, now });
 
   return {
     app,

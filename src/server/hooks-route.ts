@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
+import type { EventObserver } from "../drift/drift-learner.ts";
 import type { Engine } from "../engine/engine.ts";
 import { isStorableText } from "../engine/storable-text.ts";
 import { bodyDedupKey } from "../ingestion/webhooks/hmac.ts";
@@ -21,6 +22,8 @@ export interface HooksRouteOptions {
   /** The public base URL providers call (`https://hooks.example.com`); signed URLs (Twilio, HubSpot) are rebuilt from it. */
   publicUrl: string | undefined;
   now: () => number;
+  /** Sees each new event's payload once it is stored (the drift learner); it must only take a reference and return. */
+  observeEvent?: EventObserver;
 }
 
 type HookRequest = FastifyRequest<{ Params: { source: string } }>;
@@ -88,6 +91,11 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
         if (error instanceof ValidationError) return quarantine(reply, source, webhook, error.message);
         logger.error({ source: source.id, err: (error as Error).message }, "storing a webhook failed");
         return sendStorageUnavailable(reply, 5);
+      }
+      if (options.observeEvent) {
+        for (const [index, event] of events.entries()) {
+          if (results[index]?.duplicate === false) options.observeEvent(source.id, event.type, event.payload);
+        }
       }
       const answers = results.map((r) => ({ id: r.eventId, duplicate: r.duplicate }));
       // One event per request for every provider but HubSpot, which batches.

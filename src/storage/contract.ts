@@ -10,6 +10,7 @@
 
 import type { AlertStore } from "./alert-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
+import type { DriftStore } from "./drift-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
@@ -388,6 +389,8 @@ export interface Storage {
   readonly readApi: ReadApiStore;
   /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
   readonly operatorAccess: OperatorStore;
+  /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
+  readonly drift: DriftStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -24,6 +24,7 @@ function only(rules: AlertRulesConfig): AlertRulesConfig {
     runsPaused: false,
     quarantined: false,
     pollFailing: false,
+    drift: false,
     channelFailing: false,
     ...rules,
   };
@@ -400,6 +401,59 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
       ["poll:inventory", "poll inventory failed 3 times in a row: 502 from inventory"],
       ["poll:orders", "poll orders is 30 minutes late: no worker has polled it since it was due"],
     ]);
+  });
+
+  it("breaking drift is one alert per changed field, none for non-breaking drift; accepting the shape resolves it", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock();
+    const now = clock.now();
+    const key = {
+      kind: "connection" as const,
+      subject: "accounting",
+      method: "POST",
+      routeTemplate: "/v3/company/{realmId}/invoice",
+      status: 200,
+      eventType: null,
+    };
+    expect(
+      await storage.drift.saveShapes([
+        { id: "shape-1", ...key, generation: 1, baseline: { samples: 20, paths: {} }, updatedAt: now },
+      ]),
+    ).toEqual([]);
+    const incident = { ...key, shapeId: "shape-1", seenCount: 3, at: now - minute };
+    await storage.drift.recordIncidents([
+      { ...incident, id: "drift-1", fieldPath: "Invoice.DocNumber", change: "removed", breaking: true, example: null },
+      {
+        ...incident,
+        id: "drift-2",
+        fieldPath: "Invoice.DocNo",
+        change: "added",
+        breaking: false,
+        example: "string (6 chars)",
+      },
+    ]);
+    const { alerts, sent } = evaluator(storage, clock, { drift: undefined });
+    await alerts.evaluateOnce();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.notification).toMatchObject({
+      rule: "drift",
+      severity: "critical",
+      labels: {
+        connection: "accounting",
+        field: "Invoice.DocNumber",
+        change: "removed",
+        route: "POST /v3/company/{realmId}/invoice",
+      },
+    });
+    expect(sent[0]?.notification.summary).toContain(
+      "breaking API drift at connection accounting, POST /v3/company/{realmId}/invoice (200): field Invoice.DocNumber removed",
+    );
+    const [open] = await storage.drift.listIncidents({ open: true, breaking: true });
+    await storage.drift.acceptShape({ incidentId: open?.id as string, acceptedBy: "cli:bob", at: now });
+    clock.advance(minute);
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => s.notification.status)).toEqual(["firing", "resolved"]);
   });
 
   it("an alert channel whose deliveries fail is told through the other channels, not through itself", async () => {

@@ -16,6 +16,12 @@ describe("settings", () => {
     expect(readSettings({ TENON_AUDIT_RETENTION: " " }).auditRetentionMs).toBe(defaultAuditRetentionMs);
   });
 
+  it("writes learned API shapes and drift every 2 s unless TENON_DRIFT_PERSIST says otherwise", () => {
+    expect(readSettings({}).driftPersistMs).toBe(2000);
+    expect(readSettings({ TENON_DRIFT_PERSIST: "500ms" }).driftPersistMs).toBe(500);
+    expect(() => readSettings({ TENON_DRIFT_PERSIST: "2" })).toThrow('TENON_DRIFT_PERSIST is "2"');
+  });
+
   it("refuses a retention that is not a duration above zero, naming the variable", () => {
     for (const value of ["30", "a month", "0d", "-1h", "30 d"]) {
       expect(() => readSettings({ TENON_AUDIT_RETENTION: value }), value).toThrow(ConfigurationError);

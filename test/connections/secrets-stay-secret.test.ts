@@ -1,5 +1,3 @@
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ConnectionConfig } from "../../src/connections/connection-config.ts";
@@ -7,8 +5,9 @@ import { credentialsScope } from "../../src/connections/vault/rotate-master-key.
 import type { Engine } from "../../src/engine/engine.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { ApiTestServer } from "../support/api-server.ts";
-import { backends, postgresUrl, useTestStorage } from "../support/backends.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
 import { testConnections, testVault } from "../support/connections.ts";
+import { databaseContents } from "../support/database-contents.ts";
 import { testEngine, waitForRunStatus } from "../support/engine.ts";
 import { OAuthTestServer } from "../support/oauth-server.ts";
 
@@ -153,18 +152,3 @@ describe.each(backends)("secrets stay secret ($name)", (backend) => {
     }
   });
 });
-
-/** Everything the database holds, as text: the SQLite file and its WAL byte for byte, or a pg_dump of the schema. */
-async function databaseContents(backend: "sqlite" | "postgres", env: Record<string, string>): Promise<string> {
-  if (backend === "sqlite") {
-    const path = env.TENON_SQLITE_PATH as string;
-    return [path, `${path}-wal`]
-      .filter((file) => existsSync(file))
-      .map((file) => readFileSync(file).toString("latin1"))
-      .join("\n");
-  }
-  return execFileSync("pg_dump", ["--dbname", postgresUrl, "--schema", env.TENON_POSTGRES_SCHEMA as string], {
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-}

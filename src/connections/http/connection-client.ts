@@ -47,7 +47,23 @@ export interface ConnectionClientDeps {
   auditOptions: { bodyLimit: number; redactHeaders: string[]; redactFields: string[]; secretParams: string[] };
   clock: Clock;
   metrics: ConnectionMetrics;
+  /** Sees every answer returned to the caller (the drift learner, src/drift/). */
+  observeResponse?: ResponseObserver;
 }
+
+/**
+ * Called on the request's path with each 2xx/3xx answer: it must only take a reference and return. Arguments
+ * rather than one object, so that a request costs no allocation for it.
+ */
+export type ResponseObserver = (
+  connectionId: string,
+  method: string,
+  urlTemplate: string | undefined,
+  /** As the caller gave it (`/invoice`, `orders/1001.json`, a next page's full URL). */
+  path: string,
+  status: number,
+  body: unknown,
+) => void;
 
 const readMethods = new Set(["GET", "HEAD", "OPTIONS"]);
 /** Statuses worth retrying besides 5xx: 408 Request Timeout (429 is handled as a rate limit). */
@@ -125,7 +141,16 @@ export class ConnectionClient {
         }
       }
       if ("error" in exchange) return await this.#failed(exchange.error, probe);
-      return (await this.#classify(exchange.response, prepared, probe)) as HttpResponse<Body>;
+      const response = await this.#classify(exchange.response, prepared, probe);
+      deps.observeResponse?.(
+        deps.connectionId,
+        prepared.method,
+        options.urlTemplate,
+        options.path,
+        response.status,
+        response.body,
+      );
+      return response as HttpResponse<Body>;
     } finally {
       probe?.fence.close();
     }

@@ -13,6 +13,7 @@ import { operatorAccessSchema } from "./011-operator-access.ts";
 import { retentionSchema } from "./012-retention.ts";
 import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
 import { alertsSchema } from "./014-alerts.ts";
+import { driftSchema } from "./015-drift.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -29,6 +30,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["012-retention", retentionSchema],
   ["013-lean-run-indexes", leanRunIndexesSchema],
   ["014-alerts", alertsSchema],
+  ["015-drift", driftSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

@@ -31,6 +31,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
+import type { DriftStore } from "../drift-store.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
@@ -50,6 +51,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
+import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { PostgresTags } from "./postgres-tags.ts";
@@ -106,6 +108,7 @@ export class PostgresStorage implements Storage {
   readonly #connections: PostgresConnections;
   readonly #tags: PostgresTags;
   readonly #retention: PostgresRetention;
+  readonly #drift: PostgresDrift;
   readonly operatorAccess: PostgresOperatorAccess;
   #listenClient: pg.Client | undefined;
   #closed = false;
@@ -131,6 +134,11 @@ export class PostgresStorage implements Storage {
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
     this.operatorAccess = new PostgresOperatorAccess(this.#pool);
+    this.#drift = new PostgresDrift(this.#pool);
+  }
+
+  get drift(): DriftStore {
+    return this.#drift;
   }
 
   get connections(): ConnectionStore {

@@ -33,6 +33,7 @@ import type {
   Storage,
 } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
+import type { DriftStore } from "../drift-store.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
@@ -52,6 +53,7 @@ import {
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
+import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
 import { SqliteRetention } from "./sqlite-retention.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
@@ -85,6 +87,7 @@ export class SqliteStorage implements Storage {
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
+  readonly #drift: SqliteDrift;
   readonly operatorAccess: SqliteOperatorAccess;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
@@ -114,6 +117,8 @@ export class SqliteStorage implements Storage {
     // Not durably: a prune lost to a power cut is done again at the next pass.
     this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
     this.operatorAccess = new SqliteOperatorAccess(this.#db, { durably: (fn) => this.#durably(fn) });
+    // Not durably either: shapes and incidents lost to a power cut are learned and found again.
+    this.#drift = new SqliteDrift(this.#db, { immediate: (fn) => this.#immediate(fn) });
   }
 
   get connections(): ConnectionStore {
@@ -128,6 +133,10 @@ export class SqliteStorage implements Storage {
     return this.#retention;
   }
 
+  get drift(): DriftStore {
+    return this.#drift;
+  }
+
   async migrate(): Promise<void> {
     await runMigrations(this.#kysely, "sqlite");
     this.#statements = Object.fromEntries(
@@ -136,6 +145,7 @@ export class SqliteStorage implements Storage {
     this.#connections.prepare();
     this.#tags.prepare();
     this.#retention.prepare();
+    this.#drift.prepare();
   }
 
   async checkReady(): Promise<void> {

@@ -26,3 +26,17 @@ export async function openExistingStorage(settings: Settings): Promise<Storage> 
   }
   return openStorageFromSettings(settings);
 }
+
+/**
+ * Runs `use` with the settings' database, migrated first (a no-op when up to date; it creates the tables on a
+ * database Tenon has not started on yet), and closes it after.
+ */
+export async function withMigratedStorage(use: (storage: Storage) => Promise<void>, settings: Settings): Promise<void> {
+  const storage = await openStorageFromSettings(settings);
+  try {
+    await storage.migrate();
+    await use(storage);
+  } finally {
+    await storage.close();
+  }
+}

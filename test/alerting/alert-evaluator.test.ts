@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { type AlertRulesConfig, resolveRules } from "../../src/alerting/alert-config.ts";
-import { AlertEvaluator, alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
+import type { AlertRulesConfig } from "../../src/alerting/alert-config.ts";
+import { alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
 import type { AlertNotification } from "../../src/alerting/notification.ts";
 import type { Storage } from "../../src/storage/contract.ts";
+import { testAlertEvaluator } from "../support/alerts.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { endRuns, lease } from "../support/ended-runs.ts";
-import { silentLogger } from "../support/engine.ts";
 
 const minute = 60_000;
 
@@ -30,42 +30,13 @@ function only(rules: AlertRulesConfig): AlertRulesConfig {
   };
 }
 
-interface Sent {
-  channel: string;
-  notification: AlertNotification;
-}
-
 function evaluator(
   storage: Storage,
   clock: ManualClock,
   rules: AlertRulesConfig,
-  options: {
-    renotifyAfterMs?: number;
-    recoverAfterMs?: number;
-    channels?: string[];
-    connectionIds?: string[];
-    pollIds?: string[];
-  } = {},
+  options: Parameters<typeof testAlertEvaluator>[3] = {},
 ) {
-  const sent: Sent[] = [];
-  const channels = options.channels ?? ["ops"];
-  const alerts = new AlertEvaluator({
-    storage,
-    clock,
-    logger: silentLogger,
-    rules: resolveRules(only(rules)),
-    evaluateEveryMs: 15_000,
-    renotifyAfterMs: options.renotifyAfterMs ?? 4 * 60 * minute,
-    recoverAfterMs: options.recoverAfterMs ?? 0,
-    publicUrl: "https://tenon.example.com",
-    connectionIds: options.connectionIds ?? [],
-    pollIds: options.pollIds ?? [],
-    channelIntegrations: new Map(channels.map((c) => [c, `tenon-alerts.${c}`])),
-    deliver: async (channel, notification) => {
-      sent.push({ channel, notification });
-    },
-  });
-  return { alerts, sent };
+  return testAlertEvaluator(storage, clock, only(rules), options);
 }
 
 describe.each(backends)("alert evaluation ($name)", (backend) => {

@@ -2,12 +2,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolveRules } from "../../src/alerting/alert-config.ts";
-import { AlertEvaluator, alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
+import { alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
+import { testAlertEvaluator } from "../support/alerts.ts";
 import { type Backend, backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { endRuns } from "../support/ended-runs.ts";
-import { silentLogger } from "../support/engine.ts";
 import { runTenonCli } from "../support/tenon-cli.ts";
 
 describe.each(backends)("tenon alerts ($name)", (backend: Backend) => {
@@ -20,20 +19,7 @@ describe.each(backends)("tenon alerts ($name)", (backend: Backend) => {
     await t.storage.migrate();
     const clock = new ManualClock(Date.now());
     await endRuns(t.storage, "billing", "dead", 2, clock.now() - 60_000);
-    await new AlertEvaluator({
-      storage: t.storage,
-      clock,
-      logger: silentLogger,
-      rules: resolveRules({ errorRate: false, consecutiveFailures: false }),
-      evaluateEveryMs: 15_000,
-      renotifyAfterMs: 3_600_000,
-      recoverAfterMs: 0,
-      publicUrl: undefined,
-      connectionIds: [],
-      pollIds: [],
-      channelIntegrations: new Map([["ops", "tenon-alerts.ops"]]),
-      deliver: async () => {},
-    }).evaluateOnce();
+    await testAlertEvaluator(t.storage, clock, { errorRate: false, consecutiveFailures: false }).alerts.evaluateOnce();
   });
   afterEach(() => rmSync(cwd, { recursive: true, force: true }));
 

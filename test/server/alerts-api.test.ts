@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { resolveRules } from "../../src/alerting/alert-config.ts";
-import { AlertEvaluator, alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
+import { alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import { createServer, type TenonServer } from "../../src/server/create-server.ts";
+import { testAlertEvaluator } from "../support/alerts.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { endRuns } from "../support/ended-runs.ts";
@@ -25,21 +25,7 @@ describe.each(backends)("the alerts API on $name", (backend) => {
     await t.storage.migrate();
     const clock = new ManualClock(Date.now());
     await endRuns(t.storage, "billing", "dead", 3, clock.now() - 60_000);
-    const evaluator = new AlertEvaluator({
-      storage: t.storage,
-      clock,
-      logger: silentLogger,
-      rules: resolveRules({ errorRate: false, consecutiveFailures: false }),
-      evaluateEveryMs: 15_000,
-      renotifyAfterMs: 3_600_000,
-      recoverAfterMs: 0,
-      publicUrl: undefined,
-      connectionIds: [],
-      pollIds: [],
-      channelIntegrations: new Map([["ops", "tenon-alerts.ops"]]),
-      deliver: async () => {},
-    });
-    await evaluator.evaluateOnce();
+    await testAlertEvaluator(t.storage, clock, { errorRate: false, consecutiveFailures: false }).alerts.evaluateOnce();
     engine = testEngine({ storage: t.storage, integrations: [], worker: false });
     await engine.start();
     server = createServer({ engine, logger: silentLogger, apiTokens });

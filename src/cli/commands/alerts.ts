@@ -7,7 +7,7 @@ import type { Storage } from "../../storage/contract.ts";
 import { cliUser, recordCliAction } from "../cli-operator-log.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
-import { openStorageFromSettings } from "../storage-from-settings.ts";
+import { withMigratedStorage } from "../storage-from-settings.ts";
 
 /** `tenon alerts [--status firing|resolved] [--json]`: newest first, firing ones by default. */
 export async function listAlertsCommand(options: { status?: string; all?: boolean; json?: boolean }): Promise<void> {
@@ -87,12 +87,6 @@ async function notFiring(storage: Storage, fingerprint: string): Promise<Validat
   );
 }
 
-async function withStorage(use: (storage: Storage) => Promise<void>): Promise<void> {
-  const storage = await openStorageFromSettings(readSettings());
-  try {
-    await storage.migrate();
-    await use(storage);
-  } finally {
-    await storage.close();
-  }
+function withStorage(use: (storage: Storage) => Promise<void>): Promise<void> {
+  return withMigratedStorage(use, readSettings());
 }

@@ -7,7 +7,7 @@ import { type ApiRole, apiRoles, apiTokenNamePattern, apiTokenNameRule } from ".
 import { recordCliAction } from "../cli-operator-log.ts";
 import { formatTable } from "../format-table.ts";
 import { formatLocalTimeWithAge } from "../local-time.ts";
-import { openStorageFromSettings } from "../storage-from-settings.ts";
+import { withMigratedStorage } from "../storage-from-settings.ts";
 
 /**
  * `tenon tokens create --role operator --name alice`: makes an API token and prints it, once, alone on stdout (so
@@ -93,13 +93,6 @@ export async function revokeTokenCommand(name: string): Promise<void> {
   );
 }
 
-async function withStorage(use: (storage: Storage) => Promise<void>): Promise<void> {
-  const storage = await openStorageFromSettings(readSettings());
-  try {
-    // Creates the tables on a database Tenon has not started on yet; a no-op when up to date.
-    await storage.migrate();
-    await use(storage);
-  } finally {
-    await storage.close();
-  }
+function withStorage(use: (storage: Storage) => Promise<void>): Promise<void> {
+  return withMigratedStorage(use, readSettings());
 }

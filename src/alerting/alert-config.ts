@@ -45,6 +45,8 @@ export interface AlertRulesConfig {
    * `{ orders: { period: "2h", between: ["09:00", "21:00"] } }`.
    */
   noEvents?: Record<string, { period: Duration; between?: [string, string] }>;
+  /** A schedule's tick is overdue by more than `grace` and no worker fired it. */
+  scheduleMissed?: false | { grace?: Duration };
   /** Breaking API drift (a field the code reads changed): one alert per changed field, until its shape is accepted. */
   drift?: false;
   /** A poll source failed this many times in a row, or is late by more than `lateBy` (no worker polled it). */
@@ -80,6 +82,7 @@ export interface ResolvedRules {
   quarantined: false | { windowMs: number };
   noEvents: { source: string; periodMs: number; between: [number, number] | null }[];
   pollFailing: false | { failures: number; lateByMs: number };
+  scheduleMissed: false | { graceMs: number };
   drift: boolean;
   channelFailing: boolean;
 }
@@ -122,6 +125,7 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
       rules.pollFailing === false
         ? false
         : { failures: rules.pollFailing?.failures ?? 3, lateByMs: ms(rules.pollFailing?.lateBy, 10 * minute) },
+    scheduleMissed: rules.scheduleMissed === false ? false : { graceMs: ms(rules.scheduleMissed?.grace, 5 * minute) },
     drift: rules.drift !== false,
     channelFailing: rules.channelFailing !== false,
   };
@@ -152,6 +156,7 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "quarantined",
   "noEvents",
   "pollFailing",
+  "scheduleMissed",
   "drift",
   "channelFailing",
 ];

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import type { Cron } from "croner";
 import type { Logger } from "pino";
 import type { Clock } from "../engine/clock.ts";
 import type { AlertRecord } from "../storage/alert-store.ts";
@@ -20,6 +21,7 @@ export interface AlertEvaluatorOptions {
   publicUrl: string | undefined;
   connectionIds: readonly string[];
   pollIds: readonly string[];
+  schedules: readonly { integrationId: string; cron: Cron }[];
   /** Channel name → the integration that delivers its notifications. */
   channelIntegrations: ReadonlyMap<string, string>;
   /**

@@ -1,3 +1,5 @@
+import type { Cron } from "croner";
+import { latestTickBetween } from "../engine/scheduler.ts";
 import type { Storage } from "../storage/contract.ts";
 import type { ResolvedRules } from "./alert-config.ts";
 
@@ -24,6 +26,8 @@ export interface RuleInputs {
   connectionIds: readonly string[];
   /** The poll sources the config declares. */
   pollIds: readonly string[];
+  /** The scheduled integrations, with their cron. */
+  schedules: readonly { integrationId: string; cron: Cron }[];
   /** The integration that delivers each channel's alerts, by channel name. */
   channelIntegrations: ReadonlyMap<string, string>;
 }
@@ -36,6 +40,7 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
     heldRunConditions(inputs),
     eventConditions(inputs),
     pollConditions(inputs),
+    scheduleConditions(inputs),
     driftConditions(inputs),
     channelConditions(inputs),
   ]);
@@ -266,6 +271,30 @@ async function pollConditions({ storage, rules, now, pollIds }: RuleInputs): Pro
         count: 1,
       });
     }
+  }
+  return conditions;
+}
+
+/** A schedule tick overdue by more than the grace period that no worker fired (none running, or all stuck). */
+async function scheduleConditions({ storage, rules, now, schedules }: RuleInputs): Promise<Condition[]> {
+  if (rules.scheduleMissed === false) return [];
+  const { graceMs } = rules.scheduleMissed;
+  const conditions: Condition[] = [];
+  for (const { integrationId, cron } of schedules) {
+    const lastTick = await storage.getScheduleLastTick(integrationId);
+    // Never fired: the first tick counts from a scheduler's start, which the rule cannot know.
+    if (lastTick === null) continue;
+    const missed = latestTickBetween(cron, lastTick, now - graceMs);
+    if (missed === undefined) continue;
+    conditions.push({
+      rule: "schedule_missed",
+      subject: `schedule:${integrationId}`,
+      severity: "critical",
+      summary: `schedule ${integrationId} missed its tick of ${new Date(missed).toISOString()} (last fired ${new Date(lastTick).toISOString()}): is any worker running?`,
+      labels: { integration: integrationId },
+      count: 1,
+      link: `/api/runs?integration=${encodeURIComponent(integrationId)}`,
+    });
   }
   return conditions;
 }

@@ -1,3 +1,4 @@
+import { Cron } from "croner";
 import type { Logger } from "pino";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import type { Clock } from "../engine/clock.ts";
@@ -44,6 +45,8 @@ export function createAlerting(options: {
   /** The connections and poll sources the config declares (the circuit and poll rules read them). */
   connectionIds: readonly string[];
   pollIds: readonly string[];
+  /** The config's integrations: the scheduled ones are watched for missed ticks. */
+  integrations: readonly Integration<unknown>[];
   /** Stores an event durably (the engine's send); a second one with the same id is a duplicate. */
   send: (event: { type: string; source: string; id: string; payload: AlertNotification }) => Promise<unknown>;
 }): Alerting {
@@ -80,6 +83,19 @@ export function createAlerting(options: {
     publicUrl,
     connectionIds: options.connectionIds,
     pollIds: options.pollIds,
+    schedules: options.integrations.flatMap((integration) =>
+      "cron" in integration.trigger
+        ? [
+            {
+              integrationId: integration.id,
+              cron: new Cron(integration.trigger.cron, {
+                paused: true,
+                ...(integration.trigger.timezone ? { timezone: integration.trigger.timezone } : {}),
+              }),
+            },
+          ]
+        : [],
+    ),
     channelIntegrations,
     deliver: async (channel, notification) => {
       await options.send({

@@ -60,6 +60,7 @@ export async function startTenonServices(options: {
         publicUrl: settings.publicUrl,
         connectionIds: Object.keys(config.connections ?? {}),
         pollIds: polls.map((poll) => poll.id),
+        integrations: config.integrations,
         send: (event) => {
           if (!sendEvent) throw new Error("alert notifications are sent only once the engine has started");
           return sendEvent(event);

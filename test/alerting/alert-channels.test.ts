@@ -72,6 +72,7 @@ describe.each(backends)("alert channels at the sandbox's receivers ($name)", (ba
       publicUrl: "https://tenon.example.com",
       connectionIds: [],
       pollIds: [],
+      integrations: [],
       send: (event) => (engine as Engine).send(event),
     });
     connections = testConnections(storage, alerting.connections, { clock });

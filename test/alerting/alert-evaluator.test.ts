@@ -1,3 +1,4 @@
+import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import type { AlertRulesConfig } from "../../src/alerting/alert-config.ts";
 import { alertFingerprint } from "../../src/alerting/alert-evaluator.ts";
@@ -24,6 +25,7 @@ function only(rules: AlertRulesConfig): AlertRulesConfig {
     runsPaused: false,
     quarantined: false,
     pollFailing: false,
+    scheduleMissed: false,
     drift: false,
     channelFailing: false,
     ...rules,
@@ -371,6 +373,39 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
     expect(sent.map((s) => [s.notification.subject, s.notification.summary]).sort()).toEqual([
       ["poll:inventory", "poll inventory failed 3 times in a row: 502 from inventory"],
       ["poll:orders", "poll orders is 30 minutes late: no worker has polled it since it was due"],
+    ]);
+  });
+
+  it("a schedule tick overdue past the grace period that no worker fired", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock(Date.UTC(2026, 0, 5, 12, 0, 30));
+    const lastTick = Date.UTC(2026, 0, 5, 12, 0, 0);
+    const tick = {
+      id: "tick-1",
+      source: "schedule",
+      type: "nightly",
+      dedupKey: "nightly@2026-01-05T12:00:00.000Z",
+      payloadJson: "{}",
+      receivedAt: lastTick,
+      runs: [],
+    };
+    expect(await storage.fireScheduleTick("nightly", lastTick, tick)).toBe(true);
+    const everyMinute = new Cron("* * * * *", { paused: true, timezone: "UTC" });
+    const { alerts, sent } = evaluator(
+      storage,
+      clock,
+      { scheduleMissed: { grace: "5m" } },
+      { schedules: [{ integrationId: "nightly", cron: everyMinute }] },
+    );
+    // 12:04:30: the 12:01 tick is 3.5 minutes overdue, within the grace period.
+    clock.set(Date.UTC(2026, 0, 5, 12, 4, 30));
+    await alerts.evaluateOnce();
+    expect(sent).toHaveLength(0);
+    clock.set(Date.UTC(2026, 0, 5, 12, 6, 30));
+    await alerts.evaluateOnce();
+    expect(sent.map((s) => s.notification.summary)).toEqual([
+      "schedule nightly missed its tick of 2026-01-05T12:01:00.000Z (last fired 2026-01-05T12:00:00.000Z): is any worker running?",
     ]);
   });
 

@@ -1,3 +1,4 @@
+import type { Cron } from "croner";
 import { type AlertRulesConfig, resolveRules } from "../../src/alerting/alert-config.ts";
 import { AlertEvaluator } from "../../src/alerting/alert-evaluator.ts";
 import type { AlertNotification } from "../../src/alerting/notification.ts";
@@ -21,6 +22,7 @@ export function testAlertEvaluator(
     channels?: string[];
     connectionIds?: string[];
     pollIds?: string[];
+    schedules?: { integrationId: string; cron: Cron }[];
   } = {},
 ): { alerts: AlertEvaluator; sent: SentNotification[] } {
   const sent: SentNotification[] = [];
@@ -36,6 +38,7 @@ export function testAlertEvaluator(
     publicUrl: "https://tenon.example.com",
     connectionIds: options.connectionIds ?? [],
     pollIds: options.pollIds ?? [],
+    schedules: options.schedules ?? [],
     channelIntegrations: new Map(channels.map((channel) => [channel, `tenon-alerts.${channel}`])),
     deliver: async (channel, notification) => {
       sent.push({ channel, notification });

@@ -41,8 +41,7 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertStore): v
     const { id: fingerprint } = request.params;
     const forMs = parseSnooze(request.body);
     if (typeof forMs === "string") return sendError(reply, 400, "invalid_snooze", forMs);
-    const by = `api:${request.apiPrincipal?.name ?? "unknown"}`;
-    const snoozed = await alerts.snoozeAlert(fingerprint, Date.now() + forMs, by);
+    const snoozed = await alerts.snoozeAlert(fingerprint, Date.now() + forMs);
     if (!snoozed) return notFiring(reply, alerts, fingerprint);
     request.operatorLogDetail = `snoozed ${snoozed.rule} on ${snoozed.subject} for ${Math.round(forMs / 60_000)} min`;
     return { alert: alertToJson(snoozed) };

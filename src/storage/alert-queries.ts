@@ -138,10 +138,10 @@ export class AlertQueries implements AlertStore {
     return row ? toAlertRecord(row) : null;
   }
 
-  async snoozeAlert(fingerprint: string, until: number, by: string): Promise<AlertRecord | null> {
+  async snoozeAlert(fingerprint: string, until: number): Promise<AlertRecord | null> {
     const row = (await this.#db
       .updateTable("alerts")
-      .set({ snoozed_until: until, acked_by: by })
+      .set({ snoozed_until: until })
       .where("fingerprint", "=", fingerprint)
       .where("status", "=", "firing")
       .returningAll()

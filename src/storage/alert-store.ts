@@ -63,8 +63,11 @@ export interface AlertStore {
   saveAlert(alert: AlertRecord, options: { newEpisode: boolean }): Promise<void>;
   /** Silences a firing alert until it resolves; null if there is no firing alert with that fingerprint. */
   ackAlert(fingerprint: string, by: string, now: number): Promise<AlertRecord | null>;
-  /** No notification before `until` (a resolved message is still sent); null if it is not firing. */
-  snoozeAlert(fingerprint: string, until: number, by: string): Promise<AlertRecord | null>;
+  /**
+   * No notification before `until` (a resolved message is still sent); null if it is not firing. Who snoozed
+   * it is in the operator log.
+   */
+  snoozeAlert(fingerprint: string, until: number): Promise<AlertRecord | null>;
 
   /** Terminal runs that finished at or after `since` (runs_finished). */
   countEndedRuns(since: number): Promise<EndedRunCount[]>;

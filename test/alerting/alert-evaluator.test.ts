@@ -144,7 +144,7 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
     const { alerts, sent } = evaluator(storage, clock, { runDead: { window: "1d" } }, { renotifyAfterMs: 10 * minute });
     await alerts.evaluateOnce();
     const fingerprint = alertFingerprint("run_dead", "integration:billing");
-    await storage.alerts.snoozeAlert(fingerprint, clock.now() + 60 * minute, "cli:bob");
+    await storage.alerts.snoozeAlert(fingerprint, clock.now() + 60 * minute);
     clock.advance(30 * minute);
     await alerts.evaluateOnce();
     expect(sent).toHaveLength(1);

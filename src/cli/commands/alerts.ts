@@ -71,7 +71,7 @@ export async function snoozeAlertCommand(fingerprint: string, duration: string):
   if (ms <= 0 || ms > 30 * 24 * 3_600_000) throw new ValidationError("a snooze lasts from 1 ms to 30d");
   await withStorage(async (storage) => {
     const until = Date.now() + ms;
-    const snoozed = await storage.alerts.snoozeAlert(fingerprint, until, `cli:${cliUser()}`);
+    const snoozed = await storage.alerts.snoozeAlert(fingerprint, until);
     if (!snoozed) throw await notFiring(storage, fingerprint);
     await recordCliAction(storage, { action: "tenon alerts snooze", target: fingerprint, detail: `for ${duration}` });
     console.log(`alert ${fingerprint} is snoozed until ${new Date(until).toISOString()}`);

@@ -227,7 +227,7 @@ async function eventConditions({ storage, rules, now }: RuleInputs): Promise<Con
   }
   for (const rule of rules.noEvents) {
     if (rule.between !== null && !withinHours(now, rule.between)) continue;
-    const last = await storage.alerts.lastEventAt(rule.source);
+    const last = await storage.readApi.lastEventAt(rule.source);
     // Quiet hours end the watch: the period counts from the start of the watched hours at the earliest.
     const watchedFrom = rule.between === null ? Number.NEGATIVE_INFINITY : startOfHours(now, rule.between[0]);
     const since = Math.max(last ?? Number.NEGATIVE_INFINITY, watchedFrom);

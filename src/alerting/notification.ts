@@ -47,3 +47,8 @@ export function toNotification(alert: AlertRecord, number: number, link: string)
 export function firstOfEpisode(notification: AlertNotification): string {
   return `${notification.fingerprint}.${notification.episode}.1`;
 }
+
+/** Whether the notification's link can be followed from outside (absolute: a public URL is configured). */
+export function hasAbsoluteLink(notification: AlertNotification): boolean {
+  return /^https?:\/\//.test(notification.link);
+}

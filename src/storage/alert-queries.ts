@@ -50,8 +50,8 @@ function toAlertRecord(row: AlertRow): AlertRecord {
 /**
  * Alerting's reads and writes, the same on both backends (Kysely speaks each dialect). Off the hot path: the
  * evaluator runs every few seconds in one worker. Each fact is one indexed query: ended runs walk
- * runs_finished, held runs runs_status_created, quarantined events events_status, a source's newest event
- * events_source_received.
+ * runs_finished, held runs runs_status_created, quarantined events events_status. A source's newest event is
+ * the read API's (`storage.readApi.lastEventAt`).
  */
 export class AlertQueries implements AlertStore {
   // biome-ignore lint/suspicious/noExplicitAny: rows are typed by the mappers above
@@ -213,17 +213,6 @@ export class AlertQueries implements AlertStore {
       .groupBy("source")
       .execute();
     return rows.map((r) => ({ source: r.source, count: Number(r.count), lastReceivedAt: Number(r.last) }));
-  }
-
-  async lastEventAt(source: string): Promise<number | null> {
-    const row = await this.#db
-      .selectFrom("events")
-      .select("received_at")
-      .where("source", "=", source)
-      .orderBy("received_at", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    return row ? Number(row.received_at) : null;
   }
 
   async countFailingRuns(integrationId: string, since: number): Promise<{ retrying: number; dead: number }> {

@@ -77,8 +77,6 @@ export interface AlertStore {
   countHeldRuns(status: "waiting" | "paused", before: number): Promise<HeldRunCount[]>;
   /** Quarantined events received at or after `since`, by source. */
   countQuarantinedEvents(since: number): Promise<{ source: string; count: number; lastReceivedAt: number }[]>;
-  /** When the newest event of a source was received; null if none is stored. */
-  lastEventAt(source: string): Promise<number | null>;
   /**
    * Runs of an integration that are failing right now: retrying after a failure (or being tried again), or dead
    * since `since`.

@@ -1,4 +1,4 @@
-import type { AlertNotification } from "../notification.ts";
+import { type AlertNotification, hasAbsoluteLink } from "../notification.ts";
 import { type AlertChannel, channelConnectionId } from "./alert-channel.ts";
 
 const severities = { critical: "critical", warning: "warning", info: "info" } as const;
@@ -23,7 +23,7 @@ export function pagerDutyEvent(n: AlertNotification, routingKey: string) {
       class: n.rule,
       custom_details: { ...n.labels, count: n.count, notification: n.number },
     },
-    ...(/^https?:\/\//.test(n.link) ? { links: [{ href: n.link, text: "Open in Tenon" }] } : {}),
+    ...(hasAbsoluteLink(n) ? { links: [{ href: n.link, text: "Open in Tenon" }] } : {}),
   };
 }
 

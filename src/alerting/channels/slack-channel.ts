@@ -1,4 +1,4 @@
-import type { AlertNotification } from "../notification.ts";
+import { type AlertNotification, hasAbsoluteLink } from "../notification.ts";
 import { type AlertChannel, channelConnectionId } from "./alert-channel.ts";
 
 const icons = { critical: ":red_circle:", warning: ":large_orange_circle:", info: ":large_blue_circle:" } as const;
@@ -26,7 +26,7 @@ export function slackMessage(n: AlertNotification) {
     { type: "section", fields },
     { type: "context", elements: [{ type: "mrkdwn", text: context }] },
   ];
-  if (/^https?:\/\//.test(n.link)) {
+  if (hasAbsoluteLink(n)) {
     blocks.push({
       type: "actions",
       elements: [{ type: "button", text: { type: "plain_text", text: "Open in Tenon" }, url: n.link }],

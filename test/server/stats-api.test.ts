@@ -7,7 +7,6 @@ import { testEngine } from "../support/engine.ts";
 import { type RunningServer, startTestServer } from "../support/server.ts";
 
 const token = "stats-api-token";
-const minute = 60_000;
 
 describe.each(backends)("GET /api/stats/throughput ($name)", (backend) => {
   const t = useTestStorage(backend);

@@ -9,6 +9,7 @@ import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";
+import { createReconciliations } from "../reconciliation/reconciliations.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";
@@ -72,6 +73,17 @@ export async function startTenonServices(options: {
         },
       })
     : undefined;
+  // Reconciliation runs and repairs are runs of built-in integrations; their repairs and schedule ticks send events.
+  const reconciliations = createReconciliations({
+    reconciliations: config.reconciliations ?? [],
+    storage,
+    clock: systemClock,
+    logger,
+    send: (event) => {
+      if (!sendEvent) throw new Error("reconciliation events are sent only once the engine has started");
+      return sendEvent(event);
+    },
+  });
   const drift = new DriftLearner({
     store: storage.drift,
     clock: systemClock,
@@ -93,7 +105,7 @@ export async function startTenonServices(options: {
   });
   const engine = createEngine({
     storage,
-    integrations: [...config.integrations, ...(alerting?.integrations ?? [])],
+    integrations: [...config.integrations, ...(alerting?.integrations ?? []), ...reconciliations.integrations],
     polls,
     connections,
     worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs, maxCrashes: settings.maxCrashes },
@@ -130,6 +142,7 @@ export async function startTenonServices(options: {
     sendEvent = (event, sendOptions) => engine.send(event, sendOptions);
     // After the engine's start, which applies the migrations its tables come with.
     await drift.start();
+    await reconciliations.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
     metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
     alerting?.evaluator.start();

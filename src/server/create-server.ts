@@ -23,9 +23,10 @@ import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
+import { registerReconciliationRoutes } from "./reconciliation-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
-import { registerStatsRoute } from "./stats-route.ts";
 import { registerSearchRoute } from "./search-route.ts";
+import { registerStatsRoute } from "./stats-route.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -201,6 +202,7 @@ export function createServer(options: ServerOptions): TenonServer {
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
   registerDriftRoutes(app, { store: options.engine.storage.drift, now });
+  registerReconciliationRoutes(app, { engine: options.engine, now });
 
   return {
     app,

@@ -13,6 +13,7 @@ import type { ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
+import type { ReconcileStore } from "./reconcile-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
@@ -391,6 +392,8 @@ export interface Storage {
   readonly operatorAccess: OperatorStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
+  /** Reconciliation reports, spilled records and findings (see reconcile-store.ts). */
+  readonly reconcile: ReconcileStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

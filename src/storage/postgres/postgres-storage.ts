@@ -36,6 +36,8 @@ import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrat
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
+import { ReconcileQueries } from "../reconcile-queries.ts";
+import type { ReconcileStore } from "../reconcile-store.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
 import {
@@ -102,6 +104,7 @@ export class PostgresStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly reconcile: ReconcileStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -126,6 +129,7 @@ export class PostgresStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.reconcile = new ReconcileQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
       transaction: (work) => this.#transaction(work),

@@ -78,7 +78,6 @@ export async function startTenonServices(options: {
     reconciliations: config.reconciliations ?? [],
     storage,
     clock: systemClock,
-    logger,
     send: (event) => {
       if (!sendEvent) throw new Error("reconciliation events are sent only once the engine has started");
       return sendEvent(event);

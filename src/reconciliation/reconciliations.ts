@@ -1,4 +1,3 @@
-import type { Logger } from "pino";
 import type { Clock } from "../engine/clock.ts";
 import type { SendEventInput } from "../engine/engine.ts";
 import { defineIntegration, type Integration, type RunContext } from "../sdk/define-integration.ts";
@@ -58,7 +57,6 @@ export function createReconciliations(options: {
   reconciliations: readonly Reconciliation<any, any>[];
   storage: Storage;
   clock: Clock;
-  logger: Logger;
   /** The engine's send (set once it runs): events are stored durably, a second one with the same id is a duplicate. */
   send: Send;
 }): Reconciliations {

@@ -5,7 +5,7 @@ import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import type { ReconcileReport } from "../../src/storage/reconcile-store.ts";
 import type { ManualClock } from "./clock.ts";
-import { silentLogger, testEngine, waitForRunStatus } from "./engine.ts";
+import { testEngine, waitForRunStatus } from "./engine.ts";
 
 /** Records served a page at a time, the way an API lists them; `list` is what a side's `list` calls. */
 export function pagedList<T>(records: () => T[], pageSize: number) {
@@ -42,7 +42,6 @@ export async function startReconcileEngine(
     reconciliations,
     storage,
     clock: options.clock ?? { now: () => Date.now() },
-    logger: silentLogger,
     send: (event) => {
       if (!engine) throw new Error("the engine has not started");
       return engine.send(event);

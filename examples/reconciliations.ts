@@ -29,10 +29,13 @@ const invoicePage = 1000;
  * makes the invoice with its usual check-then-act by number, so it is never made twice. A total that differs is
  * reported, not repaired: someone must look at it.
  *
+ * `mode`: "auto" (default) repairs at once; "approve" waits for an operator; "report" repairs nothing.
  * `settle`: orders younger than this are left out, so an order whose invoice order-to-cash is still making is
  * not reported (nor repaired) as missing. Default 2 minutes.
  */
-export function storeVsAccounting(options: { settle?: Duration; schedule?: string } = {}) {
+export function storeVsAccounting(
+  options: { settle?: Duration; schedule?: string; mode?: "auto" | "approve" | "report" } = {},
+) {
   const settleMs = durationToMs(options.settle ?? "2m");
   return defineReconciliation<ListedOrder, ListedInvoice>({
     id: "store-vs-accounting",
@@ -86,7 +89,7 @@ export function storeVsAccounting(options: { settle?: Duration; schedule?: strin
       },
     },
     repair: {
-      mode: "auto",
+      mode: options.mode ?? "auto",
       missing_right: {
         // The whole order, as its webhook carried it: order-to-cash takes it like any other.
         async emit(finding, { connection }) {

@@ -215,6 +215,8 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     financialStatus: string;
     sourceName: string;
     decrementInventory: boolean;
+    /** false: no webhook announces it (orders seeded in bulk). Default true. */
+    announce?: boolean;
     shippingAddress: Address | null;
   }): Order {
     const now = context.now();
@@ -249,6 +251,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
         level.updated_at = now;
       }
     }
+    if (input.announce === false) return order;
     sendWebhook("orders/create", order);
     if (order.financial_status === "paid") sendWebhook("orders/paid", order);
     return order;
@@ -360,6 +363,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
         sourceName: "web",
         decrementInventory: false,
         shippingAddress: customer.address,
+        announce: false,
       });
       each?.({
         id: order.id,

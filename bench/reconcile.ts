@@ -14,9 +14,10 @@
  *   BENCH_ONLY                sqlite, postgres or both, comma-separated (default sqlite)
  *   TENON_BENCH_DATABASE_URL  PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
  *
- * The sandbox runs in this process: its records are seeded before the RSS baseline is taken.
+ * The sandbox runs in a process of its own (bench/reconcile-sandbox.ts): the RSS is Tenon's alone.
  * Writes bench/results/reconcile.json: [{ name, value, unit }].
  */
+import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,15 +32,11 @@ import { openVault } from "../src/connections/vault/open-vault.ts";
 import { quickbooks } from "../src/connectors/quickbooks/index.ts";
 import { shopify } from "../src/connectors/shopify/index.ts";
 import { requestReconciliationRun } from "../src/reconciliation/reconciliations.ts";
-import { createSandbox } from "../src/sandbox/create-sandbox.ts";
-import { createAccounting } from "../src/sandbox/systems/accounting.ts";
-import { createStore, type SeededOrder } from "../src/sandbox/systems/store.ts";
 import type { ReconcileListContext, Reconciliation } from "../src/sdk/define-reconciliation.ts";
 import { defineReconciliation } from "../src/sdk/define-reconciliation.ts";
 import type { Storage } from "../src/storage/contract.ts";
 import { PostgresStorage } from "../src/storage/postgres/postgres-storage.ts";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
-import { intEnv } from "./bench-env.ts";
 
 interface Metric {
   name: string;
@@ -47,51 +44,41 @@ interface Metric {
   unit: string;
 }
 
-const records = intEnv("BENCH_RECONCILE_RECORDS", 100_000);
 const only = (process.env.BENCH_ONLY ?? "sqlite").split(",");
 const postgresUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "results", "reconcile.json");
+const sandboxScript = fileURLToPath(new URL("./reconcile-sandbox.ts", import.meta.url));
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
-async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
-  const sandbox = createSandbox({
-    systems: {
-      // No throttling and every order kept: the bench measures Tenon, not the store's plan.
-      store: (context) =>
-        createStore(context, { bucketSize: 1_000_000, leakRatePerSecond: 1_000_000, maxKeptOrders: records * 2 }),
-      accounting: createAccounting,
-    },
-  });
-  await sandbox.listen({ host: "127.0.0.1", port: 0 });
-  const store = sandbox.system<ReturnType<typeof createStore>>("store");
-  const books = sandbox.system<ReturnType<typeof createAccounting>>("accounting");
-  const seeded: SeededOrder[] = [];
-  store.seedOrders(records, (order) => seeded.push(order));
-  const expected = { missingRight: 0, mismatched: 0, missingLeft: 0 };
-  books.seedInvoices(
-    (function* () {
-      for (const [i, order] of seeded.entries()) {
-        const r = i % 1000;
-        if (r < 5) {
-          expected.missingRight += 1;
-          continue;
-        }
-        const changed = r < 8;
-        if (changed) expected.mismatched += 1;
-        yield {
-          docNumber: `S-${order.orderNumber}`,
-          email: order.email,
-          totalCents: order.totalCents + (changed ? 100 : 0),
-        };
-        if (r === 999 || r === 998) {
-          expected.missingLeft += 1;
-          yield { docNumber: `S-${9_000_000 + i}`, email: order.email, totalCents: 1000 };
-        }
-      }
-    })(),
-  );
-  seeded.length = 0;
+interface SandboxInfo {
+  store: { baseUrl: string; token: string };
+  accounting: { baseUrl: string; realmId: string; clientId: string; clientSecret: string; refreshToken: string };
+  expected: { missingRight: number; mismatched: number; missingLeft: number };
+}
 
+/** Starts the seeded sandbox in a process of its own; resolves once it listens. */
+function startSandbox(): Promise<{ info: SandboxInfo; stop: () => void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", sandboxScript], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: process.env,
+  });
+  return new Promise((resolve, reject) => {
+    let output = "";
+    child.on("exit", (code) => reject(new Error(`the sandbox process ended (${code}) before it listened`)));
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const line = output.split("\n")[0];
+      if (!output.includes("\n") || line === undefined) return;
+      child.removeAllListeners("exit");
+      resolve({ info: JSON.parse(line) as SandboxInfo, stop: () => child.stdin.end() });
+    });
+  });
+}
+
+async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
+  const sandbox = await startSandbox();
+  const { info } = sandbox;
+  const expected = info.expected;
   const timing = { httpMs: 0, pages: 0 };
   const timed =
     (list: (context: ReconcileListContext) => Promise<{ records: unknown[]; nextCursor: string | null }>) =>
@@ -117,29 +104,25 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     backend === "sqlite"
       ? new SqliteStorage({ path: join(dir, "tenon.db") })
       : new PostgresStorage({ connectionString: postgresUrl, schema });
-  const accounting = books.credentials();
   const services = await startTenonServices({
     config: {
       integrations: [],
       reconciliations: [reconciliation],
       connections: {
         store: {
-          ...shopify.connection({
-            baseUrl: sandbox.baseUrl("store"),
-            credentials: { apiKey: store.credentials().token as string },
-          }),
+          ...shopify.connection({ baseUrl: info.store.baseUrl, credentials: { apiKey: info.store.token } }),
           rateLimit: false,
         },
         accounting: {
           ...quickbooks.connection({
-            baseUrl: sandbox.baseUrl("accounting"),
-            realmId: books.realmId,
-            tokenUrl: `${sandbox.baseUrl("accounting")}/oauth2/v1/tokens/bearer`,
-            authorizationUrl: `${sandbox.baseUrl("accounting")}/connect/oauth2`,
+            baseUrl: info.accounting.baseUrl,
+            realmId: info.accounting.realmId,
+            tokenUrl: `${info.accounting.baseUrl}/oauth2/v1/tokens/bearer`,
+            authorizationUrl: `${info.accounting.baseUrl}/connect/oauth2`,
             credentials: {
-              clientId: accounting.clientId as string,
-              clientSecret: accounting.clientSecret as string,
-              refreshToken: accounting.refreshToken as string,
+              clientId: info.accounting.clientId,
+              clientSecret: info.accounting.clientSecret,
+              refreshToken: info.accounting.refreshToken,
             },
           }),
           rateLimit: false,
@@ -212,7 +195,7 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
       { name: `${backend} peak RSS growth`, value: mb(peak - baseline), unit: "MB" },
     ];
   } finally {
-    await sandbox.close();
+    sandbox.stop();
     await services.stop(5_000);
     if (backend === "postgres") {
       const admin = new PostgresStorage({ connectionString: postgresUrl, schema });

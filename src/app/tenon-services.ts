@@ -9,7 +9,7 @@ import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";
-import { createReconciliations } from "../reconciliation/reconciliations.ts";
+import { createReconciliations, reconcileEventSource } from "../reconciliation/reconciliations.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";
@@ -130,7 +130,8 @@ export async function startTenonServices(options: {
     httpLimits: settings.httpLimits,
     publicUrl: settings.publicUrl,
     connections,
-    reservedSources: polls.map((poll) => poll.id),
+    // Reconciliation runs and repairs start from Tenon's own events only, never from an API caller's.
+    reservedSources: [...polls.map((poll) => poll.id), reconcileEventSource],
     integrations: config.integrations,
     polls,
     metricsRoute: ownMetricsPort ? false : { token: settings.metricsToken },

@@ -147,6 +147,7 @@ async function runReconciliation(
     store.beginReport({ runId: run.id, reconciliationId: reconciliation.id, dryRun, at: clock.now() }),
   );
   const listed = { left: 0, right: 0, unkeyed: 0 };
+  const spilledRows = { left: 0, right: 0 };
   for (const side of ["left", "right"] as const) {
     let cursor: string | null = null;
     let page = 0;
@@ -159,7 +160,12 @@ async function runReconciliation(
         const records = checkPage(answer, reconciliation.id, side, pageNumber);
         const spilled = spillRecords(reconciliation, side, records, pageNumber);
         await store.spillPage({ runId: run.id, side, page: pageNumber, records: spilled.records });
-        return { nextCursor: answer.nextCursor ?? null, records: records.length, unkeyed: spilled.unkeyed };
+        return {
+          nextCursor: answer.nextCursor ?? null,
+          records: records.length,
+          rows: spilled.records.length,
+          unkeyed: spilled.unkeyed,
+        };
       });
       if (stored.nextCursor !== null && stored.nextCursor === from) {
         throw new NonRetryableError(
@@ -167,12 +173,22 @@ async function runReconciliation(
         );
       }
       listed[side] += stored.records;
+      spilledRows[side] += stored.rows;
       listed.unkeyed += stored.unkeyed;
       cursor = stored.nextCursor;
       page += 1;
     } while (cursor !== null);
   }
   const matched: MatchCounts = await step.run("match", async () => {
+    for (const side of ["left", "right"] as const) {
+      const stored = await store.countSpilled(run.id, side);
+      if (stored !== spilledRows[side]) {
+        // A run replayed after a later run abandoned its report: its pages are gone, and its report would lie.
+        throw new NonRetryableError(
+          `reconciliation "${reconciliation.id}": this run's ${side} records are no longer stored (${stored} of ${spilledRows[side]}; a later run dropped them): start a new run instead`,
+        );
+      }
+    }
     // Starting again after a crash mid-way: the findings of the interrupted pass go first.
     await store.clearReportFindings(run.id);
     return matchSpilled(store, run.id, reconciliation);

@@ -122,6 +122,13 @@ export class ReconcileQueries implements ReconcileStore {
     dryRun: boolean;
     at: number;
   }): Promise<ReconcileReport> {
+    const abandoned = sql`SELECT run_id FROM reconcile_reports
+      WHERE reconciliation_id = ${input.reconciliationId} AND status = 'running' AND run_id <> ${input.runId}`;
+    await sql`DELETE FROM reconcile_records WHERE run_id IN (${abandoned})`.execute(this.#db);
+    await sql`UPDATE reconcile_reports SET status = 'abandoned'
+      WHERE reconciliation_id = ${input.reconciliationId} AND status = 'running' AND run_id <> ${input.runId}`.execute(
+      this.#db,
+    );
     // The next number in the same statement; runs of one reconciliation are one at a time (a concurrency key),
     // and the unique (reconciliation_id, number) stops two numbering alike if they were not.
     await sql`INSERT INTO reconcile_reports (run_id, reconciliation_id, number, dry_run, status, started_at)
@@ -180,6 +187,13 @@ export class ReconcileQueries implements ReconcileStore {
       position: Number(row.position),
       fieldsJson: row.fields,
     }));
+  }
+
+  async countSpilled(runId: string, side: ReconcileSide): Promise<number> {
+    const [row] = await this.#rows<{ count: number | string }>(
+      sql`SELECT COUNT(*) AS count FROM reconcile_records WHERE run_id = ${runId} AND side = ${side}`,
+    );
+    return Number(row?.count ?? 0);
   }
 
   async clearReportFindings(runId: string): Promise<void> {

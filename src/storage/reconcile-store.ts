@@ -46,7 +46,8 @@ export interface ReconcileReport {
   /** 1, 2, 3… per reconciliation. */
   number: number;
   dryRun: boolean;
-  status: "running" | "complete";
+  /** abandoned: its run ended without completing it (dead, failed), and a later run dropped its spilled records. */
+  status: "running" | "complete" | "abandoned";
   startedAt: number;
   finishedAt: number | null;
   counts: ReportCounts | null;
@@ -100,7 +101,11 @@ export interface ReconcileStore {
   listReconciliations(): Promise<ReconciliationSummary[]>;
   getReconciliation(id: string): Promise<ReconciliationSummary | undefined>;
 
-  /** The run's report, numbered after the reconciliation's last one; the same report when called again for a run. */
+  /**
+   * The run's report, numbered after the reconciliation's last one; the same report when called again for a run.
+   * Reports of the reconciliation's earlier runs still running are abandoned (runs of one reconciliation go one at
+   * a time, so theirs ended without completing) and their spilled records dropped.
+   */
   beginReport(input: {
     runId: string;
     reconciliationId: string;
@@ -116,6 +121,8 @@ export interface ReconcileStore {
     after: { key: string; page: number; position: number } | null;
     limit: number;
   }): Promise<SpilledRow[]>;
+  /** How many records a run spilled on a side. */
+  countSpilled(runId: string, side: ReconcileSide): Promise<number>;
   /** Forgets the report's findings (a matching pass starting again). */
   clearReportFindings(runId: string): Promise<void>;
   addReportFindings(runId: string, findings: NewReportFinding[]): Promise<void>;

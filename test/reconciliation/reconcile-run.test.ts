@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
 import { defineReconciliation } from "../../src/sdk/define-reconciliation.ts";
-import { RetryableError } from "../../src/sdk/errors.ts";
+import { NonRetryableError, RetryableError } from "../../src/sdk/errors.ts";
 import { normalizers } from "../../src/sdk/reconcile-normalizers.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
+import { waitForRunStatus } from "../support/engine.ts";
 import { pagedList, startReconcileEngine } from "../support/reconciliation.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -190,6 +191,43 @@ describe.each(backends)("reconciliation runs on $name", (backend) => {
       expect(report.counts).toMatchObject({ leftRecords: 50, rightRecords: 50, matched: 50, missingRight: 0 });
       const steps = (await t.storage.listSteps(report.runId)).map((step) => step.name);
       expect(steps.filter((name) => name.startsWith("list-left"))).toHaveLength(5);
+    } finally {
+      await reconcile.stop();
+    }
+  });
+
+  it("a run that ended without its report leaves no records behind once the next one begins, and cannot be replayed into a wrong report", async () => {
+    const data = ordersAndInvoices(30);
+    const { reconciliation } = storeVsBooks(data, 10);
+    const { mode: _mode, ...definition } = reconciliation;
+    let broken = true;
+    const failing = defineReconciliation({
+      ...definition,
+      right: {
+        ...definition.right,
+        async list(context) {
+          if (broken) throw new NonRetryableError("the accounting API answered 400: invalid query");
+          return definition.right.list(context);
+        },
+      },
+    });
+    const reconcile = await startReconcileEngine(t.storage, [failing]);
+    try {
+      await expect(reconcile.run("orders-vs-invoices")).rejects.toThrow(/ended failed/);
+      const [failed] = await t.storage.reconcile.listReports("orders-vs-invoices", 10);
+      expect(failed?.status).toBe("running");
+      expect(await t.storage.reconcile.countSpilled(failed?.runId as string, "left")).toBe(30);
+
+      broken = false;
+      const next = await reconcile.run("orders-vs-invoices");
+      expect(next.counts).toMatchObject({ matched: 30 });
+      expect((await t.storage.reconcile.getReport("orders-vs-invoices", 1))?.status).toBe("abandoned");
+      expect(await t.storage.reconcile.countSpilled(failed?.runId as string, "left")).toBe(0);
+
+      await reconcile.engine.replay(failed?.runId as string);
+      const replayed = await waitForRunStatus(t.storage, failed?.runId as string, ["failed", "succeeded"]);
+      expect(replayed.status).toBe("failed");
+      expect(replayed.lastError).toContain("this run's left records are no longer stored (0 of 30");
     } finally {
       await reconcile.stop();
     }

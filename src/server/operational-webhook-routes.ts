@@ -18,15 +18,16 @@ export function registerOperationalWebhookRoutes(
   const { subscribers, store } = options;
   app.get("/api/operational-webhooks", async () => ({ webhooks: await listSubscribers(subscribers, store) }));
 
-  app.post<{ Params: { name: string } }>("/api/operational-webhooks/:name/enable", operator, async (request, reply) => {
-    const subscriber = subscribers.find((candidate) => candidate.name === request.params.name);
+  // `:id` like every route with a target: the operator log records it as the call's target.
+  app.post<{ Params: { id: string } }>("/api/operational-webhooks/:id/enable", operator, async (request, reply) => {
+    const subscriber = subscribers.find((candidate) => candidate.name === request.params.id);
     if (!subscriber) {
       const known = subscribers.map((candidate) => candidate.name).join(", ") || "none";
       return sendError(
         reply,
         404,
         "unknown_webhook",
-        `no operational webhook "${request.params.name}" is configured; configured: ${known}`,
+        `no operational webhook "${request.params.id}" is configured; configured: ${known}`,
       );
     }
     const before = await store.getSubscriberHealth(subscriber.name);

@@ -1,5 +1,5 @@
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Connections } from "../../src/connections/connections.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import {
@@ -15,7 +15,8 @@ import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";
 import { testConnections } from "../support/connections.ts";
 import { databaseContents } from "../support/database-contents.ts";
-import { testEngine, waitForRunStatus } from "../support/engine.ts";
+import { endRuns } from "../support/ended-runs.ts";
+import { silentLogger, testEngine, waitForRunStatus } from "../support/engine.ts";
 import { StandardWebhookReceiver } from "../support/standard-webhook-receiver.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -53,16 +54,21 @@ const crmSync = defineIntegration({
 
 describe.each(backends)("operational webhooks: delivery ($name)", (backend) => {
   const t = useTestStorage(backend);
-  const ops = new StandardWebhookReceiver("/tenon/ops");
-  const audit = new StandardWebhookReceiver("/tenon/audit");
-  const crm = new ApiTestServer();
+  let ops: StandardWebhookReceiver;
+  let audit: StandardWebhookReceiver;
+  let crm: ApiTestServer;
   let engine: Engine | undefined;
   let connections: Connections | undefined;
 
+  beforeEach(() => {
+    ops = new StandardWebhookReceiver("/tenon/ops");
+    audit = new StandardWebhookReceiver("/tenon/audit");
+    crm = new ApiTestServer();
+  });
   afterEach(async () => {
     await engine?.stop({ deadlineMs: 0 });
     await connections?.stop();
-    await Promise.all([ops.close(), audit.close(), crm.close()]);
+    await Promise.all([ops, audit, crm].map((server) => server.close().catch(() => {})));
   });
 
   it("a subscriber receives run.dead and connection.auth_failed/restored, signed with each of its secrets; nothing it did not ask for; no secret is kept", async () => {
@@ -195,5 +201,82 @@ describe.each(backends)("operational webhooks: delivery ($name)", (backend) => {
         expect(text.includes(secret.replace(/^whsec_/, "")), `${place} holds a secret's key`).toBe(false);
       }
     }
+  });
+
+  it("drift.detected and run.failed reach the subscribers that asked for them, with what a receiver needs", async () => {
+    const storage = t.storage;
+    await storage.migrate();
+    const clock = new ManualClock(Date.now());
+    await Promise.all([ops.start(), audit.start()]);
+    const webhooks = createOperationalWebhooks({
+      config: {
+        ops: { url: ops.url, secrets: [opsSecret], events: ["run.failed"] },
+        audit: { url: audit.url, secrets: [auditSecret], events: ["drift.detected"] },
+      },
+      storage,
+      clock,
+      logger: silentLogger,
+      publicUrl: undefined,
+      send: (event) => (engine as Engine).send(event),
+    });
+    await webhooks.pump.pumpOnce();
+    const at = clock.now();
+    // Ended before the worker starts: it would otherwise claim them (no integration "shop-sync" is loaded here).
+    await endRuns(storage, "shop-sync", "failed", 1, at);
+    await storage.drift.recordIncidents([
+      {
+        id: "drift-1",
+        shapeId: "shape-1",
+        kind: "connection",
+        subject: "accounting",
+        method: "GET",
+        routeTemplate: "/v3/company/{realm}/invoice/{id}",
+        status: 200,
+        eventType: null,
+        fieldPath: "Invoice.DocNumber",
+        change: "removed",
+        breaking: true,
+        example: null,
+        seenCount: 4,
+        at,
+      },
+    ]);
+    connections = testConnections(storage, webhooks.connections, { clock });
+    engine = testEngine({ storage, clock, connections, integrations: webhooks.integrations });
+    await engine.start();
+    clock.advance(defaultSettleMs);
+    await webhooks.pump.pumpOnce();
+    await waitFor("one delivery to each", () => ops.accepted.length === 1 && audit.accepted.length === 1);
+
+    expect(ops.verified(opsSecret)[0]?.body).toMatchObject({
+      type: "run.failed",
+      timestamp: new Date(at).toISOString(),
+      data: {
+        run: { integration: "shop-sync", status: "failed", error: 'step "invoice": 500 from accounting' },
+        // No public URL: links are relative to Tenon's address.
+        link: expect.stringMatching(/^\/api\/runs\//),
+      },
+    });
+    expect(audit.verified(auditSecret)[0]?.body).toEqual({
+      type: "drift.detected",
+      timestamp: new Date(at).toISOString(),
+      data: {
+        drift: {
+          id: "drift-1",
+          kind: "connection",
+          subject: "accounting",
+          method: "GET",
+          route: "/v3/company/{realm}/invoice/{id}",
+          status: 200,
+          eventType: null,
+          field: "Invoice.DocNumber",
+          change: "removed",
+          breaking: true,
+          example: null,
+          detectedAt: new Date(at).toISOString(),
+        },
+        link: "/api/drift?open=true&breaking=true",
+      },
+    });
   });
 });

@@ -60,18 +60,20 @@ export async function startTenonServices(options: {
     if (!sendEvent) throw new Error("deliveries are sent only once the engine has started");
     return sendEvent(event, sendOptions);
   };
-  const operationalWebhooks: OperationalWebhooks | undefined = config.operationalWebhooks
-    ? createOperationalWebhooks({
-        config: config.operationalWebhooks,
-        storage,
-        clock: systemClock,
-        logger,
-        publicUrl: config.alerts?.publicUrl ?? settings.publicUrl,
-        send: sendOnceStarted,
-        // Drift incidents are written once per persistence period, stamped with when they were seen.
-        settleMs: Math.max(defaultSettleMs, 3 * settings.driftPersistMs),
-      })
-    : undefined;
+  const subscribers = config.operationalWebhooks ?? {};
+  const operationalWebhooks: OperationalWebhooks | undefined =
+    Object.keys(subscribers).length > 0
+      ? createOperationalWebhooks({
+          config: subscribers,
+          storage,
+          clock: systemClock,
+          logger,
+          publicUrl: config.alerts?.publicUrl ?? settings.publicUrl,
+          send: sendOnceStarted,
+          // Drift incidents are written once per persistence period, stamped with when they were seen.
+          settleMs: Math.max(defaultSettleMs, 3 * settings.driftPersistMs),
+        })
+      : undefined;
   // With subscribers but no alert channel, the rules still run: their alerts go to the subscribers that want them.
   const alertsConfig = config.alerts ?? (operationalWebhooks ? { channels: {} } : undefined);
   const alerting: Alerting | undefined = alertsConfig

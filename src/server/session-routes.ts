@@ -93,35 +93,40 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     return reply.send();
   });
 
-  app.get<{ Querystring: { code?: string; next?: string } }>("/auth/link", async (request, reply) => {
-    noStore(reply);
-    // The URL holds the code: the page this leads to must not pass it on as a Referer.
-    reply.header("referrer-policy", "no-referrer");
-    if (tooManyFailures(request, reply, limiter)) return reply;
-    const { code, next } = request.query;
-    // Checked before the code is used up, so a link with a bad `next` still works once it is fixed.
-    if (next !== undefined && !isLocalPath(next)) {
-      return sendError(
-        reply,
-        400,
-        "invalid_next",
-        "next must be a path on this server starting with a single / (such as /runs), not a URL",
-      );
-    }
-    let session: NewSession | null;
-    try {
-      session = typeof code === "string" ? await sessions.signInWithLink(code) : null;
-    } catch (error) {
-      return storageUnavailable(reply, logger, error);
-    }
-    if (!session) {
-      limiter.recordFailure(request.ip);
-      return linkRefused(request, reply);
-    }
-    setSessionCookie(request, reply, session, options.publicUrl);
-    await logSessionAction(options, request, session, "GET /auth/link", 303, "signed in with a one-time link");
-    return reply.redirect(next ?? "/", 303);
-  });
+  // No HEAD twin: a client checking that the link exists must not use it up.
+  app.get<{ Querystring: { code?: string; next?: string } }>(
+    "/auth/link",
+    { exposeHeadRoute: false },
+    async (request, reply) => {
+      noStore(reply);
+      // The URL holds the code: the page this leads to must not pass it on as a Referer.
+      reply.header("referrer-policy", "no-referrer");
+      if (tooManyFailures(request, reply, limiter)) return reply;
+      const { code, next } = request.query;
+      // Checked before the code is used up, so a link with a bad `next` still works once it is fixed.
+      if (next !== undefined && !isLocalPath(next)) {
+        return sendError(
+          reply,
+          400,
+          "invalid_next",
+          "next must be a path on this server starting with a single / (such as /runs), not a URL",
+        );
+      }
+      let session: NewSession | null;
+      try {
+        session = typeof code === "string" ? await sessions.signInWithLink(code) : null;
+      } catch (error) {
+        return storageUnavailable(reply, logger, error);
+      }
+      if (!session) {
+        limiter.recordFailure(request.ip);
+        return linkRefused(request, reply);
+      }
+      setSessionCookie(request, reply, session, options.publicUrl);
+      await logSessionAction(options, request, session, "GET /auth/link", 303, "signed in with a one-time link");
+      return reply.redirect(next ?? "/", 303);
+    },
+  );
 }
 
 /** What the page needs to know of its session: who, with which role, its CSRF token and when it ends if unused. */

@@ -311,6 +311,8 @@ describe.each(backends)("dashboard sessions on $name", (backend) => {
     // No API token at all: the API would be disabled, but a link session still opens it.
     await start({ apiTokens: [] });
     const code = await createSignInLink(t.storage.sessions, { name: "dev-link", role: "admin", now: clock });
+    // A client that only checks the link (HEAD) does not use it up.
+    expect((await call("HEAD", `/auth/link?code=${code}`)).status).toBe(404);
     const opened = await call("GET", `/auth/link?code=${code}`, { accept: "text/html" });
     expect(opened.status).toBe(303);
     expect(opened.headers.get("location")).toBe("/");

@@ -27,10 +27,10 @@ import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
-import { registerStatsRoute } from "./stats-route.ts";
 import { registerSearchRoute } from "./search-route.ts";
 import { registerSessionRoutes } from "./session-routes.ts";
 import { SignInLimiter } from "./sign-in-limiter.ts";
+import { registerStatsRoute } from "./stats-route.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -148,8 +148,8 @@ export function createServer(options: ServerOptions): TenonServer {
     options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
   });
-  // Parses the Cookie header in onRequest, before the access check below reads the session cookie.
-  app.register(fastifyCookie);
+  // Cookies are parsed only where a session is read (sessionIdOf), not for every request: webhooks carry none.
+  app.register(fastifyCookie, { hook: false });
   // Before the 404 answer: a browser asking for a page of the dashboard (/runs/abc) gets its index.html.
   registerDashboard(app, { directory: options.dashboardDirectory ?? defaultDashboardDirectory });
   // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).

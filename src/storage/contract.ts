@@ -15,6 +15,7 @@ import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
+import type { SessionStore } from "./session-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
 export type RunStatus =
@@ -390,6 +391,8 @@ export interface Storage {
   readonly readApi: ReadApiStore;
   /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
   readonly operatorAccess: OperatorStore;
+  /** Dashboard sessions and one-time sign-in links, stored as digests (see session-store.ts). */
+  readonly sessions: SessionStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
   /** The operational webhooks' pump (lease, cursors, the sources it reads) and subscriber health (see operational-webhook-store.ts). */

@@ -15,6 +15,7 @@ import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
 import { alertsSchema } from "./014-alerts.ts";
 import { driftSchema } from "./015-drift.ts";
 import { operationalWebhooksSchema } from "./016-operational-webhooks.ts";
+import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -33,6 +34,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["014-alerts", alertsSchema],
   ["015-drift", driftSchema],
   ["016-operational-webhooks", operationalWebhooksSchema],
+  ["017-dashboard-sessions", dashboardSessionsSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

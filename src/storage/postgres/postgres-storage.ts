@@ -56,6 +56,7 @@ import { PostgresConnections } from "./postgres-connections.ts";
 import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
+import { PostgresSessions } from "./postgres-sessions.ts";
 import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
@@ -113,6 +114,7 @@ export class PostgresStorage implements Storage {
   readonly #retention: PostgresRetention;
   readonly #drift: PostgresDrift;
   readonly operatorAccess: PostgresOperatorAccess;
+  readonly sessions: PostgresSessions;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -138,6 +140,7 @@ export class PostgresStorage implements Storage {
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
     this.operatorAccess = new PostgresOperatorAccess(this.#pool);
+    this.sessions = new PostgresSessions(this.#pool);
     this.#drift = new PostgresDrift(this.#pool);
   }
 
@@ -759,7 +762,8 @@ export class PostgresStorage implements Storage {
   }
 
   async claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null> {
-    await this.#pool.query(q.ensurePollSource, [input.pollId]);
+    // Due from the moment a worker first sees it: how late it is counts from then (the poll-failing alert).
+    await this.#pool.query(q.ensurePollSource, [input.pollId, input.now]);
     const { rows } = await this.#pool.query<{ cursor: string | null; consecutive_failures: number }>(q.claimPoll, [
       input.owner,
       input.leaseUntil,

@@ -53,6 +53,8 @@ export interface AlertRulesConfig {
   pollFailing?: false | { failures?: number; lateBy?: Duration };
   /** An alert channel's deliveries are failing (retrying or dead): told through the other channels. */
   channelFailing?: false;
+  /** An operational webhook subscriber was disabled after failing for too long; resolved when it is enabled. */
+  webhookDisabled?: false;
 }
 
 export interface AlertsConfig {
@@ -85,6 +87,7 @@ export interface ResolvedRules {
   scheduleMissed: false | { graceMs: number };
   drift: boolean;
   channelFailing: boolean;
+  webhookDisabled: boolean;
 }
 
 const minute = 60_000;
@@ -128,6 +131,7 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
     scheduleMissed: rules.scheduleMissed === false ? false : { graceMs: ms(rules.scheduleMissed?.grace, 5 * minute) },
     drift: rules.drift !== false,
     channelFailing: rules.channelFailing !== false,
+    webhookDisabled: rules.webhookDisabled !== false,
   };
 }
 
@@ -159,6 +163,7 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "scheduleMissed",
   "drift",
   "channelFailing",
+  "webhookDisabled",
 ];
 
 /** Throws a ConfigurationError naming what is wrong in the `alerts` section. */

@@ -286,6 +286,30 @@ program
     await searchCommand(terms, options);
   });
 
+const webhooks = program
+  .command("webhooks")
+  .description("operational webhooks: the subscribers told about dead runs, failing connections, alerts and drift");
+
+webhooks
+  .command("list", { isDefault: true })
+  .description("each subscriber's URL, events and state (active, failing, disabled), last success, failing since")
+  .option("--json", "print the subscribers as JSON")
+  .addOption(configOption())
+  .action(async (options: { config: string; json?: boolean }) => {
+    const { listWebhooksCommand } = await import("./commands/webhooks.ts");
+    await listWebhooksCommand(options);
+  });
+
+webhooks
+  .command("enable")
+  .description("deliver to a disabled subscriber again (its failures are forgotten); written to the operator log")
+  .argument("<name>", "the subscriber, as named under operationalWebhooks in the config")
+  .addOption(configOption())
+  .action(async (name: string, options: { config: string }) => {
+    const { enableWebhookCommand } = await import("./commands/webhooks.ts");
+    await enableWebhookCommand(name, options);
+  });
+
 const drift = program
   .command("drift")
   .description("API drift: fields the connected APIs and webhook sources added, dropped or retyped without warning");

@@ -2,6 +2,10 @@ import { type AlertsConfig, assertAlertsConfig } from "../alerting/alert-config.
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import { assertConnectionConfigs } from "../connections/validate-connection-config.ts";
 import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
+import {
+  assertOperationalWebhooksConfig,
+  type OperationalWebhooksConfig,
+} from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
@@ -24,6 +28,11 @@ export interface TenonConfig {
    * built-in rules are on (docs/alerting.md).
    */
   alerts?: AlertsConfig;
+  /**
+   * Subscribers, by name, that receive signed Standard Webhooks about what happens in Tenon (runs dead or
+   * failed, connections failing and restored, alerts, API drift): docs/operational-webhooks.md.
+   */
+  operationalWebhooks?: OperationalWebhooksConfig;
   /** Worker sizing; TENON_WORKER_CONCURRENCY, TENON_LEASE_MS and TENON_MAX_CRASHES override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
@@ -38,7 +47,7 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "webhooks", "polls", "connections", "alerts", "worker"];
+const configKeys = ["integrations", "webhooks", "polls", "connections", "alerts", "operationalWebhooks", "worker"];
 const workerKeys = ["concurrency", "leaseMs", "maxCrashes"];
 
 /**
@@ -63,6 +72,7 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
   if (config.polls !== undefined) assertPolls(config.polls, origin);
   if (config.connections !== undefined) assertConnections(config.connections, origin);
   if (config.alerts !== undefined) assertAlertsConfig(config.alerts, origin);
+  if (config.operationalWebhooks !== undefined) assertOperationalWebhooksConfig(config.operationalWebhooks, origin);
 }
 
 function assertConnections(connections: unknown, origin: string): void {

@@ -8,6 +8,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
+import type { Subscriber } from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
@@ -24,6 +25,7 @@ import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerOperationalWebhookRoutes } from "./operational-webhook-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
@@ -63,6 +65,8 @@ export interface ServerOptions {
   metricsRoute?: { token: string | undefined } | false;
   /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
   observeEvent?: EventObserver;
+  /** The configured operational webhook subscribers: `/api/operational-webhooks` lists and enables them. */
+  operationalWebhooks?: readonly Subscriber[];
   /** The built dashboard served at `/` (index.html and assets/). Default: the package's dist/dashboard/. */
   dashboardDirectory?: string;
   now?: () => number;
@@ -233,6 +237,11 @@ export function createServer(options: ServerOptions): TenonServer {
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
   registerDriftRoutes(app, { store: options.engine.storage.drift, now });
+  registerOperationalWebhookRoutes(app, {
+    subscribers: options.operationalWebhooks ?? [],
+    store: options.engine.storage.operationalWebhooks,
+    now,
+  });
 
   return {
     app,

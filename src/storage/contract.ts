@@ -11,6 +11,7 @@
 import type { AlertStore } from "./alert-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
+import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
@@ -394,6 +395,8 @@ export interface Storage {
   readonly sessions: SessionStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
+  /** The operational webhooks' pump (lease, cursors, the sources it reads) and subscriber health (see operational-webhook-store.ts). */
+  readonly operationalWebhooks: OperationalWebhookStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

@@ -33,6 +33,8 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
+import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
@@ -103,6 +105,7 @@ export class PostgresStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly operationalWebhooks: OperationalWebhookStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -128,6 +131,7 @@ export class PostgresStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
       transaction: (work) => this.#transaction(work),

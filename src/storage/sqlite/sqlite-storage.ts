@@ -35,6 +35,8 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
+import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
@@ -85,6 +87,7 @@ export class SqliteStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly operationalWebhooks: OperationalWebhookStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
@@ -111,6 +114,7 @@ export class SqliteStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),

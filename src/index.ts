@@ -29,6 +29,11 @@ export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
+  OperationalEventType,
+  OperationalWebhookConfig,
+  OperationalWebhooksConfig,
+} from "./operational-webhooks/operational-webhooks-config.ts";
+export type {
   ConcurrencyOptions,
   Entities,
   EntityValue,

@@ -119,6 +119,16 @@ tokens
     await revokeTokenCommand(name);
   });
 
+program
+  .command("dashboard-link")
+  .description("print a one-time link that signs a browser in to the dashboard (works once, within 10 minutes)")
+  .option("--role <role>", "the session's role: viewer, operator or admin", "admin")
+  .option("--name <name>", "who the session acts as, in the operator log (default: your OS user name)")
+  .action(async (options: { role: string; name?: string }) => {
+    const { dashboardLinkCommand } = await import("./commands/dashboard-link.ts");
+    await dashboardLinkCommand(options);
+  });
+
 const alerts = program
   .command("alerts")
   .description("alerts raised by the rules in tenon.config.ts (alerts): list, acknowledge, snooze");
@@ -274,6 +284,30 @@ program
   .action(async (terms: string[], options: SearchOptions) => {
     const { searchCommand } = await import("./commands/search.ts");
     await searchCommand(terms, options);
+  });
+
+const webhooks = program
+  .command("webhooks")
+  .description("operational webhooks: the subscribers told about dead runs, failing connections, alerts and drift");
+
+webhooks
+  .command("list", { isDefault: true })
+  .description("each subscriber's URL, events and state (active, failing, disabled), last success, failing since")
+  .option("--json", "print the subscribers as JSON")
+  .addOption(configOption())
+  .action(async (options: { config: string; json?: boolean }) => {
+    const { listWebhooksCommand } = await import("./commands/webhooks.ts");
+    await listWebhooksCommand(options);
+  });
+
+webhooks
+  .command("enable")
+  .description("deliver to a disabled subscriber again (its failures are forgotten); written to the operator log")
+  .argument("<name>", "the subscriber, as named under operationalWebhooks in the config")
+  .addOption(configOption())
+  .action(async (name: string, options: { config: string }) => {
+    const { enableWebhookCommand } = await import("./commands/webhooks.ts");
+    await enableWebhookCommand(name, options);
   });
 
 const drift = program

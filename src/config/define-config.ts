@@ -2,6 +2,10 @@ import { type AlertsConfig, assertAlertsConfig } from "../alerting/alert-config.
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import { assertConnectionConfigs } from "../connections/validate-connection-config.ts";
 import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
+import {
+  assertOperationalWebhooksConfig,
+  type OperationalWebhooksConfig,
+} from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import type { Reconciliation } from "../sdk/define-reconciliation.ts";
@@ -25,6 +29,11 @@ export interface TenonConfig {
    * built-in rules are on (docs/alerting.md).
    */
   alerts?: AlertsConfig;
+  /**
+   * Subscribers, by name, that receive signed Standard Webhooks about what happens in Tenon (runs dead or
+   * failed, connections failing and restored, alerts, API drift): docs/operational-webhooks.md.
+   */
+  operationalWebhooks?: OperationalWebhooksConfig;
   /** Reconciliations (defineReconciliation): two systems' records compared by key, on a schedule or on demand. */
   // biome-ignore lint/suspicious/noExplicitAny: reconciliations of any record types live side by side
   reconciliations?: Reconciliation<any, any>[];
@@ -42,7 +51,16 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "webhooks", "polls", "connections", "alerts", "reconciliations", "worker"];
+const configKeys = [
+  "integrations",
+  "webhooks",
+  "polls",
+  "connections",
+  "alerts",
+  "operationalWebhooks",
+  "reconciliations",
+  "worker",
+];
 const workerKeys = ["concurrency", "leaseMs", "maxCrashes"];
 
 /**
@@ -67,6 +85,7 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
   if (config.polls !== undefined) assertPolls(config.polls, origin);
   if (config.connections !== undefined) assertConnections(config.connections, origin);
   if (config.alerts !== undefined) assertAlertsConfig(config.alerts, origin);
+  if (config.operationalWebhooks !== undefined) assertOperationalWebhooksConfig(config.operationalWebhooks, origin);
   if (config.reconciliations !== undefined) assertReconciliations(config.reconciliations, origin);
 }
 

@@ -1,3 +1,4 @@
+import fastifyCookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { EnvApiToken } from "../config/settings.ts";
@@ -7,11 +8,14 @@ import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
+import type { Subscriber } from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
+import { defaultDashboardDirectory, registerDashboard } from "./dashboard-routes.ts";
+import { DashboardSessions } from "./dashboard-sessions.ts";
 import { registerDriftRoutes } from "./drift-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthApiRoute } from "./health-api-route.ts";
@@ -21,11 +25,14 @@ import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerOperationalWebhookRoutes } from "./operational-webhook-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReconciliationRoutes } from "./reconciliation-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
 import { registerSearchRoute } from "./search-route.ts";
+import { registerSessionRoutes } from "./session-routes.ts";
+import { SignInLimiter } from "./sign-in-limiter.ts";
 import { registerStatsRoute } from "./stats-route.ts";
 
 export interface ServerOptions {
@@ -59,6 +66,10 @@ export interface ServerOptions {
   metricsRoute?: { token: string | undefined } | false;
   /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
   observeEvent?: EventObserver;
+  /** The configured operational webhook subscribers: `/api/operational-webhooks` lists and enables them. */
+  operationalWebhooks?: readonly Subscriber[];
+  /** The built dashboard served at `/` (index.html and assets/). Default: the package's dist/dashboard/. */
+  dashboardDirectory?: string;
   now?: () => number;
 }
 
@@ -105,6 +116,13 @@ export function createServer(options: ServerOptions): TenonServer {
     onTouchError: (error) =>
       options.logger.warn({ err: error.message }, "an API token's last use could not be recorded"),
   });
+  const sessions = new DashboardSessions({
+    store: options.engine.storage.sessions,
+    tokens,
+    now,
+    onTouchError: (error) =>
+      options.logger.warn({ err: error.message }, "a dashboard session's last use could not be recorded"),
+  });
   const limits = { ...defaultHttpLimits, ...options.httpLimits };
   const timeouts = nodeTimeouts(limits);
   const app = Fastify({
@@ -135,6 +153,10 @@ export function createServer(options: ServerOptions): TenonServer {
     options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
   });
+  // Cookies are parsed only where a session is read (sessionIdOf), not for every request: webhooks carry none.
+  app.register(fastifyCookie, { hook: false });
+  // Before the 404 answer: a browser asking for a page of the dashboard (/runs/abc) gets its index.html.
+  registerDashboard(app, { directory: options.dashboardDirectory ?? defaultDashboardDirectory });
   // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).
   app.addHook("onRequest", async (request, reply) => {
     if (request.is404)
@@ -144,7 +166,21 @@ export function createServer(options: ServerOptions): TenonServer {
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
 
-  registerApiAccess(app, { tokens, store: options.engine.storage.operatorAccess, logger: options.logger, now });
+  registerApiAccess(app, {
+    tokens,
+    sessions,
+    store: options.engine.storage.operatorAccess,
+    logger: options.logger,
+    now,
+  });
+  registerSessionRoutes(app, {
+    sessions,
+    limiter: new SignInLimiter(now),
+    operatorLog: options.engine.storage.operatorAccess,
+    logger: options.logger,
+    publicUrl,
+    now,
+  });
   registerHealthRoutes(app, options.engine.storage);
   const metricsRoute = options.metricsRoute ?? { token: undefined };
   if (metricsRoute && options.engine.metrics.enabled) {
@@ -202,6 +238,11 @@ export function createServer(options: ServerOptions): TenonServer {
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
   registerDriftRoutes(app, { store: options.engine.storage.drift, now });
+  registerOperationalWebhookRoutes(app, {
+    subscribers: options.operationalWebhooks ?? [],
+    store: options.engine.storage.operationalWebhooks,
+    now,
+  });
   registerReconciliationRoutes(app, { engine: options.engine, now });
 
   return {

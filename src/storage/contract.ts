@@ -11,10 +11,12 @@
 import type { AlertStore } from "./alert-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
+import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { ReconcileStore } from "./reconcile-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
+import type { SessionStore } from "./session-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
 export type RunStatus =
@@ -390,8 +392,12 @@ export interface Storage {
   readonly readApi: ReadApiStore;
   /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
   readonly operatorAccess: OperatorStore;
+  /** Dashboard sessions and one-time sign-in links, stored as digests (see session-store.ts). */
+  readonly sessions: SessionStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
+  /** The operational webhooks' pump (lease, cursors, the sources it reads) and subscriber health (see operational-webhook-store.ts). */
+  readonly operationalWebhooks: OperationalWebhookStore;
   /** Reconciliation reports, spilled records and findings (see reconcile-store.ts). */
   readonly reconcile: ReconcileStore;
   /** Applies pending migrations; safe to call from several workers at once. */

@@ -33,6 +33,8 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
+import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
@@ -56,6 +58,7 @@ import { PostgresConnections } from "./postgres-connections.ts";
 import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
+import { PostgresSessions } from "./postgres-sessions.ts";
 import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
@@ -104,6 +107,7 @@ export class PostgresStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly operationalWebhooks: OperationalWebhookStore;
   readonly reconcile: ReconcileStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
@@ -113,6 +117,7 @@ export class PostgresStorage implements Storage {
   readonly #retention: PostgresRetention;
   readonly #drift: PostgresDrift;
   readonly operatorAccess: PostgresOperatorAccess;
+  readonly sessions: PostgresSessions;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -129,6 +134,7 @@ export class PostgresStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.reconcile = new ReconcileQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
@@ -138,6 +144,7 @@ export class PostgresStorage implements Storage {
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
     this.operatorAccess = new PostgresOperatorAccess(this.#pool);
+    this.sessions = new PostgresSessions(this.#pool);
     this.#drift = new PostgresDrift(this.#pool);
   }
 

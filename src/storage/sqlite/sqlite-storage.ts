@@ -35,6 +35,8 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
+import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
@@ -58,6 +60,7 @@ import { SqliteConnections } from "./sqlite-connections.ts";
 import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
 import { SqliteRetention } from "./sqlite-retention.ts";
+import { SqliteSessions } from "./sqlite-sessions.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -86,12 +89,14 @@ export class SqliteStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly operationalWebhooks: OperationalWebhookStore;
   readonly reconcile: ReconcileStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
   readonly #drift: SqliteDrift;
   readonly operatorAccess: SqliteOperatorAccess;
+  readonly sessions: SqliteSessions;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -112,6 +117,7 @@ export class SqliteStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.reconcile = new ReconcileQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
@@ -121,6 +127,7 @@ export class SqliteStorage implements Storage {
     // Not durably: a prune lost to a power cut is done again at the next pass.
     this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
     this.operatorAccess = new SqliteOperatorAccess(this.#db, { durably: (fn) => this.#durably(fn) });
+    this.sessions = new SqliteSessions(this.#db, { durably: (fn) => this.#durably(fn) });
     // Not durably either: shapes and incidents lost to a power cut are learned and found again.
     this.#drift = new SqliteDrift(this.#db, { immediate: (fn) => this.#immediate(fn) });
   }

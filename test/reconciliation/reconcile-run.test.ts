@@ -233,6 +233,33 @@ describe.each(backends)("reconciliation runs on $name", (backend) => {
     }
   });
 
+  it("runs on its schedule, once per tick, as a run started on demand does", async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0, 30));
+    const data = ordersAndInvoices(12);
+    data.invoices.pop();
+    const { reconciliation } = storeVsBooks(data, 5);
+    const { mode: _mode, ...definition } = reconciliation;
+    const hourly = defineReconciliation({ ...definition, schedule: "0 * * * *" });
+    const reconcile = await startReconcileEngine(t.storage, [hourly], { clock });
+    try {
+      clock.advance(60 * 60_000);
+      expect(await reconcile.engine.fireDueSchedules()).toBe(1);
+      expect(await reconcile.engine.fireDueSchedules()).toBe(0);
+      const report = await waitFor("the scheduled run's report", async () => {
+        const latest = await t.storage.reconcile.getReport("orders-vs-invoices", "latest");
+        return latest?.status === "complete" ? latest : undefined;
+      });
+      expect(report.counts).toMatchObject({ leftRecords: 12, matched: 11, missingRight: 1 });
+      const runs = await t.storage.listRuns({});
+      expect(runs.map((run) => run.integrationId).sort()).toEqual([
+        "tenon-reconcile-schedule.orders-vs-invoices",
+        "tenon-reconcile.orders-vs-invoices",
+      ]);
+    } finally {
+      await reconcile.stop();
+    }
+  });
+
   it("a dry run reports what it would repair, and neither settles findings nor starts a repair", async () => {
     const data = ordersAndInvoices(12);
     data.invoices.splice(0, 2);

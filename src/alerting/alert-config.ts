@@ -55,6 +55,8 @@ export interface AlertRulesConfig {
   channelFailing?: false;
   /** An operational webhook subscriber was disabled after failing for too long; resolved when it is enabled. */
   webhookDisabled?: false;
+  /** A reconciliation has open findings (records missing or differing): one alert per reconciliation. */
+  reconciliationFindings?: false;
 }
 
 export interface AlertsConfig {
@@ -88,6 +90,7 @@ export interface ResolvedRules {
   drift: boolean;
   channelFailing: boolean;
   webhookDisabled: boolean;
+  reconciliationFindings: boolean;
 }
 
 const minute = 60_000;
@@ -132,6 +135,7 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
     drift: rules.drift !== false,
     channelFailing: rules.channelFailing !== false,
     webhookDisabled: rules.webhookDisabled !== false,
+    reconciliationFindings: rules.reconciliationFindings !== false,
   };
 }
 
@@ -164,6 +168,7 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "drift",
   "channelFailing",
   "webhookDisabled",
+  "reconciliationFindings",
 ];
 
 /** Throws a ConfigurationError naming what is wrong in the `alerts` section. */

@@ -49,6 +49,7 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
     pollConditions(inputs),
     scheduleConditions(inputs),
     driftConditions(inputs),
+    reconciliationConditions(inputs),
     channelConditions(inputs),
     webhookConditions(inputs),
   ]);
@@ -350,6 +351,21 @@ async function driftConditions({ storage, rules }: RuleInputs): Promise<Conditio
       link: `/api/drift?open=true`,
     };
   });
+}
+
+/** Open reconciliation findings: one alert per reconciliation, resolved once a run finds none left open. */
+async function reconciliationConditions({ storage, rules }: RuleInputs): Promise<Condition[]> {
+  if (!rules.reconciliationFindings) return [];
+  const open = await storage.reconcile.countOpenFindings();
+  return open.map(({ reconciliationId, open: count, newestAt }) => ({
+    rule: "reconciliation_findings",
+    subject: `reconciliation:${reconciliationId}`,
+    severity: "warning" as const,
+    summary: `reconciliation ${reconciliationId} has ${plural(count, "open finding")} (the newest first seen ${new Date(newestAt).toISOString()}): records missing or differing between the two systems. See \`tenon reconcile report ${reconciliationId}\``,
+    labels: { reconciliation: reconciliationId },
+    count,
+    link: `/api/reconciliations/${encodeURIComponent(reconciliationId)}/findings`,
+  }));
 }
 
 async function channelConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {

@@ -14,6 +14,7 @@ import {
   defaultSettleMs,
   type OperationalWebhooks,
 } from "../operational-webhooks/operational-webhooks.ts";
+import { createReconciliations, reconcileEventSource } from "../reconciliation/reconciliations.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";
@@ -100,6 +101,16 @@ export async function startTenonServices(options: {
           : {}),
       })
     : undefined;
+  // Reconciliation runs and repairs are runs of built-in integrations; their repairs and schedule ticks send events.
+  const reconciliations = createReconciliations({
+    reconciliations: config.reconciliations ?? [],
+    storage,
+    clock: systemClock,
+    send: (event) => {
+      if (!sendEvent) throw new Error("reconciliation events are sent only once the engine has started");
+      return sendEvent(event);
+    },
+  });
   const drift = new DriftLearner({
     store: storage.drift,
     clock: systemClock,
@@ -125,6 +136,7 @@ export async function startTenonServices(options: {
       ...config.integrations,
       ...(alerting?.integrations ?? []),
       ...(operationalWebhooks?.integrations ?? []),
+      ...reconciliations.integrations,
     ],
     polls,
     connections,
@@ -151,7 +163,8 @@ export async function startTenonServices(options: {
     httpLimits: settings.httpLimits,
     publicUrl: settings.publicUrl,
     connections,
-    reservedSources: polls.map((poll) => poll.id),
+    // Reconciliation runs and repairs start from Tenon's own events only, never from an API caller's.
+    reservedSources: [...polls.map((poll) => poll.id), reconcileEventSource],
     integrations: config.integrations,
     polls,
     metricsRoute: ownMetricsPort ? false : { token: settings.metricsToken },
@@ -163,6 +176,7 @@ export async function startTenonServices(options: {
     sendEvent = (event, sendOptions) => engine.send(event, sendOptions);
     // After the engine's start, which applies the migrations its tables come with.
     await drift.start();
+    await reconciliations.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
     metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
     alerting?.evaluator.start();

@@ -28,6 +28,7 @@ import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { registerOperationalWebhookRoutes } from "./operational-webhook-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
+import { registerReconciliationRoutes } from "./reconciliation-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
 import { registerSearchRoute } from "./search-route.ts";
 import { registerSessionRoutes } from "./session-routes.ts";
@@ -242,6 +243,7 @@ export function createServer(options: ServerOptions): TenonServer {
     store: options.engine.storage.operationalWebhooks,
     now,
   });
+  registerReconciliationRoutes(app, { engine: options.engine, now });
 
   return {
     app,

@@ -16,6 +16,7 @@ import { alertsSchema } from "./014-alerts.ts";
 import { driftSchema } from "./015-drift.ts";
 import { operationalWebhooksSchema } from "./016-operational-webhooks.ts";
 import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
+import { reconciliationSchema } from "./018-reconciliation.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -35,6 +36,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["015-drift", driftSchema],
   ["016-operational-webhooks", operationalWebhooksSchema],
   ["017-dashboard-sessions", dashboardSessionsSchema],
+  ["018-reconciliation", reconciliationSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

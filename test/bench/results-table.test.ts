@@ -74,11 +74,15 @@ describe("the table of all bench figures", () => {
 
   it("names the targets of a bench that has results but no figure for them", () => {
     write("e2e", [{ name: "sqlite.runs_per_s_ratio_to_bare", value: 0.5, unit: "x" }]);
+    write("engine", [{ name: "sqlite.runs_per_s", value: 9500, unit: "runs/s" }]);
 
     const missing = targetsWithoutFigures(readResults(dir)).map((t) => String(t.metric));
     expect(missing).toContain("sqlite.cpu_per_run");
     expect(missing).toContain("postgres.runs_per_s_ratio_to_bare");
     expect(missing).not.toContain("sqlite.runs_per_s_ratio_to_bare");
+    expect(missing).toContain("postgres.ratio_to_graphile_worker");
+    // The instrumentation's cost is measured only with BENCH_INSTRUMENTATION=compare.
+    expect(missing).not.toContain(String(/\.instrumentation_on_off_ratio$/));
     // Benches without a result file are not reported: they did not run.
     expect(missing).not.toContain("tenon.req_per_s_ratio_to_raw");
   });

@@ -422,7 +422,7 @@ function printSummary(metrics: Metric[], ran: Target[]): void {
   }
 }
 
-/** The targets of issue 18 and docs/PRODUCT.md: MISS is a figure, not a failure of the run. */
+/** The targets of issue 18 (docs/benchmarks.md): MISS is a figure, not a failure of the run. */
 function printTargets(metrics: Metric[]): void {
   const value = (name: string) => metrics.find((m) => m.name === name)?.value;
   const line = (ok: boolean, text: string) => console.log(`  ${ok ? "PASS" : "MISS"} ${text}`);

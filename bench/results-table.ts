@@ -1,6 +1,6 @@
 /**
- * Every bench's figures in one table, each beside its target where the product has one (docs/benchmarks.md,
- * ../shared/PRODUCT.md's performance targets and the issues that set them). `npm run bench` prints it after running
+ * Every bench's figures in one table, each beside its target where the product has one (the product's performance
+ * targets and the issues that set them, listed in docs/benchmarks.md). `npm run bench` prints it after running
  * the benches; it reads what they wrote in bench/results/*.json, in either of their two shapes:
  * `[{ name, value, unit }]` or `{ date, machine, parameters, metrics: [{ name, value, unit }] }`.
  */
@@ -44,16 +44,22 @@ export interface Row {
 }
 
 export const targets: Target[] = [
-  // The hot path (issue 18; PRODUCT.md: end to end ≥ 0.5× a bare forwarder, ≤ 0.5 CPU-ms per run).
-  { bench: "e2e", metric: "sqlite.runs_per_s_ratio_to_bare", op: ">=", threshold: 0.5, source: "PRODUCT.md, issue 18" },
-  { bench: "e2e", metric: "sqlite.cpu_per_run", op: "<=", threshold: 0.5, source: "PRODUCT.md, issue 18" },
+  // The hot path (issue 18; the product targets: end to end ≥ 0.5× a bare forwarder, ≤ 0.5 CPU-ms per run).
+  {
+    bench: "e2e",
+    metric: "sqlite.runs_per_s_ratio_to_bare",
+    op: ">=",
+    threshold: 0.5,
+    source: "product target, issue 18",
+  },
+  { bench: "e2e", metric: "sqlite.cpu_per_run", op: "<=", threshold: 0.5, source: "product target, issue 18" },
   { bench: "e2e", metric: "sqlite.ack_latency_p99", op: "<=", threshold: 25, source: "issue 18" },
   { bench: "e2e", metric: "sqlite.ingest_ahead_of_completion", op: "<=", threshold: 10, source: "issue 18" },
   { bench: "e2e", metric: "postgres.runs_per_s_ratio_to_bare", op: ">=", threshold: 0.35, source: "issue 18" },
   { bench: "e2e", metric: /\.(lost|doubled)$/, op: "=", threshold: 0, source: "guarantees 1 and 2" },
-  // Webhook ingest (PRODUCT.md: durable ingest ≥ 50% of bare node:http, p99 ≤ 25 ms).
-  { bench: "ingest", metric: "sqlite.req_per_s_ratio_to_bare", op: ">=", threshold: 0.5, source: "PRODUCT.md" },
-  { bench: "ingest", metric: "sqlite.latency_p99", op: "<=", threshold: 25, source: "PRODUCT.md" },
+  // Webhook ingest (the product targets: durable ingest ≥ 50% of bare node:http, p99 ≤ 25 ms).
+  { bench: "ingest", metric: "sqlite.req_per_s_ratio_to_bare", op: ">=", threshold: 0.5, source: "product target" },
+  { bench: "ingest", metric: "sqlite.latency_p99", op: "<=", threshold: 25, source: "product target" },
   { bench: "ingest", metric: /\.answered_2xx_not_stored$/, op: "=", threshold: 0, source: "guarantee 1" },
   {
     bench: "ingest",
@@ -73,11 +79,11 @@ export const targets: Target[] = [
     source: "docs/drift.md",
   },
   // The engine (issue 18: no regression below 9,000 runs/s on SQLite, ≥ 1.5× graphile-worker on PostgreSQL;
-  // PRODUCT.md: ack to first step p50 ≤ 5 ms, p99 ≤ 50 ms under light load).
+  // the product targets: ack to first step p50 ≤ 5 ms, p99 ≤ 50 ms under light load).
   { bench: "engine", metric: "sqlite.runs_per_s", op: ">=", threshold: 9000, source: "issue 18" },
   { bench: "engine", metric: "postgres.ratio_to_graphile_worker", op: ">=", threshold: 1.5, source: "issue 18" },
-  { bench: "engine", metric: /\.light_load_first_step_p50$/, op: "<=", threshold: 5, source: "PRODUCT.md" },
-  { bench: "engine", metric: /\.light_load_first_step_p99$/, op: "<=", threshold: 50, source: "PRODUCT.md" },
+  { bench: "engine", metric: /\.light_load_first_step_p50$/, op: "<=", threshold: 5, source: "product target" },
+  { bench: "engine", metric: /\.light_load_first_step_p99$/, op: "<=", threshold: 50, source: "product target" },
   {
     bench: "engine",
     metric: /\.instrumentation_on_off_ratio$/,
@@ -94,13 +100,13 @@ export const targets: Target[] = [
     threshold: 50,
     source: "docs/read-api.md",
   },
-  // PRODUCT.md: cold start to ready ≤ 1 s.
+  // The product targets: cold start to ready ≤ 1 s.
   {
     bench: "startup",
     metric: /^startup_(fresh|restart)_health_median$/,
     op: "<=",
     threshold: 1000,
-    source: "PRODUCT.md",
+    source: "product target",
   },
   // Retention prunes everything old and loses nothing acknowledged meanwhile (docs/guarantees.md).
   {

@@ -2,7 +2,7 @@
  * Every bench in turn, each in a child process, then one table of all their figures beside the targets
  * (bench/results-table.ts): `npm run bench`.
  *
- *   npm run bench                       # every bench at its full size (the better part of half an hour)
+ *   npm run bench                       # every bench at its full size (10–20 minutes on an idle machine)
  *   BENCH_QUICK=1 npm run bench         # short durations and small sizes: a few minutes, for a look, not a verdict
  *   BENCH_SCRIPTS=ingest,e2e npm run bench
  *

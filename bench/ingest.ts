@@ -26,17 +26,15 @@
  *
  * Writes bench/results/ingest.json: [{ name, value, unit }].
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
-import pg from "pg";
 import { intEnv } from "./bench-env.ts";
+import { cpuSeconds, spawnScript, stopChild } from "./bench-process.ts";
 import { type LoadPlan, type LoadResult, signedStripeWebhook } from "./ingest-load.ts";
+import { dropSchema, readStoredPostgres, readStoredSqlite, type Stored } from "./stored-events.ts";
 
 interface Metric {
   name: string;
@@ -65,12 +63,6 @@ interface CallStats {
   maxMs: number;
   blockedMs: number;
   blockedCpuMs: number;
-}
-
-/** What a Tenon server left in its database, read after it stopped. */
-interface Stored {
-  eventIds: Set<string>;
-  runs: Record<string, number>;
 }
 
 const targets: Target[] = [
@@ -133,138 +125,6 @@ const secret = `whsec_bench_${randomBytes(16).toString("hex")}`;
 const source = "stripe";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsFile = join(benchDir, "results", "ingest.json");
-/** Linux reports process CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
-const clockTicksPerS = 100;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Child processes
-
-interface Child {
-  process: ChildProcess;
-  /** JSON lines the child printed on stdout, in order; `next()` waits for the following one. */
-  next(timeoutMs: number): Promise<Record<string, unknown>>;
-  exited: Promise<number | null>;
-}
-
-function spawnScript(script: string, args: string[], env: Record<string, string>, nodeArgs: string[] = []): Child {
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(benchDir, script), ...args], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const lines: Record<string, unknown>[] = [];
-  const waiters: ((line: Record<string, unknown>) => void)[] = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
-    let line: Record<string, unknown>;
-    try {
-      line = JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      process.stderr.write(`  [${script}] ${text}\n`);
-      return;
-    }
-    const waiter = waiters.shift();
-    if (waiter) waiter(line);
-    else lines.push(line);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  return {
-    process: child,
-    exited,
-    next(timeoutMs) {
-      const ready = lines.shift();
-      if (ready) return Promise.resolve(ready);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`${script}: no output within ${timeoutMs} ms`)), timeoutMs);
-        const waiter = (line: Record<string, unknown>) => {
-          clearTimeout(timer);
-          resolve(line);
-        };
-        waiters.push(waiter);
-        void exited.then((code) => {
-          clearTimeout(timer);
-          const index = waiters.indexOf(waiter);
-          if (index !== -1) {
-            waiters.splice(index, 1);
-            reject(new Error(`${script} exited (code ${code}) before printing what was expected`));
-          }
-        });
-      });
-    },
-  };
-}
-
-/** SIGTERM, then SIGKILL if it has not exited after `graceMs`; resolves true when it exited by itself with code 0. */
-async function stopChild(child: Child, graceMs: number): Promise<boolean> {
-  if (child.process.exitCode !== null) return child.process.exitCode === 0;
-  child.process.kill("SIGTERM");
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    child.exited,
-    new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), graceMs);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (code !== "timeout") return code === 0;
-  child.process.kill("SIGKILL");
-  await child.exited;
-  return false;
-}
-
-/** User + system CPU seconds a live process has used so far (Linux /proc); undefined elsewhere. */
-function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / clockTicksPerS;
-  } catch {
-    return undefined;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Storage read-back
-
-async function withPg<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function readSqlite(path: string): Stored {
-  const db = new Database(path);
-  try {
-    const keys = db.prepare("SELECT dedup_key FROM events WHERE source = ?").pluck().all(source) as string[];
-    const runs = db.prepare("SELECT status, count(*) AS n FROM runs GROUP BY status").all() as {
-      status: string;
-      n: number;
-    }[];
-    return { eventIds: new Set(keys), runs: Object.fromEntries(runs.map((r) => [r.status, r.n])) };
-  } finally {
-    db.close();
-  }
-}
-
-function readPostgres(schema: string): Promise<Stored> {
-  return withPg(async (client) => {
-    const events = await client.query<{ dedup_key: string }>(
-      `SELECT dedup_key FROM "${schema}".events WHERE source = $1`,
-      [source],
-    );
-    const runs = await client.query<{ status: string; n: string }>(
-      `SELECT status, count(*) AS n FROM "${schema}".runs GROUP BY status`,
-    );
-    return {
-      eventIds: new Set(events.rows.map((r) => r.dedup_key)),
-      runs: Object.fromEntries(runs.rows.map((r) => [r.status, Number(r.n)])),
-    };
-  });
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // One target
@@ -346,7 +206,10 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     const checks: string[] = [];
     let ok = m.non2xx === 0 && result.warmup.non2xx === 0;
     if (target.mode !== "bare") {
-      const stored = target.mode === "sqlite" ? readSqlite(sqlitePath) : await readPostgres(schema);
+      const stored =
+        target.mode === "sqlite"
+          ? readStoredSqlite(sqlitePath, source)
+          : await readStoredPostgres(databaseUrl, schema, source);
       const durability = checkDurability(target, result, verifyId, stored);
       metrics.push(...durability.metrics);
       checks.push(...durability.lines);
@@ -359,7 +222,7 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     await stopChild(server, 30_000);
     if (!cpuProfile) rmSync(dir, { recursive: true, force: true });
     if (target.mode === "postgres") {
-      await withPg((client) => client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
+      await dropSchema(databaseUrl, schema);
     }
   }
 }

@@ -11,7 +11,7 @@ import { HealthBadge } from "../components/StatusBadge.tsx";
 import { Time } from "../components/Time.tsx";
 import { useNow } from "../format/now.tsx";
 import { formatDuration } from "../format/time.ts";
-import { lastDay, lastHour, useRunActivity } from "./overview/run-activity.ts";
+import { lastDay, lastHour, refineBuckets, useRunActivity } from "./overview/run-activity.ts";
 
 /** Is data flowing? Health of every part, throughput and errors, firing alerts, the oldest queued run. */
 export function Overview() {
@@ -46,7 +46,12 @@ export function Overview() {
         {(hour.error || day.error) && <ErrorNotice error={hour.error ?? day.error} title="Runs could not be counted" />}
         <div className="charts">
           <ActivityChart title={lastHour.label} buckets={hour.buckets} from={hour.from} to={hour.to} />
-          <ActivityChart title={lastDay.label} buckets={day.buckets} from={day.from} to={day.to} />
+          <ActivityChart
+            title={lastDay.label}
+            buckets={refineBuckets(day.buckets, hour.buckets, now)}
+            from={day.from}
+            to={day.to}
+          />
         </div>
       </section>
 

@@ -80,6 +80,12 @@ export function RunDetailPage({ id }: { id: string }) {
   const replayable = run.status === "failed" || run.status === "dead";
   const started = toEpochMs(run.startedAt);
   const finished = toEpochMs(run.finishedAt);
+  // Counted from the steps: the run row's own counter holds only failures outside any step.
+  const failedAttempts =
+    detail.data.steps.reduce((sum, step) => sum + step.attempts.filter((a) => a.outcome === "failed").length, 0) +
+    detail.data.stateChanges.filter(
+      (c) => c.stepName === null && (c.state === "retry scheduled" || c.state === "failed" || c.state === "dead"),
+    ).length;
 
   return (
     <>
@@ -177,7 +183,7 @@ export function RunDetailPage({ id }: { id: string }) {
           {started !== null ? formatDuration((finished ?? now) - started) : <span className="muted">not started</span>}
           {started !== null && finished === null && <span className="muted"> so far</span>}
         </Fact>
-        <Fact label="Failed attempts">{run.failures}</Fact>
+        <Fact label="Failed attempts">{failedAttempts}</Fact>
         {run.concurrencyKey && <Fact label="Concurrency key">{run.concurrencyKey}</Fact>}
         {run.waitingOn && <Fact label="Waiting on">{run.waitingOn}</Fact>}
         {run.crashes > 0 && <Fact label="Worker crashes">{run.crashes}</Fact>}
@@ -193,48 +199,47 @@ export function RunDetailPage({ id }: { id: string }) {
         {detail.data.steps.length === 0 ? (
           <p className="muted">No step has finished an attempt yet.</p>
         ) : (
-          <ScrollBox>
-            <table className="table steps-table">
-              <thead>
-                <tr>
-                  <th scope="col">Step</th>
-                  <th scope="col">Attempt</th>
-                  <th scope="col">Outcome</th>
-                  <th scope="col">Took</th>
-                  <th scope="col">Error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {detail.data.steps.flatMap((step) =>
-                  step.attempts.map((attempt, index) => (
-                    <tr key={`${step.name}-${attempt.attempt ?? index}`}>
-                      {index === 0 && (
-                        <th scope="rowgroup" rowSpan={step.attempts.length} className="step-name">
-                          {step.name}
-                          <span className="idempotency-key">
-                            Idempotency-Key <code>{step.idempotencyKey}</code>
-                          </span>
-                        </th>
-                      )}
-                      <td className="num">{attempt.attempt ?? "?"}</td>
-                      <td>
+          <ol className="steps">
+            {detail.data.steps.map((step) => (
+              <li key={step.name} className="step">
+                <div className="step-head">
+                  <h3>{step.name}</h3>
+                  <span className={`badge badge-${step.status === "completed" ? "good" : "bad"}`}>{step.status}</span>
+                  <span className="idempotency-key">
+                    Idempotency-Key <code>{step.idempotencyKey}</code>
+                  </span>
+                </div>
+                <ol className="attempts">
+                  {step.attempts.map((attempt, index) => (
+                    <li key={attempt.attempt ?? index} className={`attempt attempt-${attempt.outcome}`}>
+                      <p className="attempt-line">
+                        Attempt {attempt.attempt ?? "?"}{" "}
                         <span className={`badge badge-${attempt.outcome === "succeeded" ? "good" : "bad"}`}>
                           {attempt.outcome}
                         </span>
-                        {attempt.runAfter && attempt.runAfter !== "retry" && (
-                          <span className="muted"> · run {attempt.runAfter}</span>
+                        {attempt.durationMs !== null && <span> in {formatDuration(attempt.durationMs)}</span>}
+                        <span className="muted">
+                          {" "}
+                          · ended <Time at={attempt.finishedAt} />
+                        </span>
+                        {attempt.runAfter === "retry" && <span className="muted"> · retried</span>}
+                        {(attempt.runAfter === "dead" || attempt.runAfter === "failed") && (
+                          <span className="muted"> · the run ended {attempt.runAfter}</span>
                         )}
-                      </td>
-                      <td className="num">{attempt.durationMs === null ? "" : formatDuration(attempt.durationMs)}</td>
-                      <td className="error-cell">
-                        {attempt.error && <pre className="inline-error">{attempt.error}</pre>}
-                      </td>
-                    </tr>
-                  )),
-                )}
-              </tbody>
-            </table>
-          </ScrollBox>
+                      </p>
+                      {attempt.error && (
+                        <CodeBlock
+                          label={`error of attempt ${attempt.attempt ?? index + 1}`}
+                          value={attempt.error}
+                          className="error-block"
+                        />
+                      )}
+                    </li>
+                  ))}
+                </ol>
+              </li>
+            ))}
+          </ol>
         )}
       </section>
 

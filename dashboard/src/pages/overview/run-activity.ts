@@ -31,6 +31,8 @@ export interface ActivityBucket {
   /** Failed and dead among the ended runs of the bucket, as a percentage; null when none has ended. */
   errorRate: number | null;
   failed: number;
+  /** Runs of the bucket that have ended (succeeded, failed or dead). */
+  ended: number;
   estimated: boolean;
 }
 
@@ -106,14 +108,47 @@ function toBucket(start: number, end: number, now: number, count: BucketCount): 
   const coveredFrom = count.full && count.oldestAt !== null ? count.oldestAt : start;
   const covered = Math.max(1000, observedEnd - coveredFrom);
   const elapsed = Math.max(1000, observedEnd - start);
-  const runs = count.full ? Math.round((count.runs * elapsed) / covered) : count.runs;
+  const scale = (n: number) => (count.full ? Math.round((n * elapsed) / covered) : n);
   return {
     start,
     end,
-    runs,
-    perMinute: runs / (elapsed / 60_000),
+    runs: scale(count.runs),
+    perMinute: scale(count.runs) / (elapsed / 60_000),
     errorRate: count.ended === 0 ? null : (100 * count.failed) / count.ended,
-    failed: count.full ? Math.round((count.failed * elapsed) / covered) : count.failed,
+    failed: scale(count.failed),
+    ended: scale(count.ended),
     estimated: count.full,
   };
+}
+
+/**
+ * Coarse buckets made exact where finer ones cover them exactly: the last hour's 5-minute counts are exact up to
+ * a far busier pace than one hourly sample, so the newest hours of the day chart are counted, not estimated.
+ */
+export function refineBuckets(
+  coarse: (ActivityBucket | null)[],
+  fine: (ActivityBucket | null)[],
+  now: number,
+): (ActivityBucket | null)[] {
+  const known = fine.filter((bucket): bucket is ActivityBucket => bucket !== null && !bucket.estimated);
+  return coarse.map((bucket) => {
+    if (!bucket?.estimated) return bucket;
+    const parts = known.filter((part) => part.start >= bucket.start && part.end <= bucket.end);
+    const observedEnd = Math.min(bucket.end, now);
+    const coveredMs = parts.reduce((sum, part) => sum + (part.end - part.start), 0);
+    // Every 5-minute slice of the bucket's elapsed part must be there and exact.
+    if (parts.length === 0 || bucket.start + coveredMs < observedEnd) return bucket;
+    const runs = parts.reduce((sum, part) => sum + part.runs, 0);
+    const failed = parts.reduce((sum, part) => sum + part.failed, 0);
+    const ended = parts.reduce((sum, part) => sum + part.ended, 0);
+    return {
+      ...bucket,
+      runs,
+      failed,
+      ended,
+      perMinute: runs / (Math.max(1000, observedEnd - bucket.start) / 60_000),
+      errorRate: ended === 0 ? null : (100 * failed) / ended,
+      estimated: false,
+    };
+  });
 }

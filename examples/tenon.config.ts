@@ -45,6 +45,27 @@ const circuit = { failureThreshold: 8, cooldown: "5s" } as const;
 
 export default defineConfig({
   integrations: [orderToCash, appointmentCompleted, inventorySync, paymentReconciled],
+  // Told once when something needs a person, and once when it is resolved: in the team's Slack channel and by
+  // email (the sandbox's chat and mail systems stand in for both; every rule is on with its default).
+  alerts: {
+    channels: {
+      ops: { type: "slack", webhookUrl: env("CHAT_OPS_WEBHOOK_URL") },
+      team: {
+        type: "email",
+        smtp: {
+          host: identifier("MAIL_SMTP_HOST"),
+          port: Number(identifier("MAIL_SMTP_PORT")),
+          user: identifier("MAIL_USERNAME"),
+          password: env("MAIL_PASSWORD"),
+        },
+        from: "tenon@example.com",
+        to: ["ops@example.com"],
+      },
+    },
+    // The sandbox's outages last seconds, not minutes: a circuit open for 15 s is worth telling here.
+    rules: { circuitOpen: { longerThan: "15s" } },
+    evaluateEvery: "5s",
+  },
   webhooks: {
     store: { provider: "shopify", secrets: [env("STORE_WEBHOOK_SECRET")] },
     payments: { provider: "stripe", secrets: [env("PAYMENTS_WEBHOOK_SECRET")] },

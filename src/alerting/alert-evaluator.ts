@@ -20,6 +20,8 @@ export interface AlertEvaluatorOptions {
   /** Absolute links in notifications start with this (TENON_PUBLIC_URL); relative without it. */
   publicUrl: string | undefined;
   connectionIds: readonly string[];
+  /** Those whose credentials Tenon renews itself (OAuth 2): no alert for their access token's expiry. */
+  renewedConnectionIds?: ReadonlySet<string>;
   pollIds: readonly string[];
   schedules: readonly { integrationId: string; cron: Cron }[];
   /** Channel name → the integration that delivers its notifications. */

@@ -24,6 +24,11 @@ export interface RuleInputs {
   now: number;
   /** The connections the config declares (their circuits are read). */
   connectionIds: readonly string[];
+  /**
+   * The connections whose stored credentials Tenon renews itself (OAuth 2): their access token's expiry is
+   * routine, not a person's business (a renewal that fails is an auth_failed alert). Default none.
+   */
+  renewedConnectionIds?: ReadonlySet<string>;
   /** The poll sources the config declares. */
   pollIds: readonly string[];
   /** The scheduled integrations, with their cron. */
@@ -49,6 +54,13 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const minutes = (ms: number) => plural(Math.round(ms / 60_000), "minute");
+/** What is left before an expiry, in the unit that reads best: "5 hours", "3 days". */
+const timeLeft = (ms: number) =>
+  ms >= 2 * 86_400_000
+    ? plural(Math.floor(ms / 86_400_000), "day")
+    : ms >= 2 * 3_600_000
+      ? plural(Math.floor(ms / 3_600_000), "hour")
+      : minutes(ms);
 
 async function endedRunConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {
   const windows = [rules.runDead, rules.runFailed, rules.errorRate].filter((r) => r !== false);
@@ -130,7 +142,9 @@ async function endedRunConditions({ storage, rules, now, channelIntegrations }: 
   return conditions;
 }
 
-async function connectionConditions({ storage, rules, now, connectionIds }: RuleInputs): Promise<Condition[]> {
+async function connectionConditions(inputs: RuleInputs): Promise<Condition[]> {
+  const { storage, rules, now, connectionIds } = inputs;
+  const renewed = inputs.renewedConnectionIds ?? new Set<string>();
   const conditions: Condition[] = [];
   const link = (id: string) => `/api/health#connection-${encodeURIComponent(id)}`;
   if (rules.authFailed || rules.credentialsExpiring !== false) {
@@ -147,7 +161,12 @@ async function connectionConditions({ storage, rules, now, connectionIds }: Rule
         });
       }
       const expiring = rules.credentialsExpiring;
-      if (expiring !== false && record.expiresAt !== null && record.expiresAt - now <= expiring.withinMs) {
+      if (
+        expiring !== false &&
+        record.expiresAt !== null &&
+        !renewed.has(record.id) &&
+        record.expiresAt - now <= expiring.withinMs
+      ) {
         const left = record.expiresAt - now;
         conditions.push({
           rule: "credentials_expiring",
@@ -156,7 +175,7 @@ async function connectionConditions({ storage, rules, now, connectionIds }: Rule
           summary:
             left <= 0
               ? `connection ${record.id}: its credentials expired ${new Date(record.expiresAt).toISOString()}`
-              : `connection ${record.id}: its credentials expire ${new Date(record.expiresAt).toISOString()} (in ${Math.ceil(left / 86_400_000)} days)`,
+              : `connection ${record.id}: its credentials expire ${new Date(record.expiresAt).toISOString()} (in ${timeLeft(left)})`,
           labels: { connection: record.id },
           count: 1,
           link: link(record.id),
@@ -263,7 +282,8 @@ async function pollConditions({ storage, rules, now, pollIds }: RuleInputs): Pro
         summary: `poll ${pollId} failed ${state.consecutiveFailures} times in a row: ${state.lastError ?? "no error recorded"}`,
         count: state.consecutiveFailures,
       });
-    } else if (now - state.nextPollAt > lateByMs) {
+    } else if (now - state.nextPollAt > lateByMs && !((state.leaseUntil ?? 0) > now)) {
+      // Late, and no worker is polling it now (a poll in progress holds its lease; a stuck one outlives it).
       conditions.push({
         ...base,
         severity: "warning",

@@ -44,6 +44,8 @@ export function createAlerting(options: {
   publicUrl: string | undefined;
   /** The connections and poll sources the config declares (the circuit and poll rules read them). */
   connectionIds: readonly string[];
+  /** Those whose credentials Tenon renews itself (OAuth 2): no alert for their access token's expiry. */
+  renewedConnectionIds?: ReadonlySet<string>;
   pollIds: readonly string[];
   /** The config's integrations: the scheduled ones are watched for missed ticks. */
   integrations: readonly Integration<unknown>[];
@@ -82,6 +84,7 @@ export function createAlerting(options: {
     recoverAfterMs: durationToMs(config.recoverAfter ?? 0),
     publicUrl,
     connectionIds: options.connectionIds,
+    ...(options.renewedConnectionIds ? { renewedConnectionIds: options.renewedConnectionIds } : {}),
     pollIds: options.pollIds,
     schedules: options.integrations.flatMap((integration) =>
       "cron" in integration.trigger

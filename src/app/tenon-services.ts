@@ -59,6 +59,11 @@ export async function startTenonServices(options: {
         logger,
         publicUrl: settings.publicUrl,
         connectionIds: Object.keys(config.connections ?? {}),
+        renewedConnectionIds: new Set(
+          Object.entries(config.connections ?? {}).flatMap(([id, connection]) =>
+            connection.auth?.type === "oauth2" ? [id] : [],
+          ),
+        ),
         pollIds: polls.map((poll) => poll.id),
         integrations: config.integrations,
         send: (event) => {

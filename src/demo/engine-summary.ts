@@ -10,6 +10,8 @@ export interface EngineCounts {
   events: Partial<Record<EventStatus, number>>;
   runs: Partial<Record<RunStatus, number>>;
   connections: ConnectionSummary[];
+  /** The summaries of the alerts firing now, and how many have been resolved. */
+  alerts: { firing: string[]; resolved: number };
 }
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
@@ -26,16 +28,28 @@ const sandboxRecords: [string, string, string][] = [
   ["email", "messages", "emails"],
   ["sms", "messages", "texts"],
   ["scheduling", "appointments", "appointments"],
+  ["chat", "messages", "chat alerts"],
+  ["mail", "messages", "alert emails"],
 ];
+
+/** Beyond this many firing alerts the summary names the first ones and counts the rest. */
+const shownAlerts = 3;
 
 export async function readEngineCounts(services: TenonServices): Promise<EngineCounts> {
   const storage = services.engine.storage;
-  const [events, runs, connections] = await Promise.all([
+  const [events, runs, connections, firing, resolved] = await Promise.all([
     storage.countEventsByStatus(),
     storage.countRunsByStatus(),
     services.connections.list(),
+    storage.alerts.listAlerts({ status: "firing" }),
+    storage.alerts.listAlerts({ status: "resolved" }),
   ]);
-  return { events, runs, connections };
+  return {
+    events,
+    runs,
+    connections,
+    alerts: { firing: firing.map((alert) => alert.summary), resolved: resolved.length },
+  };
 }
 
 /**
@@ -47,7 +61,7 @@ export function engineSummary(
   sandbox: Sandbox,
   header: { title: string; elapsedMs: number; extra: string[] },
 ): SummarySnapshot {
-  const { events, runs, connections } = engine;
+  const { events, runs, connections, alerts } = engine;
   const received = Object.values(events).reduce((sum, n) => sum + (n ?? 0), 0);
   const elapsed = `${Math.round(header.elapsedMs / 1000)} s`;
   const block = [
@@ -57,6 +71,7 @@ export function engineSummary(
     `  runs         ${counts(runs, activeStatuses)}`,
     `               ${counts(runs, terminalStatuses)}`,
     `  connections  ${connections.length > 0 ? connections.map(describeConnection).join(" · ") : "none in the config"}`,
+    `  alerts       ${describeAlerts(alerts)}`,
     `  sandbox      ${sandboxCounts(sandbox)}`,
   ];
   const troubled = connections.filter((c) => c.status !== "active" || c.circuit.status !== "closed");
@@ -64,6 +79,7 @@ export function engineSummary(
     `[${elapsed}] events ${received}`,
     `runs ${counts(runs, runStatuses)}`,
     ...(troubled.length > 0 ? [troubled.map(describeConnection).join(", ")] : []),
+    ...(alerts.firing.length > 0 ? [`alerts firing ${alerts.firing.length}`] : []),
   ].join(" | ");
   return { block, line };
 }
@@ -76,6 +92,16 @@ function describeConnection(summary: ConnectionSummary): string {
   if (summary.status === "auth_failed") return `${summary.id} AUTH FAILED`;
   if (summary.circuit.status !== "closed") return `${summary.id} circuit ${summary.circuit.status}`;
   return `${summary.id} ok`;
+}
+
+function describeAlerts(alerts: EngineCounts["alerts"]): string {
+  const resolved = `resolved ${alerts.resolved}`;
+  if (alerts.firing.length === 0) return `none firing · ${resolved}`;
+  const named = alerts.firing.slice(0, shownAlerts);
+  const more = alerts.firing.length - named.length;
+  return [`FIRING ${alerts.firing.length}: ${named.join("; ")}${more > 0 ? `; and ${more} more` : ""}`, resolved].join(
+    " · ",
+  );
 }
 
 function sandboxCounts(sandbox: Sandbox): string {

@@ -24,6 +24,7 @@ import { registerOAuthRoutes } from "./oauth-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
+import { registerStatsRoute } from "./stats-route.ts";
 import { registerSearchRoute } from "./search-route.ts";
 
 export interface ServerOptions {
@@ -149,6 +150,7 @@ export function createServer(options: ServerOptions): TenonServer {
     registerMetricsRoute(app, { metrics: options.engine.metrics, token: metricsRoute.token, logger: options.logger });
   }
   registerReadApiRoutes(app, { storage: options.engine.storage, now });
+  registerStatsRoute(app, { storage: options.engine.storage, now });
   // Rejected webhooks by source and check so far, for health's last hour: kept whether or not metrics are on.
   const rejected: Record<string, Record<string, number>> = {};
   const rejections = new RecentRejections(() => rejected, now());

@@ -13,6 +13,7 @@ import {
   type ReadApiStore,
   type RunPageFilter,
   type RunPosition,
+  type Throughput,
 } from "./read-api-store.ts";
 import { type EventRow, type RunRow, toEventRecord, toRunRecord } from "./rows.ts";
 
@@ -164,6 +165,51 @@ export class ReadApiQueries implements ReadApiStore {
       .limit(1)
       .executeTakeFirst();
     return row ? Number(row.received_at) : null;
+  }
+
+  async throughput(since: number, until: number, bucketMs: number): Promise<Throughput> {
+    const starts: number[] = [];
+    for (let at = since; at < until; at += bucketMs) starts.push(at);
+    const next = await this.#db
+      .selectFrom("runs")
+      .select((eb) => eb.fn.max("seq").as("seq"))
+      .executeTakeFirst();
+    const end = Number(next?.seq ?? 0) + 1;
+    // The seq of the first run created at or after each boundary (the window's end included): the runs between
+    // two boundaries are the difference.
+    const firstSeqs = await Promise.all(
+      [...starts, until].map(async (boundary) => {
+        const row = await this.#db
+          .selectFrom("runs")
+          .select("seq")
+          .where("created_at", ">=", boundary)
+          .orderBy("created_at")
+          .orderBy("seq")
+          .limit(1)
+          .executeTakeFirst();
+        return row ? Number(row.seq) : end;
+      }),
+    );
+    const buckets = starts.map((at, i) => ({
+      at,
+      created: Math.max(0, (firstSeqs[i + 1] ?? end) - (firstSeqs[i] ?? end)),
+      failed: 0,
+      dead: 0,
+    }));
+    const ended = (await this.#db
+      .selectFrom("runs")
+      .select(["status", "finished_at"])
+      .where("status", "in", ["failed", "dead"])
+      .where("finished_at", "is not", null)
+      .where("finished_at", ">=", since)
+      .where("finished_at", "<", until)
+      .limit(countCap)
+      .execute()) as { status: "failed" | "dead"; finished_at: number }[];
+    for (const run of ended) {
+      const bucket = buckets[Math.floor((Number(run.finished_at) - since) / bucketMs)];
+      if (bucket) bucket[run.status] += 1;
+    }
+    return { bucketMs, buckets, capped: ended.length >= countCap };
   }
 
   async lastExchangeError(connectionId: string, lookback: number): Promise<ExchangeError | null> {

@@ -21,6 +21,21 @@ export interface ReadApiStore {
   lastEventAt(source: string): Promise<number | null>;
   /** The newest failed exchange (no answer, or a status ≥ 400) among a connection's last `lookback` exchanges. */
   lastExchangeError(connectionId: string, lookback: number): Promise<ExchangeError | null>;
+  /** Runs started, failed and dead per bucket of `bucketMs` from `since` to `until` (the dashboard's chart). */
+  throughput(since: number, until: number, bucketMs: number): Promise<Throughput>;
+}
+
+/**
+ * Runs per time bucket. `created` comes from the runs' insertion order (`seq`): the first run created at or
+ * after each bucket's start, found with one seek down the (created_at, seq) index per bucket, so a busy day
+ * costs as much as a quiet one; it counts the runs inserted, which a retention pruning within the window
+ * would not lower, and a gap a rolled-back insert left in PostgreSQL's sequence adds one. `failed` and `dead`
+ * are counted exactly, up to `countCap` runs over the whole window (then `capped`): they are the rare ones.
+ */
+export interface Throughput {
+  bucketMs: number;
+  buckets: { at: number; created: number; failed: number; dead: number }[];
+  capped: boolean;
 }
 
 export interface RunPageFilter {

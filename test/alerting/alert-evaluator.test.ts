@@ -235,6 +235,14 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
       restoresAccess: true,
       now,
     });
+    // An OAuth access token that expires within the hour: Tenon refreshes it itself, so nobody is told.
+    await storage.connections.saveCredentials({
+      connectionId: "store",
+      sealedCredentials: "sealed",
+      expiresAt: now + 30 * minute,
+      restoresAccess: true,
+      now,
+    });
     expect(await storage.connections.markAuthFailed("crm", "401 from the CRM", now)).toBe(true);
     for (let i = 0; i < 3; i++) {
       await storage.connections.recordCircuitFailure({
@@ -249,7 +257,7 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
       storage,
       clock,
       { authFailed: undefined, credentialsExpiring: { within: "3d" }, circuitOpen: { longerThan: "5m" } },
-      { connectionIds: ["accounting", "crm", "inventory"] },
+      { connectionIds: ["accounting", "crm", "inventory", "store"], renewedConnectionIds: ["store"] },
     );
     await alerts.evaluateOnce();
     expect(sent.map((s) => [s.notification.rule, s.notification.subject]).sort()).toEqual([
@@ -257,6 +265,9 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
       ["circuit_open", "connection:inventory"],
       ["credentials_expiring", "connection:accounting"],
     ]);
+    expect(sent.find((s) => s.notification.rule === "credentials_expiring")?.notification.summary).toMatch(
+      /\(in 2 days\)$/,
+    );
     // Credentials saved again: the auth alert resolves.
     await storage.connections.saveCredentials({
       connectionId: "crm",
@@ -363,14 +374,23 @@ describe.each(backends)("alert evaluation ($name)", (backend) => {
       keepLease: false,
       leaseUntil: now - 59 * minute,
     });
+    // First polled 20 minutes ago: one poll still running under its lease (not late), one whose worker vanished
+    // mid-poll (late, counted from that first poll, not from the epoch).
+    expect(
+      await storage.claimPoll({ pollId: "slow", owner: "w1", now: now - 20 * minute, leaseUntil: now + 5 * minute }),
+    ).not.toBeNull();
+    expect(
+      await storage.claimPoll({ pollId: "gone", owner: "w2", now: now - 20 * minute, leaseUntil: now - 19 * minute }),
+    ).not.toBeNull();
     const { alerts, sent } = evaluator(
       storage,
       clock,
       { pollFailing: { failures: 3, lateBy: "10m" } },
-      { pollIds: ["inventory", "orders"] },
+      { pollIds: ["inventory", "orders", "slow", "gone"] },
     );
     await alerts.evaluateOnce();
     expect(sent.map((s) => [s.notification.subject, s.notification.summary]).sort()).toEqual([
+      ["poll:gone", "poll gone is 20 minutes late: no worker has polled it since it was due"],
       ["poll:inventory", "poll inventory failed 3 times in a row: 502 from inventory"],
       ["poll:orders", "poll orders is 30 minutes late: no worker has polled it since it was due"],
     ]);

@@ -48,7 +48,7 @@ describe("tenon sandbox", () => {
         "CRM_REFRESH_TOKEN",
         "ACCOUNTING_REALM_ID",
         "SMS_USERNAME",
-        "CHAT_OPS_WEBHOOK_PATH",
+        "CHAT_OPS_WEBHOOK_URL",
         "PAGER_ROUTING_KEY",
         "MAIL_SMTP_HOST",
         "MAIL_SMTP_PORT",

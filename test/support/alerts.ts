@@ -21,6 +21,7 @@ export function testAlertEvaluator(
     recoverAfterMs?: number;
     channels?: string[];
     connectionIds?: string[];
+    renewedConnectionIds?: string[];
     pollIds?: string[];
     schedules?: { integrationId: string; cron: Cron }[];
   } = {},
@@ -37,6 +38,7 @@ export function testAlertEvaluator(
     recoverAfterMs: options.recoverAfterMs ?? 0,
     publicUrl: "https://tenon.example.com",
     connectionIds: options.connectionIds ?? [],
+    renewedConnectionIds: new Set(options.renewedConnectionIds ?? []),
     pollIds: options.pollIds ?? [],
     schedules: options.schedules ?? [],
     channelIntegrations: new Map(channels.map((channel) => [channel, `tenon-alerts.${channel}`])),

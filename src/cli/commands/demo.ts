@@ -62,6 +62,7 @@ export async function demoCommand(): Promise<void> {
     `  Integrations ${ids} (${shown(examplesConfig)}); database ${shown(databasePath)}; engine log ${shown(logPath)}`,
     "  Customers order (about one a second) and pay; appointments complete. Every system fails 5% of requests,",
     "  and in turn: a burst of 429s, a 20 s CRM outage, the accounting token revoked and restored a minute later.",
+    "  Alerts about them go to the sandbox's Slack channel and mailbox: /_sandbox/chat/state, /_sandbox/mail/state.",
   ];
   if (durationMs !== undefined) header.push(`  It stops by itself after ${durationMs / 1000} s (DEMO_DURATION_S).`);
   console.log(`${header.join("\n")}\n`);

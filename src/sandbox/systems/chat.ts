@@ -170,7 +170,10 @@ export function createChat(context: SandboxContext, options: ChatOptions = {}): 
     counts: () => ({ messages: received.length }),
     credentials: () =>
       Object.fromEntries(
-        [...webhooks.values()].map((hook) => [`${camelCase(hook.channel)}WebhookPath`, webhookPath(hook)]),
+        [...webhooks.values()].map((hook) => [
+          `${camelCase(hook.channel)}WebhookUrl`,
+          `${context.baseUrl()}${webhookPath(hook)}`,
+        ]),
       ),
     revokeCredentials: () => {
       revoked = true;

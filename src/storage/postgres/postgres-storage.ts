@@ -755,7 +755,8 @@ export class PostgresStorage implements Storage {
   }
 
   async claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null> {
-    await this.#pool.query(q.ensurePollSource, [input.pollId]);
+    // Due from the moment a worker first sees it: how late it is counts from then (the poll-failing alert).
+    await this.#pool.query(q.ensurePollSource, [input.pollId, input.now]);
     const { rows } = await this.#pool.query<{ cursor: string | null; consecutive_failures: number }>(q.claimPoll, [
       input.owner,
       input.leaseUntil,

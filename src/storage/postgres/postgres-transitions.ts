@@ -128,7 +128,7 @@ export const postgresSql = {
     "UPDATE schedules SET last_tick_at = $1 WHERE id = $2 AND (last_tick_at IS NULL OR last_tick_at < $1)",
   scheduleLastTick: "SELECT last_tick_at FROM schedules WHERE id = $1",
 
-  ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES ($1, 0) ON CONFLICT (id) DO NOTHING",
+  ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
   /** One poller per source across workers: the lease is taken only when due and nobody holds a live lease. */
   claimPoll: `UPDATE poll_sources SET lease_owner = $1, lease_until = $2
     WHERE id = $3 AND next_poll_at <= $4 AND (lease_owner IS NULL OR lease_until < $4) RETURNING cursor, consecutive_failures`,

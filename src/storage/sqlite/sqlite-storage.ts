@@ -578,7 +578,8 @@ export class SqliteStorage implements Storage {
   async claimPoll(input: PollLease & { leaseUntil: number }): Promise<PollClaim | null> {
     const s = this.#sql;
     return this.#immediate(() => {
-      s.ensurePollSource.run(input.pollId);
+      // Due from the moment a worker first sees it: how late it is counts from then (the poll-failing alert).
+      s.ensurePollSource.run(input.pollId, input.now);
       const row = s.claimPoll.get(input.owner, input.leaseUntil, input.pollId, input.now, input.now) as
         | { cursor: string | null; consecutive_failures: number }
         | undefined;

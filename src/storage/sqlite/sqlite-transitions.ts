@@ -94,7 +94,7 @@ export const sqliteSql = {
   advanceSchedule: "UPDATE schedules SET last_tick_at = ? WHERE id = ? AND (last_tick_at IS NULL OR last_tick_at < ?)",
   scheduleLastTick: "SELECT last_tick_at FROM schedules WHERE id = ?",
 
-  ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES (?, 0) ON CONFLICT (id) DO NOTHING",
+  ensurePollSource: "INSERT INTO poll_sources (id, next_poll_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
   /** One poller per source: the lease is taken only when the source is due and nobody holds a live lease. */
   claimPoll: `UPDATE poll_sources SET lease_owner = ?, lease_until = ?
     WHERE id = ? AND next_poll_at <= ? AND (lease_owner IS NULL OR lease_until < ?) RETURNING cursor, consecutive_failures`,

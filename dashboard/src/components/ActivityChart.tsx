@@ -2,24 +2,23 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatLocal } from "../format/time.ts";
-import type { ActivityBucket } from "../pages/overview/run-activity.ts";
+import type { Activity } from "../pages/overview/throughput.ts";
 
 const height = 180;
 const hourMinute = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
 /**
- * Runs started per minute (bars) and the error rate of those that ended (line, right axis), with uPlot on a
+ * Runs created per minute (bars) and the share of them that failed or died (line, right axis), with uPlot on a
  * canvas. The canvas keeps its height from the first render on, so data arriving never moves the page; the
  * same figures are in a table for screen readers.
  */
-export function ActivityChart(props: { title: string; buckets: (ActivityBucket | null)[]; from: number; to: number }) {
-  const { title, buckets } = props;
+export function ActivityChart({ title, activity }: { title: string; activity: Activity | null }) {
   const container = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   // uPlot calls the range function on every redraw: it reads the current span from here.
-  const span = useRef({ from: props.from, to: props.to });
-  span.current = { from: props.from, to: props.to };
-  const known = buckets.filter((bucket): bucket is ActivityBucket => bucket !== null);
+  const span = useRef({ from: 0, to: 1 });
+  if (activity) span.current = { from: activity.from, to: activity.to };
+  const known = activity?.buckets ?? [];
   const data: uPlot.AlignedData = [
     // Each bar stands in the middle of its bucket.
     known.map((bucket) => (bucket.start + bucket.end) / 2000),
@@ -58,7 +57,7 @@ export function ActivityChart(props: { title: string; buckets: (ActivityBucket |
             stroke: colors.bad,
             width: 2,
             spanGaps: true,
-            points: { show: true, size: 5, fill: colors.bad },
+            points: { size: 5, fill: colors.bad },
           },
         ],
         axes: [
@@ -105,33 +104,35 @@ export function ActivityChart(props: { title: string; buckets: (ActivityBucket |
     plot.current?.setData(data);
   }, [serialized]);
 
-  const estimated = known.some((bucket) => bucket.estimated);
   return (
     <figure className="chart">
       <figcaption>
         {title}
-        {estimated && <span className="muted"> · busy periods estimated from a sample</span>}
+        {activity?.capped && <span className="muted"> · failures counted up to 10,000: rates are lower bounds</span>}
       </figcaption>
       <div ref={container} className="chart-canvas" style={{ minHeight: height + 40 }} aria-hidden="true" />
-      <table className="visually-hidden">
-        <caption>{title}: runs started per minute and error rate</caption>
-        <thead>
-          <tr>
-            <th scope="col">From</th>
-            <th scope="col">Runs per minute</th>
-            <th scope="col">Error rate</th>
-          </tr>
-        </thead>
-        <tbody>
-          {known.map((bucket) => (
-            <tr key={bucket.start}>
-              <td>{formatLocal(bucket.start, Date.now())}</td>
-              <td>{round(bucket.perMinute)}</td>
-              <td>{bucket.errorRate === null ? "none ended" : `${round(bucket.errorRate)}%`}</td>
+      {/* A table ignores overflow: hidden, so the box that hides it is a div around it. */}
+      <div className="visually-hidden">
+        <table>
+          <caption>{title}: runs created per minute and the share that failed</caption>
+          <thead>
+            <tr>
+              <th scope="col">From</th>
+              <th scope="col">Runs per minute</th>
+              <th scope="col">Error rate</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {known.map((bucket) => (
+              <tr key={bucket.start}>
+                <td>{formatLocal(bucket.start, Date.now())}</td>
+                <td>{round(bucket.perMinute)}</td>
+                <td>{bucket.errorRate === null ? "no runs" : `${round(bucket.errorRate)}%`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </figure>
   );
 }

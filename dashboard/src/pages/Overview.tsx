@@ -11,7 +11,7 @@ import { HealthBadge } from "../components/StatusBadge.tsx";
 import { Time } from "../components/Time.tsx";
 import { useNow } from "../format/now.tsx";
 import { formatDuration } from "../format/time.ts";
-import { lastDay, lastHour, refineBuckets, useRunActivity } from "./overview/run-activity.ts";
+import { lastDay, lastHour, useThroughput } from "./overview/throughput.ts";
 
 /** Is data flowing? Health of every part, throughput and errors, firing alerts, the oldest queued run. */
 export function Overview() {
@@ -23,8 +23,8 @@ export function Overview() {
     queryFn: () => apiGet<{ alerts: Alert[] }>("/api/alerts", { status: "firing", limit: 20 }),
     ...live,
   });
-  const hour = useRunActivity(lastHour, now);
-  const day = useRunActivity(lastDay, now);
+  const hour = useThroughput(lastHour, now);
+  const day = useThroughput(lastDay, now);
   const report = health.data;
 
   return (
@@ -43,15 +43,12 @@ export function Overview() {
 
       <section aria-labelledby="activity-title" className="section">
         <h2 id="activity-title">Throughput and errors</h2>
-        {(hour.error || day.error) && <ErrorNotice error={hour.error ?? day.error} title="Runs could not be counted" />}
+        {(hour.error || day.error) && (
+          <ErrorNotice error={hour.error ?? day.error} title="Throughput could not be read" />
+        )}
         <div className="charts">
-          <ActivityChart title={lastHour.label} buckets={hour.buckets} from={hour.from} to={hour.to} />
-          <ActivityChart
-            title={lastDay.label}
-            buckets={refineBuckets(day.buckets, hour.buckets, now)}
-            from={day.from}
-            to={day.to}
-          />
+          <ActivityChart title={lastHour.label} activity={hour.activity} />
+          <ActivityChart title={lastDay.label} activity={day.activity} />
         </div>
       </section>
 

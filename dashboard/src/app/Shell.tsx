@@ -77,7 +77,7 @@ export function Shell() {
             {session.name}
           </span>
           <span className={`role role-${session.role}`}>
-            <span className="visually-hidden">with the role </span>
+            <span className="visually-hidden"> with the role </span>
             {session.role}
           </span>
           <button

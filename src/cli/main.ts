@@ -119,6 +119,16 @@ tokens
     await revokeTokenCommand(name);
   });
 
+program
+  .command("dashboard-link")
+  .description("print a one-time link that signs a browser in to the dashboard (works once, within 10 minutes)")
+  .option("--role <role>", "the session's role: viewer, operator or admin", "admin")
+  .option("--name <name>", "who the session acts as, in the operator log (default: your OS user name)")
+  .action(async (options: { role: string; name?: string }) => {
+    const { dashboardLinkCommand } = await import("./commands/dashboard-link.ts");
+    await dashboardLinkCommand(options);
+  });
+
 const alerts = program
   .command("alerts")
   .description("alerts raised by the rules in tenon.config.ts (alerts): list, acknowledge, snooze");

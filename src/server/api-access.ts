@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { type ApiRole, apiRoles, type OperatorStore } from "../storage/operator-store.ts";
 import type { ApiPrincipal, ApiTokens } from "./api-tokens.ts";
+import { csrfTokenMatches, type DashboardSessions, sessionCookieName } from "./dashboard-sessions.ts";
 import { sendError } from "./http-errors.ts";
+import { csrfRefused } from "./session-routes.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -24,6 +26,8 @@ declare module "fastify" {
 
 export interface ApiAccessOptions {
   tokens: ApiTokens;
+  /** The dashboard's sessions: a request without a bearer token may carry a session cookie instead. */
+  sessions: DashboardSessions;
   store: OperatorStore;
   logger: Logger;
   now: () => number;
@@ -34,18 +38,40 @@ export interface ApiAccessOptions {
  * valid bearer token (401) whose role is enough for the route (403), checked in `onRequest`, before the body
  * is read. Every mutating call that got past the token check, allowed or refused, is written to the operator
  * log before its answer is sent, so an operator who sees the answer can find it in the log.
+ *
+ * A request without an Authorization header may carry the dashboard's session cookie instead: its principal is
+ * the session's (its token's, checked anew). A browser sends that cookie by itself, so a call that changes
+ * something must also prove it comes from the dashboard's own page: the `x-csrf-token` header, which only that
+ * page can read (403 `csrf`, not logged: the person whose cookie it is may not have made the call).
  */
 export function registerApiAccess(app: FastifyInstance, options: ApiAccessOptions): void {
-  const { tokens, store, logger } = options;
+  const { tokens, sessions, store, logger } = options;
   app.decorateRequest("apiPrincipal", null);
   app.decorateRequest("operatorLogDetail", null);
 
   app.addHook("onRequest", async (request, reply) => {
     // Unknown routes were answered 404 already: no route is revealed, and no token is looked up for them.
     if (request.is404 || !isApiRoute(request)) return;
+    const sessionId = request.headers.authorization === undefined ? request.cookies[sessionCookieName] : undefined;
     let principal: ApiPrincipal | null;
     try {
-      principal = await tokens.authenticate(request.headers.authorization);
+      if (sessionId !== undefined) {
+        const session = await sessions.authenticate(sessionId);
+        if (!session) {
+          return sendError(
+            reply,
+            401,
+            "unauthorized",
+            "the dashboard session has ended (signed out, unused for 12 h, older than 7 days, or its API token revoked): sign in again",
+          );
+        }
+        if (!isRead(request.method) && !csrfTokenMatches(session, request.headers["x-csrf-token"])) {
+          return csrfRefused(reply);
+        }
+        principal = session.principal;
+      } else {
+        principal = await tokens.authenticate(request.headers.authorization);
+      }
       if (!principal && !(await tokens.enabled())) {
         return sendError(
           reply,
@@ -69,7 +95,7 @@ export function registerApiAccess(app: FastifyInstance, options: ApiAccessOption
         reply,
         403,
         "forbidden",
-        `${request.method} ${request.routeOptions.url} needs the ${needed} role; this token ("${principal.name}") has the ${principal.role} role`,
+        `${request.method} ${request.routeOptions.url} needs the ${needed} role; this ${principal.source === "link" ? "session" : "token"} ("${principal.name}") has the ${principal.role} role`,
       );
     }
   });

@@ -2,12 +2,12 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { EnvApiToken } from "../config/settings.ts";
 import { type ApiRole, type ApiTokenRecord, type OperatorStore, touchIntervalMs } from "../storage/operator-store.ts";
 
-/** Who a request's bearer token belongs to. */
+/** Who a request's bearer token (or dashboard session) belongs to. */
 export interface ApiPrincipal {
   name: string;
   role: ApiRole;
-  /** TENON_API_TOKENS, or made with `tenon tokens create`. */
-  source: "env" | "stored";
+  /** TENON_API_TOKENS, made with `tenon tokens create`, or a dashboard session opened with a one-time link. */
+  source: "env" | "stored" | "link";
 }
 
 export interface ApiTokensOptions {
@@ -77,7 +77,20 @@ export class ApiTokens {
   async authenticate(authorization: string | undefined): Promise<ApiPrincipal | null> {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "");
     if (!match?.[1]) return null;
-    const candidate = digest(match[1]);
+    return this.#find(digest(match[1]));
+  }
+
+  /**
+   * The principal of the token with this hex SHA-256 (what a dashboard session keeps instead of the token), checked
+   * as a bearer token is, cache included: a session made with a token that is since revoked, or no longer in
+   * TENON_API_TOKENS, is refused within the cache's lifetime. null when unknown, revoked, or not a digest.
+   */
+  async authenticateDigest(tokenHash: string): Promise<ApiPrincipal | null> {
+    if (!/^[0-9a-f]{64}$/.test(tokenHash)) return null;
+    return this.#find(Buffer.from(tokenHash, "hex"));
+  }
+
+  async #find(candidate: Buffer): Promise<ApiPrincipal | null> {
     let found: ApiPrincipal | null = null;
     for (const known of this.#configured) {
       // Every configured token is compared, whichever matches: the time taken does not depend on which one did.

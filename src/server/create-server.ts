@@ -1,3 +1,4 @@
+import fastifyCookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { EnvApiToken } from "../config/settings.ts";
@@ -12,6 +13,8 @@ import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
+import { defaultDashboardDirectory, registerDashboard } from "./dashboard-routes.ts";
+import { DashboardSessions } from "./dashboard-sessions.ts";
 import { registerDriftRoutes } from "./drift-routes.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import { registerHealthApiRoute } from "./health-api-route.ts";
@@ -26,6 +29,8 @@ import { registerReadApiRoutes } from "./read-api-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
 import { registerStatsRoute } from "./stats-route.ts";
 import { registerSearchRoute } from "./search-route.ts";
+import { registerSessionRoutes } from "./session-routes.ts";
+import { SignInLimiter } from "./sign-in-limiter.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -58,6 +63,8 @@ export interface ServerOptions {
   metricsRoute?: { token: string | undefined } | false;
   /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
   observeEvent?: EventObserver;
+  /** The built dashboard served at `/` (index.html and assets/). Default: the package's dist/dashboard/. */
+  dashboardDirectory?: string;
   now?: () => number;
 }
 
@@ -104,6 +111,13 @@ export function createServer(options: ServerOptions): TenonServer {
     onTouchError: (error) =>
       options.logger.warn({ err: error.message }, "an API token's last use could not be recorded"),
   });
+  const sessions = new DashboardSessions({
+    store: options.engine.storage.sessions,
+    tokens,
+    now,
+    onTouchError: (error) =>
+      options.logger.warn({ err: error.message }, "a dashboard session's last use could not be recorded"),
+  });
   const limits = { ...defaultHttpLimits, ...options.httpLimits };
   const timeouts = nodeTimeouts(limits);
   const app = Fastify({
@@ -134,6 +148,10 @@ export function createServer(options: ServerOptions): TenonServer {
     options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
   });
+  // Parses the Cookie header in onRequest, before the access check below reads the session cookie.
+  app.register(fastifyCookie);
+  // Before the 404 answer: a browser asking for a page of the dashboard (/runs/abc) gets its index.html.
+  registerDashboard(app, { directory: options.dashboardDirectory ?? defaultDashboardDirectory });
   // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).
   app.addHook("onRequest", async (request, reply) => {
     if (request.is404)
@@ -143,7 +161,21 @@ export function createServer(options: ServerOptions): TenonServer {
     sendError(reply, 404, "not_found", `no route ${request.method} ${request.url.split("?")[0]}`),
   );
 
-  registerApiAccess(app, { tokens, store: options.engine.storage.operatorAccess, logger: options.logger, now });
+  registerApiAccess(app, {
+    tokens,
+    sessions,
+    store: options.engine.storage.operatorAccess,
+    logger: options.logger,
+    now,
+  });
+  registerSessionRoutes(app, {
+    sessions,
+    limiter: new SignInLimiter(now),
+    operatorLog: options.engine.storage.operatorAccess,
+    logger: options.logger,
+    publicUrl,
+    now,
+  });
   registerHealthRoutes(app, options.engine.storage);
   const metricsRoute = options.metricsRoute ?? { token: undefined };
   if (metricsRoute && options.engine.metrics.enabled) {

@@ -10,6 +10,7 @@ import {
   ValidationError,
 } from "../sdk/errors.ts";
 import { sendError } from "./http-errors.ts";
+import { isLocalPath } from "./local-path.ts";
 
 export interface OAuthRoutesOptions {
   connections: Connections;
@@ -17,8 +18,6 @@ export interface OAuthRoutesOptions {
   /** The base URL the provider redirects to; without it, the callback URL is rebuilt from the request. */
   publicUrl: string | undefined;
 }
-
-const maxReturnToLength = 2000;
 
 /**
  * The OAuth authorization-code flow as a person's browser walks it: `/oauth/<connection>/start` sends
@@ -98,25 +97,6 @@ export function registerOAuthRoutes(app: FastifyInstance, options: OAuthRoutesOp
       .type("text/plain; charset=utf-8")
       .send(`Connection ${connectionId} is authorised; ${runs} resumed. You can close this page.\n`);
   });
-}
-
-/**
- * A path on this server, never another origin: `//evil.example` and `/\evil.example` are read by
- * browsers as protocol-relative URLs, and browsers drop tabs and newlines, so `/\t/evil.example` is one too.
- */
-function isLocalPath(value: string): boolean {
-  if (value.length > maxReturnToLength || !/^\/(?![/\\])/.test(value)) return false;
-  if (/[\s\\]/.test(value) || hasControlCharacter(value)) return false;
-  const base = new URL("http://tenon.invalid");
-  return new URL(value, base).origin === base.origin;
-}
-
-function hasControlCharacter(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const code = value.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
 
 function requestOrigin(request: FastifyRequest): string {

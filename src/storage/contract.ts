@@ -14,6 +14,7 @@ import type { DriftStore } from "./drift-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
+import type { SessionStore } from "./session-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
 
 export type RunStatus =
@@ -389,6 +390,8 @@ export interface Storage {
   readonly readApi: ReadApiStore;
   /** API tokens made with `tenon tokens create`, and the operator log (see operator-store.ts). */
   readonly operatorAccess: OperatorStore;
+  /** Dashboard sessions and one-time sign-in links, stored as digests (see session-store.ts). */
+  readonly sessions: SessionStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
   /** Applies pending migrations; safe to call from several workers at once. */

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { waitFor } from "../support/wait.ts";
 
 const bin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 let directory: string | undefined;
@@ -32,7 +33,15 @@ describe("npm start (tenon demo)", () => {
       if (!url || tenonHealthy) return;
       tenonHealthy = (await fetch(`${url}/health`).catch(() => undefined))?.ok === true;
     }, 200);
-    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    // The printed link signs a browser in as admin, though no API token is set: the dashboard shows data at once.
+    const link = await waitFor("the sign-in link", () => /Sign in\s+(http:\/\/\S+)/.exec(output)?.[1]);
+    const signedIn = await fetch(link, { redirect: "manual" });
+    expect([signedIn.status, signedIn.headers.get("location")], output).toEqual([303, "/"]);
+    const cookie = /^tenon_session=[^;]+/.exec(signedIn.headers.getSetCookie()[0] ?? "")?.[0] ?? "";
+    const runs = await fetch(new URL("/api/runs", link), { headers: { cookie } });
+    expect(runs.status, output).toBe(200);
+    const code = await exited;
     clearInterval(probe);
 
     expect(code, output).toBe(0);

@@ -57,6 +57,15 @@ describe("tenon dev", () => {
         100,
       );
       expect(mailed.To).toEqual([expect.objectContaining({ Email: "ada@example.com" })]);
+      // The printed link, written before the engine process started, signs a browser in as admin: it sees the run.
+      const link = await waitFor("the sign-in link", () => /Sign in\s+(http:\/\/\S+)/.exec(output)?.[1]);
+      const signedIn = await fetch(link, { redirect: "manual" });
+      expect(signedIn.status, output).toBe(303);
+      const cookie = /^tenon_session=[^;]+/.exec(signedIn.headers.getSetCookie()[0] ?? "")?.[0] ?? "";
+      const runs = (await (await fetch(new URL("/api/runs", link), { headers: { cookie } })).json()) as {
+        runs: { integrationId: string }[];
+      };
+      expect(runs.runs.map((run) => run.integrationId)).toContain("order-to-cash");
     } finally {
       child.kill("SIGTERM");
     }

@@ -24,7 +24,10 @@
  *     committed in the same transaction with it, so unrelated requests get 503 too.
  */
 import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import fc from "fast-check";
 import pino from "pino";
@@ -62,7 +65,7 @@ interface Expected {
   statuses: number[];
   /** The rule that decided it, for the failure message. */
   rule: string;
-  route: "hooks" | "api" | "none";
+  route: "hooks" | "api" | "dashboard" | "none";
   /** A keyed event that commits (202) binds its key to this body. */
   binds?: { scope: string; fingerprint: string };
 }
@@ -73,10 +76,25 @@ const exactly = (status: number, rule: string, route: Expected["route"] = "none"
   route,
 });
 
-type Route = { kind: "hooks"; source: string } | { kind: "api" } | { kind: "none" } | { kind: "undecodable" };
+const dashboardIndex = '<!doctype html><html><body><div id="root"></div></body></html>';
 
-function routeOf(method: string, path: string): Route {
+type Route =
+  | { kind: "hooks"; source: string }
+  | { kind: "api" }
+  | { kind: "dashboard" }
+  | { kind: "none" }
+  | { kind: "undecodable" };
+
+/** The server's own paths: a browser asking for a page there gets no dashboard. */
+const serverPath = /^\/(api|auth|hooks|oauth|metrics|readyz)(\/|$)|^\/health/;
+
+function routeOf(method: string, path: string, headers: Record<string, string>): Route {
   const pathname = path.split("?")[0] ?? "";
+  if (method === "GET" || method === "HEAD") {
+    const accept = Object.entries(headers).find(([name]) => name.toLowerCase() === "accept")?.[1] ?? "";
+    const page = pathname === "/" || (/\btext\/html\b/i.test(accept) && !serverPath.test(pathname));
+    return page ? { kind: "dashboard" } : { kind: "none" };
+  }
   if (method !== "POST") return { kind: "none" };
   if (pathname === "/api/events") return { kind: "api" };
   const hook = /^\/hooks\/([^/]*)$/.exec(pathname);
@@ -102,6 +120,8 @@ type IdempotencyModel = ReadonlyMap<string, string>;
 /**
  * The status a request must get, from the documented rules, in the order the server applies them:
  *   - headers over Node's limit → 431 (Node answers before any route runs);
+ *   - GET or HEAD of `/`, or of any path outside the server's own from a browser (Accept: text/html) → 200, the
+ *     dashboard's index.html (its app routes pages itself);
  *   - a path or method no route has → 404; a source segment that cannot be percent-decoded → 400;
  *   - the event API: a missing or wrong bearer token → 401, before the body is read (api-access.ts);
  *   - POST /hooks/:source with an unknown source → 404, before the body is read;
@@ -116,7 +136,10 @@ function expectedFor(step: HttpStep, model: IdempotencyModel): Expected {
   if (headerBytes(step.headers) + step.path.length > nodeHeaderLimit) {
     return exactly(431, "headers over Node's limit are refused by Node itself");
   }
-  const route = routeOf(step.method, step.path);
+  const route = routeOf(step.method, step.path, step.headers);
+  if (route.kind === "dashboard") {
+    return exactly(200, "a browser's GET of a page outside the server's paths is the dashboard", "dashboard");
+  }
   if (route.kind === "none") return exactly(404, "any other path or method is 404");
   if (route.kind === "undecodable") return exactly(400, "a path the router cannot decode is Fastify's 400");
   if (route.kind === "hooks" && !(knownSources as string[]).includes(route.source)) {
@@ -264,6 +287,9 @@ async function startServer(storage: Storage): Promise<Harness> {
   const logger = pino({ level: "error" }, { write: (line: string) => errorLogs.push(line) });
   const engine = testEngine({ storage, integrations, worker: false, logger });
   await engine.start();
+  // A dashboard build of one file, so that its pages are known whether or not the real one was built.
+  const dashboardDirectory = mkdtempSync(join(tmpdir(), "tenon-fuzz-dashboard-"));
+  writeFileSync(join(dashboardDirectory, "index.html"), dashboardIndex);
   const server = createServer({
     engine,
     logger,
@@ -271,6 +297,7 @@ async function startServer(storage: Storage): Promise<Harness> {
     apiTokens: [apiToken],
     bodyLimit,
     publicUrl,
+    dashboardDirectory,
     now: () => now,
   });
   const origin = await server.listen({ host: "127.0.0.1", port: 0 });
@@ -284,6 +311,7 @@ async function startServer(storage: Storage): Promise<Harness> {
       await pool.close();
       await server.close();
       await engine.stop();
+      rmSync(dashboardDirectory, { recursive: true, force: true });
     },
   };
 }
@@ -418,6 +446,7 @@ async function shapeProblem(
 ): Promise<string | null> {
   const status = answer.status ?? 0;
   if (step.method === "HEAD") return null;
+  if (expected.route === "dashboard") return answer.text === dashboardIndex ? null : "not the dashboard's index.html";
   if (step.fate === "challenge" && status === 200) {
     return answer.text === step.challenge ? null : "Slack's challenge was not echoed back";
   }

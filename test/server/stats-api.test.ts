@@ -18,7 +18,8 @@ describe.each(backends)("GET /api/stats/throughput ($name)", (backend) => {
     await engine?.stop({ deadlineMs: 1000 });
   });
 
-  async function get(path: string) {
+  // biome-ignore lint/suspicious/noExplicitAny: tests look into whatever JSON came back
+  async function get(path: string): Promise<{ status: number; json: any }> {
     const response = await fetch(`${http?.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
     return { status: response.status, json: await response.json() };
   }

@@ -11,6 +11,7 @@ import {
 } from "../../config/settings.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
+import { devSignInLink } from "../../demo/dev-sign-in.ts";
 import { engineSummary, readEngineCounts } from "../../demo/engine-summary.ts";
 import { startLiveSummary } from "../../demo/live-summary.ts";
 import { createLogger } from "../../observability/logger.ts";
@@ -54,10 +55,12 @@ export async function demoCommand(): Promise<void> {
     webhookTimeScale: readSandboxWebhookTimeScale() ?? defaultDemoWebhookTimeScale,
   });
   const tenonUrl = dev.services.address;
+  const signIn = await devSignInLink(dev.services.engine.storage.sessions, tenonUrl);
   const ids = dev.config.integrations.map((integration) => integration.id).join(", ");
   const header = [
     "Tenon demo: the example integrations at work against the sandbox. Press Ctrl-C to stop.",
-    `  Tenon     ${tenonUrl}   webhooks at /hooks/<source>, connections at /api/connections (set TENON_API_TOKENS)`,
+    `  Tenon     ${tenonUrl}   the dashboard; the API at /api, webhooks at /hooks/<source>`,
+    `  Sign in   ${signIn}   (as admin; works once, within 10 minutes)`,
     `  Sandbox   ${dev.sandbox.url}/_sandbox   each system's records at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
     `  Integrations ${ids} (${shown(examplesConfig)}); database ${shown(databasePath)}; engine log ${shown(logPath)}`,
     "  Customers order (about one a second) and pay; appointments complete. Every system fails 5% of requests,",

@@ -2,11 +2,13 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { readSandboxPort, readSandboxWebhookTimeScale, readSettings } from "../../config/settings.ts";
 import { freePort, sendSandboxWebhooksTo, startDevSandbox } from "../../demo/dev-environment.ts";
+import { devSignInLink } from "../../demo/dev-sign-in.ts";
 import { startDevSupervisor } from "../../demo/dev-supervisor.ts";
 import { engineSummary } from "../../demo/engine-summary.ts";
 import { startLiveSummary } from "../../demo/live-summary.ts";
 import { watchProject } from "../../demo/watch-project.ts";
 import { ConfigurationError } from "../../sdk/errors.ts";
+import { openStorage } from "../../storage/open-storage.ts";
 import { onShutdownSignal } from "../shutdown.ts";
 
 /**
@@ -41,12 +43,14 @@ export async function devCommand(options: { config: string; sandboxPort?: number
   // Chosen once: the sandbox's webhooks keep reaching whichever engine process runs.
   const httpPort = await freePort(settings.httpHost, settings.httpPort);
   const host = settings.httpHost.includes(":") ? `[${settings.httpHost}]` : settings.httpHost;
+  const signIn = await writeSignInLink(databasePath, settings.sqliteSynchronous, `http://${host}:${httpPort}`);
   const shown = (path: string) => relative(process.cwd(), path) || ".";
   const watched = shown(projectDirectory) === "." ? "this directory" : shown(projectDirectory);
   console.log(
     [
       `Tenon dev: ${shown(configPath)} against the sandbox, reloaded when a file in ${watched} changes. Press Ctrl-C to stop.`,
-      `  Tenon     http://${host}:${httpPort}   webhooks at /hooks/<source>`,
+      `  Tenon     http://${host}:${httpPort}   the dashboard; the API at /api, webhooks at /hooks/<source>`,
+      `  Sign in   ${signIn}   (as admin; works once, within 10 minutes)`,
       `  Sandbox   ${sandbox.url}/_sandbox   state at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
       `  Database ${shown(databasePath)}; engine log ${shown(logPath)}`,
       `  Environment: ${Object.keys(environment).join(", ")}`,
@@ -82,4 +86,18 @@ export async function devCommand(options: { config: string; sandboxPort?: number
     await supervisor.stop();
     await sandbox.close();
   });
+}
+
+/**
+ * The dev sign-in link, written to the fresh database before the engine process opens it (this process
+ * migrates it first; the engine finds it up to date).
+ */
+async function writeSignInLink(databasePath: string, synchronous: "FULL" | "NORMAL", baseUrl: string): Promise<string> {
+  const storage = await openStorage({ sqlitePath: databasePath, sqliteSynchronous: synchronous });
+  try {
+    await storage.migrate();
+    return await devSignInLink(storage.sessions, baseUrl);
+  } finally {
+    await storage.close();
+  }
 }

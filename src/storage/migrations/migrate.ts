@@ -14,6 +14,7 @@ import { retentionSchema } from "./012-retention.ts";
 import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
 import { alertsSchema } from "./014-alerts.ts";
 import { driftSchema } from "./015-drift.ts";
+import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -31,6 +32,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["013-lean-run-indexes", leanRunIndexesSchema],
   ["014-alerts", alertsSchema],
   ["015-drift", driftSchema],
+  ["017-dashboard-sessions", dashboardSessionsSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

@@ -54,6 +54,7 @@ import { PostgresConnections } from "./postgres-connections.ts";
 import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
+import { PostgresSessions } from "./postgres-sessions.ts";
 import { PostgresTags } from "./postgres-tags.ts";
 import { postgresSql as q } from "./postgres-transitions.ts";
 
@@ -110,6 +111,7 @@ export class PostgresStorage implements Storage {
   readonly #retention: PostgresRetention;
   readonly #drift: PostgresDrift;
   readonly operatorAccess: PostgresOperatorAccess;
+  readonly sessions: PostgresSessions;
   #listenClient: pg.Client | undefined;
   #closed = false;
 
@@ -134,6 +136,7 @@ export class PostgresStorage implements Storage {
     this.#tags = new PostgresTags(this.#pool);
     this.#retention = new PostgresRetention({ pool: this.#pool, transaction: (work) => this.#transaction(work) });
     this.operatorAccess = new PostgresOperatorAccess(this.#pool);
+    this.sessions = new PostgresSessions(this.#pool);
     this.#drift = new PostgresDrift(this.#pool);
   }
 

@@ -56,6 +56,7 @@ import { SqliteConnections } from "./sqlite-connections.ts";
 import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
 import { SqliteRetention } from "./sqlite-retention.ts";
+import { SqliteSessions } from "./sqlite-sessions.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
 import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -89,6 +90,7 @@ export class SqliteStorage implements Storage {
   readonly #retention: SqliteRetention;
   readonly #drift: SqliteDrift;
   readonly operatorAccess: SqliteOperatorAccess;
+  readonly sessions: SqliteSessions;
   #statements: Statements | undefined;
   /** Set for FULL durability: commits are synced off the event loop (see wal-sync.ts). */
   readonly #walSync: WalSync | undefined;
@@ -117,6 +119,7 @@ export class SqliteStorage implements Storage {
     // Not durably: a prune lost to a power cut is done again at the next pass.
     this.#retention = new SqliteRetention(this.#db, { immediate: (fn) => this.#immediate(fn) });
     this.operatorAccess = new SqliteOperatorAccess(this.#db, { durably: (fn) => this.#durably(fn) });
+    this.sessions = new SqliteSessions(this.#db, { durably: (fn) => this.#durably(fn) });
     // Not durably either: shapes and incidents lost to a power cut are learned and found again.
     this.#drift = new SqliteDrift(this.#db, { immediate: (fn) => this.#immediate(fn) });
   }

@@ -2,6 +2,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { ApiError } from "./api/client.ts";
+import { prefetchFirstPage } from "./api/queries.ts";
 import { App } from "./app/App.tsx";
 import { NowProvider } from "./format/now.tsx";
 import "./styles.css";
@@ -16,6 +17,8 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+prefetchFirstPage(queryClient, window.location.pathname);
 
 const root = document.getElementById("root");
 if (!root) throw new Error("index.html has no #root element");

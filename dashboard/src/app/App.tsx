@@ -1,7 +1,8 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect } from "react";
 import { setCsrfToken, whenSignedOut } from "../api/client.ts";
-import { fetchSession, SessionContext } from "../api/session.ts";
+import { sessionQuery } from "../api/queries.ts";
+import { SessionContext } from "../api/session.ts";
 import { ErrorNotice } from "../components/Notices.tsx";
 import { Shell } from "./Shell.tsx";
 import { SignIn } from "./SignIn.tsx";
@@ -9,7 +10,7 @@ import { SignIn } from "./SignIn.tsx";
 /** Signed in: the dashboard; not: the sign-in page. The session lives in an httpOnly cookie the page cannot read. */
 export function App() {
   const queryClient = useQueryClient();
-  const session = useQuery({ queryKey: ["session"], queryFn: fetchSession, staleTime: Number.POSITIVE_INFINITY });
+  const session = useQuery({ ...sessionQuery, staleTime: Number.POSITIVE_INFINITY });
 
   useEffect(() => {
     whenSignedOut(() => {

@@ -30,8 +30,8 @@ export function RunTable({ runs, loading, rows = 10 }: { runs: Run[] | undefined
           {runs?.map((run) => (
             <tr key={run.id} data-status={run.status}>
               <td>
+                {/* The full id is the link's tooltip; under the "Run" header the last characters tell runs apart. */}
                 <Link href={`/runs/${run.id}`} className="mono" title={run.id}>
-                  <span className="visually-hidden">run </span>
                   {shortId(run.id)}
                 </Link>
               </td>

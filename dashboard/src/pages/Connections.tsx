@@ -1,8 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { apiGet } from "../api/client.ts";
 import { live, usePageTitle } from "../api/live.ts";
+import { healthQuery } from "../api/queries.ts";
 import { canOperate, useSession } from "../api/session.ts";
-import type { ConnectionHealth, ConnectionSummary, HealthReport } from "../api/types.ts";
+import type { ConnectionHealth, ConnectionSummary } from "../api/types.ts";
 import { EmptyState, ErrorNotice, LoadingRows } from "../components/Notices.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
 import { HealthBadge } from "../components/StatusBadge.tsx";
@@ -17,7 +18,7 @@ export function Connections() {
     queryFn: () => apiGet<{ connections: ConnectionSummary[] }>("/api/connections"),
     ...live,
   });
-  const health = useQuery({ queryKey: ["health"], queryFn: () => apiGet<HealthReport>("/api/health"), ...live });
+  const health = useQuery({ ...healthQuery, ...live });
   const verdicts = new Map<string, ConnectionHealth>(health.data?.connections.map((c) => [c.id, c]) ?? []);
   const returnTo = encodeURIComponent("/connections");
 

@@ -2,8 +2,9 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { useId, useState } from "react";
 import { apiGet, apiPost } from "../api/client.ts";
 import { pollMs, usePageTitle } from "../api/live.ts";
+import { healthQuery } from "../api/queries.ts";
 import { canOperate, useSession } from "../api/session.ts";
-import type { HealthReport, RunPage } from "../api/types.ts";
+import type { RunPage } from "../api/types.ts";
 import { ConfirmButton } from "../components/ConfirmButton.tsx";
 import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { Pager } from "../components/Pager.tsx";
@@ -44,11 +45,7 @@ export function DeadLetters() {
     setCursors([]);
   };
 
-  const health = useQuery({
-    queryKey: ["health"],
-    queryFn: () => apiGet<HealthReport>("/api/health"),
-    staleTime: 60_000,
-  });
+  const health = useQuery({ ...healthQuery, staleTime: 60_000 });
   const query = { status, integration, since, limit: 50, cursor };
   const runs = useQuery({
     queryKey: ["runs", query],

@@ -3,7 +3,8 @@ import { useEffect, useId, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 import { apiGet } from "../api/client.ts";
 import { pollMs, usePageTitle } from "../api/live.ts";
-import type { EventPage, EventStatus, HealthReport } from "../api/types.ts";
+import { healthQuery } from "../api/queries.ts";
+import type { EventPage, EventStatus } from "../api/types.ts";
 import { EmptyState, ErrorNotice, LoadingRows } from "../components/Notices.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
@@ -30,11 +31,7 @@ export function Events() {
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new filter starts again at the newest page
   useEffect(() => setCursors([]), [search]);
 
-  const health = useQuery({
-    queryKey: ["health"],
-    queryFn: () => apiGet<HealthReport>("/api/health"),
-    staleTime: 60_000,
-  });
+  const health = useQuery({ ...healthQuery, staleTime: 60_000 });
   const query = { status, source, limit: 50, cursor };
   const events = useQuery({
     queryKey: ["events", query],

@@ -1,9 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { Fragment, type ReactNode } from "react";
 import { Link } from "wouter";
-import { apiGet } from "../api/client.ts";
 import { live, usePageTitle } from "../api/live.ts";
-import type { Alert, HealthReport, IntegrationHealth } from "../api/types.ts";
+import { firingAlertsQuery, healthQuery } from "../api/queries.ts";
+import type { HealthReport, IntegrationHealth } from "../api/types.ts";
 import { ActivityChart } from "../components/ActivityChart.tsx";
 import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
@@ -17,12 +17,8 @@ import { lastDay, lastHour, useThroughput } from "./overview/throughput.ts";
 export function Overview() {
   usePageTitle("Overview");
   const now = useNow();
-  const health = useQuery({ queryKey: ["health"], queryFn: () => apiGet<HealthReport>("/api/health"), ...live });
-  const alerts = useQuery({
-    queryKey: ["alerts", "firing"],
-    queryFn: () => apiGet<{ alerts: Alert[] }>("/api/alerts", { status: "firing", limit: 20 }),
-    ...live,
-  });
+  const health = useQuery({ ...healthQuery, ...live });
+  const alerts = useQuery({ ...firingAlertsQuery, ...live });
   const hour = useThroughput(lastHour, now);
   const day = useThroughput(lastDay, now);
   const report = health.data;

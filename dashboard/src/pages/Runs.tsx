@@ -3,7 +3,8 @@ import { type FormEvent, useEffect, useId, useState } from "react";
 import { Link, useLocation, useSearch } from "wouter";
 import { ApiError, apiGet } from "../api/client.ts";
 import { pollMs, usePageTitle } from "../api/live.ts";
-import { type HealthReport, type RunPage, type RunStatus, runStatuses, type SearchResult } from "../api/types.ts";
+import { healthQuery } from "../api/queries.ts";
+import { type RunPage, type RunStatus, runStatuses, type SearchResult } from "../api/types.ts";
 import { ExchangeList } from "../components/ExchangeList.tsx";
 import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { Pager } from "../components/Pager.tsx";
@@ -86,11 +87,7 @@ export function Runs() {
     setEntity(readFilters(search).q);
   }, [search]);
 
-  const health = useQuery({
-    queryKey: ["health"],
-    queryFn: () => apiGet<HealthReport>("/api/health"),
-    staleTime: 60_000,
-  });
+  const health = useQuery({ ...healthQuery, staleTime: 60_000 });
   const query = {
     status: filters.status,
     integration: filters.integration,

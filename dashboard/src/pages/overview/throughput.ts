@@ -37,13 +37,16 @@ export interface Activity {
   capped: boolean;
 }
 
-export function useThroughput(window: ThroughputWindow, now: number) {
-  const query = useQuery({
+export function throughputQuery(window: ThroughputWindow) {
+  return {
     queryKey: ["throughput", window.name],
     queryFn: () => apiGet<ThroughputAnswer>("/api/stats/throughput", { window: window.name }),
-    refetchInterval: window.refreshMs,
     staleTime: window.refreshMs,
-  });
+  };
+}
+
+export function useThroughput(window: ThroughputWindow, now: number) {
+  const query = useQuery({ ...throughputQuery(window), refetchInterval: window.refreshMs });
   return { activity: query.data ? toActivity(query.data, now) : null, error: query.error };
 }
 

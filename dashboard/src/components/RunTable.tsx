@@ -14,7 +14,9 @@ export function RunTable({ runs, loading, rows = 10 }: { runs: Run[] | undefined
         <thead>
           <tr>
             <th scope="col">Run</th>
-            <th scope="col">Integration</th>
+            <th scope="col" className="wide-only">
+              Integration
+            </th>
             <th scope="col">Status</th>
             <th scope="col">Created</th>
             <th scope="col" className="secondary">
@@ -34,8 +36,9 @@ export function RunTable({ runs, loading, rows = 10 }: { runs: Run[] | undefined
                 <Link href={`/runs/${run.id}`} className="mono" title={run.id}>
                   {shortId(run.id)}
                 </Link>
+                <span className="narrow-only muted">{run.integrationId}</span>
               </td>
-              <td>{run.integrationId}</td>
+              <td className="wide-only">{run.integrationId}</td>
               <td>
                 <RunStatusBadge status={run.status} />
                 {run.waitingOn && <span className="muted"> on {run.waitingOn}</span>}
@@ -57,7 +60,7 @@ export function RunTable({ runs, loading, rows = 10 }: { runs: Run[] | undefined
 
 /** Run ids are long UUIDs; their last characters tell them apart in a list (the full id is in the link's label). */
 export function shortId(id: string): string {
-  return id.length > 12 ? `…${id.slice(-10)}` : id;
+  return id.length > 12 ? `…${id.slice(-8)}` : id;
 }
 
 function took(run: Run): string {

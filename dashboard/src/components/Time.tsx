@@ -13,7 +13,8 @@ export function Time({ at, ageOnly = false }: { at: string | number | null | und
         age
       ) : (
         <>
-          {formatLocal(ms, now)} <span className="muted">· {age}</span>
+          <span className="time-local">{formatLocal(ms, now)} · </span>
+          <span className="muted">{age}</span>
         </>
       )}
     </time>

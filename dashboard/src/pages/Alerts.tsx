@@ -63,11 +63,10 @@ export function Alerts() {
                 <th scope="col" className="secondary">
                   Notified
                 </th>
-                {operator && <th scope="col">Actions</th>}
               </tr>
             </thead>
             <tbody>
-              {alerts.isPending && <LoadingRows columns={operator ? 5 : 4} />}
+              {alerts.isPending && <LoadingRows columns={4} />}
               {alerts.data?.alerts.map((alert) => (
                 <tr key={alert.fingerprint}>
                   <td>
@@ -75,6 +74,28 @@ export function Alerts() {
                     <span className="muted block">
                       {alert.rule} on {alert.subject} · {alert.severity}
                     </span>
+                    {operator && alert.status === "firing" && (
+                      <div className="row-actions">
+                        {!alert.acknowledgedAt && (
+                          <button
+                            type="button"
+                            className="button button-small"
+                            disabled={act.isPending}
+                            onClick={() => act.mutate({ fingerprint: alert.fingerprint, action: "ack" })}
+                          >
+                            Acknowledge
+                          </button>
+                        )}
+                        <button
+                          type="button"
+                          className="button button-small button-quiet"
+                          disabled={act.isPending}
+                          onClick={() => act.mutate({ fingerprint: alert.fingerprint, action: "snooze" })}
+                        >
+                          Snooze 2 h
+                        </button>
+                      </div>
+                    )}
                   </td>
                   <td>
                     <span className={`badge badge-${alert.status === "firing" ? "bad" : "good"}`}>{alert.status}</span>
@@ -103,30 +124,6 @@ export function Alerts() {
                       </span>
                     )}
                   </td>
-                  {operator && (
-                    <td className="row-actions">
-                      {alert.status === "firing" && !alert.acknowledgedAt && (
-                        <button
-                          type="button"
-                          className="button button-small"
-                          disabled={act.isPending}
-                          onClick={() => act.mutate({ fingerprint: alert.fingerprint, action: "ack" })}
-                        >
-                          Acknowledge
-                        </button>
-                      )}
-                      {alert.status === "firing" && (
-                        <button
-                          type="button"
-                          className="button button-small button-quiet"
-                          disabled={act.isPending}
-                          onClick={() => act.mutate({ fingerprint: alert.fingerprint, action: "snooze" })}
-                        >
-                          Snooze 2 h
-                        </button>
-                      )}
-                    </td>
-                  )}
                 </tr>
               ))}
             </tbody>

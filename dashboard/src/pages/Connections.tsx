@@ -61,7 +61,7 @@ export function Connections() {
                   <tr key={connection.id}>
                     <th scope="row">
                       {connection.id}
-                      <span className="muted block">{connection.baseUrl}</span>
+                      <span className="muted block connection-url">{connection.baseUrl}</span>
                     </th>
                     <td>
                       {verdict ? <HealthBadge status={verdict.status} /> : <span className="muted">…</span>}

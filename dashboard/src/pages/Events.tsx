@@ -106,9 +106,10 @@ export function Events() {
                 {events.data?.events.map((event) => (
                   <tr key={event.id}>
                     <td>
-                      <Link href={`/events/${event.id}`}>
-                        {event.source} / {event.type}
+                      <Link href={`/events/${event.id}`} className="event-type">
+                        {event.type}
                       </Link>
+                      <span className="muted block">from {event.source}</span>
                     </td>
                     <td>
                       <span

@@ -213,6 +213,7 @@ export function RunDetailPage({ id }: { id: string }) {
                   {step.attempts.map((attempt, index) => (
                     <li key={attempt.attempt ?? index} className={`attempt attempt-${attempt.outcome}`}>
                       <p className="attempt-line">
+                        {afterReplay(step.attempts, index) && <span className="muted">After a replay: </span>}
                         Attempt {attempt.attempt ?? "?"}{" "}
                         <span className={`badge badge-${attempt.outcome === "succeeded" ? "good" : "bad"}`}>
                           {attempt.outcome}
@@ -325,6 +326,13 @@ export function RunDetailPage({ id }: { id: string }) {
       )}
     </>
   );
+}
+
+/** A replay starts a step's attempts again at 1: an attempt numbered no higher than the one before followed one. */
+function afterReplay(attempts: RunDetail["steps"][number]["attempts"], index: number): boolean {
+  const previous = attempts[index - 1]?.attempt;
+  const current = attempts[index]?.attempt;
+  return previous != null && current != null && current <= previous;
 }
 
 function Fact({ label, children }: { label: string; children: ReactNode }) {

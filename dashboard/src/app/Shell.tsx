@@ -1,16 +1,24 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { lazy, Suspense } from "react";
 import { Link, Route, Switch, useLocation } from "wouter";
 import { canOperate, signOut, useSession } from "../api/session.ts";
 import { EmptyState } from "../components/Notices.tsx";
-import { Alerts } from "../pages/Alerts.tsx";
-import { Connections } from "../pages/Connections.tsx";
-import { DeadLetters } from "../pages/DeadLetters.tsx";
-import { EventDetailPage } from "../pages/EventDetail.tsx";
-import { Events } from "../pages/Events.tsx";
-import { OperatorLog } from "../pages/OperatorLog.tsx";
 import { Overview } from "../pages/Overview.tsx";
-import { RunDetailPage } from "../pages/RunDetail.tsx";
-import { Runs } from "../pages/Runs.tsx";
+
+// The overview is in the first bundle (it is the first page); the others load when first opened, so the first
+// load parses less.
+const Runs = lazy(() => import("../pages/Runs.tsx").then((module) => ({ default: module.Runs })));
+const RunDetailPage = lazy(() =>
+  import("../pages/RunDetail.tsx").then((module) => ({ default: module.RunDetailPage })),
+);
+const Events = lazy(() => import("../pages/Events.tsx").then((module) => ({ default: module.Events })));
+const EventDetailPage = lazy(() =>
+  import("../pages/EventDetail.tsx").then((module) => ({ default: module.EventDetailPage })),
+);
+const DeadLetters = lazy(() => import("../pages/DeadLetters.tsx").then((module) => ({ default: module.DeadLetters })));
+const Connections = lazy(() => import("../pages/Connections.tsx").then((module) => ({ default: module.Connections })));
+const Alerts = lazy(() => import("../pages/Alerts.tsx").then((module) => ({ default: module.Alerts })));
+const OperatorLog = lazy(() => import("../pages/OperatorLog.tsx").then((module) => ({ default: module.OperatorLog })));
 
 interface NavItem {
   href: string;
@@ -91,24 +99,26 @@ export function Shell() {
         </div>
       </header>
       <main id="main" className="page" tabIndex={-1}>
-        <Switch>
-          <Route path="/" component={Overview} />
-          <Route path="/runs" component={Runs} />
-          <Route path="/runs/:id">{(params) => <RunDetailPage id={params.id} />}</Route>
-          <Route path="/events" component={Events} />
-          <Route path="/events/:id">{(params) => <EventDetailPage id={params.id} />}</Route>
-          <Route path="/dead-letters" component={DeadLetters} />
-          <Route path="/connections" component={Connections} />
-          <Route path="/alerts" component={Alerts} />
-          <Route path="/operator-log" component={OperatorLog} />
-          <Route>
-            <EmptyState title="No page here">
-              <p>
-                Go to the <Link href="/">overview</Link> or the <Link href="/runs">runs</Link>.
-              </p>
-            </EmptyState>
-          </Route>
-        </Switch>
+        <Suspense fallback={<div className="page-loading" aria-busy="true" />}>
+          <Switch>
+            <Route path="/" component={Overview} />
+            <Route path="/runs" component={Runs} />
+            <Route path="/runs/:id">{(params) => <RunDetailPage id={params.id} />}</Route>
+            <Route path="/events" component={Events} />
+            <Route path="/events/:id">{(params) => <EventDetailPage id={params.id} />}</Route>
+            <Route path="/dead-letters" component={DeadLetters} />
+            <Route path="/connections" component={Connections} />
+            <Route path="/alerts" component={Alerts} />
+            <Route path="/operator-log" component={OperatorLog} />
+            <Route>
+              <EmptyState title="No page here">
+                <p>
+                  Go to the <Link href="/">overview</Link> or the <Link href="/runs">runs</Link>.
+                </p>
+              </EmptyState>
+            </Route>
+          </Switch>
+        </Suspense>
       </main>
     </div>
   );

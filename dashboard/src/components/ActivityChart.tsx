@@ -110,7 +110,7 @@ export function ActivityChart({ title, activity }: { title: string; activity: Ac
         {title}
         {activity?.capped && <span className="muted"> · failures counted up to 10,000: rates are lower bounds</span>}
       </figcaption>
-      <div ref={container} className="chart-canvas" style={{ minHeight: height + 40 }} aria-hidden="true" />
+      <div ref={container} className="chart-canvas" aria-hidden="true" />
       {/* A table ignores overflow: hidden, so the box that hides it is a div around it. */}
       <div className="visually-hidden">
         <table>

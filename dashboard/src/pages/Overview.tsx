@@ -1,10 +1,9 @@
 import { useQuery } from "@tanstack/react-query";
-import { Fragment, type ReactNode } from "react";
+import { Fragment, lazy, type ReactNode, Suspense } from "react";
 import { Link } from "wouter";
 import { live, usePageTitle } from "../api/live.ts";
 import { firingAlertsQuery, healthQuery } from "../api/queries.ts";
 import type { HealthReport, IntegrationHealth } from "../api/types.ts";
-import { ActivityChart } from "../components/ActivityChart.tsx";
 import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
 import { HealthBadge } from "../components/StatusBadge.tsx";
@@ -12,6 +11,11 @@ import { Time } from "../components/Time.tsx";
 import { useNow } from "../format/now.tsx";
 import { formatDuration } from "../format/time.ts";
 import { lastDay, lastHour, useThroughput } from "./overview/throughput.ts";
+
+// uPlot loads beside the health tables, not before them: the first thing an operator reads is the verdicts.
+const ActivityChart = lazy(() =>
+  import("../components/ActivityChart.tsx").then((module) => ({ default: module.ActivityChart })),
+);
 
 /** Is data flowing? Health of every part, throughput and errors, firing alerts, the oldest queued run. */
 export function Overview() {
@@ -43,8 +47,12 @@ export function Overview() {
           <ErrorNotice error={hour.error ?? day.error} title="Throughput could not be read" />
         )}
         <div className="charts">
-          <ActivityChart title={lastHour.label} activity={hour.activity} />
-          <ActivityChart title={lastDay.label} activity={day.activity} />
+          <Suspense fallback={<ChartPlaceholder title={lastHour.label} />}>
+            <ActivityChart title={lastHour.label} activity={hour.activity} />
+          </Suspense>
+          <Suspense fallback={<ChartPlaceholder title={lastDay.label} />}>
+            <ActivityChart title={lastDay.label} activity={day.activity} />
+          </Suspense>
         </div>
       </section>
 
@@ -77,6 +85,16 @@ export function Overview() {
 
       <HealthSections report={report} loading={health.isPending} />
     </>
+  );
+}
+
+/** The chart's frame at its final size while uPlot loads, so nothing below it moves when it arrives. */
+function ChartPlaceholder({ title }: { title: string }) {
+  return (
+    <figure className="chart">
+      <figcaption>{title}</figcaption>
+      <div className="chart-canvas chart-placeholder" />
+    </figure>
   );
 }
 

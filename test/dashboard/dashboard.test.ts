@@ -240,6 +240,30 @@ describe("the operator dashboard in a browser", () => {
     expect((await stack.services.engine.storage.getRun(runId))?.status).toBe("failed");
   });
 
+  it("shows a quarantined webhook with its reason and its body exactly as it arrived", async () => {
+    const garbled = '{"id": 450789469, "email": "cut.off@example.com", "line_items": [';
+    const eventId = await stack.sendUnparseableStoreWebhook(garbled);
+
+    const page = await freshPage();
+    await signIn(page, stack.tokens.operator);
+    await page.getByRole("link", { name: "Events" }).click();
+    await page.getByLabel("Status").selectOption("quarantined");
+    const row = page.locator("table.events-table tbody tr", { has: page.locator(`a[href="/events/${eventId}"]`) });
+    await row.waitFor();
+    expect(await row.innerText()).toContain("quarantined");
+    await page.locator(`a[href="/events/${eventId}"]`).click();
+    const reason = page.locator("section", { has: page.getByRole("heading", { name: "Why it is quarantined" }) });
+    await reason.waitFor();
+    expect(await reason.innerText()).toContain("JSON");
+    const body = await page
+      .locator("section", { has: page.getByRole("heading", { name: "Body as received" }) })
+      .innerText();
+    expect(body).toContain(garbled);
+    await page.getByRole("button", { name: "Judge it again" }).waitFor();
+    await screenshot(page, "event-quarantined");
+    await expectAccessible(page);
+  });
+
   it("every page reads at a laptop's and a phone's width, with no serious accessibility violation", async () => {
     for (const size of ["laptop", "phone"] as const) {
       const page = await freshPage(size);

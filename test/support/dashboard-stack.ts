@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { startTenonServices, type TenonServices } from "../../src/app/tenon-services.ts";
 import type { TenonConfig } from "../../src/config/define-config.ts";
@@ -65,6 +65,8 @@ export interface DashboardStack {
   /** Customers order in the sandbox store; each order's webhook reaches Tenon and starts order-to-cash. */
   placeOrders(count: number): PlacedOrder[];
   sendLargeOrder(order: LargeOrder): Promise<string>;
+  /** A webhook the store signed correctly but whose body is not JSON: Tenon quarantines it. Returns the event id. */
+  sendUnparseableStoreWebhook(body: string): Promise<string>;
   waitForRuns(what: string, check: (runs: RunRecord[]) => boolean, timeoutMs?: number): Promise<RunRecord[]>;
   waitForRunStatus(runId: string, status: RunStatus, timeoutMs?: number): Promise<RunRecord>;
   stop(): Promise<void>;
@@ -84,8 +86,10 @@ export async function startDashboardStack(backend: Backend): Promise<DashboardSt
     viewer: `wall-${randomBytes(16).toString("hex")}`,
   };
   let services: TenonServices;
+  let storeSecret = "";
   try {
     Object.assign(process.env, sandboxEnvironment(sandbox, Object.keys(builtInSystems)));
+    storeSecret = process.env.STORE_WEBHOOK_SECRET ?? "";
     const examples = await loadConfig(examplesConfig);
     const config: TenonConfig = { ...examples, integrations: [...examples.integrations, largeOrderDeal] };
     const settings = readSettings({
@@ -120,6 +124,25 @@ export async function startDashboardStack(backend: Backend): Promise<DashboardSt
       const runId = runIds[0];
       if (!runId) throw new Error("the large order started no run: is largeOrderDeal configured?");
       return runId;
+    },
+    async sendUnparseableStoreWebhook(body) {
+      const response = await fetch(`${services.address}/hooks/store`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-shopify-hmac-sha256": createHmac("sha256", storeSecret).update(body).digest("base64"),
+          "x-shopify-topic": "orders/create",
+          "x-shopify-event-id": randomBytes(8).toString("hex"),
+          "x-shopify-webhook-id": randomBytes(8).toString("hex"),
+          "x-shopify-shop-domain": "acme.myshopify.com",
+        },
+        body,
+      });
+      const answer = (await response.json()) as { id?: string; quarantined?: boolean };
+      if (response.status !== 202 || !answer.quarantined || !answer.id) {
+        throw new Error(`the garbled webhook was not quarantined: ${response.status} ${JSON.stringify(answer)}`);
+      }
+      return answer.id;
     },
     waitForRuns: (what, check, timeoutMs = 30_000) =>
       waitFor(

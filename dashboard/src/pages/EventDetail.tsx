@@ -45,6 +45,7 @@ export function EventDetailPage({ id }: { id: string }) {
   if (!detail.data) return <div className="page-loading" aria-busy="true" />;
   const { event, runs } = detail.data;
   const quarantined = event.status === "quarantined";
+  const raw = quarantined ? rawBody(event.payload) : null;
 
   return (
     <>
@@ -109,8 +110,17 @@ export function EventDetailPage({ id }: { id: string }) {
         </div>
       </dl>
       <section className="section" aria-labelledby="payload-title">
-        <h2 id="payload-title">{quarantined ? "Body as received" : "Payload"}</h2>
-        <CodeBlock label="event payload" value={event.payload} />
+        <h2 id="payload-title">{raw ? "Body as received" : "Payload"}</h2>
+        {raw ? (
+          <>
+            <p className="muted">
+              {raw.contentType ?? "no content type"}, {raw.encoding}
+            </p>
+            <CodeBlock label="the body as received" value={raw.body} />
+          </>
+        ) : (
+          <CodeBlock label="event payload" value={event.payload} />
+        )}
       </section>
       <section className="section" aria-labelledby="runs-title">
         <h2 id="runs-title">Runs it started</h2>
@@ -126,4 +136,12 @@ export function EventDetailPage({ id }: { id: string }) {
       </section>
     </>
   );
+}
+
+/** A body that could not be parsed is stored as it arrived: `{ contentType, encoding, body }` (docs/read-api.md). */
+function rawBody(payload: unknown): { contentType: string | null; encoding: string; body: string } | null {
+  if (typeof payload !== "object" || payload === null) return null;
+  const { contentType, encoding, body } = payload as Record<string, unknown>;
+  if (typeof body !== "string" || typeof encoding !== "string") return null;
+  return { contentType: typeof contentType === "string" ? contentType : null, encoding, body };
 }

@@ -240,6 +240,44 @@ describe("the operator dashboard in a browser", () => {
     expect((await stack.services.engine.storage.getRun(runId))?.status).toBe("failed");
   });
 
+  it("replays every failed run that matches from the dead letters page, and the operator log shows who did", async () => {
+    // The viewer's run (order 9002) is still failed; two more fail the same way before the fix is deployed.
+    dealStage.won = "closed-won";
+    const more = [
+      await stack.sendLargeOrder({ email: "third.spender@example.com", order: 9003, amount: 8_000 }),
+      await stack.sendLargeOrder({ email: "fourth.spender@example.com", order: 9004, amount: 7_000 }),
+    ];
+    for (const runId of more) await stack.waitForRunStatus(runId, "failed");
+    dealStage.won = "closedwon";
+
+    const page = await freshPage();
+    await signIn(page, stack.tokens.operator);
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.getByLabel("Ended").selectOption("failed");
+    await page.getByLabel("Integration").selectOption("large-order-deal");
+    await expect.poll(() => page.locator("table.runs-table tbody tr").count()).toBe(3);
+    await page.getByRole("button", { name: "Count matching runs" }).click();
+    await page.getByText("3 run(s) match.").waitFor();
+    await page.getByRole("button", { name: "Replay all matching" }).click();
+    const dialog = page.getByRole("dialog", { name: "Replay every failed run that matches?" });
+    await dialog.getByText("of large-order-deal").waitFor();
+    await dialog.getByRole("button", { name: "Replay all" }).click();
+    await page.getByText("3 replayed, 0 skipped, 0 failed of 3 selected.").waitFor();
+    await stack.waitForRuns("the three replayed runs to succeed", (runs) =>
+      runs.filter((run) => run.integrationId === "large-order-deal").every((run) => run.status === "succeeded"),
+    );
+    await page.getByText("No failed run matches").waitFor({ timeout: 15_000 });
+    await screenshot(page, "dead-letters-replayed");
+
+    await page.getByRole("link", { name: "Operator log" }).click();
+    // Newest first: the replay, then the count before it (a dry run is a call to the same route).
+    const entries = page.locator("table.log-table tbody tr", { hasText: "POST /api/runs/replay" });
+    await expect.poll(() => entries.count()).toBe(2);
+    expect(await entries.first().innerText()).toMatch(
+      /ops[\s\S]*status failed, integration large-order-deal: replayed 3, skipped 0, failed 0/,
+    );
+  });
+
   it("shows a quarantined webhook with its reason and its body exactly as it arrived", async () => {
     const garbled = '{"id": 450789469, "email": "cut.off@example.com", "line_items": [';
     const eventId = await stack.sendUnparseableStoreWebhook(garbled);

@@ -29,6 +29,11 @@ export type { Engine, EngineOptions } from "./engine/engine.ts";
 export { createEngine } from "./engine/engine.ts";
 export type { BuiltInProviderName, WebhookSourceConfig } from "./ingestion/webhooks/webhook-sources.ts";
 export type {
+  OperationalEventType,
+  OperationalWebhookConfig,
+  OperationalWebhooksConfig,
+} from "./operational-webhooks/operational-webhooks-config.ts";
+export type {
   ConcurrencyOptions,
   Entities,
   EntityValue,
@@ -45,7 +50,25 @@ export type {
 export { defineIntegration } from "./sdk/define-integration.ts";
 export type { Poll, PollContext, PollDefinition, PollPage } from "./sdk/define-poll.ts";
 export { definePoll } from "./sdk/define-poll.ts";
-export type { Duration } from "./sdk/duration.ts";
+export type {
+  CompareField,
+  FindingRecord,
+  FindingSide,
+  MatchKey,
+  ReconcileFinding,
+  ReconcileFindingType,
+  ReconcileListContext,
+  ReconcileListPage,
+  ReconcileSideDefinition,
+  Reconciliation,
+  ReconciliationDefinition,
+  RepairAction,
+  RepairContext,
+  RepairEvent,
+  RepairPolicy,
+} from "./sdk/define-reconciliation.ts";
+export { defineReconciliation } from "./sdk/define-reconciliation.ts";
+export { type Duration, durationToMs } from "./sdk/duration.ts";
 export {
   AuthError,
   CircuitOpenError,
@@ -56,6 +79,11 @@ export {
   RetryableError,
   ValidationError,
 } from "./sdk/errors.ts";
+export {
+  type NormalizedValue,
+  type Normalizer,
+  normalizers,
+} from "./sdk/reconcile-normalizers.ts";
 export type { RetryPolicy } from "./sdk/retry-policy.ts";
 export { type Secret, type SecretRef, secretFromEnv } from "./sdk/secret-from-env.ts";
 export type { ServerOptions, TenonServer } from "./server/create-server.ts";

@@ -53,6 +53,10 @@ export interface AlertRulesConfig {
   pollFailing?: false | { failures?: number; lateBy?: Duration };
   /** An alert channel's deliveries are failing (retrying or dead): told through the other channels. */
   channelFailing?: false;
+  /** An operational webhook subscriber was disabled after failing for too long; resolved when it is enabled. */
+  webhookDisabled?: false;
+  /** A reconciliation has open findings (records missing or differing): one alert per reconciliation. */
+  reconciliationFindings?: false;
 }
 
 export interface AlertsConfig {
@@ -85,6 +89,8 @@ export interface ResolvedRules {
   scheduleMissed: false | { graceMs: number };
   drift: boolean;
   channelFailing: boolean;
+  webhookDisabled: boolean;
+  reconciliationFindings: boolean;
 }
 
 const minute = 60_000;
@@ -128,6 +134,8 @@ export function resolveRules(rules: AlertRulesConfig = {}): ResolvedRules {
     scheduleMissed: rules.scheduleMissed === false ? false : { graceMs: ms(rules.scheduleMissed?.grace, 5 * minute) },
     drift: rules.drift !== false,
     channelFailing: rules.channelFailing !== false,
+    webhookDisabled: rules.webhookDisabled !== false,
+    reconciliationFindings: rules.reconciliationFindings !== false,
   };
 }
 
@@ -159,6 +167,8 @@ const ruleNames: (keyof AlertRulesConfig)[] = [
   "scheduleMissed",
   "drift",
   "channelFailing",
+  "webhookDisabled",
+  "reconciliationFindings",
 ];
 
 /** Throws a ConfigurationError naming what is wrong in the `alerts` section. */

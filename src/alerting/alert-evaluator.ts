@@ -31,6 +31,13 @@ export interface AlertEvaluatorOptions {
    * sent twice (a crash between sending and saving the alert) is a duplicate and starts nothing.
    */
   deliver: (channel: string, notification: AlertNotification) => Promise<void>;
+  /**
+   * Sees each notification once (not once per channel), before the alert's state records it: operational
+   * webhooks tell their subscribers. Like `deliver`, it must treat a notification sent again as a duplicate.
+   */
+  onNotification?: (notification: AlertNotification) => Promise<void>;
+  /** The configured operational webhook subscribers (the webhookDisabled rule watches them). */
+  webhookSubscribers?: readonly string[];
 }
 
 /** An alert's identity: the same condition on the same subject is the same alert, in every worker. */
@@ -165,6 +172,7 @@ export class AlertEvaluator {
       if (alert.subject === `channel:${channel}`) continue;
       await this.#options.deliver(channel, notification);
     }
+    await this.#options.onNotification?.(notification);
     alert.notifications = number;
     alert.notifiedAt = now;
   }

@@ -35,6 +35,8 @@ export interface RuleInputs {
   schedules: readonly { integrationId: string; cron: Cron }[];
   /** The integration that delivers each channel's alerts, by channel name. */
   channelIntegrations: ReadonlyMap<string, string>;
+  /** The configured operational webhook subscribers (a disabled one raises an alert). */
+  webhookSubscribers?: readonly string[];
 }
 
 /** Every rule's conditions that hold at `now`. Each rule reads storage through one or a few indexed queries. */
@@ -47,7 +49,9 @@ export async function evaluateRules(inputs: RuleInputs): Promise<Condition[]> {
     pollConditions(inputs),
     scheduleConditions(inputs),
     driftConditions(inputs),
+    reconciliationConditions(inputs),
     channelConditions(inputs),
+    webhookConditions(inputs),
   ]);
   return groups.flat();
 }
@@ -349,6 +353,21 @@ async function driftConditions({ storage, rules }: RuleInputs): Promise<Conditio
   });
 }
 
+/** Open reconciliation findings: one alert per reconciliation, resolved once a run finds none left open. */
+async function reconciliationConditions({ storage, rules }: RuleInputs): Promise<Condition[]> {
+  if (!rules.reconciliationFindings) return [];
+  const open = await storage.reconcile.countOpenFindings();
+  return open.map(({ reconciliationId, open: count, newestAt }) => ({
+    rule: "reconciliation_findings",
+    subject: `reconciliation:${reconciliationId}`,
+    severity: "warning" as const,
+    summary: `reconciliation ${reconciliationId} has ${plural(count, "open finding")} (the newest first seen ${new Date(newestAt).toISOString()}): records missing or differing between the two systems. See \`tenon reconcile report ${reconciliationId}\``,
+    labels: { reconciliation: reconciliationId },
+    count,
+    link: `/api/reconciliations/${encodeURIComponent(reconciliationId)}/findings`,
+  }));
+}
+
 async function channelConditions({ storage, rules, now, channelIntegrations }: RuleInputs): Promise<Condition[]> {
   if (!rules.channelFailing) return [];
   const conditions: Condition[] = [];
@@ -367,6 +386,24 @@ async function channelConditions({ storage, rules, now, channelIntegrations }: R
     });
   }
   return conditions;
+}
+
+/** Operational webhook subscribers disabled after failing for too long: nothing is delivered to them. */
+async function webhookConditions({ storage, rules, webhookSubscribers = [] }: RuleInputs): Promise<Condition[]> {
+  if (!rules.webhookDisabled || webhookSubscribers.length === 0) return [];
+  const configured = new Set(webhookSubscribers);
+  const disabled = (await storage.operationalWebhooks.listSubscriberHealth()).filter(
+    (health) => configured.has(health.name) && health.disabledAt !== null,
+  );
+  return disabled.map((health) => ({
+    rule: "webhook_disabled",
+    subject: `webhook:${health.name}`,
+    severity: "critical" as const,
+    summary: `operational webhook ${health.name} is disabled since ${new Date(health.disabledAt as number).toISOString()}: ${health.disabledReason ?? "its deliveries kept failing"}; what happens is not sent to it until it is enabled again (\`tenon webhooks enable ${health.name}\`)`,
+    labels: { webhook: health.name },
+    count: health.skipped,
+    link: "/api/operational-webhooks",
+  }));
 }
 
 /** Whether `now` (UTC) is within [from, to) minutes of the day; a range past midnight wraps. */
@@ -393,6 +430,8 @@ export function linkFor(subject: string): string {
       return `/api/health#connection-${name}`;
     case "source":
       return `/api/events?source=${name}`;
+    case "webhook":
+      return "/api/operational-webhooks";
     default:
       return "/api/health";
   }

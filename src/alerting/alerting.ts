@@ -51,6 +51,10 @@ export function createAlerting(options: {
   integrations: readonly Integration<unknown>[];
   /** Stores an event durably (the engine's send); a second one with the same id is a duplicate. */
   send: (event: { type: string; source: string; id: string; payload: AlertNotification }) => Promise<unknown>;
+  /** Sees each notification once: operational webhooks' `tellAlert`. */
+  onNotification?: (notification: AlertNotification) => Promise<void>;
+  /** The configured operational webhook subscribers, watched by the webhookDisabled rule. */
+  webhookSubscribers?: readonly string[];
 }): Alerting {
   const { config, clock, logger } = options;
   const publicUrl = config.publicUrl ?? options.publicUrl;
@@ -100,6 +104,8 @@ export function createAlerting(options: {
         : [],
     ),
     channelIntegrations,
+    ...(options.onNotification ? { onNotification: options.onNotification } : {}),
+    ...(options.webhookSubscribers ? { webhookSubscribers: options.webhookSubscribers } : {}),
     deliver: async (channel, notification) => {
       await options.send({
         type: deliveryIntegrationId(channel),

@@ -9,6 +9,12 @@ import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";
+import {
+  createOperationalWebhooks,
+  defaultSettleMs,
+  type OperationalWebhooks,
+} from "../operational-webhooks/operational-webhooks.ts";
+import { createReconciliations, reconcileEventSource } from "../reconciliation/reconciliations.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";
@@ -49,11 +55,31 @@ export async function startTenonServices(options: {
   const polls = config.polls ?? [];
   let address: string | undefined;
   const metrics = createMetrics({ enabled: settings.metricsEnabled, processMetrics: true });
-  // Alert notifications are events of the engine's (sent once it runs): each channel's delivery is a run.
+  // Alert notifications and operational webhooks are events of the engine's (sent once it runs): each delivery is a run.
   let sendEvent: Engine["send"] | undefined;
-  const alerting: Alerting | undefined = config.alerts
+  const sendOnceStarted: Engine["send"] = (event, sendOptions) => {
+    if (!sendEvent) throw new Error("deliveries are sent only once the engine has started");
+    return sendEvent(event, sendOptions);
+  };
+  const subscribers = config.operationalWebhooks ?? {};
+  const operationalWebhooks: OperationalWebhooks | undefined =
+    Object.keys(subscribers).length > 0
+      ? createOperationalWebhooks({
+          config: subscribers,
+          storage,
+          clock: systemClock,
+          logger,
+          publicUrl: config.alerts?.publicUrl ?? settings.publicUrl,
+          send: sendOnceStarted,
+          // Drift incidents are written once per persistence period, stamped with when they were seen.
+          settleMs: Math.max(defaultSettleMs, 3 * settings.driftPersistMs),
+        })
+      : undefined;
+  // With subscribers but no alert channel, the rules still run: their alerts go to the subscribers that want them.
+  const alertsConfig = config.alerts ?? (operationalWebhooks ? { channels: {} } : undefined);
+  const alerting: Alerting | undefined = alertsConfig
     ? createAlerting({
-        config: config.alerts,
+        config: alertsConfig,
         storage,
         clock: systemClock,
         logger,
@@ -66,12 +92,25 @@ export async function startTenonServices(options: {
         ),
         pollIds: polls.map((poll) => poll.id),
         integrations: config.integrations,
-        send: (event) => {
-          if (!sendEvent) throw new Error("alert notifications are sent only once the engine has started");
-          return sendEvent(event);
-        },
+        send: (event) => sendOnceStarted(event),
+        ...(operationalWebhooks
+          ? {
+              onNotification: operationalWebhooks.tellAlert,
+              webhookSubscribers: operationalWebhooks.subscribers.map((subscriber) => subscriber.name),
+            }
+          : {}),
       })
     : undefined;
+  // Reconciliation runs and repairs are runs of built-in integrations; their repairs and schedule ticks send events.
+  const reconciliations = createReconciliations({
+    reconciliations: config.reconciliations ?? [],
+    storage,
+    clock: systemClock,
+    send: (event) => {
+      if (!sendEvent) throw new Error("reconciliation events are sent only once the engine has started");
+      return sendEvent(event);
+    },
+  });
   const drift = new DriftLearner({
     store: storage.drift,
     clock: systemClock,
@@ -82,7 +121,7 @@ export async function startTenonServices(options: {
     metrics,
     storage,
     vault,
-    configs: { ...config.connections, ...alerting?.connections },
+    configs: { ...config.connections, ...alerting?.connections, ...operationalWebhooks?.connections },
     logger,
     observeResponse: drift.observeResponse,
     // Read when an authorisation starts, so without TENON_PUBLIC_URL the redirect URI is the address
@@ -93,7 +132,12 @@ export async function startTenonServices(options: {
   });
   const engine = createEngine({
     storage,
-    integrations: [...config.integrations, ...(alerting?.integrations ?? [])],
+    integrations: [
+      ...config.integrations,
+      ...(alerting?.integrations ?? []),
+      ...(operationalWebhooks?.integrations ?? []),
+      ...reconciliations.integrations,
+    ],
     polls,
     connections,
     worker: { concurrency: settings.workerConcurrency, leaseMs: settings.leaseMs, maxCrashes: settings.maxCrashes },
@@ -119,21 +163,27 @@ export async function startTenonServices(options: {
     httpLimits: settings.httpLimits,
     publicUrl: settings.publicUrl,
     connections,
-    reservedSources: polls.map((poll) => poll.id),
+    // Reconciliation runs and repairs start from Tenon's own events only, never from an API caller's.
+    reservedSources: [...polls.map((poll) => poll.id), reconcileEventSource],
     integrations: config.integrations,
     polls,
     metricsRoute: ownMetricsPort ? false : { token: settings.metricsToken },
     observeEvent: drift.observeEvent,
+    operationalWebhooks: operationalWebhooks?.subscribers ?? [],
   });
   try {
     await engine.start();
     sendEvent = (event, sendOptions) => engine.send(event, sendOptions);
     // After the engine's start, which applies the migrations its tables come with.
     await drift.start();
+    await reconciliations.start();
     address = await server.listen({ host: settings.httpHost, port: settings.httpPort });
     metricsAddress = await metricsServer?.listen({ host: settings.httpHost, port: settings.metricsPort ?? 0 });
     alerting?.evaluator.start();
+    operationalWebhooks?.pump.start();
   } catch (error) {
+    await operationalWebhooks?.pump.stop().catch(() => {});
+    await alerting?.evaluator.stop().catch(() => {});
     alerting?.close();
     await server.close().catch(() => {});
     await metricsServer?.close().catch(() => {});
@@ -152,6 +202,7 @@ export async function startTenonServices(options: {
     address,
     metricsAddress,
     async stop(deadlineMs) {
+      await operationalWebhooks?.pump.stop();
       await alerting?.evaluator.stop();
       await server.close();
       await metricsServer?.close();

@@ -286,6 +286,30 @@ program
     await searchCommand(terms, options);
   });
 
+const webhooks = program
+  .command("webhooks")
+  .description("operational webhooks: the subscribers told about dead runs, failing connections, alerts and drift");
+
+webhooks
+  .command("list", { isDefault: true })
+  .description("each subscriber's URL, events and state (active, failing, disabled), last success, failing since")
+  .option("--json", "print the subscribers as JSON")
+  .addOption(configOption())
+  .action(async (options: { config: string; json?: boolean }) => {
+    const { listWebhooksCommand } = await import("./commands/webhooks.ts");
+    await listWebhooksCommand(options);
+  });
+
+webhooks
+  .command("enable")
+  .description("deliver to a disabled subscriber again (its failures are forgotten); written to the operator log")
+  .argument("<name>", "the subscriber, as named under operationalWebhooks in the config")
+  .addOption(configOption())
+  .action(async (name: string, options: { config: string }) => {
+    const { enableWebhookCommand } = await import("./commands/webhooks.ts");
+    await enableWebhookCommand(name, options);
+  });
+
 const drift = program
   .command("drift")
   .description("API drift: fields the connected APIs and webhook sources added, dropped or retyped without warning");
@@ -309,6 +333,50 @@ drift
   .action(async (id: string) => {
     const { acceptDriftCommand } = await import("./commands/drift.ts");
     await acceptDriftCommand(id);
+  });
+
+const reconcile = program
+  .command("reconcile")
+  .description("reconciliations (reconciliations in tenon.config.ts): run one, read its reports");
+
+reconcile
+  .command("list", { isDefault: true })
+  .description("the reconciliations, their open findings and newest report")
+  .option("--json", "as JSON, the same shape as GET /api/reconciliations")
+  .action(async (options: { json?: boolean }) => {
+    const { reconcileListCommand } = await import("./commands/reconcile.ts");
+    await reconcileListCommand(options);
+  });
+
+reconcile
+  .command("run")
+  .description("run a reconciliation now (a worker of `tenon start` runs it) and print its report")
+  .argument("<id>", "the reconciliation's id")
+  .option("--config <path>", "the config file", defaultConfigPath)
+  .option("--dry-run", "list and match only: report what it would repair, settle and repair nothing")
+  .option("--no-wait", "start the run and return at once")
+  .option("--timeout <seconds>", "how long to wait for the run", parseSeconds, 600)
+  .option("--json", "print the report as JSON, the same shape as GET /api/reconciliations/:id/reports/:n")
+  .action(
+    async (
+      id: string,
+      options: { config: string; dryRun?: boolean; wait?: boolean; timeout: number; json?: boolean },
+    ) => {
+      const { reconcileRunCommand } = await import("./commands/reconcile.ts");
+      await reconcileRunCommand(id, { ...options, timeoutMs: options.timeout * 1000 });
+    },
+  );
+
+reconcile
+  .command("report")
+  .description("a reconciliation's newest report (or report n): its counts and findings")
+  .argument("<id>", "the reconciliation's id")
+  .argument("[n]", "the report's number (default: the newest)")
+  .option("-n, --limit <n>", "how many findings to show", parseLimit, 100)
+  .option("--json", "as JSON, the same shape as GET /api/reconciliations/:id/reports/:n")
+  .action(async (id: string, n: string | undefined, options: { json?: boolean; limit: number }) => {
+    const { reconcileReportCommand } = await import("./commands/reconcile.ts");
+    await reconcileReportCommand(id, n, options);
   });
 
 program
@@ -435,6 +503,12 @@ function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65_535) throw new InvalidArgumentError("must be a port number from 0 to 65535");
   return port;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 1) throw new InvalidArgumentError("must be a whole number of seconds ≥ 1");
+  return seconds;
 }
 
 function parseLimit(value: string): number {

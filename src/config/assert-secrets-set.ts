@@ -32,6 +32,11 @@ function* secretsOf(config: TenonConfig): Generator<{ secret: Secret; usedBy: st
       yield { secret, usedBy: `webhooks.${id}.secrets[${index}]` };
     }
   }
+  for (const [name, subscriber] of Object.entries(config.operationalWebhooks ?? {})) {
+    for (const [index, secret] of subscriber.secrets.entries()) {
+      yield { secret, usedBy: `operationalWebhooks.${name}.secrets[${index}]` };
+    }
+  }
   for (const [id, connection] of Object.entries(config.connections ?? {})) {
     for (const [field, secret] of Object.entries(connection.credentials ?? {})) {
       yield { secret, usedBy: `connections.${id}.credentials.${field}` };

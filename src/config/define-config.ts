@@ -2,8 +2,13 @@ import { type AlertsConfig, assertAlertsConfig } from "../alerting/alert-config.
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import { assertConnectionConfigs } from "../connections/validate-connection-config.ts";
 import type { WebhookSourceConfig } from "../ingestion/webhooks/webhook-sources.ts";
+import {
+  assertOperationalWebhooksConfig,
+  type OperationalWebhooksConfig,
+} from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
+import type { Reconciliation } from "../sdk/define-reconciliation.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import { assertMadeByThisCopy } from "../sdk/tenon-copy.ts";
 import { minLeaseMs } from "./settings.ts";
@@ -24,6 +29,14 @@ export interface TenonConfig {
    * built-in rules are on (docs/alerting.md).
    */
   alerts?: AlertsConfig;
+  /**
+   * Subscribers, by name, that receive signed Standard Webhooks about what happens in Tenon (runs dead or
+   * failed, connections failing and restored, alerts, API drift): docs/operational-webhooks.md.
+   */
+  operationalWebhooks?: OperationalWebhooksConfig;
+  /** Reconciliations (defineReconciliation): two systems' records compared by key, on a schedule or on demand. */
+  // biome-ignore lint/suspicious/noExplicitAny: reconciliations of any record types live side by side
+  reconciliations?: Reconciliation<any, any>[];
   /** Worker sizing; TENON_WORKER_CONCURRENCY, TENON_LEASE_MS and TENON_MAX_CRASHES override it. */
   worker?: {
     /** Runs executed at once by one process. Default 100. */
@@ -38,7 +51,16 @@ export interface TenonConfig {
   };
 }
 
-const configKeys = ["integrations", "webhooks", "polls", "connections", "alerts", "worker"];
+const configKeys = [
+  "integrations",
+  "webhooks",
+  "polls",
+  "connections",
+  "alerts",
+  "operationalWebhooks",
+  "reconciliations",
+  "worker",
+];
 const workerKeys = ["concurrency", "leaseMs", "maxCrashes"];
 
 /**
@@ -63,6 +85,31 @@ export function assertConfig(config: unknown, origin = "defineConfig"): asserts 
   if (config.polls !== undefined) assertPolls(config.polls, origin);
   if (config.connections !== undefined) assertConnections(config.connections, origin);
   if (config.alerts !== undefined) assertAlertsConfig(config.alerts, origin);
+  if (config.operationalWebhooks !== undefined) assertOperationalWebhooksConfig(config.operationalWebhooks, origin);
+  if (config.reconciliations !== undefined) assertReconciliations(config.reconciliations, origin);
+}
+
+function assertReconciliations(reconciliations: unknown, origin: string): void {
+  if (!Array.isArray(reconciliations)) {
+    throw new ConfigurationError(`${origin}: "reconciliations" must be an array of defineReconciliation(...) results`);
+  }
+  const ids = new Set<string>();
+  reconciliations.forEach((reconciliation, index) => {
+    const looksDefined =
+      isRecord(reconciliation) &&
+      typeof reconciliation.id === "string" &&
+      typeof reconciliation.mode === "string" &&
+      isRecord(reconciliation.match);
+    if (!looksDefined) {
+      throw new ConfigurationError(
+        `${origin}: reconciliations[${index}] is not a reconciliation (got ${describe(reconciliation)}); create it with defineReconciliation({ id, left, right, match })`,
+      );
+    }
+    const id = reconciliation.id as string;
+    if (ids.has(id))
+      throw new ConfigurationError(`${origin}: two reconciliations have the id "${id}"; ids must be unique`);
+    ids.add(id);
+  });
 }
 
 function assertConnections(connections: unknown, origin: string): void {

@@ -52,6 +52,14 @@ export interface ConnectionConfig {
     /** More JSON/form field names to redact in bodies. */
     redactFields?: string[];
   };
+  /**
+   * How the other end's answers are read. `"api"` (default): 401/403 mean the credentials were rejected (the
+   * connection becomes auth_failed and its runs pause), another 4xx is a refused request (the run fails), 5xx
+   * and 408 are retried. `"webhook"`: the other end is a webhook receiver, for which any answer but a 2xx is a
+   * failed delivery, retried (Standard Webhooks); its answers never pause the connection, and their bodies are
+   * not learned for drift. 429 slows the connection down either way.
+   */
+  answers?: "api" | "webhook";
   /** Refresh an OAuth access token this long before it expires. Default 60 s. */
   refreshSkew?: Duration;
 }

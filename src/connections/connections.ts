@@ -265,6 +265,7 @@ export class Connections {
       headersTimeoutMs: durationToMs(timeouts.headers ?? "30s"),
       bodyTimeoutMs: durationToMs(timeouts.body ?? "30s"),
       auth,
+      answers: config.answers ?? "api",
       circuit,
       rateLimiter,
       audit: this.#audit,

@@ -31,6 +31,9 @@ export function assertConnectionConfigs(configs: Record<string, ConnectionConfig
     if (header !== undefined && header !== false && !/^[A-Za-z0-9-]+$/.test(header)) {
       throw new ConfigurationError(`${at}: idempotencyHeader must be a header name or false`);
     }
+    if (config.answers !== undefined && config.answers !== "api" && config.answers !== "webhook") {
+      throw new ConfigurationError(`${at}: answers must be "api" or "webhook", got ${JSON.stringify(config.answers)}`);
+    }
     for (const [field, value] of Object.entries(config.credentials ?? {})) {
       if (typeof value !== "string" && !isSecretRef(value)) {
         throw new ConfigurationError(`${at}: credentials.${field} must be secretFromEnv("NAME") or a string`);

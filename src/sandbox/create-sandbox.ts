@@ -98,6 +98,10 @@ export function createSandbox(options: SandboxOptions): Sandbox {
       // Read through `running`: setFaults replaces the entry's faults, and the entry is made below.
       decideFault: (decide = {}) => decideAndCount(get(name), now(), random, decide.outageOnly ?? false),
       captureRequest: (request) => get(name).requests.record(request),
+      dropsWebhook: () => {
+        const rate = get(name).faults.dropWebhooksRate;
+        return rate > 0 && random() < rate;
+      },
     };
     const system = create(context);
     if (system.webhookRetries) webhooks.retries = system.webhookRetries;

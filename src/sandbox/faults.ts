@@ -33,6 +33,11 @@ export const faultsInput = z
         message: 'a "rename" needs "to", the field\'s new name',
       })
       .nullable(),
+    /**
+     * Share of the system's webhooks (0–1) it never sends, silently, as a provider that loses some: the
+     * record exists, nobody is told (what reconciliation finds). The state counts them (`webhooksDropped`).
+     */
+    dropWebhooksRate: z.number().min(0).max(1).nullable(),
     /** One-off action: every access and refresh token (or API key) stops working until credentials are restored. */
     revokeCredentials: z.literal(true),
     /** One-off action: revoked credentials work again. */
@@ -52,6 +57,7 @@ export interface Faults {
   /** Epoch ms; 0 for none. */
   outageUntil: number;
   schemaChange: { field: string; action: "rename" | "drop" | "retype"; to?: string } | null;
+  dropWebhooksRate: number;
 }
 
 export function noFaults(): Faults {
@@ -63,6 +69,7 @@ export function noFaults(): Faults {
     retryAfterSeconds: 1,
     outageUntil: 0,
     schemaChange: null,
+    dropWebhooksRate: 0,
   };
 }
 
@@ -85,6 +92,7 @@ export function mergeFaults(current: Faults, input: FaultsInput): Faults {
           : Date.parse(input.outageUntil);
   }
   if (input.schemaChange !== undefined) next.schemaChange = input.schemaChange;
+  if (input.dropWebhooksRate !== undefined) next.dropWebhooksRate = input.dropWebhooksRate ?? reset.dropWebhooksRate;
   return next;
 }
 

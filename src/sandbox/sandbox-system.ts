@@ -18,6 +18,8 @@ export interface SandboxContext {
    * `injectedFaults` like theirs. `outageOnly` asks only whether an outage is on (a connection opening).
    */
   decideFault(options?: { outageOnly?: boolean }): FaultDecision;
+  /** Whether the next webhook is silently never sent (the `dropWebhooksRate` fault), decided and counted. */
+  dropsWebhook(): boolean;
   /** Keeps a request that came through a listener of the system's own, for `GET /_sandbox/<name>/requests`. */
   captureRequest(request: CapturedRequest): void;
 }

@@ -1,7 +1,7 @@
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import type { Duration } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
-import type { RetryPolicy } from "./retry-policy.ts";
+import { type RetryPolicy, resolveRetryPolicy } from "./retry-policy.ts";
 import { stampWithThisCopy } from "./tenon-copy.ts";
 
 /** What starts a run: an event of a given type (optionally from one source), or a cron schedule. */
@@ -132,6 +132,11 @@ export function defineIntegration<Payload = unknown, Output = unknown>(
     throw new ConfigurationError(
       `integration "${definition.id}": entities must be a function of the event, e.g. (event) => ({ order: event.payload.id })`,
     );
+  }
+  try {
+    resolveRetryPolicy(definition.retries);
+  } catch (error) {
+    throw new ConfigurationError(`integration "${definition.id}": ${(error as Error).message}`, { cause: error });
   }
   const limit = definition.concurrency?.limit ?? 1;
   if (definition.concurrency && (!Number.isInteger(limit) || limit < 1)) {

@@ -2,9 +2,9 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { type ApiRole, apiRoles, type OperatorStore } from "../storage/operator-store.ts";
 import type { ApiPrincipal, ApiTokens } from "./api-tokens.ts";
-import { csrfTokenMatches, type DashboardSessions, sessionCookieName } from "./dashboard-sessions.ts";
+import { csrfTokenMatches, type DashboardSessions } from "./dashboard-sessions.ts";
 import { sendError } from "./http-errors.ts";
-import { csrfRefused } from "./session-routes.ts";
+import { csrfRefused, sessionIdOf } from "./session-cookie.ts";
 
 declare module "fastify" {
   interface FastifyContextConfig {
@@ -52,7 +52,7 @@ export function registerApiAccess(app: FastifyInstance, options: ApiAccessOption
   app.addHook("onRequest", async (request, reply) => {
     // Unknown routes were answered 404 already: no route is revealed, and no token is looked up for them.
     if (request.is404 || !isApiRoute(request)) return;
-    const sessionId = request.headers.authorization === undefined ? request.cookies[sessionCookieName] : undefined;
+    const sessionId = request.headers.authorization === undefined ? sessionIdOf(request) : undefined;
     let principal: ApiPrincipal | null;
     try {
       if (sessionId !== undefined) {

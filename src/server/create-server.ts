@@ -8,6 +8,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
+import type { Subscriber } from "../operational-webhooks/operational-webhooks-config.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
@@ -24,13 +25,15 @@ import { describeFrameworkError, sendError } from "./http-errors.ts";
 import { defaultHttpLimits, type HttpLimits, nodeTimeouts } from "./http-limits.ts";
 import { registerMetricsRoute } from "./metrics-route.ts";
 import { registerOAuthRoutes } from "./oauth-routes.ts";
+import { registerOperationalWebhookRoutes } from "./operational-webhook-routes.ts";
 import { registerOperatorLogRoute } from "./operator-log-route.ts";
 import { registerReadApiRoutes } from "./read-api-routes.ts";
+import { registerReconciliationRoutes } from "./reconciliation-routes.ts";
 import { registerReplayRoutes } from "./replay-routes.ts";
-import { registerStatsRoute } from "./stats-route.ts";
 import { registerSearchRoute } from "./search-route.ts";
 import { registerSessionRoutes } from "./session-routes.ts";
 import { SignInLimiter } from "./sign-in-limiter.ts";
+import { registerStatsRoute } from "./stats-route.ts";
 
 export interface ServerOptions {
   engine: Engine;
@@ -63,6 +66,8 @@ export interface ServerOptions {
   metricsRoute?: { token: string | undefined } | false;
   /** Sees each new webhook event's payload: the drift learner's `observeEvent`. */
   observeEvent?: EventObserver;
+  /** The configured operational webhook subscribers: `/api/operational-webhooks` lists and enables them. */
+  operationalWebhooks?: readonly Subscriber[];
   /** The built dashboard served at `/` (index.html and assets/). Default: the package's dist/dashboard/. */
   dashboardDirectory?: string;
   now?: () => number;
@@ -148,8 +153,8 @@ export function createServer(options: ServerOptions): TenonServer {
     options.logger.error({ err: (error as Error).message }, "request failed unexpectedly");
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
   });
-  // Parses the Cookie header in onRequest, before the access check below reads the session cookie.
-  app.register(fastifyCookie);
+  // Cookies are parsed only where a session is read (sessionIdOf), not for every request: webhooks carry none.
+  app.register(fastifyCookie, { hook: false });
   // Before the 404 answer: a browser asking for a page of the dashboard (/runs/abc) gets its index.html.
   registerDashboard(app, { directory: options.dashboardDirectory ?? defaultDashboardDirectory });
   // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).
@@ -233,6 +238,12 @@ export function createServer(options: ServerOptions): TenonServer {
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
   registerDriftRoutes(app, { store: options.engine.storage.drift, now });
+  registerOperationalWebhookRoutes(app, {
+    subscribers: options.operationalWebhooks ?? [],
+    store: options.engine.storage.operationalWebhooks,
+    now,
+  });
+  registerReconciliationRoutes(app, { engine: options.engine, now });
 
   return {
     app,

@@ -1,17 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { OperatorStore } from "../storage/operator-store.ts";
-import {
-  type ActiveSession,
-  csrfTokenMatches,
-  type DashboardSessions,
-  type NewSession,
-  sessionCookieName,
-  sessionLifetimeMs,
-} from "./dashboard-sessions.ts";
+import { type ActiveSession, csrfTokenMatches, type DashboardSessions, type NewSession } from "./dashboard-sessions.ts";
 import { acceptsHtml, sendHtmlPage } from "./html-page.ts";
 import { sendError } from "./http-errors.ts";
 import { isLocalPath } from "./local-path.ts";
+import { clearSessionCookie, csrfRefused, sessionIdOf, setSessionCookie } from "./session-cookie.ts";
 import type { SignInLimiter } from "./sign-in-limiter.ts";
 
 export interface SessionRoutesOptions {
@@ -66,7 +60,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     noStore(reply);
     let session: ActiveSession | null;
     try {
-      session = await sessions.authenticate(request.cookies[sessionCookieName]);
+      session = await sessions.authenticate(sessionIdOf(request));
     } catch (error) {
       return storageUnavailable(reply, logger, error);
     }
@@ -76,7 +70,7 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
 
   app.delete("/auth/session", async (request, reply) => {
     noStore(reply);
-    const id = request.cookies[sessionCookieName];
+    const id = sessionIdOf(request);
     let session: ActiveSession | null;
     try {
       session = await sessions.authenticate(id);
@@ -99,61 +93,40 @@ export function registerSessionRoutes(app: FastifyInstance, options: SessionRout
     return reply.send();
   });
 
-  app.get<{ Querystring: { code?: string; next?: string } }>("/auth/link", async (request, reply) => {
-    noStore(reply);
-    // The URL holds the code: the page this leads to must not pass it on as a Referer.
-    reply.header("referrer-policy", "no-referrer");
-    if (tooManyFailures(request, reply, limiter)) return reply;
-    const { code, next } = request.query;
-    // Checked before the code is used up, so a link with a bad `next` still works once it is fixed.
-    if (next !== undefined && !isLocalPath(next)) {
-      return sendError(
-        reply,
-        400,
-        "invalid_next",
-        "next must be a path on this server starting with a single / (such as /runs), not a URL",
-      );
-    }
-    let session: NewSession | null;
-    try {
-      session = typeof code === "string" ? await sessions.signInWithLink(code) : null;
-    } catch (error) {
-      return storageUnavailable(reply, logger, error);
-    }
-    if (!session) {
-      limiter.recordFailure(request.ip);
-      return linkRefused(request, reply);
-    }
-    setSessionCookie(request, reply, session, options.publicUrl);
-    await logSessionAction(options, request, session, "GET /auth/link", 303, "signed in with a one-time link");
-    return reply.redirect(next ?? "/", 303);
-  });
-}
-
-/**
- * The session cookie. HttpOnly: the page's scripts (and anything injected into them) never see it.
- * SameSite=Strict: another site's page can make the browser send requests here, but not with the cookie.
- * Secure when the browser reached Tenon over https (directly, or as TENON_PUBLIC_URL says). It lasts as long as
- * the session can; Tenon ends it sooner if unused.
- */
-function setSessionCookie(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  session: NewSession,
-  publicUrl: string | undefined,
-): void {
-  // A new session's whole life: relative, so a browser whose clock is off keeps it as long.
-  reply.setCookie(sessionCookieName, session.id, {
-    httpOnly: true,
-    sameSite: "strict",
-    path: "/",
-    secure: request.protocol === "https" || publicUrl?.startsWith("https:") === true,
-    maxAge: sessionLifetimeMs / 1000,
-  });
-}
-
-function clearSessionCookie(reply: FastifyReply): void {
-  reply.clearCookie(sessionCookieName, { path: "/", httpOnly: true, sameSite: "strict" });
+  // No HEAD twin: a client checking that the link exists must not use it up.
+  app.get<{ Querystring: { code?: string; next?: string } }>(
+    "/auth/link",
+    { exposeHeadRoute: false },
+    async (request, reply) => {
+      noStore(reply);
+      // The URL holds the code: the page this leads to must not pass it on as a Referer.
+      reply.header("referrer-policy", "no-referrer");
+      if (tooManyFailures(request, reply, limiter)) return reply;
+      const { code, next } = request.query;
+      // Checked before the code is used up, so a link with a bad `next` still works once it is fixed.
+      if (next !== undefined && !isLocalPath(next)) {
+        return sendError(
+          reply,
+          400,
+          "invalid_next",
+          "next must be a path on this server starting with a single / (such as /runs), not a URL",
+        );
+      }
+      let session: NewSession | null;
+      try {
+        session = typeof code === "string" ? await sessions.signInWithLink(code) : null;
+      } catch (error) {
+        return storageUnavailable(reply, logger, error);
+      }
+      if (!session) {
+        limiter.recordFailure(request.ip);
+        return linkRefused(request, reply);
+      }
+      setSessionCookie(request, reply, session, options.publicUrl);
+      await logSessionAction(options, request, session, "GET /auth/link", 303, "signed in with a one-time link");
+      return reply.redirect(next ?? "/", 303);
+    },
+  );
 }
 
 /** What the page needs to know of its session: who, with which role, its CSRF token and when it ends if unused. */
@@ -207,15 +180,6 @@ function noSession(reply: FastifyReply): FastifyReply {
     401,
     "no_session",
     "not signed in, or the session ended (signed out, unused for 12 h, older than 7 days, or its API token revoked): sign in again",
-  );
-}
-
-export function csrfRefused(reply: FastifyReply): FastifyReply {
-  return sendError(
-    reply,
-    403,
-    "csrf",
-    "a call made with the dashboard's session cookie that changes something must send the header x-csrf-token with the session's csrfToken (from GET /auth/session)",
   );
 }
 

@@ -11,8 +11,10 @@
 import type { AlertStore } from "./alert-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
+import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
 import type { ReadApiStore } from "./read-api-store.ts";
+import type { ReconcileStore } from "./reconcile-store.ts";
 import type { RetentionStore } from "./retention-store.ts";
 import type { SessionStore } from "./session-store.ts";
 import type { EntityTag, TagStore } from "./tag-store.ts";
@@ -394,6 +396,10 @@ export interface Storage {
   readonly sessions: SessionStore;
   /** Learned API shapes and the drift incidents found against them (see drift-store.ts). */
   readonly drift: DriftStore;
+  /** The operational webhooks' pump (lease, cursors, the sources it reads) and subscriber health (see operational-webhook-store.ts). */
+  readonly operationalWebhooks: OperationalWebhookStore;
+  /** Reconciliation reports, spilled records and findings (see reconcile-store.ts). */
+  readonly reconcile: ReconcileStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

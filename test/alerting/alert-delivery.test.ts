@@ -26,6 +26,8 @@ class Receiver {
   readonly accepted: Received[] = [];
   refused = 0;
   down = false;
+  /** What it answers while down. */
+  downStatus = 503;
   readonly #server: Server = createServer((request, response) => {
     let body = "";
     request.setEncoding("utf8");
@@ -35,7 +37,7 @@ class Receiver {
     request.on("end", () => {
       if (this.down) {
         this.refused++;
-        response.writeHead(503).end("down for maintenance");
+        response.writeHead(this.downStatus).end("down for maintenance");
         return;
       }
       this.accepted.push({ headers: request.headers, body });
@@ -168,5 +170,49 @@ describe.each(backends)("alert delivery ($name)", (backend) => {
     const last = oncall.verified(oncallSecret)[2]?.body;
     expect(last).toMatchObject({ status: "resolved", commonLabels: { alertname: "channel_failing", channel: "ops" } });
     expect(JSON.stringify([...ops.accepted, ...oncall.accepted])).not.toContain("signing-secret");
+  });
+
+  it("a receiver answering 401 is a failed delivery to retry, not credentials of Tenon's to pause on", async () => {
+    const storage = t.storage;
+    const clock = new ManualClock(Date.now());
+    const opsUrl = await ops.start();
+    await oncall.start();
+    alerting = createAlerting({
+      config: {
+        channels: { ops: { type: "webhook", url: opsUrl, secrets: [opsSecret] } },
+        rules: { errorRate: false, consecutiveFailures: false, runDead: { window: "1d" } },
+      },
+      storage,
+      clock,
+      logger: silentLogger,
+      publicUrl: "https://tenon.example.com",
+      connectionIds: [],
+      pollIds: [],
+      integrations: [],
+      send: (event) => (engine as Engine).send(event),
+    });
+    connections = testConnections(storage, alerting.connections, { clock });
+    engine = testEngine({ storage, clock, connections, integrations: alerting.integrations });
+    await storage.migrate();
+    await endRuns(storage, "billing", "dead", 1, clock.now() - minute);
+    await engine.start();
+
+    ops.down = true;
+    ops.downStatus = 401;
+    await alerting.evaluator.evaluateOnce();
+    const retrying = await waitFor("the delivery to be retrying", async () => {
+      const [run] = await storage.listRuns({ integrationId: "tenon-alerts.ops" });
+      return run?.status === "retrying" ? run : null;
+    });
+    expect(retrying.lastError).toMatch(/401/);
+    expect((await storage.connections.getConnection("alerts-ops"))?.status ?? "active").toBe("active");
+    ops.down = false;
+    await waitFor("ops to receive the alert", async () => {
+      if (ops.accepted.length > 0) return true;
+      const [run] = await storage.listRuns({ integrationId: "tenon-alerts.ops" });
+      if (run?.status === "retrying") clock.advance(minute);
+      return null;
+    });
+    expect(ops.verified(opsSecret)).toHaveLength(1);
   });
 });

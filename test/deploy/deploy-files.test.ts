@@ -228,14 +228,16 @@ describe("docs/deploy/nginx.conf", () => {
     expect(Number(idle) * 1000).toBeLessThan(defaults.httpLimits.keepAliveTimeoutMs);
   });
 
-  it("exposes /hooks, and keeps /api and /oauth to your own network", () => {
+  it("exposes /hooks, keeps /api, /oauth, /auth and the dashboard to your own network, and probes to the balancer", () => {
     expect(location("/hooks/")).toContain("proxy_pass http://tenon;");
     expect(location("/hooks/")).not.toContain("deny");
-    for (const path of ["/api/", "/oauth/"]) {
-      expect(location(path)).toContain("deny all;");
-      expect(location(path)).toContain("proxy_pass http://tenon;");
+    for (const path of ["/api/", "/oauth/", "/auth/", "/"]) {
+      expect(location(path), path).toContain("deny all;");
+      expect(location(path), path).toContain("proxy_pass http://tenon;");
     }
-    expect(location("/")).toContain("return 404;");
+    for (const path of ["/health", "/healthz", "/readyz", "/metrics"]) {
+      expect(location(`= ${path}`), path).toContain("return 404;");
+    }
   });
 });
 

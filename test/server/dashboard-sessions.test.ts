@@ -311,6 +311,8 @@ describe.each(backends)("dashboard sessions on $name", (backend) => {
     // No API token at all: the API would be disabled, but a link session still opens it.
     await start({ apiTokens: [] });
     const code = await createSignInLink(t.storage.sessions, { name: "dev-link", role: "admin", now: clock });
+    // A client that only checks the link (HEAD) does not use it up.
+    expect((await call("HEAD", `/auth/link?code=${code}`)).status).toBe(404);
     const opened = await call("GET", `/auth/link?code=${code}`, { accept: "text/html" });
     expect(opened.status).toBe(303);
     expect(opened.headers.get("location")).toBe("/");
@@ -354,6 +356,16 @@ describe.each(backends)("dashboard sessions on $name", (backend) => {
     expect((await call("GET", `/auth/link?code=${fresh}`)).status).toBe(303);
     clock += 1;
     expect((await call("GET", `/auth/link?code=${stale}`)).json.error).toBe("invalid_link");
+  });
+
+  it("counts bad link codes as failed sign-ins: an address that keeps guessing waits", async () => {
+    await start();
+    const code = await createSignInLink(t.storage.sessions, { name: "dev-link", role: "admin", now: clock });
+    for (let i = 0; i < 10; i++) expect((await call("GET", "/auth/link?code=guess")).status).toBe(401);
+    const limited = await call("GET", `/auth/link?code=${code}`);
+    expect([limited.status, limited.json.error]).toEqual([429, "too_many_sign_ins"]);
+    clock += 60_000;
+    expect((await call("GET", `/auth/link?code=${code}`)).status).toBe(303);
   });
 
   it("redirects a link only to a path on this server (no open redirect); a bad `next` leaves the link usable", async () => {

@@ -50,7 +50,14 @@ export function webhookChannel(
   return {
     connection: {
       id,
-      config: { baseUrl: url.origin, circuit: { failureThreshold: 5, cooldown: "1m" }, idempotencyHeader: false },
+      config: {
+        baseUrl: url.origin,
+        // Standard Webhooks: any answer but a 2xx is a failed delivery to retry; a 401 from the receiver is not
+        // Tenon's credentials being rejected (there are none to fix), so it must not pause the deliveries.
+        answers: "webhook",
+        circuit: { failureThreshold: 5, cooldown: "1m" },
+        idempotencyHeader: false,
+      },
     },
     async send(notification, connection) {
       const body = JSON.stringify(alertmanagerBody(name, notification, options.externalUrl));

@@ -40,6 +40,8 @@ export interface ConnectionClientDeps {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   auth: ConnectionAuth;
+  /** How answers are read (ConnectionConfig.answers): "webhook" takes anything but a 2xx as a failed delivery. */
+  answers: "api" | "webhook";
   /** false: this connection has no circuit breaker. */
   circuit: CircuitBreaker | false;
   rateLimiter: RateLimiter;
@@ -129,7 +131,8 @@ export class ConnectionClient {
     const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
     try {
       let exchange = await this.#exchange(prepared, probe, sent);
-      if ("response" in exchange && authRejections.has(exchange.response.status)) {
+      const readsAuth = deps.answers === "api";
+      if (readsAuth && "response" in exchange && authRejections.has(exchange.response.status)) {
         // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
         if (await deps.auth.recover(exchange.applied))
           exchange = await this.#exchange(prepared, probe, { ...sent, resends: sent.resends + 1 });
@@ -142,6 +145,8 @@ export class ConnectionClient {
       }
       if ("error" in exchange) return await this.#failed(exchange.error, probe);
       const response = await this.#classify(exchange.response, prepared, probe);
+      // A webhook receiver's answer is an acknowledgement, not an API's data: there is no shape to learn.
+      if (deps.answers === "webhook") return response as HttpResponse<Body>;
       deps.observeResponse?.(
         deps.connectionId,
         prepared.method,
@@ -261,6 +266,17 @@ export class ConnectionClient {
       deps.metrics.rateLimitWait();
       // Not a failed attempt: the run waits for the time the API announced (or a second if it said nothing).
       throw new RateLimitedError(deps.connectionId, advice?.pausedUntil ?? deps.clock.now() + 1000);
+    }
+    if (deps.answers === "webhook" && (status < 200 || status >= 300)) {
+      // Standard Webhooks: a receiver accepts a delivery with a 2xx; anything else, redirects included, is a failure.
+      await this.#countFailure(`${where()} answered ${status}`, probe);
+      throw new RetryableError(
+        `${where()} answered ${status}: a webhook receiver accepts a delivery with a 2xx only; it will be retried`,
+        {
+          response: this.#errorResponse(response),
+          ...(advice?.pausedUntil !== undefined ? { retryAfterMs: advice.pausedUntil - deps.clock.now() } : {}),
+        },
+      );
     }
     if (status >= 500 || retryableStatuses.has(status)) {
       await this.#countFailure(`${where()} answered ${status}`, probe);

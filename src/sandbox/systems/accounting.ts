@@ -41,6 +41,15 @@ export interface AccountingSystem extends SandboxSystem {
   /** A person authorises the app again (Intuit's consent screen): a fresh refresh token, ready for `connections.setCredentials`. */
   authorize(): { refreshToken: string };
   state(): AccountingState;
+  /** A person deletes an invoice in QuickBooks' own UI (out of band): no webhook, no trace but its absence. */
+  deleteInvoice(id: string): void;
+  /** A person edits an invoice's total in QuickBooks' UI (out of band): its one amount line is set to it. */
+  editInvoice(id: string, edit: { totalAmt: number }): void;
+  /**
+   * Creates invoices at once (a customer per distinct email), for tests and benchmarks at scale: each with one
+   * line of `totalCents` and `billEmail`.
+   */
+  seedInvoices(invoices: Iterable<{ docNumber: string; email: string; totalCents: number }>): void;
 }
 
 /** Amounts in the company's currency units (59.99), as QBO shows them. */
@@ -592,6 +601,86 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
     api.get(`${base}/payment/:id`, async (request) => answer("Payment", paymentJson(found(payments.get(id(request))))));
   }
 
+  function deleteInvoice(id: string): void {
+    const invoice = invoices.get(id);
+    if (!invoice) throw objectNotFound();
+    invoices.delete(id);
+    const customer = customers.get(invoice.customerId);
+    if (customer) customer.balance -= invoice.balance;
+    // As QBO does, the payments applied to it stay, their amount unapplied now.
+    for (const paymentId of invoice.paymentIds) {
+      const payment = payments.get(paymentId);
+      if (!payment) continue;
+      const applied = payment.lines.filter((line) => line.invoiceId === id).reduce((sum, line) => sum + line.amount, 0);
+      payment.lines = payment.lines.filter((line) => line.invoiceId !== id);
+      payment.unappliedAmt += applied;
+    }
+  }
+
+  function editInvoice(id: string, edit: { totalAmt: number }): void {
+    const invoice = invoices.get(id);
+    if (!invoice) throw objectNotFound();
+    const total = Math.round(Number(edit?.totalAmt) * 100);
+    if (!Number.isFinite(total) || total < 0)
+      throw businessRule("Transaction amount must be 0 or greater.", "TotalAmt");
+    const paid = invoice.totalAmt - invoice.balance;
+    invoice.lines = [
+      {
+        description: "Edited by hand",
+        amount: total,
+        detailType: "DescriptionOnly",
+        itemId: undefined,
+        qty: undefined,
+        unitPrice: undefined,
+      },
+    ];
+    const customer = customers.get(invoice.customerId);
+    if (customer) customer.balance += total - paid - invoice.balance;
+    invoice.totalAmt = total;
+    invoice.balance = total - paid;
+    invoice.syncToken += 1;
+    invoice.updatedAt = context.now();
+  }
+
+  function seedInvoices(list: Iterable<{ docNumber: string; email: string; totalCents: number }>): void {
+    const byEmail = new Map([...customers.values()].flatMap((c) => (c.email ? [[c.email, c] as const] : [])));
+    const now = context.now();
+    for (const seeded of list) {
+      let customer = byEmail.get(seeded.email);
+      if (!customer) {
+        customer = createCustomer({ DisplayName: seeded.email, PrimaryEmailAddr: { Address: seeded.email } });
+        byEmail.set(seeded.email, customer);
+      }
+      const invoice: Invoice = {
+        id: String(nextId++),
+        syncToken: 0,
+        docNumber: seeded.docNumber,
+        customerId: customer.id,
+        lines: [
+          {
+            description: "Seeded",
+            amount: seeded.totalCents,
+            detailType: "DescriptionOnly",
+            itemId: undefined,
+            qty: undefined,
+            unitPrice: undefined,
+          },
+        ],
+        totalAmt: seeded.totalCents,
+        balance: seeded.totalCents,
+        currency: "USD",
+        billEmail: seeded.email,
+        txnDate: today(),
+        dueDate: addDays(today(), 30),
+        paymentIds: [],
+        createdAt: now,
+        updatedAt: now,
+      };
+      invoices.set(invoice.id, invoice);
+      customer.balance += seeded.totalCents;
+    }
+  }
+
   const invoiceCountsByDocNumber = () => {
     const counts = new Map<string, number>();
     for (const invoice of invoices.values()) counts.set(invoice.docNumber, (counts.get(invoice.docNumber) ?? 0) + 1);
@@ -607,6 +696,25 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
     },
     registerControlRoutes(app) {
       oauth.registerControlRoutes(app);
+      // A person's changes in QuickBooks' own UI: nothing tells an integration (what reconciliation is for).
+      app.delete("/invoices/:id", async (request, reply) => {
+        const id = (request.params as { id: string }).id;
+        if (!invoices.has(id)) return reply.code(404).send({ error: "not_found", message: `no invoice ${id}` });
+        deleteInvoice(id);
+        return reply.code(204).send();
+      });
+      app.patch("/invoices/:id", async (request, reply) => {
+        const id = (request.params as { id: string }).id;
+        if (!invoices.has(id)) return reply.code(404).send({ error: "not_found", message: `no invoice ${id}` });
+        const totalAmt = (request.body as { totalAmt?: unknown } | undefined)?.totalAmt;
+        if (typeof totalAmt !== "number" || !(totalAmt >= 0)) {
+          return reply
+            .code(400)
+            .send({ error: "invalid_request", message: "send { totalAmt: <amount ≥ 0> }, e.g. { totalAmt: 59.99 }" });
+        }
+        editInvoice(id, { totalAmt });
+        return invoiceJson(invoices.get(id) as Invoice);
+      });
     },
     state(): AccountingState {
       const invoiceList = [...invoices.values()];
@@ -666,6 +774,9 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
     authorize() {
       return oauth.authorizeAgain();
     },
+    deleteInvoice,
+    editInvoice,
+    seedInvoices,
   };
 }
 

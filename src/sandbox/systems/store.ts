@@ -4,7 +4,7 @@ import type { SandboxContext, SandboxSystem } from "../sandbox-system.ts";
 import { shopifyWebhookRetries } from "../webhook-retry-schedules.ts";
 import { catalogue } from "./catalogue.ts";
 import { LeakyBucket } from "./leaky-bucket.ts";
-import { setKept } from "./record-limits.ts";
+import { maxKeptRecords, setKept } from "./record-limits.ts";
 import {
   type Address,
   type Customer,
@@ -46,6 +46,8 @@ export interface StoreOptions {
   bucketSize?: number;
   /** Requests the bucket leaks per second. Default 2. */
   leakRatePerSecond?: number;
+  /** The most orders kept; the oldest are dropped past it. Default 50,000 (`maxKeptRecords`). */
+  maxKeptOrders?: number;
   random?: () => number;
 }
 
@@ -77,6 +79,8 @@ export interface StoreState {
     throttled: number;
     unauthorized: number;
     webhooksSent: number;
+    /** Webhooks the `dropWebhooksRate` fault kept from ever being sent. */
+    webhooksDropped: number;
   };
   credentialsRevoked: boolean;
 }
@@ -89,6 +93,28 @@ export interface Store extends SandboxSystem {
   payOrder(id: number): ShopifyOrderJson;
   /** Units available at the store's location for this SKU. */
   inventoryLevel(sku: string): number;
+  /**
+   * A person edits an order in the shop's admin (out of band): each given line gets its new quantity or unit
+   * price, so the order's total changes. No webhook is sent.
+   */
+  editOrder(id: number, edit: OrderEdit): ShopifyOrderJson;
+  /**
+   * Creates `count` paid orders at once, as if placed long ago: no webhook, no stock moved. For tests and
+   * benchmarks at scale; each order's number, email and total (in cents) is handed to `each`.
+   */
+  seedOrders(count: number, each?: (order: SeededOrder) => void): void;
+}
+
+export interface OrderEdit {
+  /** By position: the first entry edits the first line. */
+  lines: { quantity?: number; price?: string }[];
+}
+
+export interface SeededOrder {
+  id: number;
+  orderNumber: number;
+  email: string;
+  totalCents: number;
 }
 
 const versionPattern = /^\d{4}-(01|04|07|10)$|^unstable$/;
@@ -124,7 +150,8 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
   const bucket = new LeakyBucket(options.bucketSize ?? 40, options.leakRatePerSecond ?? 2);
   const startedAt = context.now();
   let revoked = false;
-  const counters = { apiCalls: 0, throttled: 0, unauthorized: 0, webhooksSent: 0 };
+  const counters = { apiCalls: 0, throttled: 0, unauthorized: 0, webhooksSent: 0, webhooksDropped: 0 };
+  const maxKeptOrders = options.maxKeptOrders ?? maxKeptRecords;
 
   const products: Product[] = catalogue.map((item, index) => {
     const productId = 8_801_254_100_000 + index * 7;
@@ -188,6 +215,8 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     financialStatus: string;
     sourceName: string;
     decrementInventory: boolean;
+    /** false: no webhook announces it (orders seeded in bulk). Default true. */
+    announce?: boolean;
     shippingAddress: Address | null;
   }): Order {
     const now = context.now();
@@ -206,7 +235,7 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       processed_at: now,
       shipping_address: input.shippingAddress,
     };
-    setKept(orders, order.id, order);
+    setKept(orders, order.id, order, undefined, maxKeptOrders);
     if (input.customer) {
       input.customer.orders_count += 1;
       input.customer.total_spent_cents += orderTotals(order).total;
@@ -222,12 +251,18 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
         level.updated_at = now;
       }
     }
+    if (input.announce === false) return order;
     sendWebhook("orders/create", order);
     if (order.financial_status === "paid") sendWebhook("orders/paid", order);
     return order;
   }
 
   function sendWebhook(topic: string, order: Order): void {
+    if (context.dropsWebhook()) {
+      // The provider lost it: the order exists, and nobody is told.
+      counters.webhooksDropped += 1;
+      return;
+    }
     const body = JSON.stringify(orderJson(order, currency));
     const signature = createHmac("sha256", webhookSecret).update(body, "utf8").digest("base64");
     // One event id per event; one webhook id per delivery, kept on every retry of it.
@@ -281,6 +316,62 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     order.updated_at = context.now();
     sendWebhook("orders/paid", order);
     return orderJson(order, currency);
+  }
+
+  function editOrder(id: number, edit: OrderEdit): ShopifyOrderJson {
+    const order = orders.get(id);
+    if (!order) throw Object.assign(new Error(`no order ${id}`), { statusCode: 404 });
+    if (!Array.isArray(edit?.lines) || edit.lines.length > order.lines.length) {
+      throw Object.assign(
+        new Error(`send { lines: [{ quantity?, price? }] } with at most ${order.lines.length} entries`),
+        {
+          statusCode: 422,
+        },
+      );
+    }
+    edit.lines.forEach((change, index) => {
+      const line = order.lines[index];
+      if (!line) return;
+      if (change.quantity !== undefined) {
+        if (!Number.isInteger(change.quantity) || change.quantity < 1) {
+          throw Object.assign(new Error("a line's quantity must be a whole number ≥ 1"), { statusCode: 422 });
+        }
+        line.quantity = change.quantity;
+      }
+      if (change.price !== undefined) {
+        if (!/^\d+(\.\d{1,2})?$/.test(change.price)) {
+          throw Object.assign(new Error(`a line's price is a decimal string ("12.50"), got "${change.price}"`), {
+            statusCode: 422,
+          });
+        }
+        line.price_cents = Math.round(Number(change.price) * 100);
+      }
+    });
+    order.updated_at = context.now();
+    return orderJson(order, currency);
+  }
+
+  function seedOrders(count: number, each?: (order: SeededOrder) => void): void {
+    for (let i = 0; i < count; i += 1) {
+      const person = randomPerson(random);
+      const customer = customerFor(person.email, person.firstName, person.lastName, person.phone);
+      const order = createOrder({
+        customer,
+        email: customer.email,
+        lines: randomLines(random).map(({ sku, quantity }) => lineOf(variantsBySku.get(sku) as Variant, quantity)),
+        financialStatus: "paid",
+        sourceName: "web",
+        decrementInventory: false,
+        shippingAddress: customer.address,
+        announce: false,
+      });
+      each?.({
+        id: order.id,
+        orderNumber: order.order_number,
+        email: order.email,
+        totalCents: orderTotals(order).total,
+      });
+    }
   }
 
   function inventoryLevel(sku: string): number {
@@ -520,6 +611,10 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
         return reply.code(201).send(placeOrder(body));
       });
       app.post("/orders/:id/pay", async (request) => payOrder(Number((request.params as { id: string }).id)));
+      // A person's edit in the shop's admin: no webhook (what reconciliation is for).
+      app.patch("/orders/:id", async (request) =>
+        editOrder(Number((request.params as { id: string }).id), (request.body ?? {}) as OrderEdit),
+      );
     },
     state(): StoreState {
       return {
@@ -561,6 +656,8 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
     placeOrder,
     payOrder,
     inventoryLevel,
+    editOrder,
+    seedOrders,
   };
 }
 

@@ -14,7 +14,9 @@ import { retentionSchema } from "./012-retention.ts";
 import { leanRunIndexesSchema } from "./013-lean-run-indexes.ts";
 import { alertsSchema } from "./014-alerts.ts";
 import { driftSchema } from "./015-drift.ts";
+import { operationalWebhooksSchema } from "./016-operational-webhooks.ts";
 import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
+import { reconciliationSchema } from "./018-reconciliation.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -32,7 +34,9 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["013-lean-run-indexes", leanRunIndexesSchema],
   ["014-alerts", alertsSchema],
   ["015-drift", driftSchema],
+  ["016-operational-webhooks", operationalWebhooksSchema],
   ["017-dashboard-sessions", dashboardSessionsSchema],
+  ["018-reconciliation", reconciliationSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

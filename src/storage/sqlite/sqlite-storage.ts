@@ -35,9 +35,13 @@ import type {
 import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
+import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
+import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
+import { ReconcileQueries } from "../reconcile-queries.ts";
+import type { ReconcileStore } from "../reconcile-store.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
 import {
@@ -85,6 +89,8 @@ export class SqliteStorage implements Storage {
   readonly #reads: ReadQueries;
   readonly readApi: ReadApiStore;
   readonly alerts: AlertStore;
+  readonly operationalWebhooks: OperationalWebhookStore;
+  readonly reconcile: ReconcileStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
@@ -111,6 +117,8 @@ export class SqliteStorage implements Storage {
     this.#reads = new ReadQueries(this.#kysely);
     this.readApi = new ReadApiQueries(this.#kysely);
     this.alerts = new AlertQueries(this.#kysely);
+    this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
+    this.reconcile = new ReconcileQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),

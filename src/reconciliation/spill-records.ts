@@ -1,0 +1,102 @@
+import { redactBody } from "../connections/audit/redact.ts";
+import type { CompareField, MatchKey, ReconcileSideDefinition, Reconciliation } from "../sdk/define-reconciliation.ts";
+import { NonRetryableError, toError } from "../sdk/errors.ts";
+import type { NormalizedValue, Normalizer } from "../sdk/reconcile-normalizers.ts";
+import type { ReconcileSide, SpilledRecord } from "../storage/reconcile-store.ts";
+
+/** What a spilled record's JSON holds: `f` its compared values, `s` what `show` picked. */
+export interface SpilledFields {
+  f: Record<string, NormalizedValue>;
+  s: Record<string, unknown>;
+}
+
+export interface SpilledPage {
+  records: SpilledRecord[];
+  /** Records without a key (undefined, null or ""), left out of the comparison. */
+  unkeyed: number;
+}
+
+/** Turns one listed page into the rows to spill: one per key of each record, with its compared values. */
+export function spillRecords(
+  reconciliation: Reconciliation,
+  side: ReconcileSide,
+  records: unknown[],
+  page: number,
+): SpilledPage {
+  const where = `reconciliation "${reconciliation.id}"`;
+  const keyOf = reconciliation.match[side] as (record: unknown) => MatchKey | readonly MatchKey[] | null | undefined;
+  const definition = reconciliation[side] as ReconcileSideDefinition<unknown>;
+  const fields = Object.entries(reconciliation.compare ?? {}) as [string, CompareField<unknown, unknown>][];
+  const common = normalizerList(reconciliation.normalize);
+  const chains = new Map(fields.map(([name, field]) => [name, [...common, ...normalizerList(field.normalize)]]));
+  const spilled: SpilledRecord[] = [];
+  let unkeyed = 0;
+  records.forEach((record, index) => {
+    const at = `${side} record ${index + 1} of page ${page + 1}`;
+    const keys = call(() => keysOf(keyOf(record)), `${where}: match.${side} failed on the ${at}`);
+    if (keys.length === 0) {
+      unkeyed += 1;
+      return;
+    }
+    const values: Record<string, NormalizedValue> = {};
+    for (const [name, field] of fields) {
+      const read = field[side] as (record: unknown) => unknown;
+      values[name] = call(
+        () => normalizeValue(read(record), chains.get(name) ?? []),
+        `${where}: compare.${name}.${side} failed on the ${at}`,
+      );
+    }
+    const shown = definition.show
+      ? call(() => redacted(definition.show?.(record)), `${where}: ${side}.show failed on the ${at}`)
+      : {};
+    const fieldsJson = JSON.stringify({ f: values, s: shown } satisfies SpilledFields);
+    for (const key of keys) spilled.push({ key, fieldsJson });
+  });
+  return { records: spilled, unkeyed };
+}
+
+function keysOf(value: MatchKey | readonly MatchKey[] | null | undefined): string[] {
+  const list = Array.isArray(value) ? (value as MatchKey[]) : [value as MatchKey | null | undefined];
+  const keys = new Set<string>();
+  for (const key of list) {
+    if (key === null || key === undefined) continue;
+    const text = String(key);
+    if (text !== "") keys.add(text);
+  }
+  return [...keys];
+}
+
+function normalizerList(normalize: Normalizer | readonly Normalizer[] | undefined): Normalizer[] {
+  if (normalize === undefined) return [];
+  return Array.isArray(normalize) ? [...(normalize as Normalizer[])] : [normalize as Normalizer];
+}
+
+/** Through each normaliser in turn; what none normalised is kept as a JSON value (objects as their JSON). */
+function normalizeValue(raw: unknown, chain: Normalizer[]): NormalizedValue {
+  let value: unknown = raw;
+  for (const normalize of chain) value = normalize(value);
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string" || typeof value === "boolean") return value;
+  if (typeof value === "number") return Number.isFinite(value) ? value : String(value);
+  if (typeof value === "bigint") return String(value);
+  return JSON.stringify(value);
+}
+
+/** What `show` picked, with fields named like secrets (token, password, api_key…) redacted, as the audit trail does. */
+function redacted(shown: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (shown === undefined || shown === null) return {};
+  if (typeof shown !== "object" || Array.isArray(shown)) {
+    throw new Error(`show must return an object of fields, got ${Array.isArray(shown) ? "an array" : typeof shown}`);
+  }
+  return JSON.parse(redactBody(JSON.stringify(shown), { contentType: "application/json" })) as Record<string, unknown>;
+}
+
+/** A user function's failure fails the run (no retry reads the same record differently), saying where. */
+function call<T>(fn: () => T, where: string): T {
+  try {
+    return fn();
+  } catch (thrown) {
+    const error = toError(thrown);
+    throw new NonRetryableError(`${where}: ${error.message}`, { cause: error });
+  }
+}

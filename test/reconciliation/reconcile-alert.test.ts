@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { defineReconciliation } from "../../src/sdk/define-reconciliation.ts";
+import { testAlertEvaluator } from "../support/alerts.ts";
+import { backends, useTestStorage } from "../support/backends.ts";
+import { ManualClock } from "../support/clock.ts";
+import { pagedList, startReconcileEngine } from "../support/reconciliation.ts";
+
+/** Every other rule off: only what reconciliation raises is told. */
+const onlyReconciliation = {
+  runDead: false,
+  runFailed: false,
+  errorRate: false,
+  consecutiveFailures: false,
+  authFailed: false,
+  credentialsExpiring: false,
+  circuitOpen: false,
+  runsWaiting: false,
+  runsPaused: false,
+  quarantined: false,
+  pollFailing: false,
+  scheduleMissed: false,
+  drift: false,
+  channelFailing: false,
+} as const;
+
+describe.each(backends)("the reconciliation findings alert on $name", (backend) => {
+  const t = useTestStorage(backend);
+
+  it("fires once for a reconciliation's new findings, stays quiet while they persist, and resolves when none is open", async () => {
+    const clock = new ManualClock(Date.now());
+    const orders = [1, 2, 3, 4, 5];
+    let invoices = [1, 2, 3];
+    const reconciliation = defineReconciliation<number, number>({
+      id: "orders-vs-invoices",
+      left: pagedList(() => orders, 2),
+      right: pagedList(() => invoices, 2),
+      match: { left: (n) => n, right: (n) => n },
+    });
+    const reconcile = await startReconcileEngine(t.storage, [reconciliation], { clock });
+    const { alerts, sent } = testAlertEvaluator(t.storage, clock, onlyReconciliation);
+    try {
+      await alerts.evaluateOnce();
+      expect(sent).toEqual([]);
+
+      await reconcile.run("orders-vs-invoices");
+      await alerts.evaluateOnce();
+      expect(sent.map((s) => [s.notification.status, s.notification.rule, s.notification.subject])).toEqual([
+        ["firing", "reconciliation_findings", "reconciliation:orders-vs-invoices"],
+      ]);
+      expect(sent[0]?.notification.summary).toContain("2 open findings");
+
+      clock.advance(60_000);
+      await reconcile.run("orders-vs-invoices");
+      await alerts.evaluateOnce();
+      expect(sent).toHaveLength(1);
+
+      clock.advance(60_000);
+      invoices = [1, 2, 3, 4, 5];
+      await reconcile.run("orders-vs-invoices");
+      await alerts.evaluateOnce();
+      expect(sent.map((s) => s.notification.status)).toEqual(["firing", "resolved"]);
+    } finally {
+      await reconcile.stop();
+    }
+  });
+});

@@ -302,6 +302,42 @@ describe("the operator dashboard in a browser", () => {
     await expectAccessible(page);
   });
 
+  it("works with the keyboard alone: sign-in, the skip link, the menu, a run, a dialog", async () => {
+    const page = await freshPage();
+    const focused = async () => String(await page.evaluate("document.activeElement?.textContent ?? ''")).trim();
+    await page.goto(stack.url);
+    await page.getByLabel("API token").waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.id")).toBe(
+      await page.getByLabel("API token").getAttribute("id"),
+    );
+    await page.keyboard.type(stack.tokens.operator);
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Skip to content");
+    for (let tabs = 0; tabs < 10 && (await focused()) !== "Runs"; tabs += 1) await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Runs");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Runs", level: 1 }).waitFor();
+    // A new page takes the focus to its content, as a page load would.
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
+
+    const run = page.locator("table.runs-table tbody tr", { hasText: "large-order-deal" }).first().locator("a");
+    const runId = String(await run.getAttribute("title"));
+    await run.focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: `Run ${runId}`, level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Replay the event" }).focus();
+    await page.keyboard.press("Enter");
+    const dialog = page.getByRole("dialog", { name: "Replay the event?" });
+    await dialog.waitFor();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    expect(await page.locator(".action-results .notice").count()).toBe(0);
+  });
+
   it("every page reads at a laptop's and a phone's width, with no serious accessibility violation", async () => {
     for (const size of ["laptop", "phone"] as const) {
       const page = await freshPage(size);

@@ -1,5 +1,5 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense } from "react";
+import { lazy, Suspense, useEffect, useRef } from "react";
 import { Link, Route, Switch, useLocation } from "wouter";
 import { canOperate, signOut, useSession } from "../api/session.ts";
 import { EmptyState } from "../components/Notices.tsx";
@@ -50,6 +50,16 @@ export function Shell() {
     },
   });
   const items = nav.filter((item) => !item.operatorOnly || canOperate(session.role));
+  const main = useRef<HTMLElement>(null);
+  const shownPath = useRef(location);
+  // A new page (not a new filter of the same one: those change only the query) starts at its top with the keyboard
+  // focus on its content, as a full page load would; a screen reader then starts reading there.
+  useEffect(() => {
+    if (shownPath.current === location) return;
+    shownPath.current = location;
+    window.scrollTo(0, 0);
+    main.current?.focus({ preventScroll: true });
+  }, [location]);
 
   return (
     <div className="shell">
@@ -98,7 +108,7 @@ export function Shell() {
           </button>
         </div>
       </header>
-      <main id="main" className="page" tabIndex={-1}>
+      <main id="main" className="page" tabIndex={-1} ref={main}>
         <Suspense fallback={<div className="page-loading" aria-busy="true" />}>
           <Switch>
             <Route path="/" component={Overview} />

@@ -44,7 +44,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (session: Session) => void 
         />
         <p id={hintId} className="hint">
           Create one with <code>tenon tokens create --role operator --name &lt;you&gt;</code>. Viewers can look;
-          operators can also replay.
+          operators can also replay. <code>tenon dev</code> and the demo print a link that signs you in at once.
         </p>
         {mutation.isError && (
           <p className="notice notice-bad" role="alert">

@@ -57,8 +57,3 @@ export function formatDuration(ms: number): string {
   if (hours < 48) return `${hours} h ${minutes % 60} min`;
   return `${Math.round(hours / 24)} d`;
 }
-
-/** The viewer's zone, named once on the page so that times without one are unambiguous. */
-export function localZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
-}

@@ -1,4 +1,3 @@
-import fastifyCookie from "@fastify/cookie";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { EnvApiToken } from "../config/settings.ts";
@@ -154,7 +153,6 @@ export function createServer(options: ServerOptions): TenonServer {
     return sendError(reply, 500, "internal_error", "an unexpected error occurred; nothing was stored, retry later");
   });
   // Cookies are parsed only where a session is read (sessionIdOf), not for every request: webhooks carry none.
-  app.register(fastifyCookie, { hook: false });
   // Before the 404 answer: a browser asking for a page of the dashboard (/runs/abc) gets its index.html.
   registerDashboard(app, { directory: options.dashboardDirectory ?? defaultDashboardDirectory });
   // An unknown route is 404 before its body is parsed (else a wrong content type or size would answer first).

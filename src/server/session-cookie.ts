@@ -1,3 +1,4 @@
+import { parse, serialize } from "cookie";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { type NewSession, sessionCookieName, sessionLifetimeMs } from "./dashboard-sessions.ts";
 import { sendError } from "./http-errors.ts";
@@ -8,7 +9,7 @@ import { sendError } from "./http-errors.ts";
  */
 export function sessionIdOf(request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;
-  return header === undefined ? undefined : request.server.parseCookie(header)[sessionCookieName];
+  return header === undefined ? undefined : parse(header)[sessionCookieName];
 }
 
 /**
@@ -24,17 +25,30 @@ export function setSessionCookie(
   publicUrl: string | undefined,
 ): void {
   // A new session's whole life: relative, so a browser whose clock is off keeps it as long.
-  reply.setCookie(sessionCookieName, session.id, {
-    httpOnly: true,
-    sameSite: "strict",
-    path: "/",
-    secure: request.protocol === "https" || publicUrl?.startsWith("https:") === true,
-    maxAge: sessionLifetimeMs / 1000,
-  });
+  reply.header(
+    "set-cookie",
+    serialize(sessionCookieName, session.id, {
+      httpOnly: true,
+      sameSite: "strict",
+      path: "/",
+      secure: request.protocol === "https" || publicUrl?.startsWith("https:") === true,
+      maxAge: sessionLifetimeMs / 1000,
+    }),
+  );
 }
 
 export function clearSessionCookie(reply: FastifyReply): void {
-  reply.clearCookie(sessionCookieName, { path: "/", httpOnly: true, sameSite: "strict" });
+  // Expired at once: the browser drops it.
+  reply.header(
+    "set-cookie",
+    serialize(sessionCookieName, "", {
+      maxAge: 0,
+      path: "/",
+      httpOnly: true,
+      sameSite: "strict",
+      expires: new Date(0),
+    }),
+  );
 }
 
 /** The answer to a call made with the cookie that changes something without the session's CSRF token. */

@@ -6,12 +6,15 @@
  *   BENCH_QUICK=1 npm run bench         # short durations and small sizes: a few minutes, for a look, not a verdict
  *   BENCH_SCRIPTS=ingest,e2e npm run bench
  *
+ * The benches are the package's `bench:<name>` scripts, each run as `npm run bench:<name>` (so with the flags its
+ * script gives node, such as bench:reconcile's --expose-gc): engine, ingest, http, api, startup, retention, e2e,
+ * reconcile, then any other in the order package.json lists them.
+ *
  * Knobs (environment):
  *   BENCH_QUICK     1: each bench gets short durations and small sizes (below); a knob set in the environment wins.
  *                   BENCH_QUICK=1 is passed on, so a bench can read it itself
- *   BENCH_SCRIPTS   comma-separated subset of the benches (default all: engine, ingest, http, api, startup,
- *                   retention, e2e, and reconcile where bench/reconcile.ts exists); the table still shows every
- *                   file in bench/results, those not written by this run marked so
+ *   BENCH_SCRIPTS   comma-separated subset of the benches (default all); the table still shows every file in
+ *                   bench/results, those not written by this run marked so
  * Every other knob in the environment reaches every bench (BENCH_DURATION_S applies to each that has it), except
  * BENCH_ONLY, which means something different to each bench and is not passed on.
  *
@@ -19,7 +22,7 @@
  * not a failure.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,39 +30,52 @@ import { formatTable, readResults, tableRows, targetsWithoutFigures } from "./re
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
-/** The benches in the order they run, with what BENCH_QUICK=1 gives each. */
-const benches: { name: string; quick: Record<string, string> }[] = [
-  { name: "engine", quick: { BENCH_EVENTS: "2000", BENCH_LIGHT_EVENTS: "50" } },
-  { name: "ingest", quick: { BENCH_DURATION_S: "3", BENCH_WARMUP_S: "1" } },
-  { name: "http", quick: { BENCH_DURATION_S: "2", BENCH_WARMUP_S: "1", BENCH_ROUNDS: "1" } },
-  { name: "api", quick: { BENCH_API_ROWS: "100000", BENCH_API_REPEAT: "10" } },
-  { name: "startup", quick: { BENCH_RUNS: "3" } },
-  { name: "retention", quick: { BENCH_RETENTION_RUNS: "10000", BENCH_BASELINE_S: "3", BENCH_WARMUP_S: "1" } },
-  { name: "e2e", quick: { BENCH_DURATION_S: "3", BENCH_WARMUP_S: "1" } },
-  // Added by issue 17's reconciliation work; run when it is there.
-  { name: "reconcile", quick: {} },
-];
+/** The known benches in the order they run, with what BENCH_QUICK=1 gives each. */
+const quickSettings: Record<string, Record<string, string>> = {
+  engine: { BENCH_EVENTS: "2000", BENCH_LIGHT_EVENTS: "50" },
+  ingest: { BENCH_DURATION_S: "3", BENCH_WARMUP_S: "1" },
+  http: { BENCH_DURATION_S: "2", BENCH_WARMUP_S: "1", BENCH_ROUNDS: "1" },
+  api: { BENCH_API_ROWS: "100000", BENCH_API_REPEAT: "10" },
+  startup: { BENCH_RUNS: "3" },
+  retention: { BENCH_RETENTION_RUNS: "10000", BENCH_BASELINE_S: "3", BENCH_WARMUP_S: "1" },
+  e2e: { BENCH_DURATION_S: "3", BENCH_WARMUP_S: "1" },
+  reconcile: { BENCH_RECONCILE_RECORDS: "20000" },
+};
 
 const quick = process.env.BENCH_QUICK === "1";
-const available = benches.filter((b) => existsSync(join(benchDir, `${b.name}.ts`)));
+const available = benchScripts();
 const chosen = chooseBenches(process.env.BENCH_SCRIPTS);
 
-function chooseBenches(raw: string | undefined): typeof benches {
-  if (raw === undefined || raw.trim() === "") return available;
-  const names = raw.split(",").map((s) => s.trim());
-  const unknown = names.filter((name) => !available.some((b) => b.name === name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `BENCH_SCRIPTS takes a comma-separated subset of ${available.map((b) => b.name).join(",")}; unknown: ${unknown.join(", ")}`,
-    );
-  }
-  return available.filter((b) => names.includes(b.name));
+/** The `bench:<name>` scripts of package.json: the known ones in their order, then the others. */
+function benchScripts(): string[] {
+  const manifest = JSON.parse(readFileSync(join(benchDir, "..", "package.json"), "utf8")) as {
+    scripts?: Record<string, string>;
+  };
+  const names = Object.keys(manifest.scripts ?? {}).flatMap((script) =>
+    script.startsWith("bench:") ? [script.slice("bench:".length)] : [],
+  );
+  const known = Object.keys(quickSettings).filter((name) => names.includes(name));
+  return [...known, ...names.filter((name) => !known.includes(name))];
 }
 
-/** Runs bench/<name>.ts with its output on this terminal; resolves with its exit code and wall time. */
+function chooseBenches(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === "") return available;
+  const names = raw.split(",").map((s) => s.trim());
+  const unknown = names.filter((name) => !available.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `BENCH_SCRIPTS takes a comma-separated subset of ${available.join(",")}; unknown: ${unknown.join(", ")}`,
+    );
+  }
+  return available.filter((name) => names.includes(name));
+}
+
+/** Runs `npm run bench:<name>` with its output on this terminal; resolves with its exit code and wall time. */
 function runBench(name: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; seconds: number }> {
   const started = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", join(benchDir, `${name}.ts`)], {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const child = spawn(npm, ["run", "--silent", `bench:${name}`], {
+    cwd: join(benchDir, ".."),
     env,
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -78,14 +94,14 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `npm run bench: ${chosen.map((b) => b.name).join(", ")}${quick ? " (BENCH_QUICK=1: short runs, figures for a look only)" : ""}; ` +
+    `npm run bench: ${chosen.join(", ")}${quick ? " (BENCH_QUICK=1: short runs, figures for a look only)" : ""}; ` +
       `load average (1 min) at start: ${loadavg()[0]?.toFixed(2)}`,
   );
   const outcomes: { name: string; code: number | null; seconds: number }[] = [];
-  for (const bench of chosen) {
-    console.log(`\n=== bench:${bench.name} ${"=".repeat(100 - bench.name.length)}`);
-    const env = { ...(quick ? bench.quick : {}), ...inherited };
-    outcomes.push({ name: bench.name, ...(await runBench(bench.name, env)) });
+  for (const name of chosen) {
+    console.log(`\n=== bench:${name} ${"=".repeat(100 - name.length)}`);
+    const env = { ...(quick ? quickSettings[name] : {}), ...inherited };
+    outcomes.push({ name, ...(await runBench(name, env)) });
   }
 
   const files = readResults(join(benchDir, "results"));

@@ -35,6 +35,10 @@ describe("the table of all bench figures", () => {
       date: "2026-01-01T00:00:00.000Z",
       metrics: [{ name: "tenon.req_per_s_ratio_to_raw", value: 0.81, unit: "x" }],
     });
+    write("reconcile", [
+      { name: "sqlite peak RSS growth", value: 113, unit: "MB" },
+      { name: "postgres peak RSS growth", value: 78, unit: "MB" },
+    ]);
 
     const rows = tableRows(readResults(dir));
     const verdicts = Object.fromEntries(rows.map((r) => [`${r.bench} ${r.name}`, [r.target, r.met]]));
@@ -45,6 +49,8 @@ describe("the table of all bench figures", () => {
       "e2e sqlite.doubled": ["= 0 deliveries", false],
       "e2e sqlite.peak_rss": [undefined, undefined],
       "http tenon.req_per_s_ratio_to_raw": ["≥ 0.8×", true],
+      "reconcile sqlite peak RSS growth": ["≤ 100 MB", false],
+      "reconcile postgres peak RSS growth": ["≤ 100 MB", true],
     });
   });
 

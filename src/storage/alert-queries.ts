@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { AlertRecord, AlertStatus, AlertStore, EndedRunCount, HeldRunCount } from "./alert-store.ts";
+import { claimMaintenanceLease, releaseMaintenanceLease } from "./maintenance-lease-queries.ts";
 
 interface AlertRow {
   fingerprint: string;
@@ -61,23 +62,12 @@ export class AlertQueries implements AlertStore {
     this.#db = db;
   }
 
-  async claimEvaluation(owner: string, now: number, until: number): Promise<boolean> {
-    const row = await this.#db
-      .insertInto("maintenance_leases")
-      .values({ name: "alerts", owner, until })
-      .onConflict((oc) =>
-        oc
-          .column("name")
-          .doUpdateSet({ owner, until })
-          .where((eb) => eb.or([eb("maintenance_leases.until", "<", now), eb("maintenance_leases.owner", "=", owner)])),
-      )
-      .returning("owner")
-      .executeTakeFirst();
-    return row?.owner === owner;
+  claimEvaluation(owner: string, now: number, until: number): Promise<boolean> {
+    return claimMaintenanceLease(this.#db, { name: "alerts", owner, now, until });
   }
 
-  async releaseEvaluation(owner: string): Promise<void> {
-    await this.#db.deleteFrom("maintenance_leases").where("name", "=", "alerts").where("owner", "=", owner).execute();
+  releaseEvaluation(owner: string): Promise<void> {
+    return releaseMaintenanceLease(this.#db, "alerts", owner);
   }
 
   async listAlerts(filter: { status?: AlertStatus; limit?: number } = {}): Promise<AlertRecord[]> {

@@ -2,6 +2,7 @@ import { type Kysely, sql } from "kysely";
 import type { ConnectionIncident } from "./connection-store.ts";
 import { type DriftIncidentRow, incidentFromRow } from "./drift-rows.ts";
 import type { DriftIncident } from "./drift-store.ts";
+import { claimMaintenanceLease, releaseMaintenanceLease } from "./maintenance-lease-queries.ts";
 import type {
   EndedRun,
   FailedDelivery,
@@ -57,23 +58,12 @@ export class OperationalWebhookQueries implements OperationalWebhookStore {
     this.#db = db;
   }
 
-  async claimPump(owner: string, now: number, until: number): Promise<boolean> {
-    const row = await this.#db
-      .insertInto("maintenance_leases")
-      .values({ name: leaseName, owner, until })
-      .onConflict((oc) =>
-        oc
-          .column("name")
-          .doUpdateSet({ owner, until })
-          .where((eb) => eb.or([eb("maintenance_leases.until", "<", now), eb("maintenance_leases.owner", "=", owner)])),
-      )
-      .returning("owner")
-      .executeTakeFirst();
-    return row?.owner === owner;
+  claimPump(owner: string, now: number, until: number): Promise<boolean> {
+    return claimMaintenanceLease(this.#db, { name: leaseName, owner, now, until });
   }
 
-  async releasePump(owner: string): Promise<void> {
-    await this.#db.deleteFrom("maintenance_leases").where("name", "=", leaseName).where("owner", "=", owner).execute();
+  releasePump(owner: string): Promise<void> {
+    return releaseMaintenanceLease(this.#db, leaseName, owner);
   }
 
   async getCursor(source: OccurrenceSource): Promise<SourceCursor | null> {

@@ -4,7 +4,7 @@ import { PostgresStorage } from "../../src/storage/postgres/postgres-storage.ts"
 import { postgresUrl } from "../support/backends.ts";
 import { runChaosScenario } from "./chaos-scenario.ts";
 
-// Runs after the rest of the suite (vitest.config.ts), beside the SQLite chaos test only.
+// Runs after the rest of the suite (vitest.config.ts), beside the other end-to-end scenarios only.
 describe("chaos: kill -9 and stalls past the lease, 25% 5xx and 10% 429 downstream", () => {
   it(
     "PostgreSQL, three workers, one killed every 2–4 s and one stalled past its lease every 5–8 s: 300 orders, every run succeeds, every effect exactly once, no deadlock",

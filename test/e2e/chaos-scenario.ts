@@ -11,7 +11,7 @@ import type { createStore } from "../../src/sandbox/systems/store.ts";
 import type { RunStatus, Storage } from "../../src/storage/contract.ts";
 import { spawnNode, type WorkerProcess } from "../fixtures/spawn-worker.ts";
 import { waitFor } from "../support/wait.ts";
-import { expectExactlyOnceEffects, type PlacedOrder } from "./order-to-cash-scenario.ts";
+import { expectExactlyOnceEffects, type PlacedOrder, testPace } from "./order-to-cash-scenario.ts";
 
 const tenonBin = fileURLToPath(new URL("../../bin/tenon.js", import.meta.url));
 const examplesConfig = fileURLToPath(new URL("../../examples/tenon.config.ts", import.meta.url));
@@ -70,8 +70,8 @@ export async function runChaosScenario(options: ChaosOptions): Promise<ChaosRepo
     TENON_MASTER_KEY: randomBytes(32).toString("base64"),
     TENON_LEASE_MS: String(options.leaseMs),
     TENON_LOG_LEVEL: "warn",
-    // The sandbox company does not throttle; QuickBooks' documented pace would stretch the test to many minutes.
-    ACCOUNTING_RATE_LIMIT: "50/s",
+    // The sandbox companies do not throttle; the providers' documented paces would stretch the test to many minutes.
+    ...Object.fromEntries(Object.entries(testPace).map(([name, limit]) => [`${name.toUpperCase()}_RATE_LIMIT`, limit])),
   };
   const slots: Slot[] = [];
   const balancer = await startBalancer(slots);

@@ -20,6 +20,9 @@ import { waitFor } from "../support/wait.ts";
 const examplesConfig = fileURLToPath(new URL("../../examples/tenon.config.ts", import.meta.url));
 const apiSystems = ["crm", "accounting", "inventory", "email"];
 
+/** Outbound pace per connection in the end-to-end tests: faster than the providers' throttles, still limited. */
+export const testPace: Readonly<Record<string, string>> = { crm: "100/s", accounting: "50/s", inventory: "100/s" };
+
 export interface ScenarioReport {
   orders: number;
   injectedFaults: Record<string, Readonly<Record<string, number>>>;
@@ -46,10 +49,14 @@ export async function runOrderToCashScenario(backend: Backend, orders: number): 
     Object.assign(process.env, sandboxEnvironment(sandbox, Object.keys(builtInSystems)));
     const examples = await loadConfig(examplesConfig);
     const orderToCash = examples.integrations.filter((integration) => integration.id === "order-to-cash");
-    // QuickBooks' documented throttle (500 requests a minute, which the connector paces to) would stretch
-    // 1,000 orders to seven minutes; the sandbox company does not throttle, so the test paces faster.
+    // The connectors pace to the providers' documented throttles (QuickBooks 500 a minute, HubSpot 100 per 10 s,
+    // the inventory API 20/s), which would stretch 1,000 orders to many minutes of waiting; the sandbox companies
+    // do not throttle, so the test paces faster. Its 429s still come from the sandbox's injected faults.
     const connections = { ...examples.connections };
-    if (connections.accounting) connections.accounting = { ...connections.accounting, rateLimit: "50/s" };
+    for (const [name, rateLimit] of Object.entries(testPace)) {
+      const connection = connections[name];
+      if (connection) connections[name] = { ...connection, rateLimit };
+    }
     // Without the examples' alerts: the scenario counts every run there is, and alert deliveries are runs too.
     const { alerts: _alerts, ...withoutAlerts } = examples;
     const config: TenonConfig = { ...withoutAlerts, integrations: orderToCash, polls: [], connections };

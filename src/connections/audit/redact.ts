@@ -59,92 +59,150 @@ const secretFieldNames = [
 
 type HeaderMap = Record<string, string | string[] | undefined>;
 
-/**
- * Header values by name: Authorization, Proxy-Authorization, cookies, anything named like a key,
- * token, secret, password, signature, auth, session or credential, and `extraNames` become the
- * marker. Repeated headers are joined with ", ". The rest keep their value with `secretValues` hidden.
- */
-export function redactHeaders(
-  headers: HeaderMap,
-  options: { extraNames?: string[]; secretValues?: string[] } = {},
-): Record<string, string> {
-  const extraNames = new Set((options.extraNames ?? []).map((name) => name.toLowerCase()));
-  const secrets = secretFinder(options.secretValues ?? []);
-  const entries: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(", ") : value;
-    entries.push([name, isSecretHeader(name.toLowerCase(), extraNames) ? redactedMarker : secrets.redact(text)]);
-  }
-  // fromEntries defines own properties, so a header named "__proto__" stays a header.
-  return Object.fromEntries(entries);
+/** What to hide beyond the built-in names: a connection's own header, parameter and field names, and its credentials. */
+export interface RedactionRules {
+  /** More header names whose values are hidden. */
+  extraHeaderNames?: readonly string[];
+  /** More query parameter names removed from URLs. */
+  secretParams?: readonly string[];
+  /** More JSON/form field names whose values are hidden in bodies. */
+  extraFields?: readonly string[];
+  /** Values hidden wherever they appear, raw or encoded (a connection's credentials). */
+  secretValues?: readonly string[];
 }
 
-function isSecretHeader(name: string, extraNames: Set<string>): boolean {
+/**
+ * The redaction of one set of rules, compiled once: the secret values' encoded forms and their regular
+ * expressions, and the name sets. A connection keeps one per version of its credentials, since every
+ * request it audits is redacted five ways (URL, both header sets, both bodies) with the same rules.
+ */
+export class Redactor {
+  readonly #secrets: SecretFinder;
+  readonly #extraHeaderNames: ReadonlySet<string>;
+  readonly #isSecretParam: (name: string) => boolean;
+  readonly #isSecretField: (name: string) => boolean;
+
+  constructor(rules: RedactionRules = {}) {
+    this.#secrets = secretFinder(rules.secretValues ?? []);
+    this.#extraHeaderNames = new Set((rules.extraHeaderNames ?? []).map((name) => name.toLowerCase()));
+    this.#isSecretParam = nameMatcher(secretParamNames, rules.secretParams);
+    this.#isSecretField = nameMatcher(secretFieldNames, rules.extraFields);
+  }
+
+  /**
+   * Header values by name: Authorization, Proxy-Authorization, cookies, anything named like a key,
+   * token, secret, password, signature, auth, session or credential, and the extra names become the
+   * marker. Repeated headers are joined with ", ". The rest keep their value with the secret values hidden.
+   */
+  headers(headers: HeaderMap): Record<string, string> {
+    const entries: Array<[string, string]> = [];
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined) continue;
+      const text = Array.isArray(value) ? value.join(", ") : value;
+      const secret = isSecretHeader(name.toLowerCase(), this.#extraHeaderNames);
+      entries.push([name, secret ? redactedMarker : this.#secrets.redact(text)]);
+    }
+    // fromEntries defines own properties, so a header named "__proto__" stays a header.
+    return Object.fromEntries(entries);
+  }
+
+  /**
+   * A URL fit to show: the user:password part is dropped, secret query parameters (api_key, token,
+   * client_secret, code, … and the extra ones) are removed altogether, other parameters are kept as
+   * they were encoded, and the secret values are hidden wherever they appear, also percent-encoded.
+   */
+  url(url: string | URL): string {
+    const secrets = this.#secrets;
+    const isSecretParam = this.#isSecretParam;
+    const text = (typeof url === "string" ? url : url.href).replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)[^/?#]*@/i, "$1");
+
+    const hashAt = text.indexOf("#");
+    const beforeHash = hashAt < 0 ? text : text.slice(0, hashAt);
+    const queryAt = beforeHash.indexOf("?");
+    const path = queryAt < 0 ? beforeHash : beforeHash.slice(0, queryAt);
+
+    // No escape and no secret value in sight (the usual URL): only query parameters' names can need hiding.
+    const plain = !/[%+]/.test(text) && !secrets.foundIn(text);
+    let result = plain
+      ? path
+      : path
+          .split("/")
+          .map((segment) => {
+            const redacted = secrets.redact(segment);
+            // Still there once decoded: encoded in a way `redact` does not recognise, so the segment goes.
+            return secrets.revealedIn(redacted) ? redactedMarker : redacted;
+          })
+          .join("/");
+    const query = queryAt < 0 ? "" : redactPairs(beforeHash.slice(queryAt + 1), isSecretParam, secrets, "remove");
+    if (query) result += `?${query}`;
+    // Fragments are not sent, but OAuth's implicit flow puts tokens there (`#access_token=…`).
+    const fragment = hashAt < 0 ? "" : redactPairs(text.slice(hashAt + 1), isSecretParam, secrets, "remove");
+    if (fragment) result += `#${fragment}`;
+    if (plain) return result;
+
+    const redacted = secrets.redact(result);
+    if (!secrets.revealedIn(redacted)) return redacted;
+    // A secret spread over several components (a "?" or "&" in it, left unencoded): keep only where the request went.
+    const origin = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*/i.exec(text)?.[0] ?? "";
+    return secrets.revealedIn(origin) ? redactedMarker : `${origin}/${redactedMarker}`;
+  }
+
+  /**
+   * A request or response body fit to show. JSON (by content type, or because it parses as an object
+   * or array) has the values of secret-named fields at any depth replaced, and is re-serialised only
+   * if something was hidden, so bodies with nothing secret keep their formatting and large numbers.
+   * Form bodies have secret-named fields replaced. Then, whatever the type, the secret values are hidden.
+   */
+  body(body: string, contentType = ""): string {
+    const mediaType = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+    let result = body;
+    if (mediaType === "application/x-www-form-urlencoded") {
+      result = redactPairs(body, this.#isSecretField, this.#secrets, "replace");
+    } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
+      result = redactJson(body, this.#isSecretField, this.#secrets);
+    }
+    return this.#secrets.redact(result);
+  }
+
+  /** The secret values hidden in any text (an error message, a log line). */
+  text(text: string): string {
+    return this.#secrets.redact(text);
+  }
+}
+
+function isSecretHeader(name: string, extraNames: ReadonlySet<string>): boolean {
   if (extraNames.has(name) || secretHeaderNames.has(name)) return true;
   if (publicHeaderNames.has(name)) return false;
   return secretHeaderWords.some((word) => name.includes(word));
 }
 
-/**
- * A URL fit to show: the user:password part is dropped, secret query parameters (api_key, token,
- * client_secret, code, … and `secretParams`) are removed altogether, other parameters are kept as
- * they were encoded, and `secretValues` are hidden wherever they appear, also percent-encoded.
- */
+/** `Redactor.headers` for one call. */
+export function redactHeaders(
+  headers: HeaderMap,
+  options: { extraNames?: string[]; secretValues?: string[] } = {},
+): Record<string, string> {
+  return new Redactor({ extraHeaderNames: options.extraNames ?? [], secretValues: options.secretValues ?? [] }).headers(
+    headers,
+  );
+}
+
+/** `Redactor.url` for one call. */
 export function redactUrl(
   url: string | URL,
   options: { secretParams?: string[]; secretValues?: string[] } = {},
 ): string {
-  const isSecretParam = nameMatcher(secretParamNames, options.secretParams);
-  const secrets = secretFinder(options.secretValues ?? []);
-  const text = (typeof url === "string" ? url : url.href).replace(/^((?:[a-z][a-z0-9+.-]*:)?\/\/)[^/?#]*@/i, "$1");
-
-  const hashAt = text.indexOf("#");
-  const beforeHash = hashAt < 0 ? text : text.slice(0, hashAt);
-  const queryAt = beforeHash.indexOf("?");
-  const path = queryAt < 0 ? beforeHash : beforeHash.slice(0, queryAt);
-
-  let result = path
-    .split("/")
-    .map((segment) => {
-      const redacted = secrets.redact(segment);
-      // Still there once decoded: encoded in a way `redact` does not recognise, so the segment goes.
-      return secrets.revealedIn(redacted) ? redactedMarker : redacted;
-    })
-    .join("/");
-  const query = queryAt < 0 ? "" : redactPairs(beforeHash.slice(queryAt + 1), isSecretParam, secrets, "remove");
-  if (query) result += `?${query}`;
-  // Fragments are not sent, but OAuth's implicit flow puts tokens there (`#access_token=…`).
-  const fragment = hashAt < 0 ? "" : redactPairs(text.slice(hashAt + 1), isSecretParam, secrets, "remove");
-  if (fragment) result += `#${fragment}`;
-
-  const redacted = secrets.redact(result);
-  if (!secrets.revealedIn(redacted)) return redacted;
-  // A secret spread over several components (a "?" or "&" in it, left unencoded): keep only where the request went.
-  const origin = /^(?:[a-z][a-z0-9+.-]*:)?\/\/[^/?#]*/i.exec(text)?.[0] ?? "";
-  return secrets.revealedIn(origin) ? redactedMarker : `${origin}/${redactedMarker}`;
+  return new Redactor({ secretParams: options.secretParams ?? [], secretValues: options.secretValues ?? [] }).url(url);
 }
 
-/**
- * A request or response body fit to show. JSON (by content type, or because it parses as an object
- * or array) has the values of secret-named fields at any depth replaced, and is re-serialised only
- * if something was hidden, so bodies with nothing secret keep their formatting and large numbers.
- * Form bodies have secret-named fields replaced. Then, whatever the type, `secretValues` are hidden.
- */
+/** `Redactor.body` for one call. */
 export function redactBody(
   body: string,
   options: { contentType?: string; extraFields?: string[]; secretValues?: string[] } = {},
 ): string {
-  const isSecretField = nameMatcher(secretFieldNames, options.extraFields);
-  const secrets = secretFinder(options.secretValues ?? []);
-  const mediaType = (options.contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
-  let result = body;
-  if (mediaType === "application/x-www-form-urlencoded") {
-    result = redactPairs(body, isSecretField, secrets, "replace");
-  } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
-    result = redactJson(body, isSecretField, secrets);
-  }
-  return secrets.redact(result);
+  return new Redactor({ extraFields: options.extraFields ?? [], secretValues: options.secretValues ?? [] }).body(
+    body,
+    options.contentType,
+  );
 }
 
 /**
@@ -226,6 +284,7 @@ function redactPairs(
 // ------------------------------------------------------------------------------------------ JSON
 
 function redactJson(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): string {
+  if (holdsNothingToHide(body, isSecretField, secrets)) return body;
   try {
     const state = { changed: false };
     const redacted = redactJsonValue(JSON.parse(body), isSecretField, secrets, state);
@@ -260,6 +319,22 @@ function redactJsonValue(
   return Object.fromEntries(entries);
 }
 
+/**
+ * Most bodies hold no secret: seen from the text, that costs a fraction of parsing and walking it. Without a
+ * backslash every string is written as itself, so a secret value in one shows in the text in one of the forms
+ * the finder knows, and every field name shows as `"name":` (a string value that looks like one only sends the
+ * body down the full walk).
+ */
+function holdsNothingToHide(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): boolean {
+  if (body.includes("\\") || secrets.foundIn(body)) return false;
+  for (const [, name] of body.matchAll(fieldNames)) {
+    if (isSecretField(name as string)) return false;
+  }
+  return true;
+}
+
+const fieldNames = /"([^"]*)"\s*:/g;
+
 /** `"name": "value"` pairs in text that does not parse, including a value cut off at the end. */
 function redactJsonText(text: string, isSecretField: (name: string) => boolean): string {
   return text.replace(/"((?:[^"\\]|\\.)*)"(\s*:\s*)"(?:[^"\\]|\\.)*(?:"|\\?$)/g, (pair, name: string, colon: string) =>
@@ -279,6 +354,8 @@ function unescapeJson(text: string): string {
 
 interface SecretFinder {
   redact(text: string): string;
+  /** Whether the text, as written, holds a secret value in one of its encoded forms. */
+  foundIn(text: string): boolean;
   /** Whether the text, as written, percent-decoded or form-decoded, holds a secret value. */
   revealedIn(text: string): boolean;
 }
@@ -295,7 +372,7 @@ function secretFinder(secretValues: readonly string[]): SecretFinder {
       if (!redactedMarker.includes(form)) forms.add(form);
     }
   }
-  if (forms.size === 0) return { redact: (text) => text, revealedIn: () => false };
+  if (forms.size === 0) return { redact: (text) => text, foundIn: () => false, revealedIn: () => false };
   const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
   const replacer = new RegExp(alternatives.join("|"), "g");
   const finder = new RegExp(alternatives.join("|"));
@@ -308,6 +385,9 @@ function secretFinder(secretValues: readonly string[]): SecretFinder {
         result = next;
       }
       return finder.test(result) ? redactedMarker : result;
+    },
+    foundIn(text) {
+      return finder.test(text);
     },
     revealedIn(text) {
       return finder.test(text) || finder.test(percentDecode(text)) || finder.test(formDecode(text));

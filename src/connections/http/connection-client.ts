@@ -14,7 +14,7 @@ import {
   RetryableError,
 } from "../../sdk/errors.ts";
 import type { AuditTrail } from "../audit/audit-trail.ts";
-import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
+import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
@@ -92,6 +92,8 @@ export class ConnectionClient {
   readonly #deps: ConnectionClientDeps;
   /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
   readonly #spanUrl = (url: URL) => this.#shownUrl(url);
+  /** The redaction compiled for the credentials it was made with (see #redactor). */
+  #redaction: { credentials: string; redactor: Redactor } | undefined;
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
@@ -252,7 +254,7 @@ export class ConnectionClient {
     const deps = this.#deps;
     const what = `${describeNetworkError(error)} (connection "${deps.connectionId}")`;
     await this.#countFailure(what, probe);
-    throw new RetryableError(redactSecrets(what, deps.auth.secretValues()));
+    throw new RetryableError(this.#redactor().text(what));
   }
 
   async #classify(response: HttpResponse, prepared: PreparedRequest, probe: CircuitProbe | undefined) {
@@ -301,32 +303,43 @@ export class ConnectionClient {
   async #countFailure(error: string, probe: CircuitProbe | undefined): Promise<void> {
     const circuit = this.#deps.circuit;
     if (!circuit) return;
-    const state = await circuit.recordFailure(redactSecrets(error, this.#deps.auth.secretValues()), probe);
+    const state = await circuit.recordFailure(this.#redactor().text(error), probe);
     // The failure that opens the circuit (or fails its probe) makes the run wait too, instead of using an
     // attempt; so does one that finds a probe testing the API (a success of that probe wakes the run early).
     const waitUntil = state.status === "open" ? state.reopenAt : state.status === "half_open" ? state.probeUntil : null;
     if (waitUntil !== null) throw new CircuitOpenError(this.#deps.connectionId, waitUntil);
   }
 
-  #shownUrl(url: URL): string {
+  /**
+   * The connection's redaction, compiled again only when its credentials change (a refresh, a new authorisation):
+   * building it (each secret's encoded forms and their regular expressions) costs more than using it.
+   */
+  #redactor(): Redactor {
     const { auditOptions, auth } = this.#deps;
-    return redactUrl(url, { secretParams: auditOptions.secretParams, secretValues: auth.secretValues() });
+    const secretValues = auth.secretValues();
+    const credentials = secretValues.join("\u0000");
+    if (this.#redaction?.credentials !== credentials) {
+      const redactor = new Redactor({
+        extraHeaderNames: auditOptions.redactHeaders,
+        secretParams: auditOptions.secretParams,
+        extraFields: auditOptions.redactFields,
+        secretValues,
+      });
+      this.#redaction = { credentials, redactor };
+    }
+    return this.#redaction.redactor;
+  }
+
+  #shownUrl(url: URL): string {
+    return this.#redactor().url(url);
   }
 
   #errorResponse(response: HttpResponse): ErrorResponse {
-    const { auditOptions, auth } = this.#deps;
-    const secretValues = auth.secretValues();
+    const redactor = this.#redactor();
     return {
       status: response.status,
-      headers: redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }),
-      body: truncateBody(
-        redactBody(response.text, {
-          contentType: response.headers["content-type"],
-          extraFields: auditOptions.redactFields,
-          secretValues,
-        }),
-        errorBodyLimit,
-      ),
+      headers: redactor.headers(response.headers),
+      body: truncateBody(redactor.body(response.text, response.headers["content-type"]), errorBodyLimit),
     };
   }
 
@@ -336,35 +349,26 @@ export class ConnectionClient {
     durationMs: number,
     outcome: { response: HttpResponse } | { error: Error },
   ): void {
-    const { auditOptions, auth, audit, connectionId, metrics } = this.#deps;
+    const { auditOptions, audit, connectionId, metrics } = this.#deps;
     const response = "response" in outcome ? outcome.response : undefined;
     metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
-    const secretValues = auth.secretValues();
+    const redactor = this.#redactor();
     const scope = currentStep();
     const body = (text: string | null, contentType: string | undefined) =>
-      text === null
-        ? null
-        : truncateBody(
-            redactBody(text, { contentType, extraFields: auditOptions.redactFields, secretValues }),
-            auditOptions.bodyLimit,
-          );
+      text === null ? null : truncateBody(redactor.body(text, contentType), auditOptions.bodyLimit);
     audit.record({
       id: newId(),
       connectionId,
       runId: scope?.runId ?? null,
       stepName: scope?.stepName ?? null,
       method: prepared.method,
-      url: this.#shownUrl(prepared.url),
+      url: redactor.url(prepared.url),
       status: response?.status ?? null,
-      error: "error" in outcome ? redactSecrets(describeNetworkError(outcome.error), secretValues) : null,
+      error: "error" in outcome ? redactor.text(describeNetworkError(outcome.error)) : null,
       durationMs: Math.round(durationMs),
-      requestHeaders: JSON.stringify(
-        redactHeaders(prepared.headers, { extraNames: auditOptions.redactHeaders, secretValues }),
-      ),
+      requestHeaders: JSON.stringify(redactor.headers(prepared.headers)),
       requestBody: body(prepared.auditBody, prepared.headers["content-type"]),
-      responseHeaders: response
-        ? JSON.stringify(redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }))
-        : null,
+      responseHeaders: response ? JSON.stringify(redactor.headers(response.headers)) : null,
       responseBody: response ? body(response.text, response.headers["content-type"]) : null,
       at,
     });

@@ -81,12 +81,14 @@ export class Redactor {
   readonly #extraHeaderNames: ReadonlySet<string>;
   readonly #isSecretParam: (name: string) => boolean;
   readonly #isSecretField: (name: string) => boolean;
+  readonly #secretFieldKey: RegExp;
 
   constructor(rules: RedactionRules = {}) {
     this.#secrets = secretFinder(rules.secretValues ?? []);
     this.#extraHeaderNames = new Set((rules.extraHeaderNames ?? []).map((name) => name.toLowerCase()));
     this.#isSecretParam = nameMatcher(secretParamNames, rules.secretParams);
     this.#isSecretField = nameMatcher(secretFieldNames, rules.extraFields);
+    this.#secretFieldKey = fieldKeyPattern([...secretFieldNames, ...(rules.extraFields ?? [])]);
   }
 
   /**
@@ -159,7 +161,8 @@ export class Redactor {
     if (mediaType === "application/x-www-form-urlencoded") {
       result = redactPairs(body, this.#isSecretField, this.#secrets, "replace");
     } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
-      result = redactJson(body, this.#isSecretField, this.#secrets);
+      const nothingToHide = holdsNothingToHide(body, this.#secretFieldKey, this.#secrets);
+      if (!nothingToHide) result = redactJson(body, this.#isSecretField, this.#secrets);
     }
     return this.#secrets.redact(result);
   }
@@ -284,7 +287,6 @@ function redactPairs(
 // ------------------------------------------------------------------------------------------ JSON
 
 function redactJson(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): string {
-  if (holdsNothingToHide(body, isSecretField, secrets)) return body;
   try {
     const state = { changed: false };
     const redacted = redactJsonValue(JSON.parse(body), isSecretField, secrets, state);
@@ -320,20 +322,22 @@ function redactJsonValue(
 }
 
 /**
- * Most bodies hold no secret: seen from the text, that costs a fraction of parsing and walking it. Without a
- * backslash every string is written as itself, so a secret value in one shows in the text in one of the forms
- * the finder knows, and every field name shows as `"name":` (a string value that looks like one only sends the
- * body down the full walk).
+ * Most bodies hold no secret: seen from the text, that costs a fraction of parsing and walking them. In ASCII text
+ * without a backslash every string is written as itself, so a secret value shows in one of the forms the finder
+ * knows, and a secret field as `"name":` in the spelling `secretFieldKey` looks for (a string value that merely
+ * looks like one only sends the body down the full walk).
  */
-function holdsNothingToHide(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): boolean {
-  if (body.includes("\\") || secrets.foundIn(body)) return false;
-  for (const [, name] of body.matchAll(fieldNames)) {
-    if (isSecretField(name as string)) return false;
-  }
-  return true;
+function holdsNothingToHide(body: string, secretFieldKey: RegExp, secrets: SecretFinder): boolean {
+  return !escapedOrNotAscii.test(body) && !secrets.foundIn(body) && !secretFieldKey.test(body);
 }
 
-const fieldNames = /"([^"]*)"\s*:/g;
+const escapedOrNotAscii = /[\\\u0080-\uffff]/;
+
+/** A JSON key with one of `names` as nameMatcher compares them: in any case, with `-` and `_` anywhere (ASCII text). */
+function fieldKeyPattern(names: readonly string[]): RegExp {
+  const spellings = names.map((name) => [...name.toLowerCase().replace(/[-_]/g, "")].map(escapeRegExp).join("[-_]*"));
+  return new RegExp(`"[-_]*(?:${spellings.join("|")})[-_]*"\\s*:`, "i");
+}
 
 /** `"name": "value"` pairs in text that does not parse, including a value cut off at the end. */
 function redactJsonText(text: string, isSecretField: (name: string) => boolean): string {

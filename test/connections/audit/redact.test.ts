@@ -197,6 +197,20 @@ describe("bodies", () => {
     );
   });
 
+  it("find secret fields however the key is spelled or escaped, also in a body that looks clean at first sight", () => {
+    const bodies: Array<[string, string]> = [
+      ['{"data":{"Access-Token" :"a"}}', `{"data":{"Access-Token":"${redactedMarker}"}}`],
+      ['{"_client__SECRET_":"a"}', `{"_client__SECRET_":"${redactedMarker}"}`],
+      ['{"pass\\u0077ord":"a"}', `{"password":"${redactedMarker}"}`],
+      // The Kelvin sign lower-cases to "k": the key is api_key to a name matcher, though not to ASCII eyes.
+      ['{"api_\u212aey":"a","name":"é"}', `{"api_\u212aey":"${redactedMarker}","name":"é"}`],
+      ['{"pin":"1234"}', `{"pin":"${redactedMarker}"}`],
+    ];
+    for (const [body, expected] of bodies) {
+      expect(redactBody(body, { contentType: "application/json", extraFields: ["p-i-n"] }), body).toBe(expected);
+    }
+  });
+
   it("leave JSON with nothing secret exactly as it was, formatting and large numbers included", () => {
     const body = '{\n  "id": 12345678901234567890,\n  "name": "widget"\n}';
     expect(redactBody(body, { contentType: "application/json", secretValues: [apiKey] })).toBe(body);

@@ -5,7 +5,7 @@ import type { Settings } from "../config/settings.ts";
 import { type ConnectionSummary, Connections } from "../connections/connections.ts";
 import type { Vault } from "../connections/vault/vault.ts";
 import { DriftLearner } from "../drift/drift-learner.ts";
-import { systemClock } from "../engine/clock.ts";
+import { systemClock } from "../runtime/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";

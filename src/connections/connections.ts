@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import { Agent } from "undici";
-import { type Clock, systemClock } from "../engine/clock.ts";
-import { newId } from "../engine/ids.ts";
-import { currentStep } from "../engine/step-scope.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
+import { currentStep } from "../runtime/step-scope.ts";
 import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";

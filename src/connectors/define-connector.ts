@@ -2,7 +2,7 @@ import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
 import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { noteEventSchemaRead, noteSchemaRead } from "../drift/schema-reads.ts";
-import { currentStep, nextWriteKey } from "../engine/step-scope.ts";
+import { currentStep, nextWriteKey } from "../runtime/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
 

@@ -20,10 +20,10 @@ import type {
   Storage,
 } from "../storage/contract.ts";
 import type { NewTag } from "../storage/tag-store.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
 import { entityTagsOf } from "./entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
-import { newId } from "./ids.ts";
+import { newId } from "../runtime/ids.ts";
 import { payloadToJson } from "./journal-value.ts";
 import { pruneBatchSize, type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
 import { Scheduler } from "./scheduler.ts";

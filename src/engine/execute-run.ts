@@ -31,13 +31,13 @@ import {
 import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
 import type { EntityTag, NewTag } from "../storage/tag-store.ts";
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import { toEntityTag } from "./entity-tags.ts";
 import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
-import { type LeaseFence, LeaseLostError } from "./lease-fence.ts";
-import { runInRun } from "./run-scope.ts";
-import { runInStep } from "./step-scope.ts";
+import { type LeaseFence, LeaseLostError } from "../runtime/lease-fence.ts";
+import { runInRun } from "../runtime/run-scope.ts";
+import { runInStep } from "../runtime/step-scope.ts";
 
 export interface ExecutionDeps {
   clock: Clock;

@@ -3,8 +3,8 @@ import type { Logger } from "pino";
 import type { Integration } from "../sdk/define-integration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import type { NewEvent, Storage } from "../storage/contract.ts";
-import type { Clock } from "./clock.ts";
-import { newId } from "./ids.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
 
 interface Schedule {
   integration: Integration;

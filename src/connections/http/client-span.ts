@@ -1,5 +1,5 @@
-import { currentRun } from "../../engine/run-scope.ts";
-import { currentStep } from "../../engine/step-scope.ts";
+import { currentRun } from "../../runtime/run-scope.ts";
+import { currentStep } from "../../runtime/step-scope.ts";
 import { httpAttributes, type Span, startClientSpan, tenonAttributes } from "../../observability/tracing.ts";
 
 export interface SentRequest {

@@ -1,9 +1,9 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
-import type { Clock } from "../../engine/clock.ts";
-import { newId } from "../../engine/ids.ts";
-import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
-import { currentLease } from "../../engine/lease-scope.ts";
-import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
+import type { Clock } from "../../runtime/clock.ts";
+import { newId } from "../../runtime/ids.ts";
+import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
+import { currentLease } from "../../runtime/lease-scope.ts";
+import { currentStep, nextWriteKey } from "../../runtime/step-scope.ts";
 import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import {

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/engine/clock.ts";
+import { systemClock } from "../../../src/runtime/clock.ts";
 import { Poller } from "../../../src/ingestion/polling/poller.ts";
 import { definePoll, type Poll } from "../../../src/sdk/define-poll.ts";
 import { backends, useTestStorage } from "../../support/backends.ts";

@@ -21,13 +21,13 @@ import type {
 } from "../storage/contract.ts";
 import type { NewTag } from "../storage/tag-store.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
-import { entityTagsOf } from "./entity-tags.ts";
+import { entityTagsOf } from "../observability/entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
 import { newId } from "../runtime/ids.ts";
 import { payloadToJson } from "./journal-value.ts";
 import { pruneBatchSize, type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
 import { Scheduler } from "./scheduler.ts";
-import { isStorableText, toStorableText } from "./storable-text.ts";
+import { isStorableText, toStorableText } from "../storage/storable-text.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 export interface EngineOptions {

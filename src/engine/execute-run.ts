@@ -32,8 +32,8 @@ import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "..
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
 import type { EntityTag, NewTag } from "../storage/tag-store.ts";
 import type { Clock } from "../runtime/clock.ts";
-import { toEntityTag } from "./entity-tags.ts";
-import { idempotencyKeyFor } from "./idempotency-key.ts";
+import { toEntityTag } from "../observability/entity-tags.ts";
+import { idempotencyKeyFor } from "../runtime/idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
 import { type LeaseFence, LeaseLostError } from "../runtime/lease-fence.ts";
 import { runInRun } from "../runtime/run-scope.ts";

@@ -1,4 +1,4 @@
-import { InvalidEntityTagError, toEntityTag } from "../engine/entity-tags.ts";
+import { InvalidEntityTagError, toEntityTag } from "./entity-tags.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import { type EntityTag, maxSearchTerms } from "../storage/tag-store.ts";
 

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { EventObserver } from "../drift/drift-learner.ts";
 import type { Engine } from "../engine/engine.ts";
-import { isStorableText } from "../engine/storable-text.ts";
+import { isStorableText } from "../storage/storable-text.ts";
 import { bodyDedupKey } from "../ingestion/webhooks/hmac.ts";
 import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook-provider.ts";
 import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";

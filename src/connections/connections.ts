@@ -4,6 +4,7 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import { newId } from "../runtime/ids.ts";
 import { currentStep } from "../runtime/step-scope.ts";
 import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
 import type { CircuitState, ConnectionRecord, RateLimitState } from "../storage/connection-store.ts";
@@ -14,7 +15,7 @@ import { ConnectionAuth, type CredentialFields } from "./auth/connection-auth.ts
 import { finishAuthorization, type OAuthExchange, startAuthorization } from "./auth/oauth2.ts";
 import type { ConnectionConfig } from "./connection-config.ts";
 import { CircuitBreaker } from "./http/circuit-breaker.ts";
-import { ConnectionClient, type ResponseObserver } from "./http/connection-client.ts";
+import { HttpConnectionClient, type ResponseObserver } from "./http/connection-client.ts";
 import { parseRateLimit } from "./http/rate-limit-policy.ts";
 import { RateLimiter } from "./http/rate-limiter.ts";
 import { assertConnectionConfigs } from "./validate-connection-config.ts";
@@ -256,7 +257,7 @@ export class Connections {
       this.#options.maxInlineWaitMs ?? 2000,
       () => metrics.rateLimitWait(),
     );
-    const client = new ConnectionClient({
+    const client = new HttpConnectionClient({
       connectionId: id,
       baseUrl: new URL(config.baseUrl),
       defaultHeaders: config.headers ?? {},

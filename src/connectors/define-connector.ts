@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { noteEventSchemaRead, noteSchemaRead } from "../drift/schema-reads.ts";
 import { currentStep, nextWriteKey } from "../runtime/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";

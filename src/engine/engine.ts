@@ -1,6 +1,6 @@
 import pino, { type Logger } from "pino";
 import { readLogLevel } from "../config/settings.ts";
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
 import { logContext } from "../observability/logger.ts";
 import { createMetrics, eventOutcome, type TenonMetrics } from "../observability/metrics.ts";

@@ -1,6 +1,6 @@
 import type { ConnectionConfig } from "../../src/connections/connection-config.ts";
 import type { Connections } from "../../src/connections/connections.ts";
-import type { ConnectionClient } from "../../src/connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../src/sdk/connection-client.ts";
 import { runInStep } from "../../src/runtime/step-scope.ts";
 import {
   createSandbox,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { ConnectionClient } from "../../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../sdk/connection-client.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import { LeaseFence } from "../../runtime/lease-fence.ts";
 import { actUnderLease } from "../../runtime/lease-scope.ts";

@@ -323,7 +323,6 @@ async function tenonClient(url: string, payload: Record<string, unknown>, dir: s
       stepName: "create-order",
       idempotencyKey: `idem_${n}`,
       attempt: 1,
-      writes: 0,
     };
     const response = await runInStep(scope, () => client.post<{ status?: string }>("/orders", { json: payload }));
     if (response.status !== 200 || response.body.status !== "accepted") {

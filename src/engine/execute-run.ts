@@ -366,7 +366,7 @@ function createStepTools(
     });
     try {
       value = await withSpan(stepSpan, () =>
-        runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
+        runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, fence }, () =>
           fn({ idempotencyKey, attempt }),
         ),
       );

@@ -52,7 +52,7 @@ export async function connectToSandbox(configs: Record<string, ConnectionConfig>
       steps += 1;
       const key = options.key ?? `test-run:step-${steps}`;
       return runInStep(
-        { runId: "test-run", stepName: `step-${steps}`, idempotencyKey: key, attempt: options.attempt ?? 1, writes: 0 },
+        { runId: "test-run", stepName: `step-${steps}`, idempotencyKey: key, attempt: options.attempt ?? 1 },
         fn,
       );
     },

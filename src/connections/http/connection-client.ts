@@ -3,7 +3,7 @@ import type { Clock } from "../../runtime/clock.ts";
 import { newId } from "../../runtime/ids.ts";
 import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
 import { currentLease } from "../../runtime/lease-scope.ts";
-import { currentStep, nextWriteKey } from "../../runtime/step-scope.ts";
+import { currentStep } from "../../runtime/step-scope.ts";
 import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import type { ConnectionClient, HttpResponse, RequestOptions } from "../../sdk/connection-client.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
@@ -160,8 +160,7 @@ export class HttpConnectionClient implements ConnectionClient {
     if (header === false || given === false || readMethods.has(prepared.method)) return;
     const name = header.toLowerCase();
     if (prepared.headers[name] !== undefined) return;
-    const scope = currentStep();
-    const key = given ?? (scope ? nextWriteKey(scope) : undefined);
+    const key = given ?? currentStep()?.nextWriteKey();
     if (key !== undefined) prepared.headers[name] = key;
   }
 

@@ -7,7 +7,14 @@ import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
 import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
-import type { CircuitState, ConnectionRecord, RateLimitState } from "../storage/connection-store.ts";
+import type {
+  AuditFilter,
+  AuditRecord,
+  CircuitState,
+  ConnectionIncident,
+  ConnectionRecord,
+  RateLimitState,
+} from "../storage/connection-store.ts";
 import type { Storage } from "../storage/contract.ts";
 import { AuditTrail, type AuditTrailOptions } from "./audit/audit-trail.ts";
 import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "./audit/redact.ts";
@@ -124,6 +131,17 @@ export class Connections {
       circuit,
       rateLimit,
     };
+  }
+
+  /** The connection's incidents (credentials rejected, circuit opened, …), newest first. */
+  async listIncidents(name: string, limit: number): Promise<ConnectionIncident[]> {
+    this.#get(name);
+    return this.#options.storage.connections.listIncidents({ connectionId: name, limit });
+  }
+
+  /** The audit trail's outbound exchanges, redacted before they were stored, newest first. */
+  listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    return this.#options.storage.connections.listAudit(filter);
   }
 
   /**

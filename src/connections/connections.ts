@@ -134,8 +134,7 @@ export class Connections {
   }
 
   /** The connection's incidents (credentials rejected, circuit opened, …), newest first. */
-  async listIncidents(name: string, limit: number): Promise<ConnectionIncident[]> {
-    this.#get(name);
+  listIncidents(name: string, limit: number): Promise<ConnectionIncident[]> {
     return this.#options.storage.connections.listIncidents({ connectionId: name, limit });
   }
 

@@ -48,6 +48,9 @@ class AttemptScope implements StepScope {
     this.idempotencyKey = attempt.idempotencyKey;
     this.attempt = attempt.attempt;
     this.fence = attempt.fence;
+    // Read-only for JavaScript callers too: what a connector does with the scope cannot change what the step's
+    // later requests send (the write count is a private field, which freezing leaves writable).
+    Object.freeze(this);
   }
 
   nextWriteKey(): string {

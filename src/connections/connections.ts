@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import { Agent } from "undici";
+import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { newId } from "../runtime/ids.ts";
 import { currentStep } from "../runtime/step-scope.ts";
-import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
 import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";

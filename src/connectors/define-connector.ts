@@ -1,9 +1,9 @@
 import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { noteEventSchemaRead, noteSchemaRead } from "../drift/schema-reads.ts";
-import { currentStep } from "../runtime/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
+import { currentStep } from "../runtime/step-scope.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
 
 /**

@@ -1,6 +1,5 @@
 import type { ConnectionConfig } from "../../src/connections/connection-config.ts";
 import type { Connections } from "../../src/connections/connections.ts";
-import type { ConnectionClient } from "../../src/sdk/connection-client.ts";
 import { runInStep } from "../../src/runtime/step-scope.ts";
 import {
   createSandbox,
@@ -8,6 +7,7 @@ import {
   type SandboxOptions,
   type SandboxSystemFactory,
 } from "../../src/sandbox/create-sandbox.ts";
+import type { ConnectionClient } from "../../src/sdk/connection-client.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { sqliteBackend, type TestDatabase } from "./backends.ts";
 import { testConnections } from "./connections.ts";

@@ -1,6 +1,6 @@
+import { httpAttributes, type Span, startClientSpan, tenonAttributes } from "../../observability/tracing.ts";
 import { currentRun } from "../../runtime/run-scope.ts";
 import { currentStep } from "../../runtime/step-scope.ts";
-import { httpAttributes, type Span, startClientSpan, tenonAttributes } from "../../observability/tracing.ts";
 
 export interface SentRequest {
   /** The route the URL was built from (`/v3/contacts/{id}`), if the caller said (RequestOptions.urlTemplate). */

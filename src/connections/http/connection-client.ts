@@ -1,12 +1,12 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
+import type { ConnectionMetrics } from "../../observability/metrics.ts";
+import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import { newId } from "../../runtime/ids.ts";
 import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
 import { currentLease } from "../../runtime/lease-scope.ts";
 import { currentStep } from "../../runtime/step-scope.ts";
-import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import type { ConnectionClient, HttpResponse, RequestOptions } from "../../sdk/connection-client.ts";
-import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import {
   CircuitOpenError,
   type ErrorResponse,

@@ -37,10 +37,10 @@ import { defaultLeaseMs, defaultMaxCrashes, defaultWorkerConcurrency } from "../
 import { Connections } from "../src/connections/connections.ts";
 import { openVault } from "../src/connections/vault/open-vault.ts";
 import { DriftLearner } from "../src/drift/drift-learner.ts";
-import { systemClock } from "../src/engine/clock.ts";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
 import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../src/observability/metrics.ts";
+import { systemClock } from "../src/runtime/clock.ts";
 import { createServer } from "../src/server/create-server.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";

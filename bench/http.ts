@@ -46,8 +46,8 @@ import { Agent, request } from "undici";
 import { Connections } from "../src/connections/connections.ts";
 import { openVault } from "../src/connections/vault/open-vault.ts";
 import { DriftLearner } from "../src/drift/drift-learner.ts";
-import { systemClock } from "../src/engine/clock.ts";
-import { runInStep } from "../src/engine/step-scope.ts";
+import { systemClock } from "../src/runtime/clock.ts";
+import { runInStep } from "../src/runtime/step-scope.ts";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
 
 interface Metric {
@@ -323,7 +323,6 @@ async function tenonClient(url: string, payload: Record<string, unknown>, dir: s
       stepName: "create-order",
       idempotencyKey: `idem_${n}`,
       attempt: 1,
-      writes: 0,
     };
     const response = await runInStep(scope, () => client.post<{ status?: string }>("/orders", { json: payload }));
     if (response.status !== 200 || response.body.status !== "accepted") {

@@ -16,10 +16,10 @@
  *   BENCH_RETENTION_PAUSE_MS      pause between batches (default 100)
  */
 import pino from "pino";
-import { systemClock } from "../src/engine/clock.ts";
 import { pruneBatchSize, RetentionPruner } from "../src/engine/retention-pruner.ts";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
 import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources.ts";
+import { systemClock } from "../src/runtime/clock.ts";
 import { createServer } from "../src/server/create-server.ts";
 import { intEnv } from "./bench-env.ts";
 

@@ -9,8 +9,6 @@ export type {
   SignRequest,
 } from "./connections/connection-config.ts";
 export { type ConnectionSummary, Connections, type ConnectionsOptions } from "./connections/connections.ts";
-export type { ConnectionClient } from "./connections/http/connection-client.ts";
-export type { HttpResponse, RequestOptions } from "./connections/http/http-request.ts";
 export { openVault } from "./connections/vault/open-vault.ts";
 export {
   type Connector,
@@ -33,6 +31,7 @@ export type {
   OperationalWebhookConfig,
   OperationalWebhooksConfig,
 } from "./operational-webhooks/operational-webhooks-config.ts";
+export type { ConnectionClient, HttpResponse, RequestOptions } from "./sdk/connection-client.ts";
 export type {
   ConcurrencyOptions,
   Entities,

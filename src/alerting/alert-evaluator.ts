@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Cron } from "croner";
 import type { Logger } from "pino";
-import type { Clock } from "../engine/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import type { AlertRecord } from "../storage/alert-store.ts";
 import type { Storage } from "../storage/contract.ts";
 import type { ResolvedRules } from "./alert-config.ts";

@@ -1,7 +1,7 @@
 import { Cron } from "croner";
 import type { Logger } from "pino";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { Clock } from "../engine/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import { defineIntegration, type Integration } from "../sdk/define-integration.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { resolveSecret } from "../sdk/secret-from-env.ts";

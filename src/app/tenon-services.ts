@@ -5,7 +5,6 @@ import type { Settings } from "../config/settings.ts";
 import { type ConnectionSummary, Connections } from "../connections/connections.ts";
 import type { Vault } from "../connections/vault/vault.ts";
 import { DriftLearner } from "../drift/drift-learner.ts";
-import { systemClock } from "../engine/clock.ts";
 import { createEngine, type Engine } from "../engine/engine.ts";
 import { resolveWebhookSources, type WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../observability/metrics.ts";
@@ -15,6 +14,7 @@ import {
   type OperationalWebhooks,
 } from "../operational-webhooks/operational-webhooks.ts";
 import { createReconciliations, reconcileEventSource } from "../reconciliation/reconciliations.ts";
+import { systemClock } from "../runtime/clock.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";
 import type { Storage } from "../storage/contract.ts";

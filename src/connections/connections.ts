@@ -1,12 +1,20 @@
 import type { Logger } from "pino";
 import { Agent } from "undici";
-import { type Clock, systemClock } from "../engine/clock.ts";
-import { newId } from "../engine/ids.ts";
-import { currentStep } from "../engine/step-scope.ts";
 import { createMetrics, type TenonMetrics } from "../observability/metrics.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
+import { currentStep } from "../runtime/step-scope.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { durationToMs } from "../sdk/duration.ts";
 import { ConfigurationError, ValidationError } from "../sdk/errors.ts";
-import type { CircuitState, ConnectionRecord, RateLimitState } from "../storage/connection-store.ts";
+import type {
+  AuditFilter,
+  AuditRecord,
+  CircuitState,
+  ConnectionIncident,
+  ConnectionRecord,
+  RateLimitState,
+} from "../storage/connection-store.ts";
 import type { Storage } from "../storage/contract.ts";
 import { AuditTrail, type AuditTrailOptions } from "./audit/audit-trail.ts";
 import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "./audit/redact.ts";
@@ -14,7 +22,7 @@ import { ConnectionAuth, type CredentialFields } from "./auth/connection-auth.ts
 import { finishAuthorization, type OAuthExchange, startAuthorization } from "./auth/oauth2.ts";
 import type { ConnectionConfig } from "./connection-config.ts";
 import { CircuitBreaker } from "./http/circuit-breaker.ts";
-import { ConnectionClient, type ResponseObserver } from "./http/connection-client.ts";
+import { HttpConnectionClient, type ResponseObserver } from "./http/connection-client.ts";
 import { parseRateLimit } from "./http/rate-limit-policy.ts";
 import { RateLimiter } from "./http/rate-limiter.ts";
 import { assertConnectionConfigs } from "./validate-connection-config.ts";
@@ -123,6 +131,16 @@ export class Connections {
       circuit,
       rateLimit,
     };
+  }
+
+  /** The connection's incidents (credentials rejected, circuit opened, …), newest first. */
+  listIncidents(name: string, limit: number): Promise<ConnectionIncident[]> {
+    return this.#options.storage.connections.listIncidents({ connectionId: name, limit });
+  }
+
+  /** The audit trail's outbound exchanges, redacted before they were stored, newest first. */
+  listAudit(filter: AuditFilter): Promise<AuditRecord[]> {
+    return this.#options.storage.connections.listAudit(filter);
   }
 
   /**
@@ -256,7 +274,7 @@ export class Connections {
       this.#options.maxInlineWaitMs ?? 2000,
       () => metrics.rateLimitWait(),
     );
-    const client = new ConnectionClient({
+    const client = new HttpConnectionClient({
       connectionId: id,
       baseUrl: new URL(config.baseUrl),
       defaultHeaders: config.headers ?? {},

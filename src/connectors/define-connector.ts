@@ -1,9 +1,9 @@
 import type { z } from "zod";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { noteEventSchemaRead, noteSchemaRead } from "../drift/schema-reads.ts";
-import { currentStep, nextWriteKey } from "../engine/step-scope.ts";
 import type { BuiltInProviderName } from "../ingestion/webhooks/webhook-sources.ts";
+import { currentStep } from "../runtime/step-scope.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";
 
 /**
@@ -146,7 +146,7 @@ export function checkAnswer<Schema extends z.ZodType>(schema: Schema, body: unkn
 function callKey(operation: AnyOperation): string | undefined {
   const scope = currentStep();
   if (!scope) return undefined;
-  return operation.idempotency === "check-then-act" ? nextWriteKey(scope) : scope.idempotencyKey;
+  return operation.idempotency === "check-then-act" ? scope.nextWriteKey() : scope.idempotencyKey;
 }
 
 /** `customer.email: expected string, received undefined; lines[0].quantity: …` */

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { ResponseObserver } from "../connections/http/connection-client.ts";
-import type { Clock } from "../engine/clock.ts";
-import { newId } from "../engine/ids.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
 import type { DriftShapeKey, DriftStore, NewDriftIncident, StoredDriftShape } from "../storage/drift-store.ts";
 import type { FieldChange } from "./drift-changes.ts";
 import { bodyShape, defaultShapeLimits, describeExample, type ShapeLimits, valueAt } from "./json-shape.ts";

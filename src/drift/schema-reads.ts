@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { currentRun } from "../engine/run-scope.ts";
+import { currentRun } from "../runtime/run-scope.ts";
 import { type SchemaField, schemaFieldPaths } from "./schema-field-paths.ts";
 
 /**

@@ -1,11 +1,14 @@
 import pino, { type Logger } from "pino";
 import { readLogLevel } from "../config/settings.ts";
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
 import { Poller, type PollerOptions } from "../ingestion/polling/poller.ts";
+import { entityTagsOf } from "../observability/entity-tags.ts";
 import { logContext } from "../observability/logger.ts";
 import { createMetrics, eventOutcome, type TenonMetrics } from "../observability/metrics.ts";
 import { RunObserver } from "../observability/run-metrics.ts";
 import { captureTraceContext } from "../observability/tracing.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
+import type { ConnectionClient } from "../sdk/connection-client.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Poll } from "../sdk/define-poll.ts";
 import { ConfigurationError, toError, ValidationError } from "../sdk/errors.ts";
@@ -19,15 +22,12 @@ import type {
   RunTransition,
   Storage,
 } from "../storage/contract.ts";
+import { isStorableText, toStorableText } from "../storage/storable-text.ts";
 import type { NewTag } from "../storage/tag-store.ts";
-import { type Clock, systemClock } from "./clock.ts";
-import { entityTagsOf } from "./entity-tags.ts";
 import { GroupCommitter } from "./group-commit.ts";
-import { newId } from "./ids.ts";
 import { payloadToJson } from "./journal-value.ts";
 import { pruneBatchSize, type RetentionOptions, RetentionPruner } from "./retention-pruner.ts";
 import { Scheduler } from "./scheduler.ts";
-import { isStorableText, toStorableText } from "./storable-text.ts";
 import { Worker, type WorkerOptions } from "./worker.ts";
 
 export interface EngineOptions {

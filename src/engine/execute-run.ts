@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { toEntityTag } from "../observability/entity-tags.ts";
 import type { RunObserver } from "../observability/run-metrics.ts";
 import {
   type ActiveSpan,
@@ -9,6 +10,11 @@ import {
   startStepSpan,
   withSpan,
 } from "../observability/tracing.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { idempotencyKeyFor } from "../runtime/idempotency-key.ts";
+import { type LeaseFence, LeaseLostError } from "../runtime/lease-fence.ts";
+import { runInRun } from "../runtime/run-scope.ts";
+import { runInStep } from "../runtime/step-scope.ts";
 import type {
   EntityValue,
   Integration,
@@ -31,13 +37,7 @@ import {
 import { backoffDelayMs, type ResolvedRetryPolicy, resolveRetryPolicy } from "../sdk/retry-policy.ts";
 import type { ClaimedRun, JournalEntry, RunTransition } from "../storage/contract.ts";
 import type { EntityTag, NewTag } from "../storage/tag-store.ts";
-import type { Clock } from "./clock.ts";
-import { toEntityTag } from "./entity-tags.ts";
-import { idempotencyKeyFor } from "./idempotency-key.ts";
 import { fromJournalJson, stepResultToJson, toJournalJson } from "./journal-value.ts";
-import { type LeaseFence, LeaseLostError } from "./lease-fence.ts";
-import { runInRun } from "./run-scope.ts";
-import { runInStep } from "./step-scope.ts";
 
 export interface ExecutionDeps {
   clock: Clock;
@@ -366,7 +366,7 @@ function createStepTools(
     });
     try {
       value = await withSpan(stepSpan, () =>
-        runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, writes: 0, fence }, () =>
+        runInStep({ runId: run.id, stepName: key, idempotencyKey, attempt, fence }, () =>
           fn({ idempotencyKey, attempt }),
         ),
       );

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
+import type { Clock } from "../runtime/clock.ts";
 import { noPrunedRows, type PrunedRows, type PruningLease, type RetentionStore } from "../storage/retention-store.ts";
-import type { Clock } from "./clock.ts";
 
 export interface RetentionOptions {
   /**

@@ -1,10 +1,10 @@
 import { Cron } from "croner";
 import type { Logger } from "pino";
+import type { Clock } from "../runtime/clock.ts";
+import { newId } from "../runtime/ids.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import { ConfigurationError } from "../sdk/errors.ts";
 import type { NewEvent, Storage } from "../storage/contract.ts";
-import type { Clock } from "./clock.ts";
-import { newId } from "./ids.ts";
 
 interface Schedule {
   integration: Integration;

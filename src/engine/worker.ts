@@ -2,11 +2,11 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { RunObserver } from "../observability/run-metrics.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { LeaseFence } from "../runtime/lease-fence.ts";
 import type { Integration, RunContext } from "../sdk/define-integration.ts";
 import type { ClaimedRun, ClaimInput, RunTransition, Storage } from "../storage/contract.ts";
-import type { Clock } from "./clock.ts";
 import { type ExecutionDeps, executeRun } from "./execute-run.ts";
-import { LeaseFence } from "./lease-fence.ts";
 
 export interface WorkerOptions {
   /** Runs executed at once by this worker. Default 100. */

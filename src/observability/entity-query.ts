@@ -1,6 +1,6 @@
-import { InvalidEntityTagError, toEntityTag } from "../engine/entity-tags.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import { type EntityTag, maxSearchTerms } from "../storage/tag-store.ts";
+import { InvalidEntityTagError, toEntityTag } from "./entity-tags.ts";
 
 const example = "e.g. order:1001, or email:ada@example.com order:1001 for runs about both";
 

@@ -1,7 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import type { LogLevel } from "../config/settings.ts";
-import { currentRun } from "../engine/run-scope.ts";
-import { currentStep } from "../engine/step-scope.ts";
+import { currentRun } from "../runtime/run-scope.ts";
+import { currentStep } from "../runtime/step-scope.ts";
 import { activeSpanIds } from "./tracing.ts";
 
 /**

@@ -1,4 +1,4 @@
-import { idempotencyKeyFor } from "../engine/idempotency-key.ts";
+import { idempotencyKeyFor } from "../runtime/idempotency-key.ts";
 import type { AuditRecord, ConnectionIncident } from "../storage/connection-store.ts";
 import type { EventRecord, RunHistoryEntry, RunRecord, StepRecord, Storage } from "../storage/contract.ts";
 

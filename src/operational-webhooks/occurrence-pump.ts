@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import type { Clock } from "../engine/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import type {
   OccurrenceSource,
   OperationalWebhookStore,

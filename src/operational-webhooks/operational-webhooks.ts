@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { AlertNotification } from "../alerting/notification.ts";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { Clock } from "../engine/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import type { Storage } from "../storage/contract.ts";
 import { fanOut, type SendDelivery } from "./fan-out.ts";

@@ -1,6 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import type { ConnectionConfig } from "../connections/connection-config.ts";
-import type { Clock } from "../engine/clock.ts";
+import type { Clock } from "../runtime/clock.ts";
 import { defineIntegration, type Integration } from "../sdk/define-integration.ts";
 import type { Duration } from "../sdk/duration.ts";
 import type { OperationalWebhookStore } from "../storage/operational-webhook-store.ts";

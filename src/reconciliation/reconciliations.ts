@@ -1,5 +1,5 @@
-import type { Clock } from "../engine/clock.ts";
 import type { SendEventInput } from "../engine/engine.ts";
+import type { Clock } from "../runtime/clock.ts";
 import { defineIntegration, type Integration, type RunContext } from "../sdk/define-integration.ts";
 import type { ReconcileFinding, Reconciliation, RepairEvent } from "../sdk/define-reconciliation.ts";
 import { ConfigurationError, NonRetryableError } from "../sdk/errors.ts";

@@ -1,4 +1,4 @@
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import type { ConnectionClient } from "./connection-client.ts";
 import { type Duration, durationToMs } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
 

@@ -1,4 +1,4 @@
-import type { ConnectionClient } from "../connections/http/connection-client.ts";
+import type { ConnectionClient } from "./connection-client.ts";
 import type { StepContext } from "./define-integration.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { NormalizedValue, Normalizer } from "./reconcile-normalizers.ts";

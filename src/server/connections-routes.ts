@@ -2,12 +2,11 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { Logger } from "pino";
 import type { Connections } from "../connections/connections.ts";
 import { ValidationError } from "../sdk/errors.ts";
-import type { AuditFilter, AuditRecord, ConnectionStore } from "../storage/connection-store.ts";
+import type { AuditFilter, AuditRecord } from "../storage/connection-store.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ConnectionsRoutesOptions {
   connections: Connections;
-  store: ConnectionStore;
   logger: Logger;
   bodyLimit: number;
 }
@@ -29,7 +28,7 @@ const updateKeys = ["credentials", "expiresAt", "replace"];
  * answers with a credential: summaries carry state only, and audit records were redacted before storage.
  */
 export function registerConnectionsRoutes(app: FastifyInstance, options: ConnectionsRoutesOptions): void {
-  const { connections, store, logger } = options;
+  const { connections, logger } = options;
   const known = (id: string, reply: FastifyReply): boolean => {
     if (connections.names.includes(id)) return true;
     sendError(
@@ -52,7 +51,7 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
     if (!known(request.params.id, reply)) return reply;
     const limit = parseLimit(request.query.limit);
     if (limit === null) return sendLimitError(reply);
-    return { incidents: await store.listIncidents({ connectionId: request.params.id, limit }) };
+    return { incidents: await connections.listIncidents(request.params.id, limit) };
   });
 
   app.get<{ Querystring: { run?: string; connection?: string; limit?: string } }>(
@@ -63,7 +62,7 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
       const filter: AuditFilter = { limit };
       if (request.query.run) filter.runId = request.query.run;
       if (request.query.connection) filter.connectionId = request.query.connection;
-      const records = await store.listAudit(filter);
+      const records = await connections.listAudit(filter);
       return { records: records.map(toAuditAnswer) };
     },
   );

@@ -226,7 +226,6 @@ export function createServer(options: ServerOptions): TenonServer {
     registerOAuthRoutes(app, { connections: options.connections, logger: options.logger, publicUrl });
     registerConnectionsRoutes(app, {
       connections: options.connections,
-      store: options.engine.storage.connections,
       logger: options.logger,
       bodyLimit,
     });

@@ -2,7 +2,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import type { EventObserver } from "../drift/drift-learner.ts";
 import type { Engine } from "../engine/engine.ts";
-import { isStorableText } from "../engine/storable-text.ts";
 import { bodyDedupKey } from "../ingestion/webhooks/hmac.ts";
 import type { InboundEvent, WebhookRequest } from "../ingestion/webhooks/webhook-provider.ts";
 import { UnparseableBodyError } from "../ingestion/webhooks/webhook-provider.ts";
@@ -10,6 +9,7 @@ import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import { isMissingSecretError } from "../sdk/secret-from-env.ts";
 import type { AcceptResult } from "../storage/contract.ts";
+import { isStorableText } from "../storage/storable-text.ts";
 import { sendError, sendStorageUnavailable } from "./http-errors.ts";
 
 export interface HooksRouteOptions {

@@ -7,7 +7,7 @@
  * again after a crash or a retry adds nothing. Both backends implement it (`sqlite/sqlite-tags.ts`,
  * `postgres/postgres-tags.ts`).
  *
- * Values arrive normalised by the engine (`engine/entity-tags.ts`): compared exactly here.
+ * Values arrive normalised by the engine (`observability/entity-tags.ts`): compared exactly here.
  */
 
 export interface EntityTag {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ConnectionClient } from "../../src/connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../src/sdk/connection-client.ts";
 import { CircuitOpenError } from "../../src/sdk/errors.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { testConnections } from "../support/connections.ts";

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Pool, request } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { LeaseCheckedDispatcher } from "../../src/connections/http/lease-checked-dispatcher.ts";
-import { LeaseFence, LeaseLostError } from "../../src/engine/lease-fence.ts";
+import { LeaseFence, LeaseLostError } from "../../src/runtime/lease-fence.ts";
 import { LoopbackServer } from "../support/loopback-server.ts";
 import { waitFor } from "../support/wait.ts";
 

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { checkAnswer, parseEventPayload } from "../../src/connectors/define-connector.ts";
 import { DriftLearner } from "../../src/drift/drift-learner.ts";
-import { runInRun } from "../../src/engine/run-scope.ts";
+import { runInRun } from "../../src/runtime/run-scope.ts";
 import { driftCursorOf } from "../../src/storage/drift-store.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { ManualClock } from "../support/clock.ts";

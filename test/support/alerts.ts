@@ -2,7 +2,7 @@ import type { Cron } from "croner";
 import { type AlertRulesConfig, resolveRules } from "../../src/alerting/alert-config.ts";
 import { AlertEvaluator } from "../../src/alerting/alert-evaluator.ts";
 import type { AlertNotification } from "../../src/alerting/notification.ts";
-import type { Clock } from "../../src/engine/clock.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { silentLogger } from "./engine.ts";
 

@@ -1,4 +1,4 @@
-import type { Clock } from "../../src/engine/clock.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
 
 /** Time that moves only when the test says so. */
 export class ManualClock implements Clock {

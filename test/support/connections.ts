@@ -4,8 +4,8 @@ import type { ConnectionConfig } from "../../src/connections/connection-config.t
 import { Connections } from "../../src/connections/connections.ts";
 import { openVault } from "../../src/connections/vault/open-vault.ts";
 import type { Vault } from "../../src/connections/vault/vault.ts";
-import type { Clock } from "../../src/engine/clock.ts";
 import type { TenonMetrics } from "../../src/observability/metrics.ts";
+import type { Clock } from "../../src/runtime/clock.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { silentLogger } from "./engine.ts";
 

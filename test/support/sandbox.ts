@@ -1,13 +1,13 @@
 import type { ConnectionConfig } from "../../src/connections/connection-config.ts";
 import type { Connections } from "../../src/connections/connections.ts";
-import type { ConnectionClient } from "../../src/connections/http/connection-client.ts";
-import { runInStep } from "../../src/engine/step-scope.ts";
+import { runInStep } from "../../src/runtime/step-scope.ts";
 import {
   createSandbox,
   type Sandbox,
   type SandboxOptions,
   type SandboxSystemFactory,
 } from "../../src/sandbox/create-sandbox.ts";
+import type { ConnectionClient } from "../../src/sdk/connection-client.ts";
 import type { Storage } from "../../src/storage/contract.ts";
 import { sqliteBackend, type TestDatabase } from "./backends.ts";
 import { testConnections } from "./connections.ts";
@@ -52,7 +52,7 @@ export async function connectToSandbox(configs: Record<string, ConnectionConfig>
       steps += 1;
       const key = options.key ?? `test-run:step-${steps}`;
       return runInStep(
-        { runId: "test-run", stepName: `step-${steps}`, idempotencyKey: key, attempt: options.attempt ?? 1, writes: 0 },
+        { runId: "test-run", stepName: `step-${steps}`, idempotencyKey: key, attempt: options.attempt ?? 1 },
         fn,
       );
     },

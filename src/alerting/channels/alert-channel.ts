@@ -1,5 +1,5 @@
 import type { ConnectionConfig } from "../../connections/connection-config.ts";
-import type { ConnectionClient } from "../../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../sdk/connection-client.ts";
 import type { AlertNotification } from "../notification.ts";
 
 /**

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
-import type { Clock } from "../../engine/clock.ts";
-import { newId } from "../../engine/ids.ts";
-import { LeaseFence } from "../../engine/lease-fence.ts";
+import type { Clock } from "../../runtime/clock.ts";
+import { newId } from "../../runtime/ids.ts";
+import { LeaseFence } from "../../runtime/lease-fence.ts";
 import { AuthError, MissingCredentialError, RetryableError } from "../../sdk/errors.ts";
 import { isMissingSecretError, resolveSecret } from "../../sdk/secret-from-env.ts";
 import type { ConnectionStatus, ConnectionStore } from "../../storage/connection-store.ts";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import type { Clock } from "../../engine/clock.ts";
-import { newId } from "../../engine/ids.ts";
-import { LeaseFence } from "../../engine/lease-fence.ts";
+import type { Clock } from "../../runtime/clock.ts";
+import { newId } from "../../runtime/ids.ts";
+import { LeaseFence } from "../../runtime/lease-fence.ts";
 import { CircuitOpenError } from "../../sdk/errors.ts";
 import { closedCircuit } from "../../storage/connection-rules.ts";
 import type { CircuitState, ConnectionStore } from "../../storage/connection-store.ts";

@@ -1,6 +1,6 @@
-import { currentRun } from "../../engine/run-scope.ts";
-import { currentStep } from "../../engine/step-scope.ts";
 import { httpAttributes, type Span, startClientSpan, tenonAttributes } from "../../observability/tracing.ts";
+import { currentRun } from "../../runtime/run-scope.ts";
+import { currentStep } from "../../runtime/step-scope.ts";
 
 export interface SentRequest {
   /** The route the URL was built from (`/v3/contacts/{id}`), if the caller said (RequestOptions.urlTemplate). */

@@ -1,11 +1,12 @@
 import { type Dispatcher, request as undiciRequest } from "undici";
-import type { Clock } from "../../engine/clock.ts";
-import { newId } from "../../engine/ids.ts";
-import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
-import { currentLease } from "../../engine/lease-scope.ts";
-import { currentStep, nextWriteKey } from "../../engine/step-scope.ts";
 import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
+import type { Clock } from "../../runtime/clock.ts";
+import { newId } from "../../runtime/ids.ts";
+import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
+import { currentLease } from "../../runtime/lease-scope.ts";
+import { currentStep } from "../../runtime/step-scope.ts";
+import type { ConnectionClient, HttpResponse, RequestOptions } from "../../sdk/connection-client.ts";
 import {
   CircuitOpenError,
   type ErrorResponse,
@@ -18,14 +19,7 @@ import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
-import {
-  flattenHeaders,
-  type HttpResponse,
-  type PreparedRequest,
-  parseResponseBody,
-  prepareRequest,
-  type RequestOptions,
-} from "./http-request.ts";
+import { flattenHeaders, type PreparedRequest, parseResponseBody, prepareRequest } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -82,13 +76,13 @@ const probeTimeout = "TENON_PROBE_TIMEOUT";
 type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Error; applied: AppliedAuth };
 
 /**
- * The one outbound HTTP client every connector uses. Each request: the connection's auth status is
- * checked, the circuit admits it, the shared rate limit grants it a token, credentials and the step's
- * idempotency key are added, and the exchange is recorded (redacted) in the audit trail. Its answer
- * is classified into what the run should do: retry, fail, wait (rate limit, open circuit, no attempt
- * used) or pause (credentials rejected, no attempt used).
+ * The one outbound HTTP client every connector uses, behind the SDK's `ConnectionClient`. Each request: the
+ * connection's auth status is checked, the circuit admits it, the shared rate limit grants it a token,
+ * credentials and the step's idempotency key are added, and the exchange is recorded (redacted) in the audit
+ * trail. Its answer is classified into what the run should do: retry, fail, wait (rate limit, open circuit, no
+ * attempt used) or pause (credentials rejected, no attempt used).
  */
-export class ConnectionClient {
+export class HttpConnectionClient implements ConnectionClient {
   readonly #deps: ConnectionClientDeps;
   /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
   readonly #spanUrl = (url: URL) => this.#shownUrl(url);
@@ -168,8 +162,7 @@ export class ConnectionClient {
     if (header === false || given === false || readMethods.has(prepared.method)) return;
     const name = header.toLowerCase();
     if (prepared.headers[name] !== undefined) return;
-    const scope = currentStep();
-    const key = given ?? (scope ? nextWriteKey(scope) : undefined);
+    const key = given ?? currentStep()?.nextWriteKey();
     if (key !== undefined) prepared.headers[name] = key;
   }
 

@@ -1,43 +1,6 @@
 import type { FormData } from "undici";
+import type { RequestOptions } from "../../sdk/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
-
-/** One request through a connection. Give at most one of `json`, `form`, `multipart`, `body`. */
-export interface RequestOptions {
-  /** Default GET. */
-  method?: string;
-  /** Resolved against the connection's base URL (`/v3/contacts`), or a full URL on the same origin. */
-  path: string;
-  /** Added to the URL's query string; undefined values are left out. */
-  query?: Record<string, string | number | boolean | undefined>;
-  headers?: Record<string, string>;
-  /** Sent as `application/json`. */
-  json?: unknown;
-  /** Sent as `application/x-www-form-urlencoded` (Stripe, Twilio). */
-  form?: Record<string, string | number | boolean> | URLSearchParams;
-  /** Sent as `multipart/form-data` (file uploads). */
-  multipart?: FormData;
-  /** Raw body; set `content-type` yourself. */
-  body?: string | Uint8Array;
-  /**
-   * The `Idempotency-Key` to send on a non-GET request. Default: derived from the step's idempotency
-   * key (the same on every retry of the step). false sends none for this request.
-   */
-  idempotencyKey?: string | false;
-  /**
-   * The route `path` was built from, e.g. `/v3/objects/contacts/{contactId}`: the outbound span's `url.template`
-   * and name, so that traces group requests by route rather than by id.
-   */
-  urlTemplate?: string;
-}
-
-export interface HttpResponse<Body = unknown> {
-  status: number;
-  /** Lower-case names; repeated headers joined with ", ". */
-  headers: Record<string, string>;
-  /** Parsed JSON when the response says it is JSON, otherwise the text. */
-  body: Body;
-  text: string;
-}
 
 /** A request ready to send: URL resolved, body encoded, headers merged (names lower-case). */
 export interface PreparedRequest {

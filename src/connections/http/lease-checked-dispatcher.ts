@@ -1,5 +1,5 @@
 import { Dispatcher } from "undici";
-import { type LeaseFence, LeaseLostError } from "../../engine/lease-fence.ts";
+import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
 
 /**
  * Sends a request through `inner` only if every fence still holds at the moment undici writes it to a

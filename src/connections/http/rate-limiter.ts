@@ -1,4 +1,4 @@
-import type { Clock } from "../../engine/clock.ts";
+import type { Clock } from "../../runtime/clock.ts";
 import { RateLimitedError } from "../../sdk/errors.ts";
 import type { ConnectionStore, RateLimitState } from "../../storage/connection-store.ts";
 import type { RateLimitAdvice } from "./rate-limit-headers.ts";

@@ -1,5 +1,5 @@
 import type { ConnectionCredentials } from "../../connections/connection-config.ts";
-import type { ConnectionClient } from "../../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../sdk/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { z } from "zod";
 import type { ConnectionCredentials } from "../../connections/connection-config.ts";
-import type { ConnectionClient } from "../../connections/http/connection-client.ts";
+import type { ConnectionClient } from "../../sdk/connection-client.ts";
 import { NonRetryableError } from "../../sdk/errors.ts";
 import { checkAnswer, defineConnector, defineOperation } from "../define-connector.ts";
 import {

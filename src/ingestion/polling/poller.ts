@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { ConnectionClient } from "../../connections/http/connection-client.ts";
-import type { Clock } from "../../engine/clock.ts";
-import { LeaseFence } from "../../engine/lease-fence.ts";
-import { actUnderLease } from "../../engine/lease-scope.ts";
+import type { Clock } from "../../runtime/clock.ts";
+import { LeaseFence } from "../../runtime/lease-fence.ts";
+import { actUnderLease } from "../../runtime/lease-scope.ts";
+import type { ConnectionClient } from "../../sdk/connection-client.ts";
 import type { Poll, PollPage } from "../../sdk/define-poll.ts";
 import { RetryableError, toError } from "../../sdk/errors.ts";
 import type { AcceptResult, NewEvent, Storage } from "../../storage/contract.ts";

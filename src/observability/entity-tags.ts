@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Integration, TriggerEvent } from "../sdk/define-integration.ts";
 import { toError } from "../sdk/errors.ts";
+import { isStorableText } from "../storage/storable-text.ts";
 import type { EntityTag } from "../storage/tag-store.ts";
-import { isStorableText } from "./storable-text.ts";
 
 /** Lower-case, so `order:1001` is one kind however an integration spells it; short, as it is typed in searches. */
 const kindPattern = /^[a-z][a-z0-9_-]{0,49}$/;

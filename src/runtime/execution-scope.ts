@@ -8,8 +8,8 @@ import type { StepScope } from "./step-scope.ts";
  * scope share one rather than adding one each (run-scope.ts, step-scope.ts).
  */
 export interface ExecutionScope {
-  run: RunScope | undefined;
-  step: StepScope | undefined;
+  readonly run: RunScope | undefined;
+  readonly step: StepScope | undefined;
 }
 
 const scopes = new AsyncLocalStorage<ExecutionScope>();

@@ -5,10 +5,10 @@ import { currentScope, runInScope } from "./execution-scope.ts";
  * written while a run executes carry its id (observability/logger.ts), and outbound spans its integration.
  */
 export interface RunScope {
-  runId: string;
-  integrationId: string;
+  readonly runId: string;
+  readonly integrationId: string;
   /** The event that started the run: a payload schema checked while it executes is that source's and type's. */
-  event: { source: string; type: string };
+  readonly event: { readonly source: string; readonly type: string };
 }
 
 export function currentRun(): RunScope | undefined {

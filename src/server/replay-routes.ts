@@ -1,43 +1,38 @@
-import type { FastifyInstance } from "fastify";
-import type { Logger } from "pino";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
-import { replayRunSelection } from "../replay/replay-run-selection.ts";
+import type { BulkActions } from "../replay/bulk-actions.ts";
+import { type BulkSelection, describeSelection } from "../replay/bulk-selection.ts";
 import { replayStoredEvent } from "../replay/replay-stored-event.ts";
 import { ValidationError } from "../sdk/errors.ts";
-import type { ReplaySelection } from "../storage/contract.ts";
 import { replayActor } from "../storage/operator-store.ts";
-import { apiTimeHint, parseApiTime } from "./api-time.ts";
+import { bulkActionToJson } from "./bulk-action-routes.ts";
+import { parseBulkEventReplay, parseBulkRunReplay } from "./bulk-replay-request.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ReplayRoutesOptions {
   engine: Engine;
   /** To parse a quarantined webhook's body again, as `tenon replay-event` does. */
   sources: ReadonlyMap<string, WebhookSource>;
-  logger: Logger;
+  /** Where bulk replays run as jobs. */
+  bulkActions: BulkActions;
   bodyLimit: number;
 }
 
 type IdParams = { Params: { id: string } };
 
-interface BulkReplayRequest {
-  status: "dead" | "failed";
-  integration?: string;
-  since?: number;
-  until?: number;
-  dryRun: boolean;
-}
-
-const bulkKeys = ["status", "integration", "since", "until", "dryRun"];
 const operator = { config: { role: "operator" } } as const;
 
 /**
  * Replay through the API, for operators: the same operations as `tenon replay` and `tenon replay-event`
- * (src/replay/), answering with what happened. Who asked is the token's name: it goes into each replayed run's
- * history (`api:<name>`) and, with the outcome, into the operator log (api-access.ts).
+ * (src/replay/). One run or event is replayed at once, answered with what happened. A bulk replay (every dead
+ * run, or quarantined event, that matches a filter) previews its count with `dryRun: true` (nothing changes,
+ * nothing is logged), or starts a job and answers 202 with it: `GET /api/bulk-actions/:id` follows its progress
+ * (bulk-action-routes.ts). Who asked is the token's name: it goes into each replayed run's history
+ * (`api:<name>`) and, with the outcome, into the operator log (api-access.ts; a job's end is logged when it ends).
  */
 export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutesOptions): void {
-  const { engine, logger } = options;
+  const { engine, bulkActions } = options;
 
   app.post<IdParams>("/api/runs/:id/replay", operator, async (request, reply) => {
     const { id } = request.params;
@@ -77,69 +72,38 @@ export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutes
   });
 
   app.post("/api/runs/replay", { ...operator, bodyLimit: options.bodyLimit }, async (request, reply) => {
-    const parsed = parseBulkReplay(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
+    const parsed = parseBulkRunReplay(rawBody(request), Date.now());
     if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
-    const selection: ReplaySelection = {
-      status: parsed.status,
-      finishedBy: Date.now(),
-      ...(parsed.integration === undefined ? {} : { integrationId: parsed.integration }),
-      ...(parsed.since === undefined ? {} : { createdSince: parsed.since }),
-      ...(parsed.until === undefined ? {} : { createdBefore: parsed.until }),
-    };
-    const selected = await engine.storage.countRunsToReplay(selection);
-    if (parsed.dryRun) return { dryRun: true, selected };
-    const actor = replayActor("api", request.apiPrincipal?.name ?? "unknown");
-    const tally = await replayRunSelection(engine.storage, selection, { actor });
-    if (tally.replayed > 0) engine.wake();
-    if (tally.failed > 0) logger.warn({ failed: tally.failed }, "a bulk replay through the API left runs unreplayed");
-    request.operatorLogDetail = `${describeBulk(parsed)}: ${tally.summary()}`;
-    return {
-      selected,
-      replayed: tally.replayed,
-      skipped: tally.skipped,
-      failed: tally.failed,
-      reasons: Object.fromEntries(tally.reasons),
-    };
+    return startBulk(request, reply, bulkActions, parsed);
+  });
+
+  app.post("/api/events/replay", { ...operator, bodyLimit: options.bodyLimit }, async (request, reply) => {
+    const parsed = parseBulkEventReplay(rawBody(request), Date.now());
+    if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
+    return startBulk(request, reply, bulkActions, parsed);
   });
 }
 
-/** The request, or what is wrong with it. */
-function parseBulkReplay(raw: Buffer): BulkReplayRequest | string {
-  const usage = 'send { status: "dead" | "failed", integration?, since?, until?, dryRun? }';
-  let body: unknown;
-  try {
-    body = raw.length === 0 ? {} : JSON.parse(raw.toString("utf8"));
-  } catch {
-    return `the body is not valid JSON; ${usage}`;
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    return `the body must be a JSON object; ${usage}`;
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((key) => !bulkKeys.includes(key));
-  if (unknown !== undefined) return `unknown key "${unknown}"; allowed keys: ${bulkKeys.join(", ")}`;
-  const { status, integration, dryRun } = fields;
-  if (status !== "dead" && status !== "failed") return `status must be "dead" or "failed"; ${usage}`;
-  if (integration !== undefined && (typeof integration !== "string" || integration === "")) {
-    return "integration must be an integration id";
-  }
-  if (dryRun !== undefined && typeof dryRun !== "boolean") return "dryRun must be true or false";
-  const since = parseApiTime(fields.since);
-  const until = parseApiTime(fields.until);
-  if (since === null) return `since (runs created at or after) must be ${apiTimeHint}`;
-  if (until === null) return `until (runs created before) must be ${apiTimeHint}`;
-  return {
-    status,
-    dryRun: dryRun === true,
-    ...(integration === undefined ? {} : { integration: integration as string }),
-    ...(since === undefined ? {} : { since }),
-    ...(until === undefined ? {} : { until }),
-  };
+function rawBody(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
 
-function describeBulk(request: BulkReplayRequest): string {
-  const parts = [`status ${request.status}`];
-  if (request.integration !== undefined) parts.push(`integration ${request.integration}`);
-  if (request.since !== undefined) parts.push(`since ${new Date(request.since).toISOString()}`);
-  if (request.until !== undefined) parts.push(`until ${new Date(request.until).toISOString()}`);
-  return parts.join(", ");
+/** A dry run answers the count (and is not logged: it changed nothing); otherwise the job starts, answered 202. */
+async function startBulk(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bulkActions: BulkActions,
+  parsed: { selection: BulkSelection; dryRun: boolean },
+) {
+  const { selection, dryRun } = parsed;
+  if (dryRun) {
+    request.operatorLogSkip = true;
+    return { dryRun: true, selected: await bulkActions.count(selection) };
+  }
+  const principal = request.apiPrincipal;
+  const job = await bulkActions.start(selection, { name: principal?.name ?? "unknown", role: principal?.role ?? null });
+  request.operatorLogTarget = job.id;
+  request.operatorLogDetail = `started bulk action ${job.id} (${describeSelection(selection)}): ${job.total} selected`;
+  reply.code(202).header("location", `/api/bulk-actions/${job.id}`);
+  return bulkActionToJson(job);
 }

@@ -50,7 +50,7 @@ export const defaultBulkLeaseMs = 30_000;
  * its fixed selection and how many it holds, then the replay works through it a page at a time in this process,
  * writing its counts and cursor after each page and renewing its lease as it goes. Any worker reads the same
  * progress from storage. A process that stops gracefully releases its jobs at once; one that dies stops
- * renewing; either way the job reads `interrupted`, and `resume` takes it over from its cursor with its counts.
+ * renewing; either way the job reads `interrupted`, and `takeOver` then `begin` go on from its cursor and counts.
  * Each replay is a conditional transition in storage (see replayRunsIn, requalifyEvent), so a resumed job, or a
  * second job over the same runs, never replays one twice. The operator log gets the outcome when a job ends.
  */
@@ -59,6 +59,7 @@ export class BulkActions {
   readonly #leaseMs: number;
   readonly #owner = `${hostname()} pid ${process.pid} ${randomUUID().slice(0, 8)}`;
   readonly #active = new Map<string, ActiveJob>();
+  #stopped = false;
 
   constructor(options: BulkActionsOptions) {
     this.#options = options;
@@ -73,8 +74,11 @@ export class BulkActions {
       : storage.countEventsToReplay(selection.events);
   }
 
-  /** Stores the job and starts it in this process; resolves with the job as stored, once it is. */
-  async start(selection: BulkSelection, actor: BulkActor): Promise<BulkActionRecord> {
+  /**
+   * Stores the job, held by this process: `begin` starts it. Two calls, so that the API can answer (and log the
+   * start) before the job can end and log its outcome. A job never begun reads interrupted once its lease lapses.
+   */
+  async create(selection: BulkSelection, actor: BulkActor): Promise<BulkActionRecord> {
     const store = this.#options.engine.storage.bulkActions;
     const now = Date.now();
     const id = newId();
@@ -91,15 +95,26 @@ export class BulkActions {
     });
     const job = await store.getBulkAction(id, now);
     if (!job) throw new Error(`the bulk action ${id} was stored but cannot be read back`);
-    this.#run(job, new ReplayTally());
     return job;
   }
 
+  /** Works through a job `create` stored or `takeOver` took, in the background, from its cursor and counts. */
+  begin(job: BulkActionRecord): void {
+    if (this.#stopped) {
+      // Answered as the process was stopping: let it go at once, to be resumed by a process that runs on.
+      this.#options.engine.storage.bulkActions
+        .releaseBulkAction({ id: job.id, owner: this.#owner, now: Date.now() })
+        .catch(() => {});
+      return;
+    }
+    this.#run(job, ReplayTally.from(job));
+  }
+
   /**
-   * Takes an interrupted job over and goes on from where it stopped, with its counts; null when the job is not
-   * interrupted (unknown, still running elsewhere, or ended).
+   * Takes an interrupted job over for this process (`begin` goes on from where it stopped); null when the job is
+   * not interrupted (unknown, still running elsewhere, or ended).
    */
-  async resume(id: string): Promise<BulkActionRecord | null> {
+  async takeOver(id: string): Promise<BulkActionRecord | null> {
     const now = Date.now();
     const job = await this.#options.engine.storage.bulkActions.claimInterruptedBulkAction({
       id,
@@ -107,13 +122,12 @@ export class BulkActions {
       leaseUntil: now + this.#leaseMs,
       now,
     });
-    if (!job) return null;
-    this.#run(job, ReplayTally.from(job));
     return job;
   }
 
   /** Stops this process's jobs after the page (or event) in flight and releases them: they read interrupted. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     const jobs = [...this.#active.values()];
     for (const job of jobs) {
       job.stopping = true;

@@ -1,7 +1,12 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { BulkActions } from "../replay/bulk-actions.ts";
 import { parseStoredSelection, selectionToJson } from "../replay/bulk-selection.ts";
-import type { BulkActionRecord, BulkActionStore } from "../storage/bulk-action-store.ts";
+import {
+  type BulkActionKind,
+  type BulkActionRecord,
+  type BulkActionStore,
+  bulkActionKinds,
+} from "../storage/bulk-action-store.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface BulkActionRoutesOptions {
@@ -14,7 +19,7 @@ const defaultLimit = 20;
 const maxLimit = 100;
 
 /**
- * Bulk actions as the API shows them: `GET /api/bulk-actions` (newest first, cursor paged) and
+ * Bulk actions as the API shows them: `GET /api/bulk-actions?kind&limit&cursor` (newest first) and
  * `GET /api/bulk-actions/:id` (a job's progress, read from storage, so every worker answers the same), and
  * `POST /api/bulk-actions/:id/resume` to take an interrupted job over. The operator role, reads included: like
  * the operator log, a job names who started it.
@@ -22,11 +27,14 @@ const maxLimit = 100;
 export function registerBulkActionRoutes(app: FastifyInstance, options: BulkActionRoutesOptions): void {
   const { store, bulkActions } = options;
 
-  app.get<{ Querystring: { limit?: string; cursor?: string } }>(
+  app.get<{ Querystring: { kind?: string; limit?: string; cursor?: string } }>(
     "/api/bulk-actions",
     operator,
     async (request, reply) => {
-      const { limit: limitText = String(defaultLimit), cursor } = request.query;
+      const { kind, limit: limitText = String(defaultLimit), cursor } = request.query;
+      if (kind !== undefined && !isKind(kind)) {
+        return sendError(reply, 400, "invalid_kind", `kind must be one of: ${bulkActionKinds.join(", ")}`);
+      }
       const limit = Number(limitText);
       if (!/^\d+$/.test(limitText) || limit < 1 || limit > maxLimit) {
         return sendError(reply, 400, "invalid_limit", `limit must be a whole number from 1 to ${maxLimit}`);
@@ -35,7 +43,12 @@ export function registerBulkActionRoutes(app: FastifyInstance, options: BulkActi
       if (before === null) {
         return sendError(reply, 400, "invalid_cursor", "cursor must be the nextCursor of a previous page, unchanged");
       }
-      const jobs = await store.listBulkActions({ now: Date.now(), limit, ...(before ? { before } : {}) });
+      const jobs = await store.listBulkActions({
+        now: Date.now(),
+        limit,
+        ...(kind === undefined ? {} : { kind }),
+        ...(before ? { before } : {}),
+      });
       const last = jobs.at(-1);
       return {
         bulkActions: jobs.map(bulkActionToJson),
@@ -50,11 +63,21 @@ export function registerBulkActionRoutes(app: FastifyInstance, options: BulkActi
     return bulkActionToJson(job);
   });
 
-  app.post<{ Params: { id: string } }>("/api/bulk-actions/:id/resume", operator, async (request, reply) => {
+  // Like a new job, a resumed one goes on once its answer (and so its operator-log entry) is out.
+  const resumed = new WeakMap<FastifyRequest, BulkActionRecord>();
+  const resume = {
+    ...operator,
+    onResponse: async (request: FastifyRequest) => {
+      const job = resumed.get(request);
+      if (job) bulkActions.begin(job);
+    },
+  };
+  app.post<{ Params: { id: string } }>("/api/bulk-actions/:id/resume", resume, async (request, reply) => {
     const { id } = request.params;
-    const resumed = await bulkActions.resume(id);
-    if (resumed) {
-      const answer = bulkActionToJson(resumed);
+    const taken = await bulkActions.takeOver(id);
+    if (taken) {
+      resumed.set(request, taken);
+      const answer = bulkActionToJson(taken);
       request.operatorLogDetail = `resumed at ${answer.done} of ${answer.total}`;
       return reply.code(202).send(answer);
     }
@@ -92,6 +115,10 @@ export function bulkActionToJson(job: BulkActionRecord) {
     updatedAt: iso(job.updatedAt),
     finishedAt: job.finishedAt === null ? null : iso(job.finishedAt),
   };
+}
+
+function isKind(value: string): value is BulkActionKind {
+  return (bulkActionKinds as readonly string[]).includes(value);
 }
 
 const iso = (epochMs: number) => new Date(epochMs).toISOString();

@@ -2,12 +2,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import type { BulkActions } from "../replay/bulk-actions.ts";
-import { type BulkSelection, describeSelection } from "../replay/bulk-selection.ts";
+import { describeSelection } from "../replay/bulk-selection.ts";
 import { replayStoredEvent } from "../replay/replay-stored-event.ts";
 import { ValidationError } from "../sdk/errors.ts";
+import type { BulkActionRecord } from "../storage/bulk-action-store.ts";
 import { replayActor } from "../storage/operator-store.ts";
 import { bulkActionToJson } from "./bulk-action-routes.ts";
-import { parseBulkEventReplay, parseBulkRunReplay } from "./bulk-replay-request.ts";
+import { type BulkReplayRequest, parseBulkEventReplay, parseBulkRunReplay } from "./bulk-replay-request.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ReplayRoutesOptions {
@@ -71,39 +72,43 @@ export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutes
     };
   });
 
-  app.post("/api/runs/replay", { ...operator, bodyLimit: options.bodyLimit }, async (request, reply) => {
-    const parsed = parseBulkRunReplay(rawBody(request), Date.now());
+  // A job begins once its answer is sent, so the operator log has its start (written before the answer) first.
+  const created = new WeakMap<FastifyRequest, BulkActionRecord>();
+  const bulk = {
+    ...operator,
+    bodyLimit: options.bodyLimit,
+    onResponse: async (request: FastifyRequest) => {
+      const job = created.get(request);
+      if (job) bulkActions.begin(job);
+    },
+  };
+  const answer = async (request: FastifyRequest, reply: FastifyReply, parsed: BulkReplayRequest | string) => {
     if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
-    return startBulk(request, reply, bulkActions, parsed);
-  });
+    const { selection, dryRun } = parsed;
+    if (dryRun) {
+      request.operatorLogSkip = true;
+      return { dryRun: true, selected: await bulkActions.count(selection) };
+    }
+    const principal = request.apiPrincipal;
+    const job = await bulkActions.create(selection, {
+      name: principal?.name ?? "unknown",
+      role: principal?.role ?? null,
+    });
+    created.set(request, job);
+    request.operatorLogTarget = job.id;
+    request.operatorLogDetail = `started bulk action ${job.id} (${describeSelection(selection)}): ${job.total} selected`;
+    reply.code(202).header("location", `/api/bulk-actions/${job.id}`);
+    return bulkActionToJson(job);
+  };
 
-  app.post("/api/events/replay", { ...operator, bodyLimit: options.bodyLimit }, async (request, reply) => {
-    const parsed = parseBulkEventReplay(rawBody(request), Date.now());
-    if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
-    return startBulk(request, reply, bulkActions, parsed);
-  });
+  app.post("/api/runs/replay", bulk, async (request, reply) =>
+    answer(request, reply, parseBulkRunReplay(rawBody(request), Date.now())),
+  );
+  app.post("/api/events/replay", bulk, async (request, reply) =>
+    answer(request, reply, parseBulkEventReplay(rawBody(request), Date.now())),
+  );
 }
 
 function rawBody(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
-
-/** A dry run answers the count (and is not logged: it changed nothing); otherwise the job starts, answered 202. */
-async function startBulk(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  bulkActions: BulkActions,
-  parsed: { selection: BulkSelection; dryRun: boolean },
-) {
-  const { selection, dryRun } = parsed;
-  if (dryRun) {
-    request.operatorLogSkip = true;
-    return { dryRun: true, selected: await bulkActions.count(selection) };
-  }
-  const principal = request.apiPrincipal;
-  const job = await bulkActions.start(selection, { name: principal?.name ?? "unknown", role: principal?.role ?? null });
-  request.operatorLogTarget = job.id;
-  request.operatorLogDetail = `started bulk action ${job.id} (${describeSelection(selection)}): ${job.total} selected`;
-  reply.code(202).header("location", `/api/bulk-actions/${job.id}`);
-  return bulkActionToJson(job);
 }

@@ -104,9 +104,11 @@ export class BulkActionQueries implements BulkActionStore {
   async listBulkActions(input: {
     now: number;
     limit: number;
+    kind?: BulkActionKind;
     before?: { startedAt: number; id: string };
   }): Promise<BulkActionRecord[]> {
     let query = this.#db.selectFrom("bulk_actions").selectAll();
+    if (input.kind) query = query.where("kind", "=", input.kind);
     const { before } = input;
     if (before) {
       query = query.where((eb) => eb(eb.refTuple("started_at", "id"), "<", eb.tuple(before.startedAt, before.id)));

@@ -72,10 +72,11 @@ export interface BulkActionStore {
   createBulkAction(action: NewBulkAction): Promise<void>;
   /** The job as of `now` (a running job whose lease lapsed before `now` reads interrupted); null if unknown. */
   getBulkAction(id: string, now: number): Promise<BulkActionRecord | null>;
-  /** Jobs newest first (by start), after `before` when given. */
+  /** Jobs newest first (by start), of one kind when given, after `before` when given. */
   listBulkActions(input: {
     now: number;
     limit: number;
+    kind?: BulkActionKind;
     before?: { startedAt: number; id: string };
   }): Promise<BulkActionRecord[]>;
   /** Stores the counts and cursor after a page and renews the lease; false when `owner` no longer holds it. */

@@ -43,7 +43,7 @@ interface ActiveJob {
   done: Promise<void>;
 }
 
-export const defaultBulkLeaseMs = 30_000;
+const defaultBulkLeaseMs = 30_000;
 
 /**
  * Bulk replays as jobs (`POST /api/runs/replay`, `POST /api/events/replay`): the job's row is stored first, with
@@ -51,8 +51,8 @@ export const defaultBulkLeaseMs = 30_000;
  * writing its counts and cursor after each page and renewing its lease as it goes. Any worker reads the same
  * progress from storage. A process that stops gracefully releases its jobs at once; one that dies stops
  * renewing; either way the job reads `interrupted`, and `takeOver` then `begin` go on from its cursor and counts.
- * Each replay is a conditional transition in storage (see replayRunsIn, requalifyEvent), so a resumed job, or a
- * second job over the same runs, never replays one twice. The operator log gets the outcome when a job ends.
+ * Each replay is a conditional transition in storage (see replayRunsIn, requalifyEvent), so neither a resumed job
+ * nor two jobs working at once over the same runs or events replay one twice. The operator log gets the outcome when a job ends.
  */
 export class BulkActions {
   readonly #options: BulkActionsOptions;
@@ -104,7 +104,12 @@ export class BulkActions {
       // Answered as the process was stopping: let it go at once, to be resumed by a process that runs on.
       this.#options.engine.storage.bulkActions
         .releaseBulkAction({ id: job.id, owner: this.#owner, now: Date.now() })
-        .catch(() => {});
+        .catch((error: unknown) =>
+          this.#options.logger.warn(
+            { err: (error as Error).message, bulkAction: job.id },
+            "a bulk action answered while stopping was not released; it reads interrupted once its lease lapses",
+          ),
+        );
       return;
     }
     this.#run(job, ReplayTally.from(job));
@@ -116,13 +121,12 @@ export class BulkActions {
    */
   async takeOver(id: string): Promise<BulkActionRecord | null> {
     const now = Date.now();
-    const job = await this.#options.engine.storage.bulkActions.claimInterruptedBulkAction({
+    return this.#options.engine.storage.bulkActions.claimInterruptedBulkAction({
       id,
       owner: this.#owner,
       leaseUntil: now + this.#leaseMs,
       now,
     });
-    return job;
   }
 
   /** Stops this process's jobs after the page (or event) in flight and releases them: they read interrupted. */

@@ -78,6 +78,10 @@ describe("bulk replay in the dashboard", () => {
     return context.newPage();
   }
 
+  async function menu(page: Page, name: string): Promise<void> {
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
+  }
+
   const accounting = () => stack.sandbox.system<AccountingSystem>("accounting");
   const invoiceRuns = () => stack.services.engine.storage.listRuns({ integrationId: "invoice-order", limit: 1000 });
 
@@ -100,7 +104,7 @@ describe("bulk replay in the dashboard", () => {
 
     const page = await freshPage();
     await signInWith(page, stack.url, stack.tokens.operator);
-    await page.getByRole("link", { name: "Connections" }).click();
+    await menu(page, "Connections");
     const row = page.locator("tr", { has: page.getByRole("rowheader", { name: /^accounting/ }) });
     await row.getByText(/auth.failed/).first().waitFor();
     // Through Tenon's /oauth/accounting/start to the sandbox's consent page, as a person goes to Intuit's.
@@ -115,10 +119,12 @@ describe("bulk replay in the dashboard", () => {
     // Nothing resumed by itself: these runs are dead, not paused.
     expect((await invoiceRuns()).filter((run) => run.status === "dead").length).toBe(orders);
 
-    await page.getByRole("link", { name: "Dead letters" }).click();
+    await menu(page, "Dead letters");
     await page.getByRole("heading", { name: "Dead letters", level: 1 }).waitFor();
     await page.getByLabel("Integration").selectOption("invoice-order");
+    const filtered = page.waitForResponse((response) => /error=accounting(\+|%20)refused/.test(response.url()));
     await page.getByLabel("Error contains").fill("accounting refused");
+    await filtered;
     await expect.poll(() => page.locator("table.runs-table tbody tr").count(), { timeout: 15_000 }).toBe(50);
     await page.getByRole("button", { name: "Count matching runs" }).click();
     await page.getByText(`${orders} run(s) match.`).waitFor();
@@ -152,10 +158,12 @@ describe("bulk replay in the dashboard", () => {
     }
     await page.getByText("No dead run matches").waitFor({ timeout: 15_000 });
     const recent = page.locator("table.bulk-table tbody tr").first();
-    expect(await recent.innerText()).toMatch(/ops[\s\S]*200 run\(s\)[\s\S]*finished[\s\S]*200 of 200/);
+    await expect
+      .poll(() => recent.innerText(), { timeout: 15_000 })
+      .toMatch(/ops[\s\S]*200 run\(s\)[\s\S]*finished[\s\S]*200 of 200/);
     await screenshot(page, "bulk-dead-letters-replayed");
 
-    await page.getByRole("link", { name: "Operator log" }).click();
+    await menu(page, "Operator log");
     const ended = page.locator("table.log-table tbody tr", { hasText: "bulk action ended" });
     await ended.waitFor();
     expect(await ended.innerText()).toMatch(/ops[\s\S]*replayed 200, skipped 0, failed 0 of 200/);

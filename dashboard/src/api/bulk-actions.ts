@@ -45,11 +45,10 @@ export function useBulkAction(id: string | null) {
 }
 
 /** The latest jobs of a kind, polled like other live data (faster while one runs). */
-export function useRecentBulkActions(kind: BulkActionKind, enabled: boolean) {
+export function useRecentBulkActions(kind: BulkActionKind) {
   return useQuery({
     queryKey: ["bulk-actions", kind],
     queryFn: () => apiGet<BulkActionPage>("/api/bulk-actions", { kind, limit: 5 }),
-    enabled,
     refetchInterval: (query) =>
       query.state.data?.bulkActions.some((job) => job.state === "running") ? progressPollMs : 5000,
   });

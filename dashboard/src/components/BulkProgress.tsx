@@ -7,7 +7,8 @@ const stateWord: Record<BulkAction["state"], string> = {
   interrupted: "Interrupted",
 };
 
-const stateTone: Record<BulkAction["state"], string> = {
+/** A job's state as a badge's tone. */
+export const stateTone: Record<BulkAction["state"], string> = {
   running: "busy",
   finished: "good",
   failed: "bad",

@@ -46,6 +46,8 @@ export function BulkReplayPanel(props: {
   // biome-ignore lint/correctness/useExhaustiveDependencies: once per job, when it ends
   useEffect(() => {
     if (ended) {
+      // What matched before the replay does not now: count again for a new number.
+      reset();
       onEnded();
       void queryClient.invalidateQueries({ queryKey: ["bulk-actions"] });
     }

@@ -1,25 +1,25 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { type BulkActionKind, describeFilter, summarise, useRecentBulkActions } from "../api/bulk-actions.ts";
 import { apiPost } from "../api/client.ts";
-import { ErrorNotice, LoadingRows } from "./Notices.tsx";
+import { stateTone } from "./BulkProgress.tsx";
+import { ErrorNotice } from "./Notices.tsx";
 import { ScrollBox } from "./ScrollBox.tsx";
 import { Time } from "./Time.tsx";
-
-const tone = { running: "busy", finished: "good", failed: "bad", interrupted: "warn" } as const;
 
 /** The latest bulk replays of a kind: who started them, what they selected, how far they got; resume one that was interrupted. */
 export function RecentBulkActions({ kind, noun }: { kind: BulkActionKind; noun: string }) {
   const queryClient = useQueryClient();
-  const list = useRecentBulkActions(kind, true);
+  const list = useRecentBulkActions(kind);
   const resume = useMutation({
     mutationFn: (id: string) => apiPost(`/api/bulk-actions/${encodeURIComponent(id)}/resume`),
     onSettled: () => queryClient.invalidateQueries({ queryKey: ["bulk-actions"] }),
   });
-  if (list.data?.bulkActions.length === 0) return null;
+  if (list.error) return <ErrorNotice error={list.error} title="Bulk replays could not be listed" />;
+  // At the page's foot, and only once there is one: nothing above it moves when it appears.
+  if (!list.data || list.data.bulkActions.length === 0) return null;
   return (
     <section className="recent-bulk" aria-labelledby={`recent-${kind}`}>
       <h2 id={`recent-${kind}`}>Recent bulk replays</h2>
-      {list.error && <ErrorNotice error={list.error} title="Bulk replays could not be listed" />}
       {resume.isError && <ErrorNotice error={resume.error} title="Could not resume" />}
       <ScrollBox>
         <table className="table bulk-table">
@@ -32,8 +32,7 @@ export function RecentBulkActions({ kind, noun }: { kind: BulkActionKind; noun: 
             </tr>
           </thead>
           <tbody>
-            {list.isPending && <LoadingRows rows={2} columns={4} />}
-            {list.data?.bulkActions.map((job) => (
+            {list.data.bulkActions.map((job) => (
               <tr key={job.id}>
                 <td>
                   <Time at={job.startedAt} />
@@ -44,7 +43,7 @@ export function RecentBulkActions({ kind, noun }: { kind: BulkActionKind; noun: 
                   <span className="muted block">{describeFilter(job)}</span>
                 </td>
                 <td>
-                  <span className={`badge badge-${tone[job.state]}`}>{job.state}</span>{" "}
+                  <span className={`badge badge-${stateTone[job.state]}`}>{job.state}</span>{" "}
                   {job.done} of {job.total}
                   <span className="muted block">{summarise(job)}</span>
                   {job.state === "interrupted" && (

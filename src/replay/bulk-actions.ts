@@ -144,7 +144,10 @@ export class BulkActions {
     const active: ActiveJob = { controller: new AbortController(), stopping: false, done: Promise.resolve() };
     active.done = this.#work(job, tally, active)
       .catch((error: unknown) =>
-        this.#options.logger.error({ err: (error as Error).message, bulkAction: job.id }, "a bulk action could not run"),
+        this.#options.logger.error(
+          { err: (error as Error).message, bulkAction: job.id },
+          "a bulk action could not run",
+        ),
       )
       .finally(() => this.#active.delete(job.id));
     this.#active.set(job.id, active);
@@ -166,9 +169,14 @@ export class BulkActions {
     };
     const heartbeat = setInterval(() => {
       const now = Date.now();
-      store.renewBulkActionLease({ id: job.id, owner, leaseUntil: now + this.#leaseMs, now }).then(keep, (error) =>
-        logger.warn({ err: (error as Error).message, bulkAction: job.id }, "a bulk action's lease could not be renewed"),
-      );
+      store
+        .renewBulkActionLease({ id: job.id, owner, leaseUntil: now + this.#leaseMs, now })
+        .then(keep, (error) =>
+          logger.warn(
+            { err: (error as Error).message, bulkAction: job.id },
+            "a bulk action's lease could not be renewed",
+          ),
+        );
     }, this.#leaseMs / 3);
     heartbeat.unref();
     const onPage = async (done: ReplayTally, cursor: ReplayCursor | EventCursor) => {

@@ -66,7 +66,10 @@ async function replayOne(
     const result = await engine.requalifyEvent(event.id, readQuarantinedEvent(event, sources));
     if (result.status === "accepted") tally.replayed += 1;
     else if (result.status === "unmatched") {
-      tally.count(from === "unmatched" ? "still unmatched" : "unmatched", "no integration in the config listens to them");
+      tally.count(
+        from === "unmatched" ? "still unmatched" : "unmatched",
+        "no integration in the config listens to them",
+      );
     } else if (result.status === "quarantined") {
       tally.count(from === "quarantined" ? "still quarantined" : "quarantined", result.reason);
     } else tally.skip(result.reason);

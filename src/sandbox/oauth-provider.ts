@@ -5,11 +5,11 @@ import { outageOnly } from "./sandbox-system.ts";
 /**
  * A small OAuth 2.0 authorization server (RFC 6749, PKCE per RFC 7636) shared by the sandbox systems
  * that use OAuth (the HubSpot-like CRM, the QuickBooks-like accounting). Each system mounts its routes
- * at the real provider's paths and checks bearer tokens with `authenticate`. A sandbox has no login
- * page, so the authorize endpoint approves at once; `issueGrant` plays a person authorising, which is
- * how the demo bootstraps a connection and how it recovers after a "revoke credentials" fault. A browser
- * (one that asks for HTML) gets a consent page first, with Approve and Deny, as a person sees at the real
- * provider; a program (a test, the demo's scripted re-authorisation) is approved at once.
+ * at the real provider's paths and checks bearer tokens with `authenticate`. A sandbox has no login: a
+ * browser (one that asks for HTML) gets a consent page with Approve and Deny, as a person sees at the real
+ * provider, and a program (a test, the demo's scripted re-authorisation) is approved at once. `issueGrant`
+ * plays a person authorising, which is how the demo bootstraps a connection and how it recovers after a
+ * "revoke credentials" fault.
  */
 
 export type OAuthErrorCode =
@@ -275,7 +275,11 @@ button[value=approve]{background:#0a6b3b;border-color:#0a6b3b;color:#fff}</style
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form></main></body></html>`;
-    return reply.code(200).header("content-type", "text/html; charset=utf-8").header("cache-control", "no-store").send(html);
+    return reply
+      .code(200)
+      .header("content-type", "text/html; charset=utf-8")
+      .header("cache-control", "no-store")
+      .send(html);
   }
 
   #redirectUriAllowed(uri: string): boolean {

@@ -106,7 +106,10 @@ describe("bulk replay in the dashboard", () => {
     await signInWith(page, stack.url, stack.tokens.operator);
     await menu(page, "Connections");
     const row = page.locator("tr", { has: page.getByRole("rowheader", { name: /^accounting/ }) });
-    await row.getByText(/auth.failed/).first().waitFor();
+    await row
+      .getByText(/auth.failed/)
+      .first()
+      .waitFor();
     // Through Tenon's /oauth/accounting/start to the sandbox's consent page, as a person goes to Intuit's.
     await row.getByRole("link", { name: "Re-authorise" }).click();
     await page.getByRole("heading", { name: /Authorise access to Accounting/ }).waitFor();
@@ -192,16 +195,21 @@ describe("bulk replay in the dashboard", () => {
     await page.getByText("5 event(s) match.").waitFor();
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.getByRole("button", { name: "Replay all 5" }).click();
-    await page.getByRole("dialog", { name: "Replay every quarantined event that matches?" }).getByRole("button", {
-      name: "Replay all",
-    }).click();
+    await page
+      .getByRole("dialog", { name: "Replay every quarantined event that matches?" })
+      .getByRole("button", {
+        name: "Replay all",
+      })
+      .click();
     const progress = page.getByRole("progressbar", { name: "Replay of 5 events" });
     await expect.poll(() => progress.getAttribute("aria-valuenow"), { timeout: 30_000 }).toBe("5");
     await page.getByText("replayed 5, skipped 0, failed 0 of 5 selected.").waitFor();
     await screenshot(page, "bulk-events-replayed");
     expect((await engine.storage.countEventsByStatus()).quarantined ?? 0).toBe(0);
-    await stack.waitForRuns("the five events' runs to succeed", (runs) =>
-      runs.filter((run) => run.integrationId === "invoice-order" && run.status === "succeeded").length === orders + 5,
+    await stack.waitForRuns(
+      "the five events' runs to succeed",
+      (runs) =>
+        runs.filter((run) => run.integrationId === "invoice-order" && run.status === "succeeded").length === orders + 5,
     );
   });
 

@@ -80,7 +80,13 @@ describe.each(backends)("bulk actions through the API on $name", (backend) => {
 
   async function operatorLog(on: Api = api) {
     const { json } = await call("GET", "/api/operator-log?limit=100", tokens.operator, undefined, on);
-    return json.entries as { actor: string; action: string; target: string | null; status: number | null; detail: string }[];
+    return json.entries as {
+      actor: string;
+      action: string;
+      target: string | null;
+      status: number | null;
+      detail: string;
+    }[];
   }
 
   async function replaysOf(storage: Storage, runId: string) {
@@ -164,7 +170,9 @@ describe.each(backends)("bulk actions through the API on $name", (backend) => {
     const second = t.db.open();
     others.push(second);
     const elsewhere = await startApi(second);
-    expect((await call("GET", `/api/bulk-actions/${id}`, tokens.operator, undefined, elsewhere)).json).toEqual(finished);
+    expect((await call("GET", `/api/bulk-actions/${id}`, tokens.operator, undefined, elsewhere)).json).toEqual(
+      finished,
+    );
     const listed = await call("GET", "/api/bulk-actions?kind=replay-runs", tokens.operator, undefined, elsewhere);
     expect(listed.json.bulkActions.map((job: { id: string }) => job.id)).toEqual([id]);
 
@@ -267,7 +275,12 @@ describe.each(backends)("bulk actions through the API on $name", (backend) => {
     for (let order = 1; order <= 30; order += 1) {
       await api.engine.send({ type: "order.paid", source: "shop", payload: { order } });
     }
-    await api.engine.quarantine({ source: "shop", type: "order.paid", payload: { order: 99 }, reason: "was unreadable" });
+    await api.engine.quarantine({
+      source: "shop",
+      type: "order.paid",
+      payload: { order: 99 },
+      reason: "was unreadable",
+    });
     await api.engine.send({ type: "order.paid", source: "pos", payload: { order: 100 } });
     expect(await t.storage.countEventsByStatus()).toEqual({ unmatched: 31, quarantined: 1 });
     await stopApi(api);

@@ -57,7 +57,12 @@ describe.each(backends)("bulk action store on $name", (backend) => {
     });
     expect(taken).toMatchObject({ state: "running", replayed: 100, cursorJson: '{"finishedAt":1,"seq":100}' });
     expect(
-      await store().claimInterruptedBulkAction({ id: "job-1", owner: "worker-c", leaseUntil: lapsed + lease, now: lapsed }),
+      await store().claimInterruptedBulkAction({
+        id: "job-1",
+        owner: "worker-c",
+        leaseUntil: lapsed + lease,
+        now: lapsed,
+      }),
     ).toBeNull();
     // The old owner, back from a stall, can no longer write: its progress and its end are refused.
     const stale = { id: "job-1", owner: "worker-a", counts: zero, cursorJson: null, now: lapsed + 1 };

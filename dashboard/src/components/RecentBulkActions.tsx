@@ -43,8 +43,7 @@ export function RecentBulkActions({ kind, noun }: { kind: BulkActionKind; noun: 
                   <span className="muted block">{describeFilter(job)}</span>
                 </td>
                 <td>
-                  <span className={`badge badge-${stateTone[job.state]}`}>{job.state}</span>{" "}
-                  {job.done} of {job.total}
+                  <span className={`badge badge-${stateTone[job.state]}`}>{job.state}</span> {job.done} of {job.total}
                   <span className="muted block">{summarise(job)}</span>
                   {job.state === "interrupted" && (
                     <button

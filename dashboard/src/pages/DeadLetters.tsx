@@ -10,8 +10,7 @@ import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { Pager } from "../components/Pager.tsx";
 import { RecentBulkActions } from "../components/RecentBulkActions.tsx";
 import { RunTable } from "../components/RunTable.tsx";
-import { rangeStart, rangeWords, ranges } from "../format/ranges.ts";
-
+import { rangeStart, ranges, rangeWords } from "../format/ranges.ts";
 
 /** Typing in the error filter asks the API once the typing pauses, not at every key. */
 const typingPauseMs = 400;

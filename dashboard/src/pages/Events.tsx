@@ -12,7 +12,7 @@ import { Pager } from "../components/Pager.tsx";
 import { RecentBulkActions } from "../components/RecentBulkActions.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
 import { Time } from "../components/Time.tsx";
-import { rangeStart, rangeWords, ranges } from "../format/ranges.ts";
+import { rangeStart, ranges, rangeWords } from "../format/ranges.ts";
 
 const statuses: { value: EventStatus | ""; label: string }[] = [
   { value: "", label: "Any status" },
@@ -20,7 +20,6 @@ const statuses: { value: EventStatus | ""; label: string }[] = [
   { value: "unmatched", label: "unmatched (no integration listens)" },
   { value: "quarantined", label: "quarantined (unusable, kept)" },
 ];
-
 
 /**
  * Received events, newest first: what came in, from where, and what became of it. Quarantined and unmatched
@@ -116,8 +115,8 @@ export function Events() {
           <p>
             Every {status} event {source ? `from ${source} ` : ""}
             {since ? `received in the ${rangeWords(since)} ` : ""}
-            is judged again under the current config: those an integration takes now start their runs; the others
-            keep their status, with the reason as it reads now.
+            is judged again under the current config: those an integration takes now start their runs; the others keep
+            their status, with the reason as it reads now.
           </p>
         </BulkReplayPanel>
       )}

@@ -2,6 +2,8 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AlertQueries } from "../alert-queries.ts";
 import type { AlertStore } from "../alert-store.ts";
+import { BulkActionQueries } from "../bulk-action-queries.ts";
+import type { BulkActionStore } from "../bulk-action-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -38,8 +40,6 @@ import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { BulkActionQueries } from "../bulk-action-queries.ts";
-import type { BulkActionStore } from "../bulk-action-store.ts";
 import { ReconcileQueries } from "../reconcile-queries.ts";
 import type { ReconcileStore } from "../reconcile-store.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";

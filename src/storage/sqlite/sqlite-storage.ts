@@ -4,6 +4,8 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { AlertQueries } from "../alert-queries.ts";
 import type { AlertStore } from "../alert-store.ts";
+import { BulkActionQueries } from "../bulk-action-queries.ts";
+import type { BulkActionStore } from "../bulk-action-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -40,8 +42,6 @@ import type { OperationalWebhookStore } from "../operational-webhook-store.ts";
 import { ReadApiQueries } from "../read-api-queries.ts";
 import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
-import { BulkActionQueries } from "../bulk-action-queries.ts";
-import type { BulkActionStore } from "../bulk-action-store.ts";
 import { ReconcileQueries } from "../reconcile-queries.ts";
 import type { ReconcileStore } from "../reconcile-store.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";

@@ -265,6 +265,7 @@ describe.each(backends)("bulk actions through the API on $name", (backend) => {
     const log = await operatorLog(next);
     expect(log.filter((entry) => entry.target === id).map((entry) => [entry.action, entry.status])).toEqual([
       ["bulk action ended", null],
+      ["POST /api/bulk-actions/:id/resume", 409],
       ["POST /api/bulk-actions/:id/resume", 202],
       ["POST /api/runs/replay", 202],
     ]);

@@ -422,9 +422,9 @@ function wantsPage(request: FastifyRequest): boolean {
   return /\btext\/html\b/i.test(request.headers.accept ?? "");
 }
 
-/** The button the person pressed on the consent page (a form post). */
-function consentDecision(body: unknown): string | null {
-  return typeof body === "string" ? new URLSearchParams(body).get("decision") : null;
+/** The button the person pressed on the consent page (a form post, parsed by the sandbox). */
+function consentDecision(body: unknown): unknown {
+  return typeof body === "object" && body !== null ? (body as Record<string, unknown>).decision : undefined;
 }
 
 function escapeHtml(text: string): string {

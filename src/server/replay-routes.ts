@@ -96,7 +96,7 @@ export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutes
     });
     created.set(request, job);
     request.operatorLogTarget = job.id;
-    request.operatorLogDetail = `started bulk action ${job.id} (${describeSelection(selection)}): ${job.total} selected`;
+    request.operatorLogDetail = `started a bulk action (${describeSelection(selection)}): ${job.total} selected`;
     reply.code(202).header("location", `/api/bulk-actions/${job.id}`);
     return bulkActionToJson(job);
   };

@@ -182,7 +182,7 @@ describe.each(backends)("bulk actions through the API on $name", (backend) => {
       ["olga", "POST /api/runs/replay", id, 202],
     ]);
     expect(log[1]?.detail).toBe(
-      `started bulk action ${id} (runs: status dead, integration billing, error contains "auth_failed"): 150 selected`,
+      `started a bulk action (runs: status dead, integration billing, error contains "auth_failed"): 150 selected`,
     );
     expect(log[0]?.detail).toBe(
       'runs: status dead, integration billing, error contains "auth_failed": finished, replayed 150, skipped 0, failed 0 of 150',

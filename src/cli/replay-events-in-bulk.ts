@@ -1,7 +1,7 @@
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
-import { readQuarantinedEvent } from "../replay/read-quarantined-event.ts";
-import { ReplayTally } from "../replay/replay-tally.ts";
+import { replayEventSelection } from "../replay/replay-event-selection.ts";
+import type { ReplayTally } from "../replay/replay-tally.ts";
 import type { EventRecord, EventSelection } from "../storage/contract.ts";
 import { formatTable } from "./format-table.ts";
 import { abortOnInterrupt } from "./interrupt-signal.ts";
@@ -13,7 +13,6 @@ export interface BulkEventReplay {
   dryRun: boolean;
 }
 
-const pageSize = 100;
 const sampleSize = 10;
 
 /**
@@ -38,45 +37,20 @@ export async function replayEventsInBulk(
     console.log(formatDryRun(total, sample, startedAt));
     return null;
   }
-  const tally = new ReplayTally();
   const progress = new ReplayProgress("events", total);
   const interrupt = abortOnInterrupt();
-  let after: { receivedAt: number; id: string } | null = null;
+  let tally: ReplayTally;
   try {
-    while (!interrupt.signal.aborted) {
-      const page: EventRecord[] = await storage.listEventsToReplay(selection, after, pageSize);
-      const last = page.at(-1);
-      if (!last) break;
-      after = { receivedAt: last.receivedAt, id: last.id };
-      for (const event of page) {
-        if (interrupt.signal.aborted) break;
-        await replayOne(engine, sources, event, tally);
-      }
-      progress.update(tally);
-    }
+    tally = await replayEventSelection(engine, sources, selection, {
+      signal: interrupt.signal,
+      onPage: (done) => progress.update(done),
+    });
   } finally {
     progress.stop();
     interrupt.dispose();
   }
   reportReplayEnd("events", tally, total, interrupt.signal.aborted);
   return tally;
-}
-
-async function replayOne(
-  engine: Engine,
-  sources: ReadonlyMap<string, WebhookSource>,
-  event: EventRecord,
-  tally: ReplayTally,
-): Promise<void> {
-  try {
-    const result = await engine.requalifyEvent(event.id, readQuarantinedEvent(event, sources));
-    if (result.status === "accepted") tally.replayed += 1;
-    else if (result.status === "unmatched") tally.count("unmatched", "no integration in the config listens to them");
-    else if (result.status === "quarantined") tally.count("still quarantined", result.reason);
-    else tally.skip(result.reason);
-  } catch (error) {
-    tally.fail((error as Error).message);
-  }
 }
 
 function formatDryRun(total: number, sample: EventRecord[], now: number): string {

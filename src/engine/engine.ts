@@ -90,7 +90,7 @@ export type RequalifyResult =
   | { status: "accepted"; runIds: string[] }
   | { status: "unmatched" }
   | { status: "quarantined"; reason: string }
-  /** It was no longer quarantined (replayed already): nothing was done. */
+  /** Its runs were started already (replayed, by this or another replay): nothing was done. */
   | { status: "skipped"; reason: string };
 
 export interface Engine {
@@ -117,9 +117,9 @@ export interface Engine {
   /** Starts fresh runs for a stored event, one per integration it matches now. */
   replayEvent(eventId: string): Promise<string[]>;
   /**
-   * Judges a quarantined event again, as it is now (its body parsed again when it could not be before, by the
-   * caller, which knows the webhook sources): it starts runs, is unmatched, or stays quarantined with the new
-   * reason. Only while it is quarantined, so two replays of it never both start runs.
+   * Judges a quarantined or unmatched event again, as it is now (its body parsed again when it could not be
+   * before, by the caller, which knows the webhook sources): it starts runs, is unmatched, or is quarantined with
+   * the new reason. Only while it is still in the status it was read in, so two replays of it never both start runs.
    */
   requalifyEvent(eventId: string, now: RequalifyInput): Promise<RequalifyResult>;
   /** Fires due cron ticks now; the engine does this by itself, tests with a manual clock call it. */
@@ -353,8 +353,8 @@ export function createEngine(options: EngineOptions): Engine {
     async requalifyEvent(eventId, input) {
       const stored = await storage.getEvent(eventId);
       if (!stored) throw new ValidationError(`event ${eventId} does not exist`);
-      const skipped = { status: "skipped", reason: `it is ${stored.status} now, not quarantined` } as const;
-      if (stored.status !== "quarantined") return skipped;
+      const from = stored.status;
+      if (from === "accepted") return { status: "skipped", reason: "it is accepted now: its runs were started" };
       let outcome: Requalification;
       if ("unusable" in input) {
         outcome = { quarantineReason: toStorableText(input.unusable) };
@@ -367,7 +367,9 @@ export function createEngine(options: EngineOptions): Engine {
           outcome = { quarantineReason: toStorableText(error.message) };
         }
       }
-      if (!(await storage.requalifyEvent(eventId, outcome, clock.now()))) return skipped;
+      if (!(await storage.requalifyEvent(eventId, outcome, clock.now(), from))) {
+        return { status: "skipped", reason: `it is no longer ${from}: another replay took it first` };
+      }
       if ("quarantineReason" in outcome) return { status: "quarantined", reason: outcome.quarantineReason };
       if (outcome.runs.length === 0) return { status: "unmatched" };
       worker?.wake();

@@ -5,7 +5,7 @@ import type { EventRecord } from "../storage/contract.ts";
 import { isRawWebhookPayload } from "./raw-webhook-payload.ts";
 
 /**
- * A quarantined event as the current config reads it. A webhook whose body could not be parsed is parsed
+ * A quarantined (or unmatched) event as the current config reads it. A webhook whose body could not be parsed is parsed
  * again by its source's provider (a fix in the config, or a newer Tenon, may read it now); its signature was
  * verified when it arrived, and the signing headers are not kept, so it is not verified again. Any other
  * event keeps its type and payload, and only its matching to integrations is done again.

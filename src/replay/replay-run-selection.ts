@@ -8,8 +8,11 @@ export interface RunSelectionReplay {
   rps?: number;
   /** Aborted: stop after the page in flight (it commits whole or not at all). */
   signal?: AbortSignal;
-  /** Called after each page. */
-  onPage?: (tally: ReplayTally) => void;
+  /** Resume after this cursor (a job that was interrupted), adding to this tally; default: from the start, at 0. */
+  after?: ReplayCursor;
+  tally?: ReplayTally;
+  /** Called after each page, with where the next one starts; awaited before the next page is read. */
+  onPage?: (tally: ReplayTally, cursor: ReplayCursor) => void | Promise<void>;
 }
 
 /** Runs replayed per transaction: a page read, then one transaction for it. */
@@ -17,7 +20,7 @@ const pageSize = 100;
 
 /**
  * Requeues every run of a bulk replay's selection, a page at a time: `tenon replay --status dead …` and
- * `POST /api/runs/replay` both work through this. The selection was fixed when the replay started (runs that
+ * `POST /api/runs/replay` (a bulk action, bulk-actions.ts) both work through this. The selection was fixed when the replay started (runs that
  * had finished by `finishedBy`), and each replay is the conditional transition `dead → queued` in storage: a
  * run another replay (or an earlier, interrupted one) already took is skipped, never replayed twice.
  */
@@ -26,18 +29,21 @@ export async function replayRunSelection(
   selection: ReplaySelection,
   options: RunSelectionReplay = {},
 ): Promise<ReplayTally> {
-  const tally = new ReplayTally();
+  const tally = options.tally ?? new ReplayTally();
   const began = Date.now();
+  const doneBefore = tally.done;
   const batchSize = Math.min(pageSize, options.rps ?? pageSize);
-  let after: ReplayCursor | undefined;
+  let after = options.after;
   while (!options.signal?.aborted) {
     const page = await storage.listRunsToReplay(selection, after, batchSize);
     const last = page.at(-1);
     if (!last) break;
     after = last.cursor;
     await replayPage(storage, selection, page, tally, options.actor);
-    options.onPage?.(tally);
-    if (options.rps !== undefined) await pause(began + (tally.done / options.rps) * 1000 - Date.now(), options.signal);
+    await options.onPage?.(tally, last.cursor);
+    if (options.rps !== undefined) {
+      await pause(began + ((tally.done - doneBefore) / options.rps) * 1000 - Date.now(), options.signal);
+    }
   }
   return tally;
 }

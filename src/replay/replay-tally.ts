@@ -1,3 +1,5 @@
+import type { BulkActionCounts } from "../storage/bulk-action-store.ts";
+
 /** What a bulk replay did, with a reason for each run or event it skipped or could not replay. */
 export class ReplayTally {
   replayed = 0;
@@ -26,6 +28,28 @@ export class ReplayTally {
   summary(): string {
     const others = [...this.other].map(([outcome, count]) => `, ${outcome} ${count}`).join("");
     return `replayed ${this.replayed}${others}, skipped ${this.skipped}, failed ${this.failed}`;
+  }
+
+  /** As a bulk action stores its progress. */
+  counts(): BulkActionCounts {
+    return {
+      replayed: this.replayed,
+      skipped: this.skipped,
+      failed: this.failed,
+      other: Object.fromEntries(this.other),
+      reasons: Object.fromEntries(this.reasons),
+    };
+  }
+
+  /** A tally that goes on from stored progress (a resumed bulk action). */
+  static from(counts: BulkActionCounts): ReplayTally {
+    const tally = new ReplayTally();
+    tally.replayed = counts.replayed;
+    tally.skipped = counts.skipped;
+    tally.failed = counts.failed;
+    for (const [outcome, count] of Object.entries(counts.other)) tally.other.set(outcome, count);
+    for (const [reason, count] of Object.entries(counts.reasons)) tally.reasons.set(reason, count);
+    return tally;
   }
 
   get done(): number {

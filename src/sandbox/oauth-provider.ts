@@ -5,12 +5,15 @@ import { outageOnly } from "./sandbox-system.ts";
 /**
  * A small OAuth 2.0 authorization server (RFC 6749, PKCE per RFC 7636) shared by the sandbox systems
  * that use OAuth (the HubSpot-like CRM, the QuickBooks-like accounting). Each system mounts its routes
- * at the real provider's paths and checks bearer tokens with `authenticate`. A sandbox has no login
- * page, so the authorize endpoint approves at once; `issueGrant` plays a person authorising, which is
- * how the demo bootstraps a connection and how it recovers after a "revoke credentials" fault.
+ * at the real provider's paths and checks bearer tokens with `authenticate`. A sandbox has no login: a
+ * browser (one that asks for HTML) gets a consent page with Approve and Deny, as a person sees at the real
+ * provider, and a program (a test, the demo's scripted re-authorisation) is approved at once. `issueGrant`
+ * plays a person authorising, which is how the demo bootstraps a connection and how it recovers after a
+ * "revoke credentials" fault.
  */
 
 export type OAuthErrorCode =
+  | "access_denied"
   | "invalid_request"
   | "invalid_client"
   | "invalid_grant"
@@ -44,6 +47,8 @@ export interface OAuthProviderOptions {
   tokenResponseExtras?: Record<string, unknown>;
   /** Extra query parameters on the redirect after approval (Intuit's `realmId`). */
   callbackParams?: Record<string, string>;
+  /** Who asks on the consent page a browser sees ("Accounting (QuickBooks-like sandbox)"). */
+  consentTitle?: string;
   /** The body of a token endpoint error; default the RFC 6749 §5.2 `{ error, error_description }`. */
   errorBody?: (error: OAuthErrorCode, description: string) => Record<string, unknown>;
 }
@@ -134,9 +139,13 @@ export class OAuthProvider {
     this.clientSecret = options.clientSecret ?? options.format.clientSecret();
   }
 
-  /** The authorize endpoint (GET, approves at once) and the token endpoint (POST, form), at the provider's paths. */
+  /**
+   * The authorize endpoint (GET: a consent page for a browser, approval at once for a program; POST: the consent
+   * page's answer) and the token endpoint (POST, form), at the provider's paths.
+   */
   registerRoutes(app: FastifyInstance, paths: { authorize: string; token: string }): void {
     app.get(paths.authorize, { config: outageOnly }, async (request, reply) => this.#authorize(request, reply));
+    app.post(paths.authorize, { config: outageOnly }, async (request, reply) => this.#authorize(request, reply));
     app.post(paths.token, { config: outageOnly }, async (request, reply) => this.#token(request, reply));
   }
 
@@ -230,6 +239,10 @@ export class OAuthProvider {
     if (challenge !== undefined && query.code_challenge_method !== "S256") {
       return refuse("invalid_request", 'only PKCE code_challenge_method "S256" is supported');
     }
+    if (request.method === "GET" && wantsPage(request)) return this.#consentPage(request, reply, query.scope);
+    if (request.method === "POST" && consentDecision(request.body) !== "approve") {
+      return refuse("access_denied", "the person denied the app access");
+    }
     const code = randomBytes(24).toString("base64url");
     this.#codes.set(code, {
       clientId: this.clientId,
@@ -243,6 +256,30 @@ export class OAuthProvider {
       callback.searchParams.set(name, value);
     }
     return reply.redirect(callback.href, 302);
+  }
+
+  /** The page a person sees: the app, what it asks for, and two buttons that post the answer back here. */
+  #consentPage(request: FastifyRequest, reply: FastifyReply, scope: string | undefined) {
+    const title = this.#options.consentTitle ?? "This sandbox system";
+    const scopes = (scope ?? "").split(" ").filter((name) => name !== "");
+    const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Authorise access · ${escapeHtml(title)}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a}
+button{font:inherit;padding:.5rem 1.2rem;margin-right:.5rem;border-radius:6px;border:1px solid #555;background:#fff;cursor:pointer}
+button[value=approve]{background:#0a6b3b;border-color:#0a6b3b;color:#fff}</style></head>
+<body><main><h1>Authorise access to ${escapeHtml(title)}</h1>
+<p>The app <code>${escapeHtml(this.clientId.slice(0, 12))}…</code> asks to act on this account${scopes.length > 0 ? ` with: ${scopes.map((name) => `<code>${escapeHtml(name)}</code>`).join(", ")}` : ""}.</p>
+<p>This is a sandbox: no real account is involved.</p>
+<form method="post" action="${escapeHtml(request.url)}">
+<button type="submit" name="decision" value="approve">Approve</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form></main></body></html>`;
+    return reply
+      .code(200)
+      .header("content-type", "text/html; charset=utf-8")
+      .header("cache-control", "no-store")
+      .send(html);
   }
 
   #redirectUriAllowed(uri: string): boolean {
@@ -378,6 +415,20 @@ export class OAuthProvider {
       if (issued.expiresAt + rememberExpiredMs < now) this.#accessTokens.delete(token);
     }
   }
+}
+
+/** A browser navigating asks for HTML first; fetch() and HTTP clients ask for anything. */
+function wantsPage(request: FastifyRequest): boolean {
+  return /\btext\/html\b/i.test(request.headers.accept ?? "");
+}
+
+/** The button the person pressed on the consent page (a form post, parsed by the sandbox). */
+function consentDecision(body: unknown): unknown {
+  return typeof body === "object" && body !== null ? (body as Record<string, unknown>).decision : undefined;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
 /** RFC 6749 §2.3.1: the id and secret are form-urlencoded, joined by ":", then base64-encoded. */

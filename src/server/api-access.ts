@@ -21,6 +21,10 @@ declare module "fastify" {
     apiPrincipal: ApiPrincipal | null;
     /** What a handler wants the operator log to say beyond the status (a bulk replay's counts). */
     operatorLogDetail: string | null;
+    /** The id acted on when the route has no `:id` (the bulk action a replay started). */
+    operatorLogTarget: string | null;
+    /** Set by a handler whose call changed nothing (a bulk replay's dry run): it is not written to the operator log. */
+    operatorLogSkip: boolean;
   }
 }
 
@@ -48,6 +52,8 @@ export function registerApiAccess(app: FastifyInstance, options: ApiAccessOption
   const { tokens, sessions, store, logger } = options;
   app.decorateRequest("apiPrincipal", null);
   app.decorateRequest("operatorLogDetail", null);
+  app.decorateRequest("operatorLogTarget", null);
+  app.decorateRequest("operatorLogSkip", false);
 
   app.addHook("onRequest", async (request, reply) => {
     // Unknown routes were answered 404 already: no route is revealed, and no token is looked up for them.
@@ -103,6 +109,7 @@ export function registerApiAccess(app: FastifyInstance, options: ApiAccessOption
   app.addHook("onSend", async (request, reply, payload) => {
     const principal = request.apiPrincipal;
     if (!principal || isRead(request.method) || request.routeOptions.config.operatorLog === false) return payload;
+    if (request.operatorLogSkip) return payload;
     const params = request.params as Record<string, string> | undefined;
     try {
       await store.recordOperatorAction({
@@ -111,7 +118,7 @@ export function registerApiAccess(app: FastifyInstance, options: ApiAccessOption
         role: principal.role,
         via: "api",
         action: `${request.method} ${request.routeOptions.url}`,
-        target: params?.id ?? null,
+        target: params?.id ?? request.operatorLogTarget,
         status: reply.statusCode,
         ip: request.ip,
         detail: request.operatorLogDetail,

@@ -8,10 +8,12 @@ import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
 import { RecentRejections } from "../observability/recent-rejections.ts";
 import { traceRequests } from "../observability/request-tracing.ts";
 import type { Subscriber } from "../operational-webhooks/operational-webhooks-config.ts";
+import { BulkActions } from "../replay/bulk-actions.ts";
 import type { Integration } from "../sdk/define-integration.ts";
 import { registerAlertRoutes } from "./alert-routes.ts";
 import { registerApiAccess } from "./api-access.ts";
 import { ApiTokens } from "./api-tokens.ts";
+import { registerBulkActionRoutes } from "./bulk-action-routes.ts";
 import { registerConnectionsRoutes } from "./connections-routes.ts";
 import { defaultDashboardDirectory, registerDashboard } from "./dashboard-routes.ts";
 import { DashboardSessions } from "./dashboard-sessions.ts";
@@ -67,6 +69,11 @@ export interface ServerOptions {
   observeEvent?: EventObserver;
   /** The configured operational webhook subscribers: `/api/operational-webhooks` lists and enables them. */
   operationalWebhooks?: readonly Subscriber[];
+  /**
+   * How long a bulk replay job stays this process's without a heartbeat: a job whose process died reads
+   * `interrupted` this long after its last one, at most. Default 30 s.
+   */
+  bulkActionLeaseMs?: number;
   /** The built dashboard served at `/` (index.html and assets/). Default: the package's dist/dashboard/. */
   dashboardDirectory?: string;
   now?: () => number;
@@ -231,7 +238,16 @@ export function createServer(options: ServerOptions): TenonServer {
     });
   }
 
-  registerReplayRoutes(app, { engine: options.engine, sources, logger: options.logger, bodyLimit });
+  const bulkActions = new BulkActions({
+    engine: options.engine,
+    sources,
+    logger: options.logger,
+    ...(options.bulkActionLeaseMs === undefined ? {} : { leaseMs: options.bulkActionLeaseMs }),
+  });
+  // Jobs in flight stop after their page and are released (they read interrupted) before storage closes.
+  app.addHook("onClose", async () => bulkActions.stop());
+  registerReplayRoutes(app, { engine: options.engine, sources, bulkActions, bodyLimit });
+  registerBulkActionRoutes(app, { store: options.engine.storage.bulkActions, bulkActions });
   registerOperatorLogRoute(app, options.engine.storage.operatorAccess);
   registerAlertRoutes(app, options.engine.storage.alerts);
   registerDriftRoutes(app, { store: options.engine.storage.drift, now });

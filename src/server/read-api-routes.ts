@@ -5,6 +5,7 @@ import { loadRunTimeline } from "../observability/run-timeline.ts";
 import { runTimelineToJson } from "../observability/run-timeline-json.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import type { RunRecord, Storage } from "../storage/contract.ts";
+import { maxErrorTextLength } from "../storage/error-contains.ts";
 import type { EntityTag } from "../storage/tag-store.ts";
 import { sendError } from "./http-errors.ts";
 import {
@@ -27,7 +28,7 @@ export interface ReadApiRoutesOptions {
 
 type Query = Record<string, string | string[] | undefined>;
 
-const runParams = ["status", "integration", "since", "until", "entity", "limit", "cursor"];
+const runParams = ["status", "integration", "error", "since", "until", "entity", "limit", "cursor"];
 /**
  * `entity=order:1001` narrows the runs to those tagged with it (several terms: with all of them), among the
  * entity's newest `entityRunsLimit` runs: an entity concerns a handful of runs, and `/api/search` pages through
@@ -54,10 +55,12 @@ export function registerReadApiRoutes(app: FastifyInstance, options: ReadApiRout
         const since = parseTime("since", query.since, at);
         const until = parseTime("until", query.until, at);
         checkWindow(since, until);
+        const status = parseRunStatus(query.status);
         return {
           filter: {
-            ...optional("status", parseRunStatus(query.status)),
+            ...optional("status", status),
             ...optional("integrationId", query.integration),
+            ...optional("errorContains", parseErrorText(query.error, status)),
             ...optional("since", since),
             ...optional("until", until),
           },
@@ -143,6 +146,24 @@ async function answerParams<P, R>(
     throw error;
   }
   return run(params);
+}
+
+/**
+ * `error=<text>`: runs whose last error contains it, ignoring case. No index finds a substring, so it is allowed
+ * only with `status=dead` or `status=failed`: the page then reads at most the dead (or failed) runs, newest first.
+ */
+function parseErrorText(value: string | undefined, status: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (status !== "dead" && status !== "failed") {
+    throw new ParamError(
+      "invalid_filter",
+      "error filters dead letters: pass status=dead or status=failed with it (searching every run's error text would read them all)",
+    );
+  }
+  if (value.length > maxErrorTextLength) {
+    throw new ParamError("invalid_filter", `error is at most ${maxErrorTextLength} characters`);
+  }
+  return value;
 }
 
 /** Each known parameter at most once; an unknown one is a mistake the caller should hear about (a typo filters nothing). */

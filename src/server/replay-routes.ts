@@ -1,43 +1,39 @@
-import type { FastifyInstance } from "fastify";
-import type { Logger } from "pino";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.ts";
 import type { WebhookSource } from "../ingestion/webhooks/webhook-sources.ts";
-import { replayRunSelection } from "../replay/replay-run-selection.ts";
+import type { BulkActions } from "../replay/bulk-actions.ts";
+import { describeSelection } from "../replay/bulk-selection.ts";
 import { replayStoredEvent } from "../replay/replay-stored-event.ts";
 import { ValidationError } from "../sdk/errors.ts";
-import type { ReplaySelection } from "../storage/contract.ts";
+import type { BulkActionRecord } from "../storage/bulk-action-store.ts";
 import { replayActor } from "../storage/operator-store.ts";
-import { apiTimeHint, parseApiTime } from "./api-time.ts";
+import { bulkActionToJson } from "./bulk-action-routes.ts";
+import { type BulkReplayRequest, parseBulkEventReplay, parseBulkRunReplay } from "./bulk-replay-request.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ReplayRoutesOptions {
   engine: Engine;
   /** To parse a quarantined webhook's body again, as `tenon replay-event` does. */
   sources: ReadonlyMap<string, WebhookSource>;
-  logger: Logger;
+  /** Where bulk replays run as jobs. */
+  bulkActions: BulkActions;
   bodyLimit: number;
 }
 
 type IdParams = { Params: { id: string } };
 
-interface BulkReplayRequest {
-  status: "dead" | "failed";
-  integration?: string;
-  since?: number;
-  until?: number;
-  dryRun: boolean;
-}
-
-const bulkKeys = ["status", "integration", "since", "until", "dryRun"];
 const operator = { config: { role: "operator" } } as const;
 
 /**
  * Replay through the API, for operators: the same operations as `tenon replay` and `tenon replay-event`
- * (src/replay/), answering with what happened. Who asked is the token's name: it goes into each replayed run's
- * history (`api:<name>`) and, with the outcome, into the operator log (api-access.ts).
+ * (src/replay/). One run or event is replayed at once, answered with what happened. A bulk replay (every dead
+ * run, or quarantined event, that matches a filter) previews its count with `dryRun: true` (nothing changes,
+ * nothing is logged), or starts a job and answers 202 with it: `GET /api/bulk-actions/:id` follows its progress
+ * (bulk-action-routes.ts). Who asked is the token's name: it goes into each replayed run's history
+ * (`api:<name>`) and, with the outcome, into the operator log (api-access.ts; a job's end is logged when it ends).
  */
 export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutesOptions): void {
-  const { engine, logger } = options;
+  const { engine, bulkActions } = options;
 
   app.post<IdParams>("/api/runs/:id/replay", operator, async (request, reply) => {
     const { id } = request.params;
@@ -76,70 +72,43 @@ export function registerReplayRoutes(app: FastifyInstance, options: ReplayRoutes
     };
   });
 
-  app.post("/api/runs/replay", { ...operator, bodyLimit: options.bodyLimit }, async (request, reply) => {
-    const parsed = parseBulkReplay(Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0));
-    if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
-    const selection: ReplaySelection = {
-      status: parsed.status,
-      finishedBy: Date.now(),
-      ...(parsed.integration === undefined ? {} : { integrationId: parsed.integration }),
-      ...(parsed.since === undefined ? {} : { createdSince: parsed.since }),
-      ...(parsed.until === undefined ? {} : { createdBefore: parsed.until }),
-    };
-    const selected = await engine.storage.countRunsToReplay(selection);
-    if (parsed.dryRun) return { dryRun: true, selected };
-    const actor = replayActor("api", request.apiPrincipal?.name ?? "unknown");
-    const tally = await replayRunSelection(engine.storage, selection, { actor });
-    if (tally.replayed > 0) engine.wake();
-    if (tally.failed > 0) logger.warn({ failed: tally.failed }, "a bulk replay through the API left runs unreplayed");
-    request.operatorLogDetail = `${describeBulk(parsed)}: ${tally.summary()}`;
-    return {
-      selected,
-      replayed: tally.replayed,
-      skipped: tally.skipped,
-      failed: tally.failed,
-      reasons: Object.fromEntries(tally.reasons),
-    };
-  });
-}
-
-/** The request, or what is wrong with it. */
-function parseBulkReplay(raw: Buffer): BulkReplayRequest | string {
-  const usage = 'send { status: "dead" | "failed", integration?, since?, until?, dryRun? }';
-  let body: unknown;
-  try {
-    body = raw.length === 0 ? {} : JSON.parse(raw.toString("utf8"));
-  } catch {
-    return `the body is not valid JSON; ${usage}`;
-  }
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    return `the body must be a JSON object; ${usage}`;
-  const fields = body as Record<string, unknown>;
-  const unknown = Object.keys(fields).find((key) => !bulkKeys.includes(key));
-  if (unknown !== undefined) return `unknown key "${unknown}"; allowed keys: ${bulkKeys.join(", ")}`;
-  const { status, integration, dryRun } = fields;
-  if (status !== "dead" && status !== "failed") return `status must be "dead" or "failed"; ${usage}`;
-  if (integration !== undefined && (typeof integration !== "string" || integration === "")) {
-    return "integration must be an integration id";
-  }
-  if (dryRun !== undefined && typeof dryRun !== "boolean") return "dryRun must be true or false";
-  const since = parseApiTime(fields.since);
-  const until = parseApiTime(fields.until);
-  if (since === null) return `since (runs created at or after) must be ${apiTimeHint}`;
-  if (until === null) return `until (runs created before) must be ${apiTimeHint}`;
-  return {
-    status,
-    dryRun: dryRun === true,
-    ...(integration === undefined ? {} : { integration: integration as string }),
-    ...(since === undefined ? {} : { since }),
-    ...(until === undefined ? {} : { until }),
+  // A job begins once its answer is sent, so the operator log has its start (written before the answer) first.
+  const created = new WeakMap<FastifyRequest, BulkActionRecord>();
+  const bulk = {
+    ...operator,
+    bodyLimit: options.bodyLimit,
+    onResponse: async (request: FastifyRequest) => {
+      const job = created.get(request);
+      if (job) bulkActions.begin(job);
+    },
   };
+  const answer = async (request: FastifyRequest, reply: FastifyReply, parsed: BulkReplayRequest | string) => {
+    if (typeof parsed === "string") return sendError(reply, 400, "invalid_replay", parsed);
+    const { selection, dryRun } = parsed;
+    if (dryRun) {
+      request.operatorLogSkip = true;
+      return { dryRun: true, selected: await bulkActions.count(selection) };
+    }
+    const principal = request.apiPrincipal;
+    const job = await bulkActions.create(selection, {
+      name: principal?.name ?? "unknown",
+      role: principal?.role ?? null,
+    });
+    created.set(request, job);
+    request.operatorLogTarget = job.id;
+    request.operatorLogDetail = `started a bulk action (${describeSelection(selection)}): ${job.total} selected`;
+    reply.code(202).header("location", `/api/bulk-actions/${job.id}`);
+    return bulkActionToJson(job);
+  };
+
+  app.post("/api/runs/replay", bulk, async (request, reply) =>
+    answer(request, reply, parseBulkRunReplay(rawBody(request), Date.now())),
+  );
+  app.post("/api/events/replay", bulk, async (request, reply) =>
+    answer(request, reply, parseBulkEventReplay(rawBody(request), Date.now())),
+  );
 }
 
-function describeBulk(request: BulkReplayRequest): string {
-  const parts = [`status ${request.status}`];
-  if (request.integration !== undefined) parts.push(`integration ${request.integration}`);
-  if (request.since !== undefined) parts.push(`since ${new Date(request.since).toISOString()}`);
-  if (request.until !== undefined) parts.push(`until ${new Date(request.until).toISOString()}`);
-  return parts.join(", ");
+function rawBody(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }

@@ -9,6 +9,7 @@
  */
 
 import type { AlertStore } from "./alert-store.ts";
+import type { BulkActionStore } from "./bulk-action-store.ts";
 import type { ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
 import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
@@ -292,6 +293,12 @@ export interface RunFilter {
 export interface ReplaySelection {
   status: "dead" | "failed";
   integrationId?: string;
+  /**
+   * Only runs whose last error contains this text, ignoring case (ASCII letters only on SQLite). Not indexed:
+   * every run of the status (and integration) is read to test it, so it narrows a selection, never finds a
+   * needle among millions.
+   */
+  errorContains?: string;
   createdSince?: number;
   createdBefore?: number;
   /** Only runs that had finished by this time: when the replay started. */
@@ -400,6 +407,8 @@ export interface Storage {
   readonly operationalWebhooks: OperationalWebhookStore;
   /** Reconciliation reports, spilled records and findings (see reconcile-store.ts). */
   readonly reconcile: ReconcileStore;
+  /** Bulk replays run as jobs: their selection, progress and lease (see bulk-action-store.ts). */
+  readonly bulkActions: BulkActionStore;
   /** Applies pending migrations; safe to call from several workers at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -487,11 +496,16 @@ export interface Storage {
     limit: number,
   ): Promise<EventRecord[]>;
   /**
-   * A quarantined event judged again under the current config: with runs, it becomes accepted and they start;
-   * with none, unmatched; otherwise it stays quarantined with the new reason. Only while it is still quarantined: false when it
-   * was not (replayed already), and nothing is written.
+   * A quarantined or unmatched event judged again under the current config: with runs, it becomes accepted and
+   * they start; with none, unmatched; otherwise it is quarantined with the new reason. Only while it is still
+   * in the status `from` it was read in: false when it was not (replayed already), and nothing is written.
    */
-  requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean>;
+  requalifyEvent(
+    eventId: string,
+    outcome: Requalification,
+    now: number,
+    from: Exclude<EventStatus, "accepted">,
+  ): Promise<boolean>;
 
   /**
    * Fires a schedule tick at most once across all workers: returns false if this

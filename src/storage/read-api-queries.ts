@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import type { EventRecord, RunRecord } from "./contract.ts";
+import { errorContains } from "./error-contains.ts";
 import {
   backlogStatuses,
   countCap,
@@ -38,6 +39,7 @@ export class ReadApiQueries implements ReadApiStore {
     let query = this.#db.selectFrom("runs").selectAll();
     if (filter.status) query = query.where("status", "=", filter.status);
     if (filter.integrationId) query = query.where("integration_id", "=", filter.integrationId);
+    if (filter.errorContains) query = query.where(errorContains(filter.errorContains));
     if (filter.since !== undefined) query = query.where("created_at", ">=", filter.since);
     if (filter.until !== undefined) query = query.where("created_at", "<", filter.until);
     if (filter.runIds) query = query.where("id", "in", filter.runIds);

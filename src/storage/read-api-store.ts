@@ -41,6 +41,12 @@ export interface Throughput {
 export interface RunPageFilter {
   status?: RunStatus;
   integrationId?: string;
+  /**
+   * Only runs whose last error contains this text, ignoring case. Not indexed: the page reads the runs of the
+   * other filters newest first, testing each, until it is full; the API allows it only with the dead or failed
+   * status, so the rows read are at most the dead (or failed) runs.
+   */
+  errorContains?: string;
   /** Created at or after (epoch ms). */
   since?: number;
   /** Created before (epoch ms). */

@@ -14,6 +14,7 @@ import type {
   RunStatus,
   StepRecord,
 } from "./contract.ts";
+import { errorContains } from "./error-contains.ts";
 import {
   type EventRow,
   type PollSourceRow,
@@ -138,6 +139,7 @@ export class ReadQueries {
       .where("status", "=", selection.status)
       .where("finished_at", "<=", selection.finishedBy);
     if (selection.integrationId) query = query.where("integration_id", "=", selection.integrationId);
+    if (selection.errorContains) query = query.where(errorContains(selection.errorContains));
     if (selection.createdSince !== undefined) query = query.where("created_at", ">=", selection.createdSince);
     if (selection.createdBefore !== undefined) query = query.where("created_at", "<", selection.createdBefore);
     return query;

@@ -180,6 +180,42 @@ describe("the sandbox OAuth provider", () => {
     expect(refused.searchParams.get("state")).toBe("s1");
   });
 
+  it("shows a browser a consent page; Approve sends a code back, Deny sends access_denied", async () => {
+    const base = await start({ consentTitle: "Ledger (sandbox)" });
+    const parameters = new URLSearchParams({
+      response_type: "code",
+      client_id: "client-1",
+      redirect_uri: redirectUri,
+      state: "s2",
+      scope: "accounting",
+    });
+    const page = await fetch(`${base}/authorize?${parameters}`, {
+      headers: { accept: "text/html,application/xhtml+xml" },
+      redirect: "manual",
+    });
+    expect([page.status, page.headers.get("content-type")]).toEqual([200, "text/html; charset=utf-8"]);
+    const html = await page.text();
+    expect(html).toContain("Authorise access to Ledger (sandbox)");
+    expect(html).toContain("<code>accounting</code>");
+    expect(html).toContain('name="decision" value="approve"');
+    const answer = (decision: string) =>
+      fetch(`${base}/authorize?${parameters}`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ decision }),
+        redirect: "manual",
+      });
+
+    const approved = new URL((await answer("approve")).headers.get("location") ?? "");
+    expect([approved.origin + approved.pathname, approved.searchParams.get("state")]).toEqual([redirectUri, "s2"]);
+    expect(approved.searchParams.get("code")).toMatch(/.{20,}/);
+    const denied = new URL((await answer("deny")).headers.get("location") ?? "");
+    expect([denied.searchParams.get("error"), denied.searchParams.get("code")]).toEqual(["access_denied", null]);
+    // A program asking for no HTML is approved at once, as before.
+    const scripted = await authorize(base, Object.fromEntries(parameters));
+    expect(new URL(scripted.headers.get("location") ?? "").searchParams.get("code")).toMatch(/.{20,}/);
+  });
+
   it("authenticates the client only where the provider expects it (HTTP Basic here), refusing it in the body", async () => {
     const base = await start();
     const refreshToken = provider.issueGrant();

@@ -7,6 +7,7 @@ import type { Storage } from "../../src/storage/contract.ts";
 import { backends, useTestStorage } from "../support/backends.ts";
 import { testConnections } from "../support/connections.ts";
 import { silentLogger, testEngine } from "../support/engine.ts";
+import { waitFor } from "../support/wait.ts";
 
 const t0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const tokens = {
@@ -199,7 +200,7 @@ describe.each(backends)("API roles and the operator log on $name", (backend) => 
     expect(entries[0]).toMatchObject({ action: "POST /api/events/:id/replay", target: "event-of-run-1", status: 200 });
   });
 
-  it("replays dead runs in bulk for an operator, with a dry run first, and answers the counts", async () => {
+  it("replays dead runs in bulk for an operator as a job, after a dry run, and logs the start and the outcome", async () => {
     await start();
     for (const id of ["run-1", "run-2", "run-3"]) await deadRun(t.storage, id);
     const preview = await call("POST", "/api/runs/replay", tokens.operator, { status: "dead", dryRun: true });
@@ -207,21 +208,26 @@ describe.each(backends)("API roles and the operator log on $name", (backend) => 
     expect((await t.storage.getRun("run-1"))?.status).toBe("dead");
 
     const other = await call("POST", "/api/runs/replay", tokens.operator, { status: "dead", integration: "crm-sync" });
-    expect(other.json).toMatchObject({ selected: 0, replayed: 0 });
+    expect([other.status, other.json.total]).toEqual([202, 0]);
     const answer = await call("POST", "/api/runs/replay", tokens.operator, {
       status: "dead",
       integration: "billing",
       since: new Date(t0 - 1000).toISOString(),
     });
-    expect(answer.status).toBe(200);
-    expect(answer.json).toEqual({ selected: 3, replayed: 3, skipped: 0, failed: 0, reasons: {} });
+    expect(answer.status).toBe(202);
+    expect(answer.json).toMatchObject({ kind: "replay-runs", actor: "alice", total: 3 });
+    const finished = await waitFor("the bulk replay to finish", async () => {
+      const job = await call("GET", `/api/bulk-actions/${answer.json.id}`, tokens.operator);
+      return job.json.state === "finished" ? job.json : null;
+    });
+    expect(finished).toMatchObject({ total: 3, done: 3, replayed: 3, skipped: 0, failed: 0, reasons: {} });
     for (const id of ["run-1", "run-2", "run-3"]) {
       expect(await t.storage.getRun(id)).toMatchObject({ status: "queued" });
       const replays = (await t.storage.listRunHistory(id)).filter((entry) => entry.kind === "replay");
       expect(replays.map((entry) => entry.actor)).toEqual(["api:alice"]);
     }
-    const again = await call("POST", "/api/runs/replay", tokens.operator, { status: "dead" });
-    expect(again.json).toMatchObject({ selected: 0, replayed: 0 });
+    const again = await call("POST", "/api/runs/replay", tokens.operator, { status: "dead", dryRun: true });
+    expect(again.json).toEqual({ dryRun: true, selected: 0 });
 
     const bad = await call("POST", "/api/runs/replay", tokens.operator, { status: "alive" });
     expect([bad.status, bad.json.error]).toEqual([400, "invalid_replay"]);
@@ -229,12 +235,15 @@ describe.each(backends)("API roles and the operator log on $name", (backend) => 
       (await call("POST", "/api/runs/replay", tokens.operator, { status: "dead", since: "yesterday" })).status,
     ).toBe(400);
     const { entries } = (await call("GET", "/api/operator-log?limit=10", tokens.operator)).json;
+    const selection = `runs: status dead, integration billing, since ${new Date(t0 - 1000).toISOString()}`;
     expect(
       entries.map((entry: { status: number; detail: string | null }) => [entry.status, entry.detail]),
-    ).toContainEqual([
-      200,
-      `status dead, integration billing, since ${new Date(t0 - 1000).toISOString()}: replayed 3, skipped 0, failed 0`,
-    ]);
+    ).toContainEqual([202, `started a bulk action (${selection}): 3 selected`]);
+    expect(
+      entries.map((entry: { status: number; detail: string | null }) => [entry.status, entry.detail]),
+    ).toContainEqual([null, `${selection}: finished, replayed 3, skipped 0, failed 0 of 3`]);
+    // The dry runs (answered 200) changed nothing and are not in the log.
+    expect(entries.filter((entry: { status: number }) => entry.status === 200)).toEqual([]);
   });
 
   it("keeps credentials to admins: an operator gets 403 and nothing is stored; an admin stores them", async () => {

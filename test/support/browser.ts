@@ -69,3 +69,11 @@ export async function seriousA11yViolations(page: Page): Promise<string[]> {
           .join(", ")}`,
     );
 }
+
+/** Signs in on the dashboard at `url` with an API token, as a person does, and waits for the overview. */
+export async function signInWith(page: Page, url: string, token: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+}

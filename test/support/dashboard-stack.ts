@@ -72,11 +72,19 @@ export interface DashboardStack {
   stop(): Promise<void>;
 }
 
+export interface DashboardStackOptions {
+  /** More integrations beside the examples and `largeOrderDeal` (a test's own). */
+  integrations?: TenonConfig["integrations"];
+}
+
 /**
  * The stack the dashboard's browser tests run against: the sandbox systems, and one Tenon process (engine,
  * server, dashboard) running the example integrations plus `largeOrderDeal`, with an operator and a viewer token.
  */
-export async function startDashboardStack(backend: Backend): Promise<DashboardStack> {
+export async function startDashboardStack(
+  backend: Backend,
+  options: DashboardStackOptions = {},
+): Promise<DashboardStack> {
   dealStage.won = "closed-won";
   const sandbox = createSandbox({ systems: builtInSystems });
   await sandbox.listen({ host: "127.0.0.1", port: 0 });
@@ -91,7 +99,10 @@ export async function startDashboardStack(backend: Backend): Promise<DashboardSt
     Object.assign(process.env, sandboxEnvironment(sandbox, Object.keys(builtInSystems)));
     storeSecret = process.env.STORE_WEBHOOK_SECRET ?? "";
     const examples = await loadConfig(examplesConfig);
-    const config: TenonConfig = { ...examples, integrations: [...examples.integrations, largeOrderDeal] };
+    const config: TenonConfig = {
+      ...examples,
+      integrations: [...examples.integrations, largeOrderDeal, ...(options.integrations ?? [])],
+    };
     const settings = readSettings({
       TENON_HTTP_PORT: "0",
       TENON_LOG_LEVEL: "silent",

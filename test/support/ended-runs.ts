@@ -4,8 +4,18 @@ import type { RunStatus, Storage } from "../../src/storage/contract.ts";
 export const lease = "ended-runs-lease";
 const minute = 60_000;
 
-/** Stores `count` runs of `integrationId` that ended with `status` at `at` (through the real transitions). */
-export async function endRuns(storage: Storage, integrationId: string, status: RunStatus, count: number, at: number) {
+/**
+ * Stores `count` runs of `integrationId` that ended with `status` at `at` (through the real transitions); a failed
+ * or dead one's last error is `error`.
+ */
+export async function endRuns(
+  storage: Storage,
+  integrationId: string,
+  status: RunStatus,
+  count: number,
+  at: number,
+  error = 'step "invoice": 500 from accounting',
+) {
   const ids = Array.from({ length: count }, (_, i) => `${integrationId}-${status}-${at}-${i}`);
   await storage.acceptEvents(
     ids.map((id) => ({
@@ -33,8 +43,8 @@ export async function endRuns(storage: Storage, integrationId: string, status: R
           runId,
           leaseToken: lease,
           status: status as "failed" | "dead",
-          error: 'step "invoice": 500 from accounting',
-          stepFailure: { name: "invoice", error: "500 from accounting" },
+          error,
+          stepFailure: { name: "invoice", error },
           attempt: 5,
           attemptStartedAt: at - 100,
           now: at,

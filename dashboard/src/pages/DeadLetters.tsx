@@ -1,34 +1,24 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useId, useState } from "react";
-import { apiGet, apiPost } from "../api/client.ts";
+import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useId, useState } from "react";
+import { apiGet } from "../api/client.ts";
 import { pollMs, usePageTitle } from "../api/live.ts";
 import { healthQuery } from "../api/queries.ts";
 import { canOperate, useSession } from "../api/session.ts";
 import type { RunPage } from "../api/types.ts";
-import { ConfirmButton } from "../components/ConfirmButton.tsx";
+import { BulkReplayPanel } from "../components/BulkReplayPanel.tsx";
 import { EmptyState, ErrorNotice } from "../components/Notices.tsx";
 import { Pager } from "../components/Pager.tsx";
+import { RecentBulkActions } from "../components/RecentBulkActions.tsx";
 import { RunTable } from "../components/RunTable.tsx";
+import { rangeStart, ranges, rangeWords } from "../format/ranges.ts";
 
-interface BulkAnswer {
-  selected: number;
-  replayed?: number;
-  skipped?: number;
-  failed?: number;
-  reasons?: Record<string, number>;
-  dryRun?: boolean;
-}
-
-const ranges = [
-  { value: "", label: "Any time" },
-  { value: "1h", label: "Last hour" },
-  { value: "24h", label: "Last 24 hours" },
-  { value: "7d", label: "Last 7 days" },
-];
+/** Typing in the error filter asks the API once the typing pauses, not at every key. */
+const typingPauseMs = 400;
 
 /**
  * Runs that ended without success: dead (retries exhausted) or failed (a refusal no retry fixes). Once the cause
- * is fixed, replay one from its page, or all that match the filter here (`POST /api/runs/replay`, in the operator log).
+ * is fixed, replay one from its page, or all that match the filter here: counted first, then replayed as a job
+ * whose progress the page follows (`POST /api/runs/replay`, in the operator log with who started it).
  */
 export function DeadLetters() {
   usePageTitle("Dead letters");
@@ -36,36 +26,41 @@ export function DeadLetters() {
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<"dead" | "failed">("dead");
   const [integration, setIntegration] = useState("");
+  const [errorInput, setErrorInput] = useState("");
+  const [error, setError] = useState("");
   const [since, setSince] = useState("");
   const [cursors, setCursors] = useState<string[]>([]);
   const cursor = cursors.at(-1);
-  const ids = { status: useId(), integration: useId(), since: useId() };
+  const ids = { status: useId(), integration: useId(), error: useId(), errorHint: useId(), since: useId() };
   const change = (apply: () => void) => {
     apply();
     setCursors([]);
   };
+  useEffect(() => {
+    const timer = setTimeout(() => {
+      setError(errorInput.trim());
+      setCursors([]);
+    }, typingPauseMs);
+    return () => clearTimeout(timer);
+  }, [errorInput]);
 
   const health = useQuery({ ...healthQuery, staleTime: 60_000 });
-  const query = { status, integration, since, limit: 50, cursor };
+  // The time range as the API's "duration back from now": the list and the replay read it at their own moment.
+  const query = { status, integration, error, since, limit: 50, cursor };
   const runs = useQuery({
     queryKey: ["runs", query],
     queryFn: () => apiGet<RunPage>("/api/runs", query),
     refetchInterval: cursor ? false : pollMs,
     placeholderData: keepPreviousData,
   });
-  const selection = {
+  const selection: Record<string, string> = {
     status,
     ...(integration ? { integration } : {}),
-    ...(since ? { since: new Date(Date.now() - rangeMs(since)).toISOString() } : {}),
+    ...(error ? { error } : {}),
+    ...(since ? { since: rangeStart(since) } : {}),
   };
-  const preview = useMutation({
-    mutationFn: () => apiPost<BulkAnswer>("/api/runs/replay", { ...selection, dryRun: true }),
-  });
-  const replayAll = useMutation({
-    mutationFn: () => apiPost<BulkAnswer>("/api/runs/replay", selection),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ["runs"] }),
-  });
   const integrations = health.data?.integrations.map((i) => i.id) ?? [];
+  const filtered = Boolean(integration || error || since);
 
   return (
     <>
@@ -100,6 +95,21 @@ export function DeadLetters() {
           </select>
         </div>
         <div className="field">
+          <label htmlFor={ids.error}>Error contains</label>
+          <input
+            id={ids.error}
+            type="search"
+            value={errorInput}
+            maxLength={200}
+            placeholder="e.g. 401 or auth_failed"
+            aria-describedby={ids.errorHint}
+            onChange={(event) => setErrorInput(event.target.value)}
+          />
+          <span id={ids.errorHint} className="visually-hidden">
+            Matches the last error's text, ignoring case
+          </span>
+        </div>
+        <div className="field">
           <label htmlFor={ids.since}>Created</label>
           <select id={ids.since} value={since} onChange={(event) => change(() => setSince(event.target.value))}>
             {ranges.map((range) => (
@@ -112,47 +122,26 @@ export function DeadLetters() {
       </div>
 
       {canOperate(session.role) && (
-        <section className="actions" aria-label="Bulk replay">
-          <button type="button" className="button" onClick={() => preview.mutate()} disabled={preview.isPending}>
-            Count matching runs
-          </button>
-          <ConfirmButton
-            label="Replay all matching"
-            title={`Replay every ${status} run that matches?`}
-            confirmLabel="Replay all"
-            className="button button-primary"
-            disabled={replayAll.isPending}
-            onConfirm={() => replayAll.mutate()}
-          >
-            <p>
-              Every {status} run {integration ? `of ${integration} ` : ""}
-              {since ? `created in the ${ranges.find((r) => r.value === since)?.label.toLowerCase()} ` : ""}
-              resumes at its first incomplete step. This is written to the operator log as yours.
-            </p>
-            {preview.data && <p>{preview.data.selected} run(s) match right now.</p>}
-          </ConfirmButton>
-          <div className="action-results" aria-live="polite">
-            {preview.isSuccess && <p className="notice">{preview.data.selected} run(s) match.</p>}
-            {preview.isError && <ErrorNotice error={preview.error} title="Could not count" />}
-            {replayAll.isPending && (
-              <p className="notice">
-                <progress aria-label="Replaying" /> Replaying…
-              </p>
-            )}
-            {replayAll.isSuccess && (
-              <p className="notice notice-good">
-                {replayAll.data.replayed} replayed, {replayAll.data.skipped} skipped, {replayAll.data.failed} failed of{" "}
-                {replayAll.data.selected} selected.
-              </p>
-            )}
-            {replayAll.isError && <ErrorNotice error={replayAll.error} title="Bulk replay refused" />}
-          </div>
-        </section>
+        <BulkReplayPanel
+          endpoint="/api/runs/replay"
+          selection={selection}
+          selectionKey={JSON.stringify([status, integration, error, since])}
+          noun="run"
+          confirmTitle={`Replay every ${status} run that matches?`}
+          onEnded={() => void queryClient.invalidateQueries({ queryKey: ["runs"] })}
+        >
+          <p>
+            Every {status} run {integration ? `of ${integration} ` : ""}
+            {error ? `whose error contains "${error}" ` : ""}
+            {since ? `created in the ${rangeWords(since)} ` : ""}
+            resumes at its first incomplete step.
+          </p>
+        </BulkReplayPanel>
       )}
 
       {runs.error && <ErrorNotice error={runs.error} title="Runs could not be listed" />}
       {runs.data && runs.data.runs.length === 0 && !cursor ? (
-        <EmptyState title={`No ${status} run${integration || since ? " matches" : ""}`}>
+        <EmptyState title={`No ${status} run${filtered ? " matches" : ""}`}>
           <p>Nothing to replay. Runs that exhaust their retries, or that an API refuses, land here.</p>
         </EmptyState>
       ) : (
@@ -167,11 +156,7 @@ export function DeadLetters() {
           />
         </>
       )}
+      {canOperate(session.role) && <RecentBulkActions kind="replay-runs" noun="run" />}
     </>
   );
-}
-
-function rangeMs(value: string): number {
-  const hours = { "1h": 1, "24h": 24, "7d": 168 }[value] ?? 0;
-  return hours * 3_600_000;
 }

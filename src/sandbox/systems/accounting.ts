@@ -157,6 +157,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
   const realmId = options.realmId ?? `9341${randomString(12, "0123456789")}`;
   const oauth = new OAuthProvider({
     now: context.now,
+    consentTitle: "Accounting (QuickBooks-like sandbox)",
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     clientAuth: "basic",

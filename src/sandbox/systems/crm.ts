@@ -189,6 +189,7 @@ const uuidLike = () =>
 export function createCrm(context: SandboxContext, options: CrmOptions = {}): CrmSystem {
   const oauth = new OAuthProvider({
     now: context.now,
+    consentTitle: "CRM (HubSpot-like sandbox)",
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     clientAuth: "post",

@@ -2,6 +2,8 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { AlertQueries } from "../alert-queries.ts";
 import type { AlertStore } from "../alert-store.ts";
+import { BulkActionQueries } from "../bulk-action-queries.ts";
+import type { BulkActionStore } from "../bulk-action-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -109,6 +111,7 @@ export class PostgresStorage implements Storage {
   readonly alerts: AlertStore;
   readonly operationalWebhooks: OperationalWebhookStore;
   readonly reconcile: ReconcileStore;
+  readonly bulkActions: BulkActionStore;
   readonly #schema: string;
   readonly #options: PostgresStorageOptions;
   readonly #listeners = new Set<() => void>();
@@ -136,6 +139,7 @@ export class PostgresStorage implements Storage {
     this.alerts = new AlertQueries(this.#kysely);
     this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.reconcile = new ReconcileQueries(this.#kysely);
+    this.bulkActions = new BulkActionQueries(this.#kysely);
     this.#connections = new PostgresConnections({
       pool: this.#pool,
       transaction: (work) => this.#transaction(work),
@@ -729,9 +733,14 @@ export class PostgresStorage implements Storage {
     return this.#reads.listEventsToReplay(selection, after, limit);
   }
 
-  async requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean> {
+  async requalifyEvent(
+    eventId: string,
+    outcome: Requalification,
+    now: number,
+    from: Exclude<EventStatus, "accepted">,
+  ): Promise<boolean> {
     return this.#transaction(async (client) => {
-      const { rowCount } = await client.query(q.quarantinedEvent, [eventId]);
+      const { rowCount } = await client.query(q.eventInStatus, [eventId, from]);
       if (rowCount !== 1) return false;
       if ("quarantineReason" in outcome) {
         await client.query(q.requarantineEvent, [outcome.quarantineReason, eventId]);

@@ -68,11 +68,11 @@ export const postgresSql = {
   /** A replay gets a fresh retry budget for the step that failed. */
   resetFailedSteps: "UPDATE steps SET failures = 0 WHERE run_id = $1 AND status = 'failed'",
   /** The row lock makes two replays of one event take turns: the second finds it accepted and does nothing. */
-  quarantinedEvent: "SELECT id FROM events WHERE id = $1 AND status = 'quarantined' FOR UPDATE",
+  eventInStatus: "SELECT id FROM events WHERE id = $1 AND status = $2 FOR UPDATE",
   /** Its type and payload change only when its body is parsed now (NULL keeps them). */
   requalifyEvent:
     "UPDATE events SET status = $1, error = NULL, type = COALESCE($2, type), payload = COALESCE($3, payload) WHERE id = $4",
-  requarantineEvent: "UPDATE events SET error = $1 WHERE id = $2",
+  requarantineEvent: "UPDATE events SET status = 'quarantined', error = $1 WHERE id = $2",
   retryRun: `UPDATE runs SET status = 'retrying', available_at = $1, last_error = $2, failures = failures + $3, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = $4
     WHERE id = $5 AND lease_token = $6 AND status = 'running'`,
   finishRunWithError: `UPDATE runs SET status = $1, last_error = $2, failures = failures + $3, lease_token = NULL, lease_until = NULL, finished_at = $4, updated_at = $4

@@ -4,6 +4,8 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { AlertQueries } from "../alert-queries.ts";
 import type { AlertStore } from "../alert-store.ts";
+import { BulkActionQueries } from "../bulk-action-queries.ts";
+import type { BulkActionStore } from "../bulk-action-store.ts";
 import type { ConnectionStore } from "../connection-store.ts";
 import type {
   AcceptResult,
@@ -91,6 +93,7 @@ export class SqliteStorage implements Storage {
   readonly alerts: AlertStore;
   readonly operationalWebhooks: OperationalWebhookStore;
   readonly reconcile: ReconcileStore;
+  readonly bulkActions: BulkActionStore;
   readonly #connections: SqliteConnections;
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
@@ -119,6 +122,7 @@ export class SqliteStorage implements Storage {
     this.alerts = new AlertQueries(this.#kysely);
     this.operationalWebhooks = new OperationalWebhookQueries(this.#kysely);
     this.reconcile = new ReconcileQueries(this.#kysely);
+    this.bulkActions = new BulkActionQueries(this.#kysely);
     this.#connections = new SqliteConnections(this.#db, {
       immediate: (fn) => this.#immediate(fn),
       durably: (fn) => this.#durably(fn),
@@ -556,10 +560,15 @@ export class SqliteStorage implements Storage {
     return this.#reads.listEventsToReplay(selection, after, limit);
   }
 
-  async requalifyEvent(eventId: string, outcome: Requalification, now: number): Promise<boolean> {
+  async requalifyEvent(
+    eventId: string,
+    outcome: Requalification,
+    now: number,
+    from: Exclude<EventStatus, "accepted">,
+  ): Promise<boolean> {
     const s = this.#sql;
     return this.#durably(() => {
-      if (!s.quarantinedEvent.get(eventId)) return false;
+      if (!s.eventInStatus.get(eventId, from)) return false;
       if ("quarantineReason" in outcome) {
         s.requarantineEvent.run(outcome.quarantineReason, eventId);
       } else {

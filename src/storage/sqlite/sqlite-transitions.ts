@@ -79,11 +79,12 @@ export const sqliteSql = {
     "UPDATE runs SET status = ?, available_at = ?, waiting_on = NULL, failures = 0, crashes = 0, finished_at = NULL, updated_at = ? WHERE id = ?",
   /** A replay gets a fresh retry budget for the step that failed. */
   resetFailedSteps: "UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'",
-  quarantinedEvent: "SELECT id FROM events WHERE id = ? AND status = 'quarantined'",
+  /** The event, while it is still in the status it was read in (quarantined or unmatched). */
+  eventInStatus: "SELECT id FROM events WHERE id = ? AND status = ?",
   /** Its type and payload change only when its body is parsed now (NULL keeps them). */
   requalifyEvent:
     "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",
-  requarantineEvent: "UPDATE events SET error = ? WHERE id = ?",
+  requarantineEvent: "UPDATE events SET status = 'quarantined', error = ? WHERE id = ?",
   // Without the hint SQLite walks a status index and reads every due row (80 ms at 100,000 queued runs); the partial
   // index answers MIN from its first entry. The worker's idle wait and the metrics' oldest-queued age read it.
   nextDueAt:

@@ -1,0 +1,132 @@
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storeVsAccounting } from "../../examples/reconciliations.ts";
+import { loadConfig } from "../../src/config/load-config.ts";
+import { readSettings } from "../../src/config/settings.ts";
+import { demoReconcileSchedule, scheduleReconciliations } from "../../src/demo/demo-reconciliations.ts";
+import { type DevEnvironment, startDevEnvironment } from "../../src/demo/dev-environment.ts";
+import { engineSummary, readEngineCounts } from "../../src/demo/engine-summary.ts";
+import { deleteAnInvoiceByHand, placeOrderLosingItsWebhook } from "../../src/demo/out-of-band.ts";
+import { requestReconciliationRun } from "../../src/reconciliation/reconciliations.ts";
+import type { AccountingSystem } from "../../src/sandbox/systems/accounting.ts";
+import type { Store } from "../../src/sandbox/systems/store.ts";
+import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
+import { testVault } from "../support/connections.ts";
+import { silentLogger } from "../support/engine.ts";
+import { waitFor } from "../support/wait.ts";
+
+/**
+ * The demo's out-of-band drift and its repair: the store loses an order's webhook and a person deletes an
+ * invoice by hand (what the demo's traffic does now and then); the reconciliation, scheduled by the demo, finds
+ * both invoices missing and has order-to-cash make them again, and the demo's summary shows it. Runs are started
+ * here rather than waited for on the minute; the example's settling time (2 min) is 0 here, the orders having
+ * their invoices before a run starts.
+ */
+const examplesConfig = fileURLToPath(new URL("../../examples/tenon.config.ts", import.meta.url));
+const token = "operator-token-0123456789";
+const before = { ...process.env };
+let dev: DevEnvironment;
+
+beforeAll(async () => {
+  dev = await startDevEnvironment({
+    purpose: "the demo reconciliation test",
+    loadConfig: async () => {
+      const examples = await loadConfig(examplesConfig);
+      // Typed against the compiled package (the examples import "tenon"), run from the sources (vitest's alias).
+      const judgedAtOnce = storeVsAccounting({ settle: 0 }) as unknown as Reconciliation;
+      return scheduleReconciliations({ ...examples, reconciliations: [judgedAtOnce] }, demoReconcileSchedule);
+    },
+    databasePath: ":memory:",
+    settings: readSettings({
+      TENON_HTTP_PORT: "0",
+      TENON_LOG_LEVEL: "silent",
+      TENON_API_TOKENS: `ops:operator:${token}`,
+    }),
+    logger: silentLogger,
+    sandboxPort: 0,
+    webhookTimeScale: 60,
+    vault: testVault(),
+  });
+});
+
+afterAll(async () => {
+  await dev?.stop(10_000);
+  for (const name of Object.keys(process.env)) if (!(name in before)) delete process.env[name];
+  Object.assign(process.env, before);
+});
+
+async function summaryBlock(): Promise<string> {
+  const counts = await readEngineCounts(dev.services);
+  return engineSummary(counts, dev.sandbox, { title: "Tenon demo", elapsedMs: 0, extra: [] }).block.join("\n");
+}
+
+/** Starts a run of store-vs-accounting now and returns its report once complete. */
+async function reconcile() {
+  const storage = dev.services.engine.storage;
+  const accepted = await requestReconciliationRun(dev.services.engine.send, "store-vs-accounting", {
+    dryRun: false,
+    requestedBy: "test",
+  });
+  const runId = accepted.runIds[0];
+  return waitFor(
+    `reconciliation run ${runId} to complete its report`,
+    async () => {
+      const reports = await storage.reconcile.listReports("store-vs-accounting", 20);
+      return reports.find((report) => report.runId === runId && report.status === "complete");
+    },
+    90_000,
+    100,
+  );
+}
+
+describe("the demo's reconciliation", () => {
+  it("runs every minute, finds the invoice deleted by hand and the one never made, repairs both, and says so", async () => {
+    const health = await fetch(`${dev.services.address}/api/health`, { headers: { authorization: `Bearer ${token}` } });
+    expect(((await health.json()) as { schedules: unknown[] }).schedules).toContainEqual(
+      expect.objectContaining({ integrationId: "tenon-reconcile-schedule.store-vs-accounting", cron: "* * * * *" }),
+    );
+
+    const store = dev.sandbox.system<Store>("store");
+    const accounting = dev.sandbox.system<AccountingSystem>("accounting");
+    const invoiced = () => new Set(accounting.state().invoices.map((invoice) => invoice.docNumber));
+    const orders = [store.placeOrder(), store.placeOrder(), store.placeOrder()];
+    const numbers = orders.map((order) => `S-${order.order_number}`);
+    await waitFor("the three orders' invoices", () => numbers.every((number) => invoiced().has(number)), 60_000, 100);
+
+    const lost = placeOrderLosingItsWebhook(dev.sandbox);
+    const deleted = deleteAnInvoiceByHand(
+      dev.sandbox,
+      orders.map((order) => order.order_number),
+    );
+    expect(numbers).toContain(deleted);
+    expect(store.state().counters.webhooksDropped).toBe(1);
+    expect(invoiced().has(String(deleted))).toBe(false);
+
+    // The demo's schedule may run it too (on the minute): what a run saw is asserted, not which run first saw it.
+    const found = await reconcile();
+    expect(found.counts).toMatchObject({ matched: 2, missingRight: 2, missingLeft: 0, mismatched: 0 });
+    const open = await dev.services.engine.storage.reconcile.listOpenFindings({
+      reconciliationId: "store-vs-accounting",
+      limit: 10,
+    });
+    expect(open.map((finding) => [finding.type, `S-${finding.key}`, finding.repairRequestedBy]).sort()).toEqual(
+      [
+        ["missing_right", deleted, "auto"],
+        ["missing_right", `S-${lost.order_number}`, "auto"],
+      ].sort(),
+    );
+    await waitFor(
+      "both invoices made again",
+      () => invoiced().has(String(deleted)) && invoiced().has(`S-${lost.order_number}`),
+      60_000,
+      100,
+    );
+
+    const fixed = await reconcile();
+    expect(fixed.counts).toMatchObject({ matched: 4, missingRight: 0, missingLeft: 0, mismatched: 0 });
+    expect(accounting.state().counts.duplicateDocNumbers).toBe(0);
+    expect(await summaryBlock()).toMatch(
+      /reconcile {4}store-vs-accounting: 2 missing found, 2 repaired, 0 open · (last run \d+ s ago|run under way for \d+ s)/,
+    );
+  });
+});

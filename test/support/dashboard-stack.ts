@@ -10,6 +10,7 @@ import { sandboxEnvironment } from "../../src/sandbox/sandbox-environment.ts";
 import { builtInSystems } from "../../src/sandbox/systems/index.ts";
 import type { createStore } from "../../src/sandbox/systems/store.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
+import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
 import type { RunRecord, RunStatus } from "../../src/storage/contract.ts";
 import type { Backend } from "./backends.ts";
 import { testVault } from "./connections.ts";
@@ -75,8 +76,12 @@ export interface DashboardStack {
 /**
  * The stack the dashboard's browser tests run against: the sandbox systems, and one Tenon process (engine,
  * server, dashboard) running the example integrations plus `largeOrderDeal`, with an operator and a viewer token.
+ * `reconciliations` replace the example's.
  */
-export async function startDashboardStack(backend: Backend): Promise<DashboardStack> {
+export async function startDashboardStack(
+  backend: Backend,
+  options: { reconciliations?: Reconciliation[] } = {},
+): Promise<DashboardStack> {
   dealStage.won = "closed-won";
   const sandbox = createSandbox({ systems: builtInSystems });
   await sandbox.listen({ host: "127.0.0.1", port: 0 });
@@ -91,7 +96,11 @@ export async function startDashboardStack(backend: Backend): Promise<DashboardSt
     Object.assign(process.env, sandboxEnvironment(sandbox, Object.keys(builtInSystems)));
     storeSecret = process.env.STORE_WEBHOOK_SECRET ?? "";
     const examples = await loadConfig(examplesConfig);
-    const config: TenonConfig = { ...examples, integrations: [...examples.integrations, largeOrderDeal] };
+    const config: TenonConfig = {
+      ...examples,
+      integrations: [...examples.integrations, largeOrderDeal],
+      ...(options.reconciliations ? { reconciliations: options.reconciliations } : {}),
+    };
     const settings = readSettings({
       TENON_HTTP_PORT: "0",
       TENON_LOG_LEVEL: "silent",

@@ -114,7 +114,7 @@ describe("the reconciliations pages in a browser", () => {
     const sides = await finding.locator(".finding-side").allInnerTexts();
     // The order as the store has it, beside accounting's absence of an invoice.
     expect(sides[0]).toContain(victim.name);
-    expect(sides[0]).toContain(victim.email);
+    expect(sides[0]).toContain(victim.email.toLowerCase());
     expect(sides[1]).toContain("Not there");
     expect(await finding.innerText()).toContain("waiting for an operator");
     await screenshot(page, "reconciliation-finding");

@@ -118,10 +118,10 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
     queryFn: () => apiGet<{ findings: OpenFinding[] }>(`${path}/findings`, { limit: findingsShown }),
     ...live,
   });
-  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
+  const [selected, setSelected] = useState<ReadonlySet<string>>(new Set<string>());
   const repair = useMutation({
     mutationFn: (findingIds: string[]) => apiPost<{ repairs: RepairOutcome[] }>(`${path}/findings/repair`, { findingIds }),
-    onSuccess: () => setSelected(new Set()),
+    onSuccess: () => setSelected(new Set<string>()),
     onSettled: () => queryClient.invalidateQueries({ queryKey: ["reconciliations"] }),
   });
   const open = findings.data?.findings ?? [];
@@ -156,7 +156,7 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
             className="button"
             disabled={selectable.length === 0}
             onClick={() =>
-              setSelected(chosen.length === selectable.length ? new Set() : new Set(selectable.map((f) => f.id)))
+              setSelected(chosen.length === selectable.length ? new Set<string>() : new Set(selectable.map((f) => f.id)))
             }
           >
             {chosen.length === selectable.length && chosen.length > 0 ? "Select none" : "Select all repairable"}

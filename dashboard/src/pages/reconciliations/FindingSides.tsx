@@ -18,17 +18,17 @@ function SideRecords({ name, side, differing }: { name: string; side: FindingSid
   if (side === null) {
     return (
       <div className="finding-side finding-side-missing">
-        <h4>{name}</h4>
+        <h3 className="finding-side-name">{name}</h3>
         <p>Not there: no record has this key.</p>
       </div>
     );
   }
   return (
     <div className="finding-side">
-      <h4>
+      <h3 className="finding-side-name">
         {name}
         {side.records.length > 1 && <span className="muted"> · {side.records.length} records share the key</span>}
-      </h4>
+      </h3>
       {differing !== null && side.value !== undefined && (
         <p className="finding-value">
           {differing}: <strong>{formatSideValue(side.value)}</strong>

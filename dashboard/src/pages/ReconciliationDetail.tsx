@@ -186,9 +186,11 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
       {findings.data && open.length === 0 && (
         <EmptyState title="No open finding">
           <p>
-            {reconciliation.latestReport
-              ? "The two systems agreed at the last run, or every finding has been fixed since."
-              : "Findings appear here once a run has compared the two systems."}
+            {!reconciliation.latestReport
+              ? "Findings appear here once a run has compared the two systems."
+              : reconciliation.latestReport.dryRun
+                ? "A dry run opens no finding: what the newest one found is in its report; Run now opens them."
+                : "The two systems agreed at the last run, or every finding has been fixed since."}
           </p>
         </EmptyState>
       )}

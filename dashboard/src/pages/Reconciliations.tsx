@@ -108,7 +108,22 @@ function ReconciliationRow({ reconciliation }: { reconciliation: ReconciliationL
           "—"
         )}
       </td>
-      <td className="num secondary">{counts ? counts.mismatched : "—"}</td>
+      <td className="num secondary">
+        {counts ? (
+          <>
+            {counts.mismatched}
+            {Object.entries(counts.mismatchedByField)
+              .filter(([, n]) => n > 0)
+              .map(([field, n]) => (
+                <span key={field} className="muted block">
+                  {field} {n}
+                </span>
+              ))}
+          </>
+        ) : (
+          "—"
+        )}
+      </td>
     </tr>
   );
 }

@@ -169,7 +169,9 @@ function describeReconciliation(counts: ReconciliationCounts, now: number): stri
   }
   const found = [
     `${counts.missingFound} missing found, ${counts.missingRepaired} repaired`,
-    ...(counts.mismatchesFound > 0 ? [`${counts.mismatchesFound} mismatch${counts.mismatchesFound === 1 ? "" : "es"} found`] : []),
+    ...(counts.mismatchesFound > 0
+      ? [`${counts.mismatchesFound} mismatch${counts.mismatchesFound === 1 ? "" : "es"} found`]
+      : []),
     `${counts.open} open`,
   ].join(", ");
   const kind = lastRun.dryRun ? "dry run" : "run";

@@ -71,7 +71,9 @@ describe("the reconciliations pages in a browser", () => {
 
   /** The figure of the newest report (or the report shown) with this label: "Missing on the right" → "1". */
   async function figure(page: Page, label: string): Promise<string> {
-    const value = page.locator(".report-figures .figure", { has: page.getByText(label, { exact: true }) }).locator("dd");
+    const value = page
+      .locator(".report-figures .figure", { has: page.getByText(label, { exact: true }) })
+      .locator("dd");
     return ((await value.textContent()) ?? "").trim();
   }
 
@@ -100,7 +102,9 @@ describe("the reconciliations pages in a browser", () => {
     // A dry run reports the missing invoice and changes nothing: no finding opened, no invoice made.
     await page.getByRole("button", { name: "Dry run" }).click();
     await page.getByText(/Dry run started as run/).waitFor();
-    await page.getByRole("heading", { name: /^Newest report: report 1 complete\s*dry run/ }).waitFor({ timeout: 60_000 });
+    await page
+      .getByRole("heading", { name: /^Newest report: report 1 complete\s*dry run/ })
+      .waitFor({ timeout: 60_000 });
     expect(await figure(page, "Missing on the right")).toBe("1");
     expect(await figure(page, "Matched")).toBe("5");
     await page.getByText("No open finding").waitFor();
@@ -147,7 +151,9 @@ describe("the reconciliations pages in a browser", () => {
     expect(await seriousA11yViolations(page)).toEqual([]);
 
     await page.getByRole("link", { name: "Operator log" }).click();
-    const entry = page.locator("table.log-table tbody tr", { hasText: "POST /api/reconciliations/:id/findings/repair" });
+    const entry = page.locator("table.log-table tbody tr", {
+      hasText: "POST /api/reconciliations/:id/findings/repair",
+    });
     await entry.waitFor();
     expect(await entry.innerText()).toContain("ops");
     expect(await entry.innerText()).toContain(`repair of 1 of 1 findings of reconciliation ${id}`);

@@ -144,9 +144,10 @@ describe("the demo's reconciliation", () => {
     expect(accounting.state().counts.duplicateDocNumbers).toBe(0);
     // Exactly 2, unless a tick caught the first orders on their way to their invoices (then repaired as well).
     const summary = await summaryBlock();
-    const row = /reconcile {4}store-vs-accounting: (\d+) missing found, (\d+) repaired, 0 open · (last run|run under way)/.exec(
-      summary,
-    );
+    const row =
+      /reconcile {4}store-vs-accounting: (\d+) missing found, (\d+) repaired, 0 open · (last run|run under way)/.exec(
+        summary,
+      );
     expect(row, summary).not.toBeNull();
     expect(Number(row?.[1])).toBeGreaterThanOrEqual(2);
     expect(row?.[2]).toBe(row?.[1]);

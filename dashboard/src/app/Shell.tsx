@@ -132,7 +132,9 @@ export function Shell() {
             <Route path="/reconciliations" component={Reconciliations} />
             <Route path="/reconciliations/:id">{(params) => <ReconciliationDetailPage id={params.id} />}</Route>
             <Route path="/reconciliations/:id/reports/:n">
-              {(params) => <ReconciliationReportPage key={`${params.id}/${params.n}`} id={params.id} number={params.n} />}
+              {(params) => (
+                <ReconciliationReportPage key={`${params.id}/${params.n}`} id={params.id} number={params.n} />
+              )}
             </Route>
             <Route path="/operator-log" component={OperatorLog} />
             <Route>

@@ -59,7 +59,8 @@ export function ReconciliationDetailPage({ id }: { id: string }) {
         <p className="page-head-meta">
           <span className="badge badge-idle">{reconciliation.mode}</span>
           <span className="muted">
-            {modeWords[reconciliation.mode]} · {reconciliation.schedule ? `runs on ${reconciliation.schedule}` : "runs on demand"}
+            {modeWords[reconciliation.mode]} ·{" "}
+            {reconciliation.schedule ? `runs on ${reconciliation.schedule}` : "runs on demand"}
             {reconciliation.fields.length > 0 && ` · compares ${reconciliation.fields.join(", ")}`}
           </span>
         </p>
@@ -120,7 +121,8 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
   });
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set<string>());
   const repair = useMutation({
-    mutationFn: (findingIds: string[]) => apiPost<{ repairs: RepairOutcome[] }>(`${path}/findings/repair`, { findingIds }),
+    mutationFn: (findingIds: string[]) =>
+      apiPost<{ repairs: RepairOutcome[] }>(`${path}/findings/repair`, { findingIds }),
     onSuccess: () => setSelected(new Set<string>()),
     onSettled: () => queryClient.invalidateQueries({ queryKey: ["reconciliations"] }),
   });
@@ -145,18 +147,20 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
       </h2>
       {reconciliation.mode === "report" && reconciliation.openFindings > 0 && (
         <p className="notice">
-          This reconciliation only reports (repair mode "report"): to repair from here, set repair.mode to "approve"
-          (or "auto") in its definition.
+          This reconciliation only reports (repair mode "report"): to repair from here, set repair.mode to "approve" (or
+          "auto") in its definition.
         </p>
       )}
       {canSelect && open.length > 0 && (
-        <div className="actions" role="group" aria-label="Repair">
+        <section className="actions" aria-label="Repair">
           <button
             type="button"
             className="button"
             disabled={selectable.length === 0}
             onClick={() =>
-              setSelected(chosen.length === selectable.length ? new Set<string>() : new Set(selectable.map((f) => f.id)))
+              setSelected(
+                chosen.length === selectable.length ? new Set<string>() : new Set(selectable.map((f) => f.id)),
+              )
             }
           >
             {chosen.length === selectable.length && chosen.length > 0 ? "Select none" : "Select all repairable"}
@@ -179,7 +183,7 @@ function OpenFindings({ reconciliation, operator }: { reconciliation: Reconcilia
             {repair.isSuccess && <RepairAnswer repairs={repair.data.repairs} />}
             {repair.isError && <ErrorNotice error={repair.error} title="Repair refused" />}
           </div>
-        </div>
+        </section>
       )}
       {findings.error && <ErrorNotice error={findings.error} title="The open findings could not be read" />}
       {findings.isPending && <div className="findings-loading" aria-busy="true" />}

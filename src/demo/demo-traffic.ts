@@ -37,7 +37,7 @@ const settledOrderMs = 150_000;
 const rememberedOrders = 1_000;
 
 /**
- * The outside world of the demo: customers order in the store (about one a second) and half of them
+ * The outside world of the demo: customers order in the store (about one every two seconds) and half of them
  * pay a few seconds later; an appointment completes every few seconds. Every system fails 5% of its
  * requests, and on a loop of a few minutes: a burst of 429s, a 20-second CRM outage, and the
  * accounting token revoked, then restored a minute later by authorising again through Tenon's OAuth
@@ -77,9 +77,12 @@ export function startDemoTraffic(sandbox: Sandbox, tenonUrl: string): DemoTraffi
     sandbox.setFaults(system, { errorRate: 0.05 });
   }
 
-  // Each loop schedules its next turn first, so one failed order does not end the traffic.
+  // Each loop schedules its next turn first, so one failed order does not end the traffic. An order costs
+  // accounting about four calls (customer and invoice, each looked up first); with the payments and appointments
+  // that is under half of QuickBooks' 500 a minute, so the backlog of the minute its token is revoked clears
+  // within a minute or two, before the reconciliation would take a late invoice for a missing one.
   const placeOrder = () => {
-    later(400 + Math.random() * 1_000, placeOrder);
+    later(1_000 + Math.random() * 2_000, placeOrder);
     const order = store.placeOrder();
     counts.orders += 1;
     remember(order);

@@ -66,7 +66,7 @@ export async function demoCommand(): Promise<void> {
     `  Sign in   ${signIn}   (as admin; works once, within 10 minutes)`,
     `  Sandbox   ${dev.sandbox.url}/_sandbox   each system's records at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
     `  Integrations ${ids} (${shown(examplesConfig)}); database ${shown(databasePath)}; engine log ${shown(logPath)}`,
-    "  Customers order (about one a second) and pay; appointments complete. Every system fails 5% of requests,",
+    "  Customers order (about one every two seconds) and pay; appointments complete. Every system fails 5% of requests,",
     "  and in turn: a burst of 429s, a 20 s CRM outage, the accounting token revoked and restored a minute later.",
     "  Out of band, the store loses an order's webhook and a person deletes an invoice in accounting; the",
     "  reconciliation store-vs-accounting runs every minute, finds the missing invoices and has them made again.",

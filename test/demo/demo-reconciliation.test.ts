@@ -10,7 +10,7 @@ import { deleteAnInvoiceByHand, placeOrderLosingItsWebhook } from "../../src/dem
 import { requestReconciliationRun } from "../../src/reconciliation/reconciliations.ts";
 import type { AccountingSystem } from "../../src/sandbox/systems/accounting.ts";
 import type { Store } from "../../src/sandbox/systems/store.ts";
-import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
+import type { ReconcileListContext, Reconciliation } from "../../src/sdk/define-reconciliation.ts";
 import { testVault } from "../support/connections.ts";
 import { silentLogger } from "../support/engine.ts";
 import { waitFor } from "../support/wait.ts";
@@ -144,5 +144,50 @@ describe("the demo's reconciliation", () => {
     expect(row, summary).not.toBeNull();
     expect(Number(row?.[1])).toBeGreaterThanOrEqual(2);
     expect(row?.[2]).toBe(row?.[1]);
+  });
+
+  it("leaves orders too young to judge out on both sides: their invoices are not invoices without an order", async () => {
+    const store = dev.sandbox.system<Store>("store");
+    const accounting = dev.sandbox.system<AccountingSystem>("accounting");
+    const invoiced = () => new Set(accounting.state().invoices.map((invoice) => invoice.docNumber));
+    const placeAndInvoice = async (what: string) => {
+      const placed = [store.placeOrder(), store.placeOrder()].map((order) => String(order.order_number));
+      await waitFor(what, () => placed.every((number) => invoiced().has(`S-${number}`)), 60_000, 100);
+      return placed;
+    };
+    const settled = await placeAndInvoice("the settled orders' invoices");
+    // The store's times are to the second: the young orders come a second and more after this moment.
+    const settledBefore = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const young = await placeAndInvoice("the young orders' invoices");
+
+    // Judged as of a minute later with a minute to settle: the first two are old enough, the last two are not.
+    const example = storeVsAccounting({ settle: "1m" }) as unknown as Reconciliation<unknown, unknown>;
+    const keys = async (side: "left" | "right") => {
+      const found: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const context: ReconcileListContext = {
+          cursor,
+          connection: (name) => dev.services.connections.client(name),
+          asOf: settledBefore + 60_000,
+        };
+        const page = await example[side].list(context);
+        for (const record of page.records) found.push(String(example.match[side](record)));
+        cursor = page.nextCursor;
+      } while (cursor !== null);
+      return found;
+    };
+    for (const side of ["left", "right"] as const) {
+      const listed = await keys(side);
+      expect(
+        settled.filter((number) => listed.includes(number)),
+        side,
+      ).toEqual(settled);
+      expect(
+        young.filter((number) => listed.includes(number)),
+        side,
+      ).toEqual([]);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { type Duration, defineReconciliation, durationToMs, normalizers } from "tenon";
+import { type ConnectionClient, type Duration, defineReconciliation, durationToMs, normalizers } from "tenon";
 import { shopify } from "tenon/connectors/shopify";
 
 /** An order as listed for reconciliation: the few fields asked for (`fields=`), not the whole order. */
@@ -30,8 +30,9 @@ const invoicePage = 1000;
  * reported, not repaired: someone must look at it.
  *
  * `mode`: "auto" (default) repairs at once; "approve" waits for an operator; "report" repairs nothing.
- * `settle`: orders younger than this are left out, so an order whose invoice order-to-cash is still making is
- * not reported (nor repaired) as missing. Default 2 minutes.
+ * `settle`: orders younger than this when the run began are left out, and their invoices with them, so an order
+ * whose invoice order-to-cash is still making is not reported (nor repaired) as missing, nor its fresh invoice as
+ * one without an order. Default 2 minutes.
  */
 export function storeVsAccounting(
   options: { settle?: Duration; schedule?: string; mode?: "auto" | "approve" | "report" } = {},
@@ -41,7 +42,7 @@ export function storeVsAccounting(
     id: "store-vs-accounting",
     ...(options.schedule === undefined ? {} : { schedule: options.schedule }),
     left: {
-      async list({ cursor, connection }) {
+      async list({ cursor, connection, asOf }) {
         // Shopify's cursor pagination: the next page's URL is in the Link header, with its filters.
         const store = connection("store");
         const page = cursor
@@ -49,7 +50,7 @@ export function storeVsAccounting(
           : await store.get("orders.json", {
               query: { status: "any", limit: 250, fields: "id,name,order_number,email,total_price,created_at" },
             });
-        const settledBefore = Date.now() - settleMs;
+        const settledBefore = asOf - settleMs;
         const orders = ((page.body as { orders?: ListedOrder[] }).orders ?? []).filter(
           (order) => Date.parse(order.created_at) <= settledBefore,
         );
@@ -58,7 +59,7 @@ export function storeVsAccounting(
       show: (order) => ({ id: order.id, name: order.name }),
     },
     right: {
-      async list({ cursor, connection }) {
+      async list({ cursor, connection, asOf }) {
         const start = Number(cursor ?? 1);
         const page = await connection("accounting").get("/query", {
           query: {
@@ -67,14 +68,19 @@ export function storeVsAccounting(
           },
         });
         const invoices = (page.body as { QueryResponse?: { Invoice?: ListedInvoice[] } }).QueryResponse?.Invoice ?? [];
-        return { records: invoices, nextCursor: invoices.length < invoicePage ? null : String(start + invoicePage) };
+        // The invoices of the orders the store's side leaves out: else each would be reported as having no order.
+        const young = await ordersCreatedAfter(connection("store"), asOf - settleMs);
+        return {
+          records: invoices.filter((invoice) => !young.has(orderNumberOf(invoice) ?? "")),
+          nextCursor: invoices.length < invoicePage ? null : String(start + invoicePage),
+        };
       },
       show: (invoice) => ({ id: invoice.Id, docNumber: invoice.DocNumber }),
     },
     match: {
       left: (order) => String(order.order_number),
       // Invoices of other flows (appointments) have other numbers: left out.
-      right: (invoice) => (invoice.DocNumber?.startsWith("S-") ? invoice.DocNumber.slice(2) : null),
+      right: orderNumberOf,
     },
     compare: {
       total: {
@@ -100,6 +106,37 @@ export function storeVsAccounting(
       },
     },
   });
+}
+
+/** The order number an invoice `S-<number>` was made for; null for the invoices of other flows. */
+function orderNumberOf(invoice: ListedInvoice): string | null {
+  return invoice.DocNumber?.startsWith("S-") ? invoice.DocNumber.slice(2) : null;
+}
+
+/**
+ * The numbers of the store's orders created after `settledBefore`, as the store's side judges it (its
+ * `created_at`, to the second): asked from a second before, then read exactly.
+ */
+async function ordersCreatedAfter(store: ConnectionClient, settledBefore: number): Promise<Set<string>> {
+  const numbers = new Set<string>();
+  let next: string | undefined;
+  do {
+    const page = next
+      ? await store.get(next)
+      : await store.get("orders.json", {
+          query: {
+            status: "any",
+            limit: 250,
+            created_at_min: new Date(settledBefore - 1000).toISOString(),
+            fields: "order_number,created_at",
+          },
+        });
+    for (const order of (page.body as { orders?: ListedOrder[] }).orders ?? []) {
+      if (Date.parse(order.created_at) > settledBefore) numbers.add(String(order.order_number));
+    }
+    next = nextPageUrl(page.headers.link);
+  } while (next);
+  return numbers;
 }
 
 /** The `rel="next"` URL of a Link header (https://shopify.dev/docs/api/usage/pagination-rest). */

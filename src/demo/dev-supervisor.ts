@@ -34,7 +34,13 @@ export function startDevSupervisor(options: {
   const { say } = options;
   let current: EngineProcess | undefined;
   let candidate: EngineProcess | undefined;
-  let lastCounts: EngineCounts = { events: {}, runs: {}, connections: [], alerts: { firing: [], resolved: 0 } };
+  let lastCounts: EngineCounts = {
+    events: {},
+    runs: {},
+    connections: [],
+    alerts: { firing: [], resolved: 0 },
+    reconciliations: [],
+  };
   let status = "starting";
   let stopping = false;
   let reloading: Promise<void> | undefined;

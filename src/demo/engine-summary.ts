@@ -1,7 +1,7 @@
 import type { TenonServices } from "../app/tenon-services.ts";
 import type { ConnectionSummary } from "../connections/connections.ts";
 import type { Sandbox } from "../sandbox/create-sandbox.ts";
-import { type EventStatus, type RunStatus, terminalStatuses } from "../storage/contract.ts";
+import { type EventStatus, type RunStatus, type Storage, terminalStatuses } from "../storage/contract.ts";
 import { runStatuses } from "../storage/run-statuses.ts";
 import type { SummarySnapshot } from "./live-summary.ts";
 
@@ -12,6 +12,21 @@ export interface EngineCounts {
   connections: ConnectionSummary[];
   /** The summaries of the alerts firing now, and how many have been resolved. */
   alerts: { firing: string[]; resolved: number };
+  reconciliations: ReconciliationCounts[];
+}
+
+/** What a reconciliation found and repaired so far, and when it last ran. */
+export interface ReconciliationCounts {
+  id: string;
+  schedule: string | null;
+  /** Records found missing on either side, each once however often it was seen. */
+  missingFound: number;
+  /** Of those, the ones a run found fixed after a repair was requested. */
+  missingRepaired: number;
+  mismatchesFound: number;
+  open: number;
+  /** Its newest run: when it ended (or began, while it runs). */
+  lastRun: { at: number; running: boolean; dryRun: boolean } | null;
 }
 
 const activeStatuses = runStatuses.filter((status) => !terminalStatuses.includes(status));
@@ -37,19 +52,55 @@ const shownAlerts = 3;
 
 export async function readEngineCounts(services: TenonServices): Promise<EngineCounts> {
   const storage = services.engine.storage;
-  const [events, runs, connections, firing, resolved] = await Promise.all([
+  const [events, runs, connections, firing, resolved, reconciliations] = await Promise.all([
     storage.countEventsByStatus(),
     storage.countRunsByStatus(),
     services.connections.list(),
     storage.alerts.listAlerts({ status: "firing" }),
     storage.alerts.listAlerts({ status: "resolved" }),
+    readReconciliationCounts(storage),
   ]);
   return {
     events,
     runs,
     connections,
     alerts: { firing: firing.map((alert) => alert.summary), resolved: resolved.length },
+    reconciliations,
   };
+}
+
+async function readReconciliationCounts(storage: Storage): Promise<ReconciliationCounts[]> {
+  const [summaries, tallies] = await Promise.all([
+    storage.reconcile.listReconciliations(),
+    storage.reconcile.tallyFindings(),
+  ]);
+  return Promise.all(
+    summaries.map(async ({ id, schedule }) => {
+      const mine = tallies.filter((tally) => tally.reconciliationId === id);
+      const missing = mine.filter((tally) => tally.type !== "mismatch");
+      const sum = (of: typeof mine, count: (tally: (typeof mine)[number]) => number) =>
+        of.reduce((total, tally) => total + count(tally), 0);
+      const newest = await storage.reconcile.getReport(id, "latest");
+      return {
+        id,
+        schedule,
+        missingFound: sum(missing, (tally) => tally.seen),
+        missingRepaired: sum(missing, (tally) => tally.repaired),
+        mismatchesFound: sum(
+          mine.filter((tally) => tally.type === "mismatch"),
+          (tally) => tally.seen,
+        ),
+        open: sum(mine, (tally) => tally.open),
+        lastRun: newest
+          ? {
+              at: newest.finishedAt ?? newest.startedAt,
+              running: newest.status === "running",
+              dryRun: newest.dryRun,
+            }
+          : null,
+      };
+    }),
+  );
 }
 
 /**
@@ -59,9 +110,11 @@ export async function readEngineCounts(services: TenonServices): Promise<EngineC
 export function engineSummary(
   engine: EngineCounts,
   sandbox: Sandbox,
-  header: { title: string; elapsedMs: number; extra: string[] },
+  /** `now`: what the reconciliations' last runs are aged against (default: this moment). */
+  header: { title: string; elapsedMs: number; extra: string[]; now?: number },
 ): SummarySnapshot {
-  const { events, runs, connections, alerts } = engine;
+  const { events, runs, connections, alerts, reconciliations } = engine;
+  const now = header.now ?? Date.now();
   const received = Object.values(events).reduce((sum, n) => sum + (n ?? 0), 0);
   const elapsed = `${Math.round(header.elapsedMs / 1000)} s`;
   const block = [
@@ -72,6 +125,7 @@ export function engineSummary(
     `               ${counts(runs, terminalStatuses)}`,
     `  connections  ${connections.length > 0 ? connections.map(describeConnection).join(" · ") : "none in the config"}`,
     `  alerts       ${describeAlerts(alerts)}`,
+    `  reconcile    ${reconciliations.length > 0 ? reconciliations.map((r) => describeReconciliation(r, now)).join("; ") : "none in the config"}`,
     `  sandbox      ${sandboxCounts(sandbox)}`,
   ];
   const troubled = connections.filter((c) => c.status !== "active" || c.circuit.status !== "closed");
@@ -80,6 +134,9 @@ export function engineSummary(
     `runs ${counts(runs, runStatuses)}`,
     ...(troubled.length > 0 ? [troubled.map(describeConnection).join(", ")] : []),
     ...(alerts.firing.length > 0 ? [`alerts firing ${alerts.firing.length}`] : []),
+    ...reconciliations
+      .filter((r) => r.missingFound + r.mismatchesFound > 0)
+      .map((r) => `${r.id} found ${r.missingFound + r.mismatchesFound}, repaired ${r.missingRepaired}`),
   ].join(" | ");
   return { block, line };
 }
@@ -102,6 +159,31 @@ function describeAlerts(alerts: EngineCounts["alerts"]): string {
   return [`FIRING ${alerts.firing.length}: ${named.join("; ")}${more > 0 ? `; and ${more} more` : ""}`, resolved].join(
     " · ",
   );
+}
+
+/** "store-vs-accounting: 2 missing found, 2 repaired, 0 open · last run 20 s ago". */
+function describeReconciliation(counts: ReconciliationCounts, now: number): string {
+  const { lastRun } = counts;
+  if (lastRun === null) {
+    return `${counts.id}: no run yet (${counts.schedule ? `runs on ${counts.schedule}` : "runs on demand"})`;
+  }
+  const found = [
+    `${counts.missingFound} missing found, ${counts.missingRepaired} repaired`,
+    ...(counts.mismatchesFound > 0
+      ? [`${counts.mismatchesFound} mismatch${counts.mismatchesFound === 1 ? "" : "es"} found`]
+      : []),
+    `${counts.open} open`,
+  ].join(", ");
+  const kind = lastRun.dryRun ? "dry run" : "run";
+  const last = lastRun.running
+    ? `${kind} under way for ${age(now - lastRun.at)}`
+    : `last ${kind} ${age(now - lastRun.at)} ago`;
+  return `${counts.id}: ${found} · ${last}`;
+}
+
+function age(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
 }
 
 function sandboxCounts(sandbox: Sandbox): string {

@@ -156,7 +156,7 @@ async function runReconciliation(
       const from: string | null = cursor;
       // A journaled step per page: a crash resumes at the page after the last one stored, not from the start.
       const stored = await step.run(`list-${side}`, async () => {
-        const answer = await reconciliation[side].list({ cursor: from, connection });
+        const answer = await reconciliation[side].list({ cursor: from, connection, asOf: report.startedAt });
         const records = checkPage(answer, reconciliation.id, side, pageNumber);
         const spilled = spillRecords(reconciliation, side, records, pageNumber);
         await store.spillPage({ runId: run.id, side, page: pageNumber, records: spilled.records });

@@ -14,6 +14,11 @@ export interface ReconcileListContext {
   cursor: string | null;
   /** The client of a configured connection (auth, rate limit, circuit breaker, audit), as runs get it. */
   connection(name: string): ConnectionClient;
+  /**
+   * When the run began (epoch ms): the same for every page of both sides, and after a resume. A side that leaves
+   * out records too young to judge measures their age from here, so the other side can leave out the same ones.
+   */
+  asOf: number;
 }
 
 export interface ReconcileSideDefinition<R> {

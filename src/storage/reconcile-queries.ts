@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from "kysely";
 import type {
   Finding,
+  FindingTally,
   FindingType,
   NewReportFinding,
   OpenFindingCount,
@@ -333,6 +334,28 @@ export class ReconcileQueries implements ReconcileStore {
       reconciliationId: row.reconciliation_id,
       open: Number(row.open),
       newestAt: Number(row.newest),
+    }));
+  }
+
+  async tallyFindings(): Promise<FindingTally[]> {
+    const rows = await this.#rows<{
+      reconciliation_id: string;
+      type: string;
+      seen: number | string;
+      open: number | string;
+      repaired: number | string;
+    }>(
+      sql`SELECT reconciliation_id, type, COUNT(*) AS seen,
+        SUM(CASE WHEN resolved_at IS NULL THEN 1 ELSE 0 END) AS open,
+        SUM(CASE WHEN resolved_at IS NOT NULL AND repair_requested_at IS NOT NULL THEN 1 ELSE 0 END) AS repaired
+        FROM reconcile_findings GROUP BY reconciliation_id, type ORDER BY reconciliation_id, type`,
+    );
+    return rows.map((row) => ({
+      reconciliationId: row.reconciliation_id,
+      type: row.type as FindingType,
+      seen: Number(row.seen),
+      open: Number(row.open),
+      repaired: Number(row.repaired),
     }));
   }
 }

@@ -95,6 +95,17 @@ export interface OpenFindingCount {
   newestAt: number;
 }
 
+/** A reconciliation's findings of one type over its life: what was found, what is still open, what was repaired. */
+export interface FindingTally {
+  reconciliationId: string;
+  type: FindingType;
+  /** Findings ever opened; one that came back after a fix is still one. */
+  seen: number;
+  open: number;
+  /** Resolved by a run after a repair was requested for them: repaired, and seen to be. */
+  repaired: number;
+}
+
 export interface ReconcileStore {
   /** Replaces the stored description of these reconciliations (a process starting with its config). */
   saveReconciliations(summaries: ReconciliationSummary[], at: number): Promise<void>;
@@ -158,4 +169,6 @@ export interface ReconcileStore {
   markRepairRequested(ids: string[], by: string, at: number): Promise<void>;
   /** Per reconciliation with open findings: how many, and when the newest was first seen. */
   countOpenFindings(): Promise<OpenFindingCount[]>;
+  /** Per reconciliation and finding type that has any: found, open and repaired (the demo's summary). */
+  tallyFindings(): Promise<FindingTally[]>;
 }

@@ -10,6 +10,7 @@ import { sandboxEnvironment } from "../../src/sandbox/sandbox-environment.ts";
 import { builtInSystems } from "../../src/sandbox/systems/index.ts";
 import type { createStore } from "../../src/sandbox/systems/store.ts";
 import { defineIntegration } from "../../src/sdk/define-integration.ts";
+import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
 import type { RunRecord, RunStatus } from "../../src/storage/contract.ts";
 import type { Backend } from "./backends.ts";
 import { testVault } from "./connections.ts";
@@ -75,11 +76,14 @@ export interface DashboardStack {
 export interface DashboardStackOptions {
   /** More integrations beside the examples and `largeOrderDeal` (a test's own). */
   integrations?: TenonConfig["integrations"];
+  /** Replace the example's reconciliations. */
+  reconciliations?: Reconciliation[];
 }
 
 /**
  * The stack the dashboard's browser tests run against: the sandbox systems, and one Tenon process (engine,
  * server, dashboard) running the example integrations plus `largeOrderDeal`, with an operator and a viewer token.
+ * `reconciliations` replace the example's.
  */
 export async function startDashboardStack(
   backend: Backend,
@@ -102,6 +106,7 @@ export async function startDashboardStack(
     const config: TenonConfig = {
       ...examples,
       integrations: [...examples.integrations, largeOrderDeal, ...(options.integrations ?? [])],
+      ...(options.reconciliations ? { reconciliations: options.reconciliations } : {}),
     };
     const settings = readSettings({
       TENON_HTTP_PORT: "0",

@@ -18,6 +18,15 @@ const EventDetailPage = lazy(() =>
 const DeadLetters = lazy(() => import("../pages/DeadLetters.tsx").then((module) => ({ default: module.DeadLetters })));
 const Connections = lazy(() => import("../pages/Connections.tsx").then((module) => ({ default: module.Connections })));
 const Alerts = lazy(() => import("../pages/Alerts.tsx").then((module) => ({ default: module.Alerts })));
+const Reconciliations = lazy(() =>
+  import("../pages/Reconciliations.tsx").then((module) => ({ default: module.Reconciliations })),
+);
+const ReconciliationDetailPage = lazy(() =>
+  import("../pages/ReconciliationDetail.tsx").then((module) => ({ default: module.ReconciliationDetailPage })),
+);
+const ReconciliationReportPage = lazy(() =>
+  import("../pages/ReconciliationReport.tsx").then((module) => ({ default: module.ReconciliationReportPage })),
+);
 const OperatorLog = lazy(() => import("../pages/OperatorLog.tsx").then((module) => ({ default: module.OperatorLog })));
 
 interface NavItem {
@@ -34,6 +43,7 @@ const nav: NavItem[] = [
   { href: "/dead-letters", label: "Dead letters" },
   { href: "/connections", label: "Connections" },
   { href: "/alerts", label: "Alerts" },
+  { href: "/reconciliations", label: "Reconciliations" },
   { href: "/operator-log", label: "Operator log", operatorOnly: true },
 ];
 
@@ -119,6 +129,13 @@ export function Shell() {
             <Route path="/dead-letters" component={DeadLetters} />
             <Route path="/connections" component={Connections} />
             <Route path="/alerts" component={Alerts} />
+            <Route path="/reconciliations" component={Reconciliations} />
+            <Route path="/reconciliations/:id">{(params) => <ReconciliationDetailPage id={params.id} />}</Route>
+            <Route path="/reconciliations/:id/reports/:n">
+              {(params) => (
+                <ReconciliationReportPage key={`${params.id}/${params.n}`} id={params.id} number={params.n} />
+              )}
+            </Route>
             <Route path="/operator-log" component={OperatorLog} />
             <Route>
               <EmptyState title="No page here">

@@ -9,6 +9,7 @@ import {
   readSandboxWebhookTimeScale,
   readSettings,
 } from "../../config/settings.ts";
+import { demoReconcileSchedule, scheduleReconciliations } from "../../demo/demo-reconciliations.ts";
 import { startDemoTraffic } from "../../demo/demo-traffic.ts";
 import { startDevEnvironment } from "../../demo/dev-environment.ts";
 import { devSignInLink } from "../../demo/dev-sign-in.ts";
@@ -24,8 +25,9 @@ const defaultDemoWebhookTimeScale = 60;
 
 /**
  * `tenon demo` (what `npm start` runs): the sandbox systems, the example integrations on a fresh
- * SQLite file, customers ordering and paying and appointments completing, faults now and then, and a
- * live summary of what happened.
+ * SQLite file, customers ordering and paying and appointments completing, faults now and then, records
+ * changed out of band for the reconciliation (run every minute) to find and repair, and a live summary of
+ * what happened.
  */
 export async function demoCommand(): Promise<void> {
   const settings = readSettings();
@@ -47,7 +49,8 @@ export async function demoCommand(): Promise<void> {
   });
   const dev = await startDevEnvironment({
     purpose: "tenon demo",
-    loadConfig: () => loadConfig(examplesConfig),
+    // Every minute, so what the traffic changes out of band is found and repaired while you watch.
+    loadConfig: async () => scheduleReconciliations(await loadConfig(examplesConfig), demoReconcileSchedule),
     databasePath,
     settings,
     logger,
@@ -63,8 +66,10 @@ export async function demoCommand(): Promise<void> {
     `  Sign in   ${signIn}   (as admin; works once, within 10 minutes)`,
     `  Sandbox   ${dev.sandbox.url}/_sandbox   each system's records at /_sandbox/<system>/state, faults at /_sandbox/<system>/faults`,
     `  Integrations ${ids} (${shown(examplesConfig)}); database ${shown(databasePath)}; engine log ${shown(logPath)}`,
-    "  Customers order (about one a second) and pay; appointments complete. Every system fails 5% of requests,",
+    "  Customers order (about one every two seconds) and pay; appointments complete. Every system fails 5% of requests,",
     "  and in turn: a burst of 429s, a 20 s CRM outage, the accounting token revoked and restored a minute later.",
+    "  Out of band, the store loses an order's webhook and a person deletes an invoice in accounting; the",
+    "  reconciliation store-vs-accounting runs every minute, finds the missing invoices and has them made again.",
     "  Alerts about them go to the sandbox's Slack channel and mailbox: /_sandbox/chat/state, /_sandbox/mail/state.",
   ];
   if (durationMs !== undefined) header.push(`  It stops by itself after ${durationMs / 1000} s (DEMO_DURATION_S).`);

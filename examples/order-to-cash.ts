@@ -10,7 +10,8 @@ import { type ShopifyOrder, shopifyOrderSchema } from "tenon/connectors/shopify"
  * email. Each step is journaled, so a retry never repeats a finished one; the one that was interrupted
  * is made safe by each API's own strategy: the contact is an upsert by email, the invoice is looked up
  * by its number before it is created (QuickBooks has no idempotency keys), the stock adjustments carry
- * the step's Idempotency-Key, and the email is looked up by a reference in its metadata before sending.
+ * an Idempotency-Key of the order's line, and the email is looked up by a reference in its metadata before
+ * sending. So a second run for the same order, a replay of its event, changes nothing that is already done.
  */
 export const orderToCash = defineIntegration<ShopifyOrder>({
   id: "order-to-cash",
@@ -71,11 +72,19 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
     await step.tag("invoice", invoice.docNumber);
 
     // One step per line: each adjustment is journaled on its own, so a retry repeats only the one that failed.
+    // Its key is the order's line, not the run's step: a second run for this order (its event replayed, or a
+    // reconciliation re-sending it to create a missing invoice) finds the adjustment made and takes no more stock.
     for (const line of order.line_items) {
       const sku = line.sku;
       if (!sku) continue;
       await step.run(`decrement-${sku}`, () =>
-        stock.adjustStock({ sku, delta: -line.quantity, reason: "sale", reference: `order ${order.name}` }),
+        stock.adjustStock({
+          sku,
+          delta: -line.quantity,
+          reason: "sale",
+          reference: `order ${order.name}`,
+          idempotencyKey: `order-${order.id}-line-${line.id}`,
+        }),
       );
     }
 
@@ -88,6 +97,8 @@ export const orderToCash = defineIntegration<ShopifyOrder>({
             textBody: `Thank you for your order ${order.name}. Invoice ${invoice.docNumber}: ${invoice.totalAmt} ${order.currency}.`,
             tag: "order-confirmation",
             metadata: { order: String(order.order_number) },
+            // Looked for before sending: one confirmation per order, whichever run sends it.
+            reference: `order-${order.id}-confirmation`,
           }),
         )
       : null;

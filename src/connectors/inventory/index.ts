@@ -58,12 +58,13 @@ export const inventory = defineConnector({
       description: "Adds or takes units of an item (a sale takes, a return adds)",
       input: adjustStockInput,
       output: adjustStockOutput,
-      // The step's Idempotency-Key makes a retried adjustment a replay, not a second decrement.
+      // The step's Idempotency-Key (or the caller's) makes a retried adjustment a replay, not a second decrement.
       idempotency: "header",
       async call(client, input) {
         const path = `/v1/items/${encodeURIComponent(input.sku)}/adjustments`;
         const json = { delta: input.delta, reason: input.reason, reference: input.reference };
-        return (await client.post(path, { json })).body;
+        const key = input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey };
+        return (await client.post(path, { json, ...key })).body;
       },
     }),
   },

@@ -55,6 +55,11 @@ export const adjustStockInput = z.object({
   reason: z.string().min(1).max(200),
   /** What it is for (an order number): kept on the adjustment, for people and reports. */
   reference: z.string().min(1).max(200).optional(),
+  /**
+   * The `Idempotency-Key` to send instead of the step's: a key of the business fact (an order's line), so that
+   * another run for the same order (its event replayed, a reconciliation's repair) does not adjust the stock again.
+   */
+  idempotencyKey: z.string().min(1).max(255).optional(),
 });
 
 export const adjustStockOutput = z

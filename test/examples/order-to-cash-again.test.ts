@@ -18,7 +18,12 @@ describe("order-to-cash, run a second time for the same order", () => {
     const stockAfterFirst = tenon.sandbox.inventory.state().adjustments.length;
 
     // What a reconciliation's repair does for an order whose invoice went missing: the order sent again, as a new event.
-    const again = await tenon.send({ source: "store", type: "orders/create", id: `repair-${order.id}`, payload: order });
+    const again = await tenon.send({
+      source: "store",
+      type: "orders/create",
+      id: `repair-${order.id}`,
+      payload: order,
+    });
     expect(again.duplicate).toBe(false);
     const runs = await tenon.waitForRuns({ integration: "order-to-cash", count: 2, timeoutMs: 30_000 });
     expect(runs.map((run) => run.status)).toEqual(["succeeded", "succeeded"]);

@@ -229,6 +229,8 @@ export function createServer(options: ServerOptions): TenonServer {
       store: options.engine.storage.connections,
       logger: options.logger,
       bodyLimit,
+      readApi: options.engine.storage.readApi,
+      now,
     });
   }
 

@@ -126,7 +126,7 @@ export function judgeConnection(
     return red(`credentials rejected: ${summary.statusReason ?? "update them"}; its runs are paused until then`);
   }
   if (summary.circuit.status === "open") {
-    const failing = streak.kind === "failing" ? ` over ${minutes(now - streak.since)}` : "";
+    const failing = streak.kind === "failing" ? `, failing for ${minutes(now - streak.since)}` : "";
     const count = Math.max(summary.circuit.consecutiveFailures, streak.kind === "failing" ? streak.failures : 0);
     return red(`circuit open after ${count} failed requests in a row${failing}; runs wait and resume once it closes`);
   }
@@ -135,7 +135,7 @@ export function judgeConnection(
     const lastAgo = now - streak.lastFailureAt;
     if (lastAgo >= recentFailureMs) return amber(`${failed}, the newest ${ago(lastAgo)}; none was sent since`);
     if (streak.failures >= failingRequests || summary.circuit.status === "half_open") {
-      return red(`failing: ${failed} in a row over ${minutes(now - streak.since)} and none succeeded since`);
+      return red(`failing: ${failed} in a row, the first ${ago(now - streak.since)}, and none succeeded since`);
     }
     return amber(`${failed} ${ago(lastAgo)} and none succeeded since`);
   }

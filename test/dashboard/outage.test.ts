@@ -2,18 +2,20 @@ import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../support/backends.ts";
 import { launchBrowser, newContext, screenshot, seriousA11yViolations } from "../support/browser.ts";
+import type { createStore } from "../../src/sandbox/systems/store.ts";
 import { type DashboardStack, startDashboardStack } from "../support/dashboard-stack.ts";
 
 /** The page polls every 5 s and the machine may be loaded: generous, as waits for the system to act. */
 const seen = { timeout: 60_000, intervals: [500] };
 
 /**
- * An outage of the CRM as an operator lives it, in a real browser against one Tenon process with the sandbox and
- * live orders: the overview shows the CRM connection red, with the reason, while the CRM answers every request
- * with a 503; once the CRM is back and a request went through, green, saying that it recovered and after how
- * many failed requests. The connections page tells the same. Screenshots of both states are written.
+ * The CRM failing as an operator lives it, in a real browser against one Tenon process with the sandbox and live
+ * orders: during an outage the overview shows the CRM connection red, with the reason, while the CRM answers every
+ * request with a 503; once the CRM is back and a request went through, green, saying that it recovered and after
+ * how many failed requests. The connections page tells the same, and shows the runs paused on revoked credentials
+ * going back to work once new ones are stored. Screenshots of each state are written.
  */
-describe("the overview during a CRM outage", () => {
+describe("the dashboard while the CRM fails", () => {
   let stack: DashboardStack;
   let browser: Browser;
   let context: BrowserContext | undefined;
@@ -93,5 +95,43 @@ describe("the overview during a CRM outage", () => {
     await expect.poll(() => card.getAttribute("class"), seen).toContain("edge-green");
     await expect.poll(() => failed.innerText(), seen).toMatch(/recovered/);
     await screenshot(page, "outage-connections-recovered");
+  });
+
+  it("shows the runs paused on the CRM's revoked credentials, and sees them resume once new ones are stored", async () => {
+    const page = await (context as BrowserContext).newPage();
+    await page.goto(`${stack.url}/connections`);
+    const card = page.locator(".connection-card[data-connection='crm']");
+    const paused = card.locator("[data-paused]");
+    await expect.poll(() => paused.getAttribute("data-paused"), seen).toBe("0");
+
+    stack.sandbox.setFaults("crm", { revokeCredentials: true });
+    // Six customers of their own: none of the six runs waits behind another's (one customer's runs take turns).
+    const store = stack.sandbox.system<ReturnType<typeof createStore>>("store");
+    for (let n = 1; n <= 6; n += 1) store.placeOrder({ email: `paused.customer.${n}@example.com` });
+    await stack.waitForRuns("the 6 new orders to pause on the CRM", (runs) => {
+      const held = runs.filter((run) => run.status === "paused" && run.waitingOn === "crm");
+      return held.length === 6;
+    });
+    await expect.poll(() => paused.getAttribute("data-paused"), seen).toBe("6");
+    expect(await card.getAttribute("class")).toContain("edge-red");
+    expect(await card.locator(".connection-reason").innerText()).toMatch(/^credentials rejected: /);
+    const ongoing = card.locator(".incident-list li", { hasText: "Credentials rejected" }).first();
+    await ongoing.getByText("ongoing").waitFor({ timeout: seen.timeout });
+    await screenshot(page, "connections-paused");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+
+    // Someone authorises the CRM again and stores the new grant, as `tenon connections set-credentials crm` does:
+    // the paused runs go back to the queue, and the page shows the count going down and the resume.
+    const { refreshToken } = (stack.sandbox.system("crm") as { authorize(): { refreshToken: string } }).authorize();
+    expect(await stack.services.connections.setCredentials("crm", { refreshToken })).toBe(6);
+    await expect.poll(() => paused.getAttribute("data-paused"), seen).toBe("0");
+    await expect
+      .poll(() => card.locator(".fact", { hasText: "Paused runs" }).innerText(), seen)
+      .toMatch(/6 resumed .*: new credentials were saved/);
+    await stack.waitForRuns("the 6 resumed orders to succeed", (runs) =>
+      runs.filter((run) => run.integrationId === "order-to-cash").every((run) => run.status === "succeeded"),
+    );
+    await expect.poll(() => card.getAttribute("class"), seen).toContain("edge-green");
+    await screenshot(page, "connections-resumed");
   });
 });

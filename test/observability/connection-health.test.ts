@@ -95,7 +95,7 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
     await exchanges([0, 200], [10 * second, 503], [20 * second, null], [30 * second, 502]);
     const crm = await verdictAt(40 * second);
     expect(crm.status).toBe("red");
-    expect(crm.reason).toBe("failing: 3 failed requests in a row over 30 s and none succeeded since");
+    expect(crm.reason).toBe("failing: 3 failed requests in a row, the first 30 s ago, and none succeeded since");
     expect(crm.failures).toEqual({
       count: 3,
       capped: false,
@@ -152,7 +152,9 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
     }
     const crm = await verdictAt(3 * second);
     expect(crm.status).toBe("red");
-    expect(crm.reason).toBe("circuit open after 3 failed requests in a row over 2 s; runs wait and resume once it closes");
+    expect(crm.reason).toBe(
+      "circuit open after 3 failed requests in a row, failing for 2 s; runs wait and resume once it closes",
+    );
   });
 
   it("counts at most the exchanges it looks at, and says so", async () => {
@@ -179,8 +181,8 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
     );
     const report = () => reportAt(connections, Date.now());
     const during = await waitFor("the API connection to be red", async () => {
-      const api = (await report()).connections[0];
-      return api?.status === "red" ? api : null;
+      const verdict = (await report()).connections[0];
+      return verdict?.status === "red" ? verdict : null;
     });
     expect(during.reason).toMatch(/^(circuit open after|failing: )\d+ failed requests in a row/);
 

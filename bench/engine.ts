@@ -594,9 +594,7 @@ async function main(): Promise<void> {
       ? dashboardsComparison
       : undefined;
   const measure = (label: "sqlite" | "postgres", bench: (mode: RunMode) => Promise<Metric[]>) =>
-    comparison
-      ? compareOnOff(label, comparison, bench)
-      : bench({ instrumented: !instrumentationOff, dashboards: 0 });
+    comparison ? compareOnOff(label, comparison, bench) : bench({ instrumented: !instrumentationOff, dashboards: 0 });
   if (only.has("sqlite")) {
     console.log("- SQLite (synchronous=FULL)…");
     metrics.push(...(await measure("sqlite", benchSqlite)));

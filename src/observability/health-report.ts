@@ -174,4 +174,3 @@ function describeChecks(counts: Record<string, number>): string {
     .map(([check, n]) => `${check}: ${n}`)
     .join(", ");
 }
-

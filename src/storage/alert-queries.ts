@@ -181,7 +181,10 @@ export class AlertQueries implements AlertStore {
     for (const row of rows) {
       const runOrder: [number, number] = [Number(row.created_at ?? 0), Number(row.seq ?? 0)];
       const known = deliveries.get(row.event_id);
-      const newer = !known || runOrder[0] > known.runOrder[0] || (runOrder[0] === known.runOrder[0] && runOrder[1] > known.runOrder[1]);
+      const newer =
+        !known ||
+        runOrder[0] > known.runOrder[0] ||
+        (runOrder[0] === known.runOrder[0] && runOrder[1] > known.runOrder[1]);
       if (!newer) continue;
       deliveries.set(row.event_id, {
         eventId: row.event_id,

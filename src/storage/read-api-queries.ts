@@ -2,11 +2,11 @@ import { type Kysely, sql } from "kysely";
 import type { EventRecord, RunRecord } from "./contract.ts";
 import {
   backlogStatuses,
+  type ConnectionRunActivity,
   countCap,
   durationSample,
   type EventPageFilter,
   type EventPosition,
-  type ConnectionRunActivity,
   type ExchangeError,
   type ExchangeOutcome,
   endedStatuses,
@@ -260,9 +260,7 @@ export class ReadApiQueries implements ReadApiStore {
         .groupBy("status")
         .execute(),
       this.#db
-        .selectFrom(
-          history().select("kind").where("at", ">=", since).orderBy("at", "desc").limit(cap).as("recent"),
-        )
+        .selectFrom(history().select("kind").where("at", ">=", since).orderBy("at", "desc").limit(cap).as("recent"))
         .select(["kind", (eb) => eb.fn.countAll().as("count")])
         .groupBy("kind")
         .execute(),

@@ -1,8 +1,9 @@
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { createCrm } from "../../src/sandbox/systems/crm.ts";
+import type { createStore } from "../../src/sandbox/systems/store.ts";
 import { sqliteBackend } from "../support/backends.ts";
 import { launchBrowser, newContext, screenshot, seriousA11yViolations } from "../support/browser.ts";
-import type { createStore } from "../../src/sandbox/systems/store.ts";
 import { type DashboardStack, startDashboardStack } from "../support/dashboard-stack.ts";
 
 /** The page polls every 5 s and the machine may be loaded: generous, as waits for the system to act. */
@@ -122,7 +123,7 @@ describe("the dashboard while the CRM fails", () => {
 
     // Someone authorises the CRM again and stores the new grant, as `tenon connections set-credentials crm` does:
     // the paused runs go back to the queue, and the page shows the count going down and the resume.
-    const { refreshToken } = (stack.sandbox.system("crm") as { authorize(): { refreshToken: string } }).authorize();
+    const { refreshToken } = stack.sandbox.system<ReturnType<typeof createCrm>>("crm").authorize();
     expect(await stack.services.connections.setCredentials("crm", { refreshToken })).toBe(6);
     await expect.poll(() => paused.getAttribute("data-paused"), seen).toBe("0");
     await expect

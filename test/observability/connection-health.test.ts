@@ -32,7 +32,6 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
   const t = useTestStorage(backend);
   let engine: Engine | undefined;
   let api: ApiTestServer | undefined;
-  let sequence = 0;
 
   afterEach(async () => {
     await engine?.stop({ deadlineMs: 1000 });
@@ -45,7 +44,7 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
   async function exchanges(...answers: [number, number | null][]): Promise<void> {
     const records = answers.map(
       ([offset, status]): AuditRecord => ({
-        id: `exchange-${(sequence += 1)}`,
+        id: `exchange-${offset}`,
         connectionId: "crm",
         runId: null,
         stepName: null,
@@ -88,7 +87,11 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
 
   it("is green, accepting requests, when its requests succeed", async () => {
     await exchanges([0, 200], [1 * second, 201]);
-    expect(await verdictAt(2 * second)).toMatchObject({ status: "green", reason: "accepting requests", failures: null });
+    expect(await verdictAt(2 * second)).toMatchObject({
+      status: "green",
+      reason: "accepting requests",
+      failures: null,
+    });
   });
 
   it("is red while its newest requests all failed, and says since when", async () => {
@@ -177,7 +180,10 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
     engine = testEngine({ storage: t.storage, integrations: [postsOrder], connections });
     await engine.start();
     const runIds = await Promise.all(
-      Array.from({ length: 5 }, async (_, n) => (await (engine as Engine).send({ type: "order", payload: { n } })).runIds[0]),
+      Array.from(
+        { length: 5 },
+        async (_, n) => (await (engine as Engine).send({ type: "order", payload: { n } })).runIds[0],
+      ),
     );
     const report = () => reportAt(connections, Date.now());
     const during = await waitFor("the API connection to be red", async () => {

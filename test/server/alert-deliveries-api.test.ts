@@ -83,7 +83,7 @@ describe.each(backends)("the alert deliveries API ($name)", (backend) => {
       const response = await fetch(`${url}/api/alerts/deliveries${query}`, {
         headers: { authorization: `Bearer ${viewerToken}` },
       });
-      return { status: response.status, json: await response.json() };
+      return { status: response.status, json: (await response.json()) as { deliveries: Delivery[] } };
     };
     const byChannel = async () =>
       Object.fromEntries((await deliveries()).json.deliveries.map((d: Delivery) => [d.channel, d]));

@@ -67,7 +67,8 @@ describe.each(backends)("a connection's activity in the API ($name)", (backend) 
   it("counts the runs paused for missing credentials, then their resume once credentials are stored", async () => {
     const { engine } = await start();
     const runIds: string[] = [];
-    for (let n = 0; n < 3; n += 1) runIds.push((await engine.send({ type: "call", payload: { n } })).runIds[0] as string);
+    for (let n = 0; n < 3; n += 1)
+      runIds.push((await engine.send({ type: "call", payload: { n } })).runIds[0] as string);
     for (const runId of runIds) await waitForRunStatus(t.storage, runId, "paused");
 
     const paused = await call("GET", "/api/connections/crm/activity");

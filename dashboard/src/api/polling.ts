@@ -15,7 +15,11 @@ export interface Poll {
 
 export const healthPoll: Poll = { path: "/api/health", query: {}, everyMs: pollMs };
 
-export const firingAlertsPoll: Poll = { path: "/api/alerts", query: { status: "firing", limit: "20" }, everyMs: pollMs };
+export const firingAlertsPoll: Poll = {
+  path: "/api/alerts",
+  query: { status: "firing", limit: "20" },
+  everyMs: pollMs,
+};
 
 /** The throughput charts: the server reuses an answer 10 s (last hour) and 60 s (last day) anyway. */
 export const throughputPolls = {
@@ -27,4 +31,9 @@ export const throughputPolls = {
 export const sessionPath = "/auth/session";
 
 /** An open overview: each of these at its interval (pages/Overview.tsx, pages/overview/throughput.ts). */
-export const overviewPolls: readonly Poll[] = [healthPoll, firingAlertsPoll, throughputPolls["1h"], throughputPolls["24h"]];
+export const overviewPolls: readonly Poll[] = [
+  healthPoll,
+  firingAlertsPoll,
+  throughputPolls["1h"],
+  throughputPolls["24h"],
+];

@@ -7,7 +7,7 @@ import type { Alert, AlertDelivery } from "../api/types.ts";
 import { EmptyState, ErrorNotice, LoadingRows } from "../components/Notices.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
 import { Time } from "../components/Time.tsx";
-import { DeliveryBadge, Deliveries, latestDeliveries } from "./alerts/Deliveries.tsx";
+import { Deliveries, DeliveryBadge, latestDeliveries } from "./alerts/Deliveries.tsx";
 
 /**
  * What the alert rules raised: firing and resolved, with acknowledge and snooze for operators, and how each

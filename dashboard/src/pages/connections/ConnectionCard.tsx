@@ -178,7 +178,10 @@ function Waits({ activity }: { activity: ConnectionActivity | undefined }) {
       {waits === 0 ? <span className="muted">none</span> : `${waits}${capped ? " or more" : ""} run wait(s)`}
       {lastWait && (
         <span className="muted block">
-          last <Link href={`/runs/${lastWait.runId}`}><Time at={lastWait.at} ageOnly /></Link>
+          last{" "}
+          <Link href={`/runs/${lastWait.runId}`}>
+            <Time at={lastWait.at} ageOnly />
+          </Link>
           {lastWait.reason && <span className="reason block clamp">{lastWait.reason}</span>}
         </span>
       )}
@@ -255,8 +258,7 @@ function IncidentList({
       {incidents.map((incident) => (
         <li key={incident.id}>
           <strong>{incidentWords[incident.kind]}</strong>{" "}
-          {ongoing(incident) && <span className="badge badge-bad">ongoing</span>}{" "}
-          <Time at={incident.at} />
+          {ongoing(incident) && <span className="badge badge-bad">ongoing</span>} <Time at={incident.at} />
           <span className="reason block clamp">{incident.detail}</span>
         </li>
       ))}

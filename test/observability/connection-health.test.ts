@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Connections } from "../../src/connections/connections.ts";
 import type { Engine } from "../../src/engine/engine.ts";
 import { buildHealthReport } from "../../src/observability/health-report.ts";
@@ -32,6 +32,10 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
   const t = useTestStorage(backend);
   let engine: Engine | undefined;
   let api: ApiTestServer | undefined;
+
+  beforeEach(async () => {
+    await t.storage.migrate();
+  });
 
   afterEach(async () => {
     await engine?.stop({ deadlineMs: 1000 });
@@ -190,7 +194,7 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
       const verdict = (await report()).connections[0];
       return verdict?.status === "red" ? verdict : null;
     });
-    expect(during.reason).toMatch(/^(circuit open after|failing: )\d+ failed requests in a row/);
+    expect(during.reason).toMatch(/^(circuit open after|failing:) \d+ failed requests in a row/);
 
     healthy = true;
     for (const runId of runIds) await waitForRunStatus(t.storage, runId as string, "succeeded", 20_000);

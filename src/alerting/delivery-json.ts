@@ -32,8 +32,10 @@ export function deliveryToJson(delivery: NotificationDelivery) {
     eventId: delivery.eventId,
     runId: run?.id ?? null,
     queuedAt: iso(delivery.receivedAt),
-    failedAttempts: run?.failures ?? 0,
-    lastError: run ? run.lastError : "no delivery run took it: the channel is no longer in the configuration",
+    failedAttempts: run?.failedAttempts ?? 0,
+    lastError: run
+      ? withoutStack(run.lastError)
+      : "no delivery run took it: the channel is no longer in the configuration",
     deliveredAt: run?.status === "succeeded" ? iso(run.finishedAt) : null,
     nextAttemptAt: run && (run.status === "retrying" || run.status === "waiting") ? iso(run.availableAt) : null,
   };
@@ -43,5 +45,11 @@ function stateOf(run: NotificationDelivery["run"]): DeliveryState {
   if (!run) return "failed";
   if (run.status === "succeeded") return "delivered";
   if (run.status === "dead" || run.status === "failed") return "failed";
-  return run.failures > 0 ? "retrying" : "sending";
+  // A run keeps its last error until an attempt succeeds: with one, an attempt failed and another follows.
+  return run.lastError === null ? "sending" : "retrying";
+}
+
+/** The error as the receiver's answer told it: the run keeps the stack too, which its own page shows. */
+function withoutStack(error: string | null): string | null {
+  return error === null ? null : (error.split(/\n\s+at /)[0] ?? error);
 }

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type {
   AlertRecord,
   AlertStatus,
@@ -173,6 +173,8 @@ export class AlertQueries implements AlertStore {
         "r.finished_at",
         "r.created_at",
         "r.seq",
+        // A failed attempt of a step is counted on the step (steps_pk), one outside any step on the run.
+        sql<number>`(SELECT COALESCE(SUM(failures), 0) FROM steps WHERE steps.run_id = r.id)`.as("step_failures"),
       ])
       .orderBy("e.received_at", "desc")
       .orderBy("e.id", "desc")
@@ -197,7 +199,7 @@ export class AlertQueries implements AlertStore {
             : {
                 id: row.run_id,
                 status: row.status,
-                failures: Number(row.failures),
+                failedAttempts: Number(row.failures) + Number(row.step_failures ?? 0),
                 lastError: row.last_error,
                 availableAt: Number(row.available_at),
                 finishedAt: nullableNumber(row.finished_at),

@@ -61,7 +61,9 @@ export interface NotificationDelivery {
   run: {
     id: string;
     status: string;
-    failures: number;
+    /** Failed attempts, of its step and of the run outside it. */
+    failedAttempts: number;
+    /** The last failed attempt's error (with its stack), until an attempt succeeds. */
     lastError: string | null;
     availableAt: number;
     finishedAt: number | null;

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { overviewPolls, type Poll, pollMs, sessionPath } from "../dashboard/src/api/polling.ts";
+import { overviewPolls, pollMs, pollUrl, sessionPath } from "../dashboard/src/api/polling.ts";
 
 export interface PollingStats {
   /** Requests answered (any status), and those that failed (no answer, or not a 2xx). */
@@ -33,7 +33,7 @@ export async function openDashboards(options: { url: string; token: string; coun
   const ask = async (cookie: string, path: string): Promise<void> => {
     const started = performance.now();
     try {
-      const response = await fetch(`${options.url}${path}`, { headers: { cookie, accept: "application/json" } });
+      const response = await fetch(`${options.url}${path}`, { headers: { cookie } });
       await response.arrayBuffer();
       if (!response.ok) fail(`${path} answered ${response.status}`);
     } catch (error) {
@@ -58,7 +58,7 @@ export async function openDashboards(options: { url: string; token: string; coun
       let pending: Promise<void> | null = null;
       const send = () => {
         if (closed || pending) return;
-        pending = track(ask(cookie, pathOf(poll))).finally(() => {
+        pending = track(ask(cookie, pollUrl(poll))).finally(() => {
           pending = null;
         });
       };
@@ -92,9 +92,4 @@ async function signIn(url: string, token: string): Promise<string> {
   const cookie = response.headers.getSetCookie()[0]?.split(";")[0];
   if (response.status !== 200 || !cookie) throw new Error(`signing in answered ${response.status}: no session cookie`);
   return cookie;
-}
-
-function pathOf(poll: Poll): string {
-  const query = new URLSearchParams(poll.query).toString();
-  return query ? `${poll.path}?${query}` : poll.path;
 }

@@ -1,6 +1,8 @@
 /**
  * What the dashboard asks the engine for while it is open, and how often. Plain data, no browser: the polling
- * bench (bench/engine.ts, BENCH_DASHBOARDS) imports it to replay exactly what an open overview asks.
+ * bench (bench/engine.ts, BENCH_DASHBOARDS) imports it to replay exactly what an open overview asks, and the
+ * build (vite.config.ts) to tell the server what the first page asks first, so that the server can have the
+ * browser preload it (src/server/dashboard-routes.ts).
  */
 
 /** Live data is asked for again every 5 s (api/live.ts). */
@@ -37,3 +39,12 @@ export const overviewPolls: readonly Poll[] = [
   throughputPolls["1h"],
   throughputPolls["24h"],
 ];
+
+/** The URL a poll asks, exactly: a preload is used only by a request for the very same URL. */
+export function pollUrl(poll: Poll): string {
+  const query = new URLSearchParams(poll.query).toString();
+  return query ? `${poll.path}?${query}` : poll.path;
+}
+
+/** What the overview asks before its first render (api/queries.ts prefetchFirstPage), by the page's path. */
+export const firstRequests: Record<string, string[]> = { "/": [sessionPath, ...overviewPolls.map(pollUrl)] };

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { apiGet } from "../../api/client.ts";
-import { throughputPolls } from "../../api/polling.ts";
+import { pollUrl, throughputPolls } from "../../api/polling.ts";
 
 /** `GET /api/stats/throughput`: runs created, failed and dead per bucket (docs/read-api.md). */
 interface ThroughputAnswer {
@@ -49,7 +49,7 @@ export interface Activity {
 export function throughputQuery(window: ThroughputWindow) {
   return {
     queryKey: ["throughput", window.name],
-    queryFn: () => apiGet<ThroughputAnswer>(throughputPolls[window.name].path, throughputPolls[window.name].query),
+    queryFn: () => apiGet<ThroughputAnswer>(pollUrl(throughputPolls[window.name])),
     staleTime: window.refreshMs,
   };
 }

@@ -5,7 +5,10 @@ import { amber, green, hourMs, hours, iso, minutes, red, type Verdict } from "./
 
 /** A connection's exchanges looked at for its failures and recovery: its newest ones, so the queries stay bounded. */
 const exchangeLookback = 500;
-/** This many requests failed in a row, none succeeded since, and the newest one recently: the API is failing (red). */
+/**
+ * This many requests failed in a row, none succeeded since, and the newest one recently: the API is failing (red).
+ * Fewer are a blip (amber), unless the API asked for no request until later.
+ */
 const failingRequests = 3;
 /** A failure this recent is the connection's state now; an older one, with nothing sent since, is only a doubt. */
 const recentFailureMs = 5 * 60_000;
@@ -134,8 +137,15 @@ export function judgeConnection(
     const failed = failedRequests(streak.failures, streak.capped);
     const lastAgo = now - streak.lastFailureAt;
     if (lastAgo >= recentFailureMs) return amber(`${failed}, the newest ${ago(lastAgo)}; none was sent since`);
-    if (streak.failures >= failingRequests || summary.circuit.status === "half_open") {
-      return red(`failing: ${failed} in a row, the first ${ago(now - streak.since)}, and none succeeded since`);
+    // An API that failed and asked for no request until later (a 503 with Retry-After: down for maintenance, an
+    // outage) is down, however few requests found it out: the others wait instead of failing too.
+    const held = waitMs > 0 ? `; the API asked for no request for ${Math.ceil(waitMs / 1000)} s more` : "";
+    if (streak.failures >= failingRequests || summary.circuit.status === "half_open" || waitMs > 0) {
+      const which =
+        streak.failures === 1
+          ? `the last request failed ${ago(lastAgo)}`
+          : `${failed} in a row, the first ${ago(now - streak.since)},`;
+      return red(`failing: ${which} and none succeeded since${held}`);
     }
     return amber(`${failed} ${ago(lastAgo)} and none succeeded since`);
   }

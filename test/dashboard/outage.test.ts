@@ -62,7 +62,7 @@ describe("the dashboard while the CRM fails", () => {
     stack.placeOrders(12);
     await expect.poll(() => row.getAttribute("data-health"), seen).toBe("red");
     const outage = await row.locator("td.reason").innerText();
-    expect(outage).toMatch(/^(circuit open after|failing:) \d+ failed requests in a row/);
+    expect(outage).toMatch(/^(circuit open after \d+ failed requests in a row|failing: )/);
     expect(await page.locator(".page-head-meta .health").innerText()).toContain("Failing");
     await screenshot(page, "outage-overview-red");
     expect(await seriousA11yViolations(page)).toEqual([]);
@@ -125,6 +125,14 @@ describe("the dashboard while the CRM fails", () => {
     await screenshot(page, "connections-paused");
     expect(await seriousA11yViolations(page)).toEqual([]);
 
+    // The alert rules see it too (they look every 5 s here): an auth_failed alert fires, and is told to each channel.
+    const firing = async () => {
+      const answer = await page.context().request.get(`${stack.url}/api/alerts?status=firing`);
+      const { alerts } = (await answer.json()) as { alerts: { rule: string; subject: string }[] };
+      return alerts.some((alert) => alert.rule === "auth_failed" && alert.subject === "connection:crm");
+    };
+    await expect.poll(firing, seen).toBe(true);
+
     // Someone authorises the CRM again and stores the new grant, as `tenon connections set-credentials crm` does:
     // the paused runs go back to the queue, and the page shows the count going down and the resume.
     const { refreshToken } = stack.sandbox.system<ReturnType<typeof createCrm>>("crm").authorize();
@@ -138,5 +146,26 @@ describe("the dashboard while the CRM fails", () => {
     );
     await expect.poll(() => card.getAttribute("class"), seen).toContain("edge-green");
     await screenshot(page, "connections-resumed");
+  });
+
+  it("shows where each notification of the CRM's alert went: delivered to every channel, as a run of its own", async () => {
+    const page = await (context as BrowserContext).newPage();
+    await page.goto(`${stack.url}/alerts`);
+    await page.getByRole("heading", { name: "Alerts", level: 1 }).waitFor();
+    await page.getByLabel("Show").selectOption("");
+    // The example config's channels: ops (Slack, the sandbox's chat) and team (email, the sandbox's mail server).
+    const deliveries = page
+      .locator("table.deliveries-table tbody tr", { hasText: "connection crm: its credentials" })
+      .filter({ hasText: "firing · notification 1" });
+    for (const channel of ["ops", "team"]) {
+      const delivered = deliveries.and(page.locator(`[data-channel="${channel}"][data-state="delivered"]`));
+      await expect.poll(() => delivered.count(), seen).toBe(1);
+    }
+    const alert = page.locator("table.alerts-table tbody tr", { hasText: "connection crm: its credentials" }).first();
+    await expect
+      .poll(() => alert.innerText(), seen)
+      .toMatch(/ops: delivered[\s\S]*team: delivered|team: delivered[\s\S]*ops: delivered/);
+    await screenshot(page, "alerts-deliveries");
+    expect(await seriousA11yViolations(page)).toEqual([]);
   });
 });

@@ -119,6 +119,20 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
     });
   });
 
+  it("is red after a single failed request when the API asked for no request until later (a 503 with Retry-After)", async () => {
+    await exchanges([0, 200], [10 * second, 503]);
+    await t.storage.connections.recordRateLimitSignal({
+      connectionId: "crm",
+      pausedUntil: start + 10 * second + 45 * second,
+      now: start + 10 * second,
+    });
+    expect(await verdictAt(15 * second)).toMatchObject({
+      status: "red",
+      reason:
+        "failing: the last request failed 5 s ago and none succeeded since; the API asked for no request for 40 s more",
+    });
+  });
+
   it("turns green once a request succeeds, telling the recovery and how many requests failed before it", async () => {
     await exchanges([0, 200], [10 * second, 503], [20 * second, 503], [30 * second, 503], [40 * second, 200]);
     await exchanges([50 * second, 200]);
@@ -194,7 +208,7 @@ describe.each(backends)("a connection's health verdict ($name)", (backend) => {
       const verdict = (await report()).connections[0];
       return verdict?.status === "red" ? verdict : null;
     });
-    expect(during.reason).toMatch(/^(circuit open after|failing:) \d+ failed requests in a row/);
+    expect(during.reason).toMatch(/^(circuit open after \d+ failed requests in a row|failing: )/);
 
     healthy = true;
     for (const runId of runIds) await waitForRunStatus(t.storage, runId as string, "succeeded", 20_000);

@@ -80,15 +80,16 @@ describe("the dashboard while the CRM fails", () => {
     await page.getByRole("link", { name: "Overview", exact: true }).click();
     await expect.poll(() => row.getAttribute("data-health"), { ...seen, timeout: 120_000 }).toBe("green");
     const recovered = await row.locator("td.reason").innerText();
-    expect(recovered).toMatch(/^recovered \d+ (s|min) ago after \d+ failed requests$/);
+    expect(recovered).toMatch(/^recovered \d+ (s|min) ago after \d+ failed requests?$/);
     await screenshot(page, "outage-overview-recovered");
 
     // What the page shows is what the API says, and what the sandbox saw: every order got through in the end.
     const health = await (await page.context().request.get(`${stack.url}/api/health`)).json();
     const crm = health.connections.find((connection: { id: string }) => connection.id === "crm");
     expect(crm.failures.recoveredAt).not.toBeNull();
-    expect(crm.failures.count).toBeGreaterThanOrEqual(3);
-    expect(recovered).toContain(`after ${crm.failures.count} failed requests`);
+    // How many failed depends on how many were under way when the first 503 told the others to wait.
+    expect(crm.failures.count).toBeGreaterThanOrEqual(1);
+    expect(recovered).toContain(`after ${crm.failures.count} failed request`);
     await stack.waitForRuns(
       "all 22 orders' runs to succeed",
       (runs) => runs.filter((run) => run.integrationId === "order-to-cash" && run.status === "succeeded").length >= 22,

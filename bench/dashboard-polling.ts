@@ -83,7 +83,7 @@ export async function openDashboards(options: { url: string; token: string; coun
 }
 
 /** The session cookie `POST /auth/session` sets, as a `cookie` header's value. */
-async function signIn(url: string, token: string): Promise<string> {
+export async function signIn(url: string, token: string): Promise<string> {
   const response = await fetch(`${url}${sessionPath}`, {
     method: "POST",
     headers: { "content-type": "application/json" },

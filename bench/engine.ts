@@ -20,6 +20,12 @@
  *                                order off, on, on, off, and prints the ratio on/off of the mean runs/s (the usual
  *                                metrics are those of the instrumented runs, the last one of each mode); "off": one
  *                                run with the metrics off (to profile one mode against the other)
+ *   BENCH_DASHBOARDS             N: the dashboard's polling cost. The engine serves its API, and each Tenon backend runs
+ *                                without and with N open overviews polling it (bench/dashboard-polling.ts: the requests
+ *                                and intervals of dashboard/src/api/polling.ts, over HTTP with a session), in the order
+ *                                without, with, with, without; prints the ratio with/without of the mean runs/s, and what
+ *                                the polling costs in CPU per second, each request timed on its own after the drain.
+ *                                Give it enough events for the drain to see every interval (a minute or more)
  *   TENON_BENCH_DATABASE_URL     PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Writes bench/results/engine.json: [{ name, value, unit }].
@@ -37,9 +43,13 @@ import {
 } from "graphile-worker";
 import pg from "pg";
 import pino from "pino";
-import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
+import { firingAlertsPoll, healthPoll, pollUrl } from "../dashboard/src/api/polling.ts";
+import { createEngine, defineIntegration, type Engine, openStorage, type Storage } from "../src/index.ts";
 import { createMetrics } from "../src/observability/metrics.ts";
+import { createServer } from "../src/server/create-server.ts";
+import { throughputWindows } from "../src/server/stats-route.ts";
 import { intEnv } from "./bench-env.ts";
+import { type OpenDashboards, openDashboards, signIn } from "./dashboard-polling.ts";
 
 interface Metric {
   name: string;
@@ -64,6 +74,12 @@ const stallMs = intEnv("BENCH_STALL_MS", 60_000);
 const trace = process.env.BENCH_TRACE === "1";
 const compareInstrumentation = process.env.BENCH_INSTRUMENTATION === "compare";
 const instrumentationOff = process.env.BENCH_INSTRUMENTATION === "off";
+const dashboards = process.env.BENCH_DASHBOARDS ? intEnv("BENCH_DASHBOARDS", 5) : 0;
+/** The viewer token the simulated dashboards sign in with. */
+const dashboardToken = "bench-dashboard-viewer-token";
+if (compareInstrumentation && dashboards > 0) {
+  throw new Error("BENCH_INSTRUMENTATION=compare and BENCH_DASHBOARDS compare different things: set one of them");
+}
 const tenonSchema = "tenon_bench";
 const graphileSchema = "graphile_bench";
 const resultsFile = join(dirname(fileURLToPath(import.meta.url)), "results", "engine.json");
@@ -193,10 +209,18 @@ async function withPg<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 // Tenon
 
 /**
- * `instrumented`: metrics on (with process metrics and a scrape every 5 s, as `tenon start` under Prometheus) or
- * off (TENON_METRICS=off).
+ * How one Tenon run is set up. `instrumented`: metrics on (with process metrics and a scrape every 5 s, as `tenon
+ * start` under Prometheus) or off (TENON_METRICS=off). `dashboards`: overviews polling the engine's API while it
+ * drains (0: none); with BENCH_DASHBOARDS the API is served in every run, polled or not, so that only the polling
+ * differs between the two modes.
  */
-async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, instrumented = true): Promise<Metric[]> {
+interface RunMode {
+  instrumented: boolean;
+  dashboards: number;
+}
+
+async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, mode: RunMode): Promise<Metric[]> {
+  const { instrumented } = mode;
   const stats = new Map<string, CallStats>();
   const storage = trace ? traced(rawStorage, stats) : rawStorage;
   const n = events;
@@ -228,6 +252,11 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
     worker: { concurrency: workerConcurrency, claimBatch },
   });
   await engine.start();
+  const api = dashboards > 0 ? await serveApi(engine, integration.id) : undefined;
+  const open =
+    api && mode.dashboards > 0
+      ? await openDashboards({ url: api.url, token: dashboardToken, count: mode.dashboards })
+      : undefined;
 
   const rss = new RssSampler();
   rss.start();
@@ -263,6 +292,9 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
   const cpu = process.cpuUsage(cpuAtStart);
   const peakRss = rss.stop();
   if (trace) printTrace(label, stats, drainedAt - t0);
+  const engineCpuPerS = (cpu.user + cpu.system) / 1000 / ((drainedAt - t0) / 1000);
+  const polling = open && api ? await pollingCost(label, open, api.url, storage, engineCpuPerS) : [];
+  await api?.close();
 
   // Light load: one event every 10 ms into an idle engine, the "webhook ack → first step" latency.
   const lightLatency = new Float64Array(lightEvents);
@@ -308,60 +340,165 @@ async function benchTenon(label: "sqlite" | "postgres", rawStorage: Storage, ins
     { name: `${label}.light_load_ack_p99`, value: percentile(lightAck, 99), unit: "ms" },
     { name: `${label}.light_load_first_step_p50`, value: percentile(lightLatency, 50), unit: "ms" },
     { name: `${label}.light_load_first_step_p99`, value: percentile(lightLatency, 99), unit: "ms" },
+    ...polling,
   ];
 }
 
-async function benchSqlite(instrumented = true): Promise<Metric[]> {
+/** The engine's HTTP server (the API and the dashboard) with a viewer token, as `tenon start` serves it. */
+async function serveApi(engine: Engine, integrationId: string) {
+  const server = createServer({
+    engine,
+    logger: pino({ level: "silent" }),
+    apiTokens: [{ name: "bench-dashboard", role: "viewer", token: dashboardToken }],
+    integrations: [{ id: integrationId, trigger: { event: "bench.tick" } }],
+  });
+  const url = await server.listen({ host: "127.0.0.1", port: 0 });
+  return { url, close: () => server.close() };
+}
+
+/**
+ * What the polling costs, request by request, after the drain (the database full of its runs): this process's CPU
+ * for each of the overview's requests over HTTP, one after the other (the client's share included: the figure errs
+ * high), times how often N dashboards send it. The throughput answers are computed once per reuse period whatever the
+ * number of dashboards (stats-route.ts), so their query is timed on its own, as the route runs it. Beside it, the
+ * engine's own CPU per second during the drain: the share is the polling's over the engine's. PostgreSQL's own CPU
+ * is in neither.
+ */
+async function pollingCost(
+  label: string,
+  open: OpenDashboards,
+  url: string,
+  storage: Storage,
+  engineCpuPerS: number,
+): Promise<Metric[]> {
+  const stats = await open.close();
+  if (stats.errors > 0) throw new Error(`${label}: ${stats.errors} dashboard requests failed: ${stats.firstError}`);
+  const cookie = await signIn(url, dashboardToken);
+  const cpuMsPerCall = async (work: () => Promise<unknown>, calls = 40) => {
+    await work();
+    const before = process.cpuUsage();
+    for (let call = 0; call < calls; call += 1) await work();
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1000 / calls;
+  };
+  const ask = (path: string) => async () => {
+    const response = await fetch(`${url}${path}`, { headers: { cookie } });
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${label}: ${path} answered ${response.status}`);
+  };
+  const throughput = (window: keyof typeof throughputWindows) => async () => {
+    const { lengthMs, bucketMs } = throughputWindows[window];
+    const end = Math.ceil((Date.now() + 1) / bucketMs) * bucketMs;
+    await storage.readApi.throughput(end - lengthMs, end, bucketMs);
+  };
+  const health = await cpuMsPerCall(ask(pollUrl(healthPoll)));
+  const alerts = await cpuMsPerCall(ask(pollUrl(firingAlertsPoll)));
+  const hour = await cpuMsPerCall(throughput("1h"), 10);
+  const day = await cpuMsPerCall(throughput("24h"), 10);
+  const perSecond = (ms: number, everyMs: number) => (ms * 1000) / everyMs;
+  const pollingCpuPerS =
+    dashboards * (perSecond(health, healthPoll.everyMs) + perSecond(alerts, firingAlertsPoll.everyMs)) +
+    perSecond(hour, throughputWindows["1h"].reuseMs) +
+    perSecond(day, throughputWindows["24h"].reuseMs);
+  const latencies = Float64Array.from(stats.latenciesMs);
+  return [
+    { name: `${label}.dashboards`, value: dashboards, unit: "dashboards" },
+    { name: `${label}.dashboard_requests`, value: stats.requests, unit: "requests" },
+    { name: `${label}.dashboard_request_p50`, value: percentile(latencies, 50), unit: "ms" },
+    { name: `${label}.dashboard_request_p95`, value: percentile(latencies, 95), unit: "ms" },
+    { name: `${label}.dashboard_health_cpu`, value: health, unit: "CPU ms/request" },
+    { name: `${label}.dashboard_alerts_cpu`, value: alerts, unit: "CPU ms/request" },
+    { name: `${label}.dashboard_throughput_1h_cpu`, value: hour, unit: "CPU ms/query" },
+    { name: `${label}.dashboard_throughput_24h_cpu`, value: day, unit: "CPU ms/query" },
+    { name: `${label}.dashboard_polling_cpu_per_s`, value: pollingCpuPerS, unit: "CPU ms/s" },
+    { name: `${label}.engine_cpu_per_s`, value: engineCpuPerS, unit: "CPU ms/s" },
+    { name: `${label}.dashboard_polling_cpu_share`, value: (100 * pollingCpuPerS) / engineCpuPerS, unit: "%" },
+  ];
+}
+
+async function benchSqlite(mode: RunMode): Promise<Metric[]> {
   const dir = mkdtempSync(join(tmpdir(), "tenon-bench-"));
   try {
     const storage = await openStorage({ sqlitePath: join(dir, "tenon.db"), sqliteSynchronous: "FULL" });
-    return await benchTenon("sqlite", storage, instrumented);
+    return await benchTenon("sqlite", storage, mode);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function benchPostgres(instrumented = true): Promise<Metric[]> {
+async function benchPostgres(mode: RunMode): Promise<Metric[]> {
   await withPg((client) => client.query(`DROP SCHEMA IF EXISTS ${tenonSchema} CASCADE`));
   const storage = await openStorage({
     databaseUrl,
     postgresSchema: tenonSchema,
     ...(pgPool ? { postgresMaxConnections: pgPool } : {}),
   });
-  const metrics = await benchTenon("postgres", storage, instrumented);
+  const metrics = await benchTenon("postgres", storage, mode);
   if (pgPool) metrics.push({ name: "postgres.pool_size", value: pgPool, unit: "connections" });
   return metrics;
 }
 
+/** What is compared, and the names of its figures: `<on>_runs_per_s_mean`, `<name>_on_off_ratio`, … */
+interface Comparison {
+  name: "instrumentation" | "dashboards";
+  on: string;
+  off: string;
+  mode: (on: boolean) => RunMode;
+}
+
+const instrumentationComparison: Comparison = {
+  name: "instrumentation",
+  on: "instrumented",
+  off: "uninstrumented",
+  mode: (on) => ({ instrumented: on, dashboards: 0 }),
+};
+
+const dashboardsComparison: Comparison = {
+  name: "dashboards",
+  on: "with_dashboards",
+  off: "without_dashboards",
+  mode: (on) => ({ instrumented: !instrumentationOff, dashboards: on ? dashboards : 0 }),
+};
+
 /**
- * The instrumentation's cost on one backend: off, on, on, off (so a drift of the machine over the four runs weighs
- * on both modes alike); the ratio of the mean runs/s. Returns the last instrumented run's metrics plus the comparison.
+ * What something costs on one backend: off, on, on, off (so a drift of the machine over the four runs weighs on
+ * both modes alike); the ratio of the mean runs/s. Returns the last "on" run's metrics plus the comparison (and, for
+ * the dashboards, the mean over both "on" runs of the polling's CPU share).
  */
 async function compareOnOff(
   label: "sqlite" | "postgres",
-  bench: (instrumented: boolean) => Promise<Metric[]>,
+  comparison: Comparison,
+  bench: (mode: RunMode) => Promise<Metric[]>,
 ): Promise<Metric[]> {
   const rates = { on: [] as number[], off: [] as number[] };
   const cpu = { on: [] as number[], off: [] as number[] };
+  const pollingShare: number[] = [];
   let last: Metric[] = [];
-  for (const instrumented of [false, true, true, false]) {
-    const metrics = await bench(instrumented);
+  for (const on of [false, true, true, false]) {
+    const metrics = await bench(comparison.mode(on));
     const value = (name: string) => metrics.find((m) => m.name === `${label}.${name}`)?.value ?? Number.NaN;
-    const mode = instrumented ? "on" : "off";
+    const mode = on ? "on" : "off";
     console.log(
-      `  instrumentation ${mode.padEnd(3)}: ${format(value("runs_per_s"))} runs/s, ${format(value("cpu_per_run"))} µs CPU per run`,
+      `  ${comparison.name} ${mode.padEnd(3)}: ${format(value("runs_per_s"))} runs/s, ${format(value("cpu_per_run"))} µs CPU per run`,
     );
     rates[mode].push(value("runs_per_s"));
     cpu[mode].push(value("cpu_per_run"));
-    if (instrumented) last = metrics;
+    if (on) {
+      last = metrics;
+      pollingShare.push(value("dashboard_polling_cpu_share"));
+    }
   }
   const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  const { name, on, off } = comparison;
   return [
     ...last,
-    { name: `${label}.instrumented_runs_per_s_mean`, value: mean(rates.on), unit: "runs/s" },
-    { name: `${label}.uninstrumented_runs_per_s_mean`, value: mean(rates.off), unit: "runs/s" },
-    { name: `${label}.instrumentation_on_off_ratio`, value: mean(rates.on) / mean(rates.off), unit: "x" },
-    { name: `${label}.instrumentation_cpu_per_run_on_off_ratio`, value: mean(cpu.on) / mean(cpu.off), unit: "x" },
+    ...(name === "dashboards"
+      ? [{ name: `${label}.dashboard_polling_cpu_share_mean`, value: mean(pollingShare), unit: "%" }]
+      : []),
+    { name: `${label}.${on}_runs_per_s_mean`, value: mean(rates.on), unit: "runs/s" },
+    { name: `${label}.${off}_runs_per_s_mean`, value: mean(rates.off), unit: "runs/s" },
+    { name: `${label}.${name}_on_off_ratio`, value: mean(rates.on) / mean(rates.off), unit: "x" },
+    { name: `${label}.${name}_cpu_per_run_on_off_ratio`, value: mean(cpu.on) / mean(cpu.off), unit: "x" },
   ];
 }
 
@@ -483,19 +620,20 @@ async function main(): Promise<void> {
   );
   const stopWatchdog = startStallWatchdog(stallMs);
   const metrics: Metric[] = [];
+  const comparison = compareInstrumentation
+    ? instrumentationComparison
+    : dashboards > 0
+      ? dashboardsComparison
+      : undefined;
+  const measure = (label: "sqlite" | "postgres", bench: (mode: RunMode) => Promise<Metric[]>) =>
+    comparison ? compareOnOff(label, comparison, bench) : bench({ instrumented: !instrumentationOff, dashboards: 0 });
   if (only.has("sqlite")) {
     console.log("- SQLite (synchronous=FULL)…");
-    metrics.push(
-      ...(compareInstrumentation ? await compareOnOff("sqlite", benchSqlite) : await benchSqlite(!instrumentationOff)),
-    );
+    metrics.push(...(await measure("sqlite", benchSqlite)));
   }
   if (only.has("postgres")) {
     console.log("- PostgreSQL…");
-    metrics.push(
-      ...(compareInstrumentation
-        ? await compareOnOff("postgres", benchPostgres)
-        : await benchPostgres(!instrumentationOff)),
-    );
+    metrics.push(...(await measure("postgres", benchPostgres)));
   }
   if (only.has("graphile")) {
     console.log("- graphile-worker 0.16.6 (no-op jobs)…");
@@ -516,6 +654,17 @@ async function main(): Promise<void> {
     console.log(
       `  ${label}: instrumentation costs ≤ 5% of runs/s: on/off = ${format(value(`${label}.instrumented_runs_per_s_mean`) ?? 0)} / ${format(value(`${label}.uninstrumented_runs_per_s_mean`) ?? 0)} = ${ratio.toFixed(3)} → ${ratio >= 0.95 ? "MET" : "MISSED"}` +
         ` (CPU per run on/off ${(value(`${label}.instrumentation_cpu_per_run_on_off_ratio`) ?? Number.NaN).toFixed(3)})`,
+    );
+  }
+  for (const label of ["sqlite", "postgres"]) {
+    const ratio = value(`${label}.dashboards_on_off_ratio`);
+    if (ratio === undefined) continue;
+    const share = value(`${label}.dashboard_polling_cpu_share_mean`) ?? Number.NaN;
+    console.log(
+      `  ${label}: ${dashboards} open dashboards cost ≤ 2% of runs/s: with/without = ${format(value(`${label}.with_dashboards_runs_per_s_mean`) ?? 0)} / ${format(value(`${label}.without_dashboards_runs_per_s_mean`) ?? 0)} = ${ratio.toFixed(3)} → ${ratio >= 0.98 ? "MET" : "MISSED"}`,
+    );
+    console.log(
+      `  ${label}: … and ≤ 2% of the engine's CPU, request by request: ${format(value(`${label}.dashboard_polling_cpu_per_s`) ?? Number.NaN)} ms/s = ${share.toFixed(2)}% → ${share <= 2 ? "MET" : "MISSED"}`,
     );
   }
   const sqliteRuns = value("sqlite.runs_per_s");

@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import react from "@vitejs/plugin-react";
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
+import { firstRequests } from "./src/api/polling.ts";
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
@@ -16,7 +17,7 @@ export default defineConfig(({ command }) => {
   return {
     root: here("."),
     base: "/",
-    plugins: [react()],
+    plugins: [react(), firstRequestsFile()],
     build: {
       outDir: here("../dist/dashboard"),
       // Outside the root, Vite empties it only when told; stale hashed assets would otherwise pile up.
@@ -35,3 +36,17 @@ export default defineConfig(({ command }) => {
     },
   };
 });
+
+/**
+ * `first-requests.json` beside index.html: what each page asks the API before its first render. The server sends
+ * them as `Link: <…>; rel=preload` with that page's index.html, so the browser asks while it loads the app's code.
+ */
+function firstRequestsFile(): Plugin {
+  return {
+    name: "tenon-first-requests",
+    apply: "build",
+    generateBundle() {
+      this.emitFile({ type: "asset", fileName: "first-requests.json", source: `${JSON.stringify(firstRequests)}\n` });
+    },
+  };
+}

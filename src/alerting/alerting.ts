@@ -23,6 +23,11 @@ export function deliveryIntegrationId(channel: string): string {
   return `tenon-alerts.${channel}`;
 }
 
+/** The channel a delivery event's type (a delivery integration's id) is for; null for another type. */
+export function deliveryChannel(type: string): string | null {
+  return type.startsWith("tenon-alerts.") ? type.slice("tenon-alerts.".length) : null;
+}
+
 /**
  * Alerting for one process, from the config's `alerts` section: the channels (their secrets read now, so a
  * missing one stops the start with its name), one built-in delivery integration per channel, the connections

@@ -2,16 +2,9 @@ import { Cron } from "croner";
 import type { ConnectionSummary } from "../connections/connections.ts";
 import type { Storage } from "../storage/contract.ts";
 import { countCap, type IntegrationFacts } from "../storage/read-api-store.ts";
+import { connectionsHealth } from "./connection-health.ts";
 import type { RejectionsReader } from "./recent-rejections.ts";
-
-/** Green: nothing to do. Amber: look soon. Red: something is stuck or failing now. */
-export type HealthStatus = "green" | "amber" | "red";
-
-export interface Verdict {
-  status: HealthStatus;
-  /** One sentence an operator can act on; the dashboard shows it beside the colour. */
-  reason: string;
-}
+import { amber, green, hourMs, iso, minutes, red, type Verdict } from "./verdict.ts";
 
 /** What the report covers: the deployment's configuration, and where to read each part's state. */
 export interface HealthInputs {
@@ -25,18 +18,11 @@ export interface HealthInputs {
   now: number;
 }
 
-const hourMs = 3_600_000;
-/** A connection's exchanges looked at for its last error: its newest ones, so the query stays bounded. */
-const exchangeLookback = 500;
 /** A queued run older than these is late: the workers are behind (amber) or not working (red). */
 const queuedLateMs = { amber: 60_000, red: 10 * 60_000 };
 /** Below this success rate over the last hour (with at least `minEnded` runs ended), an integration is red. */
 const redSuccessRate = 0.5;
 const minEnded = 4;
-/** Credentials that end within this are amber (OAuth access tokens refresh themselves and are not judged). */
-const expiringMs = 3 * 24 * hourMs;
-/** A failed exchange this recent makes a connection amber. */
-const recentErrorMs = 5 * 60_000;
 /** A schedule tick not fired this long after its time is missed. */
 const tickGraceMs = 60_000;
 /** Polls failing this many times in a row are red. */
@@ -53,7 +39,7 @@ export async function buildHealthReport(inputs: HealthInputs) {
   const { storage, now } = inputs;
   const [integrations, connections, webhookSources, polls, schedules] = await Promise.all([
     Promise.all(inputs.integrationIds.map((id) => integrationHealth(storage, id, now))),
-    connectionsHealth(inputs),
+    inputs.connections ? connectionsHealth(storage, inputs.connections, now) : [],
     Promise.all(inputs.webhookSources.map((source) => sourceHealth(inputs, source))),
     Promise.all(inputs.polls.map((poll) => pollHealth(storage, poll, now))),
     Promise.all(inputs.schedules.map((schedule) => scheduleHealth(storage, schedule, now))),
@@ -112,51 +98,6 @@ function judgeIntegration(facts: IntegrationFacts, successRate: number | null, n
   if (backlog.retrying) return amber(`${backlog.retrying} run(s) retrying after a failed attempt`);
   const count = ended.succeeded >= countCap ? `${countCap} or more` : String(ended.succeeded);
   return green(endedCount === 0 ? "no runs ended in the last hour" : `${count} run(s) succeeded in the last hour`);
-}
-
-async function connectionsHealth(inputs: HealthInputs) {
-  if (!inputs.connections) return [];
-  const { now, storage } = inputs;
-  const summaries = await inputs.connections.list();
-  return Promise.all(
-    summaries.map(async (summary) => {
-      const lastError = await storage.readApi.lastExchangeError(summary.id, exchangeLookback);
-      const rateLimitedUntil = summary.rateLimit?.pausedUntil ?? null;
-      const waitMs = rateLimitedUntil === null ? 0 : Math.max(0, rateLimitedUntil - now);
-      return {
-        id: summary.id,
-        ...judgeConnection(summary, waitMs, lastError?.at ?? null, now),
-        auth: { status: summary.status, reason: summary.statusReason, type: summary.authType },
-        circuit: {
-          status: summary.circuit.status,
-          consecutiveFailures: summary.circuit.consecutiveFailures,
-          reopenAt: iso(summary.circuit.reopenAt),
-        },
-        rateLimit: { waitMs, until: iso(waitMs > 0 ? rateLimitedUntil : null) },
-        lastError: lastError && { ...lastError, at: iso(lastError.at) },
-        credentialsExpireAt: iso(summary.expiresAt),
-      };
-    }),
-  );
-}
-
-function judgeConnection(summary: ConnectionSummary, waitMs: number, lastErrorAt: number | null, now: number): Verdict {
-  if (summary.status === "auth_failed") {
-    return red(`credentials rejected: ${summary.statusReason ?? "update them"}; its runs are paused until then`);
-  }
-  if (summary.circuit.status === "open") {
-    return red(`circuit open after ${summary.circuit.consecutiveFailures} failures in a row; runs wait for it`);
-  }
-  if (summary.circuit.status === "half_open") return amber("circuit half-open: a probe request is testing the API");
-  if (waitMs > 0) return amber(`rate limited by the API for ${Math.ceil(waitMs / 1000)} s more`);
-  const expiring = summary.authType !== "oauth2" && summary.expiresAt !== null && summary.expiresAt - now < expiringMs;
-  if (expiring && summary.expiresAt !== null) {
-    return summary.expiresAt <= now
-      ? red("its credentials have expired: store new ones")
-      : amber(`its credentials expire in ${hours(summary.expiresAt - now)}: store new ones before then`);
-  }
-  if (lastErrorAt !== null && now - lastErrorAt < recentErrorMs) return amber("a request failed in the last 5 minutes");
-  return green("accepting requests");
 }
 
 async function sourceHealth(inputs: HealthInputs, source: string) {
@@ -233,10 +174,3 @@ function describeChecks(counts: Record<string, number>): string {
     .map(([check, n]) => `${check}: ${n}`)
     .join(", ");
 }
-
-const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
-const minutes = (ms: number) => (ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
-const hours = (ms: number) => (ms < 2 * hourMs ? minutes(ms) : `${Math.round(ms / hourMs)} h`);
-const red = (reason: string): Verdict => ({ status: "red", reason });
-const amber = (reason: string): Verdict => ({ status: "amber", reason });
-const green = (reason: string): Verdict => ({ status: "green", reason });

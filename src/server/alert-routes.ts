@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { alertToJson } from "../alerting/alert-json.ts";
+import { alertEventSource } from "../alerting/alerting.ts";
+import { deliveryToJson } from "../alerting/delivery-json.ts";
 import { type Duration, durationToMs } from "../sdk/duration.ts";
 import type { AlertStatus, AlertStore } from "../storage/alert-store.ts";
 import { sendError } from "./http-errors.ts";
@@ -8,11 +10,14 @@ const operator = { config: { role: "operator" } } as const;
 const statuses: AlertStatus[] = ["firing", "resolved"];
 /** A snooze longer than this is a rule that should be switched off instead. */
 const maxSnoozeMs = 30 * 24 * 3_600_000;
+const maxDeliveries = 500;
 
 /**
  * `GET /api/alerts?status=firing|resolved&limit` (viewer), newest first; `POST /api/alerts/:id/ack` and
  * `POST /api/alerts/:id/snooze` with `{ "for": "2h" }` (operator, written to the operator log). An
  * acknowledged alert is not told again until it resolves; a snoozed one not before the snooze ends.
+ * `GET /api/alerts/deliveries?limit` (viewer): the newest notifications' deliveries, one per channel, each with
+ * its state (delivered, sending, retrying, failed) and last error: every delivery is a durable run of its own.
  */
 export function registerAlertRoutes(app: FastifyInstance, alerts: AlertStore): void {
   app.get<{ Querystring: { status?: string; limit?: string } }>("/api/alerts", async (request, reply) => {
@@ -26,6 +31,16 @@ export function registerAlertRoutes(app: FastifyInstance, alerts: AlertStore): v
     }
     const listed = await alerts.listAlerts({ ...(status ? { status: status as AlertStatus } : {}), limit });
     return { alerts: listed.map(alertToJson) };
+  });
+
+  app.get<{ Querystring: { limit?: string } }>("/api/alerts/deliveries", async (request, reply) => {
+    const { limit: rawLimit } = request.query;
+    const limit = rawLimit === undefined ? 50 : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > maxDeliveries) {
+      return sendError(reply, 400, "invalid_limit", `limit must be a whole number from 1 to ${maxDeliveries}`);
+    }
+    const deliveries = await alerts.listNotificationDeliveries(alertEventSource, limit);
+    return { deliveries: deliveries.map(deliveryToJson) };
   });
 
   app.post<{ Params: { id: string } }>("/api/alerts/:id/ack", operator, async (request, reply) => {

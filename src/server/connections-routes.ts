@@ -3,12 +3,16 @@ import type { Logger } from "pino";
 import type { Connections } from "../connections/connections.ts";
 import { ValidationError } from "../sdk/errors.ts";
 import type { AuditFilter, AuditRecord } from "../storage/connection-store.ts";
+import type { ConnectionRunActivity, ReadApiStore } from "../storage/read-api-store.ts";
 import { sendError } from "./http-errors.ts";
 
 export interface ConnectionsRoutesOptions {
   connections: Connections;
   logger: Logger;
   bodyLimit: number;
+  /** Where the runs a connection holds, and its waits, pauses and resumes, are read (`/activity`). */
+  readApi: ReadApiStore;
+  now: () => number;
 }
 
 interface CredentialsUpdate {
@@ -20,11 +24,15 @@ interface CredentialsUpdate {
 type IdParams = { Params: { id: string } };
 
 const maxListLimit = 1000;
+/** `/activity` counts the last hour's waits, pauses and resumes, up to this many in all. */
+const activityWindowMs = 3_600_000;
+const activityCap = 1000;
 const updateKeys = ["credentials", "expiresAt", "replace"];
 
 /**
  * The operator's API for connections, behind the API's tokens and roles (api-access.ts): their state,
- * their incidents, the audit trail of outbound exchanges, and new credentials. Nothing here ever
+ * their incidents, what they did to runs (held, waits, pauses, resumes), the audit trail of outbound
+ * exchanges, and new credentials. Nothing here ever
  * answers with a credential: summaries carry state only, and audit records were redacted before storage.
  */
 export function registerConnectionsRoutes(app: FastifyInstance, options: ConnectionsRoutesOptions): void {
@@ -52,6 +60,14 @@ export function registerConnectionsRoutes(app: FastifyInstance, options: Connect
     const limit = parseLimit(request.query.limit);
     if (limit === null) return sendLimitError(reply);
     return { incidents: await connections.listIncidents(request.params.id, limit) };
+  });
+
+  app.get<IdParams>("/api/connections/:id/activity", async (request, reply) => {
+    if (!known(request.params.id, reply)) return reply;
+    const now = options.now();
+    return activityToJson(
+      await options.readApi.connectionRunActivity(request.params.id, now - activityWindowMs, activityCap),
+    );
   });
 
   app.get<{ Querystring: { run?: string; connection?: string; limit?: string } }>(
@@ -140,6 +156,19 @@ function parseLimit(value: string | undefined): number | null {
 function sendLimitError(reply: FastifyReply): FastifyReply {
   return sendError(reply, 400, "invalid_limit", `limit must be a whole number from 1 to ${maxListLimit}`);
 }
+
+/** `GET /api/connections/:id/activity`: the runs it holds now, and its last hour as counts and newest entries. */
+function activityToJson(activity: ConnectionRunActivity) {
+  const { held, recent, lastWait, lastResume } = activity;
+  return {
+    held,
+    lastHour: recent,
+    lastWait: lastWait && { ...lastWait, at: iso(lastWait.at), until: iso(lastWait.until) },
+    lastResume: lastResume && { ...lastResume, at: iso(lastResume.at) },
+  };
+}
+
+const iso = (epochMs: number | null) => (epochMs === null ? null : new Date(epochMs).toISOString());
 
 /** Header columns are stored as JSON text; the answer carries them as objects. */
 function toAuditAnswer(record: AuditRecord) {

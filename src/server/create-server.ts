@@ -235,6 +235,8 @@ export function createServer(options: ServerOptions): TenonServer {
       connections: options.connections,
       logger: options.logger,
       bodyLimit,
+      readApi: options.engine.storage.readApi,
+      now,
     });
   }
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { acceptsHtml, sendHtmlPage, setHtmlSecurityHeaders } from "./html-page.ts";
+import { isLocalPath } from "./local-path.ts";
 
 /** The built dashboard: src/server/ and dist/server/ are both two levels below the package root. */
 export const defaultDashboardDirectory = fileURLToPath(new URL("../../dist/dashboard/", import.meta.url));
@@ -31,6 +32,7 @@ export interface DashboardOptions {
 export function registerDashboard(app: FastifyInstance, options: DashboardOptions): void {
   const indexFile = join(options.directory, "index.html");
   const index = existsSync(indexFile) ? readFileSync(indexFile) : undefined;
+  const preloads = readFirstRequests(options.directory);
   if (index) {
     app.register(fastifyStatic, {
       root: options.directory,
@@ -39,7 +41,7 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       // 404 is answered before any token is looked up, and nothing is read from disk for them.
       wildcard: false,
       index: false,
-      globIgnore: ["index.html"],
+      globIgnore: ["index.html", firstRequestsFile],
       setHeaders(reply, path) {
         const inAssets = relative(options.directory, path).startsWith(`assets${sep}`);
         reply.header("cache-control", inAssets ? hashedAssetsCache : "no-cache");
@@ -47,18 +49,55 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
       },
     });
   }
-  const sendIndex = (reply: FastifyReply) =>
-    index
-      ? setHtmlSecurityHeaders(reply).header("cache-control", "no-cache").type("text/html; charset=utf-8").send(index)
-      : sendHtmlPage(reply, 503, "The dashboard is not built", [
-          `There is no ${indexFile}: this looks like a checkout of Tenon where the build has not run yet.`,
-          "Run `npm run build`, then restart Tenon. The API (/api), webhooks (/hooks) and health checks work meanwhile.",
-        ]);
+  const sendIndex = (reply: FastifyReply, page: string) => {
+    if (!index) return sendIndexMissing(reply);
+    const links = preloads.get(page);
+    if (links) reply.header("link", links);
+    return setHtmlSecurityHeaders(reply)
+      .header("cache-control", "no-cache")
+      .type("text/html; charset=utf-8")
+      .send(index);
+  };
+  const sendIndexMissing = (reply: FastifyReply) =>
+    sendHtmlPage(reply, 503, "The dashboard is not built", [
+      `There is no ${indexFile}: this looks like a checkout of Tenon where the build has not run yet.`,
+      "Run `npm run build`, then restart Tenon. The API (/api), webhooks (/hooks) and health checks work meanwhile.",
+    ]);
 
-  app.get("/", async (_request, reply) => sendIndex(reply));
+  app.get("/", async (_request, reply) => sendIndex(reply, "/"));
   app.addHook("onRequest", async (request, reply) => {
-    if (request.is404 && isDashboardPage(request)) return sendIndex(reply);
+    if (request.is404 && isDashboardPage(request)) return sendIndex(reply, request.url.split("?")[0] ?? "/");
   });
+}
+
+/** Written by the build beside index.html (dashboard/vite.config.ts); not served itself. */
+const firstRequestsFile = "first-requests.json";
+
+/**
+ * Per page, the `Link` header that has the browser preload the API requests the app makes before its first render
+ * (the overview: its session, its health, alerts and throughput), so they are answered while the app's code still
+ * loads and parses instead of after. A preload is used only by the same request: same URL, no header of its own
+ * (api/client.ts), credentials as `crossorigin` (anonymous: the same-origin cookie goes with it). A build without
+ * the file, or with one that cannot be read, preloads nothing: the app asks as it would anyway.
+ */
+function readFirstRequests(directory: string): Map<string, string> {
+  const links = new Map<string, string>();
+  const file = join(directory, firstRequestsFile);
+  if (!existsSync(file)) return links;
+  let pages: unknown;
+  try {
+    pages = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return links;
+  }
+  if (typeof pages !== "object" || pages === null) return links;
+  for (const [page, urls] of Object.entries(pages)) {
+    if (!Array.isArray(urls)) continue;
+    const local = urls.filter((url): url is string => typeof url === "string" && isLocalPath(url));
+    if (local.length > 0)
+      links.set(page, local.map((url) => `<${url}>; rel=preload; as=fetch; crossorigin`).join(", "));
+  }
+  return links;
 }
 
 /** A page of the app a browser navigates to: a GET for HTML, outside the server's own paths. */

@@ -3,11 +3,12 @@ import type { Storage } from "../storage/contract.ts";
 import type { Throughput } from "../storage/read-api-store.ts";
 import { sendError } from "./http-errors.ts";
 
-/** The windows the chart offers, with their bucket and how long one answer is reused. */
-const windows = {
+/** The windows the chart offers, with their bucket and how long one answer is reused (bench/engine.ts reads them). */
+export const throughputWindows = {
   "1h": { lengthMs: 3_600_000, bucketMs: 60_000, reuseMs: 10_000 },
   "24h": { lengthMs: 86_400_000, bucketMs: 900_000, reuseMs: 60_000 },
 } as const;
+const windows = throughputWindows;
 type WindowName = keyof typeof windows;
 
 /**

@@ -1,5 +1,12 @@
-import type { Kysely } from "kysely";
-import type { AlertRecord, AlertStatus, AlertStore, EndedRunCount, HeldRunCount } from "./alert-store.ts";
+import { type Kysely, sql } from "kysely";
+import type {
+  AlertRecord,
+  AlertStatus,
+  AlertStore,
+  EndedRunCount,
+  HeldRunCount,
+  NotificationDelivery,
+} from "./alert-store.ts";
 import { claimMaintenanceLease, releaseMaintenanceLease } from "./maintenance-lease-queries.ts";
 
 interface AlertRow {
@@ -137,6 +144,70 @@ export class AlertQueries implements AlertStore {
       .returningAll()
       .executeTakeFirst()) as AlertRow | undefined;
     return row ? toAlertRecord(row) : null;
+  }
+
+  async listNotificationDeliveries(source: string, limit: number): Promise<NotificationDelivery[]> {
+    // The newest events of the source down events_source_received, then each one's runs by runs_event.
+    const rows = await this.#db
+      .selectFrom((db) =>
+        db
+          .selectFrom("events")
+          .select(["id", "type", "payload", "received_at"])
+          .where("source", "=", source)
+          .orderBy("received_at", "desc")
+          .orderBy("id", "desc")
+          .limit(limit)
+          .as("e"),
+      )
+      .leftJoin("runs as r", "r.event_id", "e.id")
+      .select([
+        "e.id as event_id",
+        "e.type",
+        "e.payload",
+        "e.received_at",
+        "r.id as run_id",
+        "r.status",
+        "r.failures",
+        "r.last_error",
+        "r.available_at",
+        "r.finished_at",
+        "r.created_at",
+        "r.seq",
+        // A failed attempt of a step is counted on the step (steps_pk), one outside any step on the run.
+        sql<number>`(SELECT COALESCE(SUM(failures), 0) FROM steps WHERE steps.run_id = r.id)`.as("step_failures"),
+      ])
+      .orderBy("e.received_at", "desc")
+      .orderBy("e.id", "desc")
+      .execute();
+    const deliveries = new Map<string, NotificationDelivery & { runOrder: [number, number] }>();
+    for (const row of rows) {
+      const runOrder: [number, number] = [Number(row.created_at ?? 0), Number(row.seq ?? 0)];
+      const known = deliveries.get(row.event_id);
+      const newer =
+        !known ||
+        runOrder[0] > known.runOrder[0] ||
+        (runOrder[0] === known.runOrder[0] && runOrder[1] > known.runOrder[1]);
+      if (!newer) continue;
+      deliveries.set(row.event_id, {
+        eventId: row.event_id,
+        type: row.type,
+        payload: row.payload,
+        receivedAt: Number(row.received_at),
+        run:
+          row.run_id === null
+            ? null
+            : {
+                id: row.run_id,
+                status: row.status,
+                failedAttempts: Number(row.failures) + Number(row.step_failures ?? 0),
+                lastError: row.last_error,
+                availableAt: Number(row.available_at),
+                finishedAt: nullableNumber(row.finished_at),
+              },
+        runOrder,
+      });
+    }
+    return [...deliveries.values()].map(({ runOrder: _order, ...delivery }) => delivery);
   }
 
   async countEndedRuns(since: number): Promise<EndedRunCount[]> {

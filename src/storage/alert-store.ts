@@ -49,6 +49,27 @@ export interface HeldRunCount {
   heldSince: number;
 }
 
+/** A notification's delivery to one channel: the event that carries it, and the run that sends it (if any). */
+export interface NotificationDelivery {
+  eventId: string;
+  /** The event's type: which channel's integration it starts. */
+  type: string;
+  /** The notification, as the event's JSON payload. */
+  payload: string;
+  receivedAt: number;
+  /** The delivery run (the newest, if the event was replayed); null when no integration took the event. */
+  run: {
+    id: string;
+    status: string;
+    /** Failed attempts, of its step and of the run outside it. */
+    failedAttempts: number;
+    /** The last failed attempt's error (with its stack), until an attempt succeeds. */
+    lastError: string | null;
+    availableAt: number;
+    finishedAt: number | null;
+  } | null;
+}
+
 export interface AlertStore {
   /** Takes (or renews) the evaluation lease: true if `owner` holds it until `until`. */
   claimEvaluation(owner: string, now: number, until: number): Promise<boolean>;
@@ -68,6 +89,9 @@ export interface AlertStore {
    * it is in the operator log.
    */
   snoozeAlert(fingerprint: string, until: number): Promise<AlertRecord | null>;
+
+  /** The newest `limit` notification deliveries: the events of `source` (alerting's), newest first, with their runs. */
+  listNotificationDeliveries(source: string, limit: number): Promise<NotificationDelivery[]>;
 
   /** Terminal runs that finished at or after `since` (runs_finished). */
   countEndedRuns(since: number): Promise<EndedRunCount[]>;

@@ -1,13 +1,15 @@
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { EventRecord, RunRecord } from "./contract.ts";
 import { errorContains } from "./error-contains.ts";
 import {
   backlogStatuses,
+  type ConnectionRunActivity,
   countCap,
   durationSample,
   type EventPageFilter,
   type EventPosition,
   type ExchangeError,
+  type ExchangeOutcome,
   endedStatuses,
   type IntegrationFacts,
   type Page,
@@ -232,5 +234,77 @@ export class ReadApiQueries implements ReadApiStore {
       .executeTakeFirst();
     if (!row) return null;
     return { at: Number(row.at), status: row.status, error: row.error, method: row.method, url: row.url };
+  }
+
+  async recentExchangeOutcomes(connectionId: string, lookback: number): Promise<ExchangeOutcome[]> {
+    // Down audit_log_connection (connection_id, at) backwards: `lookback` index entries, however long the trail.
+    const rows = await this.#db
+      .selectFrom("audit_log")
+      .select(["at", "status"])
+      .where("connection_id", "=", connectionId)
+      .orderBy("at", "desc")
+      .limit(lookback)
+      .execute();
+    return rows.map((row) => ({ at: Number(row.at), status: row.status === null ? null : Number(row.status) }));
+  }
+
+  async connectionRunActivity(connectionId: string, since: number, cap: number): Promise<ConnectionRunActivity> {
+    const history = () => this.#db.selectFrom("run_history").where("connection_id", "=", connectionId);
+    // runs_waiting_on holds exactly the paused and waiting runs; run_history_connection (migration 020) the
+    // history rows that name a connection, so each of these is a short index walk.
+    const [held, recent, lastWait, lastResume] = await Promise.all([
+      this.#db
+        .selectFrom("runs")
+        .select(["status", (eb) => eb.fn.countAll().as("count")])
+        .where("waiting_on", "=", connectionId)
+        // Literals, as in the index's own condition: SQLite proves a partial index usable only from those.
+        .where(sql<boolean>`status in ('paused', 'waiting')`)
+        .groupBy("status")
+        .execute(),
+      this.#db
+        .selectFrom(history().select("kind").where("at", ">=", since).orderBy("at", "desc").limit(cap).as("recent"))
+        .select(["kind", (eb) => eb.fn.countAll().as("count")])
+        .groupBy("kind")
+        .execute(),
+      history()
+        .select(["run_id", "at", "until_at", "detail"])
+        .where("kind", "=", "wait")
+        .orderBy("at", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+      history().select(["at", "detail"]).where("kind", "=", "resume").orderBy("at", "desc").limit(1).executeTakeFirst(),
+    ]);
+    // One resume resumes every held run in one transaction, at one instant: its rows share their `at`.
+    const resumed = lastResume
+      ? await history()
+          .select((eb) => eb.fn.countAll().as("count"))
+          .where("kind", "=", "resume")
+          .where("at", "=", lastResume.at)
+          .executeTakeFirstOrThrow()
+      : null;
+    const heldCount = (status: string) => Number(held.find((row) => row.status === status)?.count ?? 0);
+    const recentCount = (kind: string) => Number(recent.find((row) => row.kind === kind)?.count ?? 0);
+    const total = recent.reduce((sum, row) => sum + Number(row.count), 0);
+    return {
+      held: { waiting: heldCount("waiting"), paused: heldCount("paused") },
+      recent: {
+        waits: recentCount("wait"),
+        pauses: recentCount("pause"),
+        resumes: recentCount("resume"),
+        capped: total >= cap,
+      },
+      lastWait: lastWait
+        ? {
+            runId: lastWait.run_id,
+            at: Number(lastWait.at),
+            until: lastWait.until_at === null ? null : Number(lastWait.until_at),
+            reason: lastWait.detail,
+          }
+        : null,
+      lastResume:
+        lastResume && resumed
+          ? { at: Number(lastResume.at), reason: lastResume.detail, runs: Number(resumed.count) }
+          : null,
+    };
   }
 }

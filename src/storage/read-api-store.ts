@@ -21,6 +21,13 @@ export interface ReadApiStore {
   lastEventAt(source: string): Promise<number | null>;
   /** The newest failed exchange (no answer, or a status ≥ 400) among a connection's last `lookback` exchanges. */
   lastExchangeError(connectionId: string, lookback: number): Promise<ExchangeError | null>;
+  /** When each of a connection's newest `lookback` exchanges was sent and what it answered, newest first. */
+  recentExchangeOutcomes(connectionId: string, lookback: number): Promise<ExchangeOutcome[]>;
+  /**
+   * What a connection did to runs: those it holds now (waiting for its rate limit or circuit, paused for its
+   * credentials), and its waits, pauses and resumes since `since` (each count stops at `cap`).
+   */
+  connectionRunActivity(connectionId: string, since: number, cap: number): Promise<ConnectionRunActivity>;
   /** Runs started, failed and dead per bucket of `bucketMs` from `since` to `until` (the dashboard's chart). */
   throughput(since: number, until: number, bucketMs: number): Promise<Throughput>;
 }
@@ -104,6 +111,23 @@ export interface IntegrationFacts {
 /** Counts above this are reported as this (and flagged): counting a busy hour's runs exactly would walk them all. */
 export const countCap = 10_000;
 export const durationSample = 1000;
+
+export interface ConnectionRunActivity {
+  /** Runs held by the connection now, exact. */
+  held: { waiting: number; paused: number };
+  /** History entries naming the connection since the window's start, by kind; each stops at the cap. */
+  recent: { waits: number; pauses: number; resumes: number; capped: boolean };
+  /** The newest wait, however old: which run, when, until when, and why (rate limit, open circuit). */
+  lastWait: { runId: string; at: number; until: number | null; reason: string | null } | null;
+  /** The newest resume: when, why (new credentials, the circuit closed), and how many runs went back to the queue. */
+  lastResume: { at: number; reason: string | null; runs: number } | null;
+}
+
+/** One outbound exchange reduced to what health judges: when it was sent and its status (null: no answer). */
+export interface ExchangeOutcome {
+  at: number;
+  status: number | null;
+}
 
 export interface ExchangeError {
   at: number;

@@ -83,6 +83,32 @@ describe.each(backends)("the dashboard's files at / on $name", (backend) => {
     expect([icon.status, icon.headers.get("cache-control")]).toEqual([200, "no-cache"]);
   });
 
+  it("has the browser preload what the overview asks first, as the build lists it, and only there", async () => {
+    const build = fakeBuild();
+    writeFileSync(
+      join(build, "first-requests.json"),
+      JSON.stringify({ "/": ["/auth/session", "/api/alerts?status=firing&limit=20", "//elsewhere.example/steal"] }),
+    );
+    await start(build);
+    const overview = await get("/", html);
+    expect(overview.status).toBe(200);
+    // Another origin's URL is never preloaded: only paths on this server are.
+    expect(overview.headers.get("link")).toBe(
+      "</auth/session>; rel=preload; as=fetch; crossorigin, </api/alerts?status=firing&limit=20>; rel=preload; as=fetch; crossorigin",
+    );
+    expect((await get("/runs", html)).headers.get("link")).toBeNull();
+    // The list is the server's to read, not a file of the app's.
+    expect((await get("/first-requests.json")).status).toBe(404);
+  });
+
+  it("serves the dashboard without preloads when the build's list cannot be read", async () => {
+    const build = fakeBuild();
+    writeFileSync(join(build, "first-requests.json"), "{ not json");
+    await start(build);
+    const overview = await get("/", html);
+    expect([overview.status, overview.text, overview.headers.get("link")]).toEqual([200, indexHtml, null]);
+  });
+
   it("keeps the server's own paths its own: /api, /auth, /hooks, /oauth, /metrics and health answer as before, in JSON", async () => {
     await start(fakeBuild());
     for (const path of [

@@ -54,7 +54,9 @@ function withQuery(path: string, query: Query | undefined): string {
 }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { accept: "application/json" };
+  // No header of its own on a read: the browser hands a preloaded answer (the first page's, dashboard-routes.ts)
+  // only to a request like the preload's. Tenon answers the API in JSON whatever the request accepts.
+  const headers: Record<string, string> = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
   let response: Response;

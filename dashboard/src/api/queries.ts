@@ -1,18 +1,19 @@
 import type { QueryClient } from "@tanstack/react-query";
 import { lastDay, lastHour, throughputQuery } from "../pages/overview/throughput.ts";
 import { apiGet } from "./client.ts";
+import { firingAlertsPoll, healthPoll, pollUrl } from "./polling.ts";
 import { fetchSession } from "./session.ts";
 import type { Alert, HealthReport } from "./types.ts";
 
 /** Queries several pages share: one cache entry each, whichever page asked first. */
 export const healthQuery = {
   queryKey: ["health"],
-  queryFn: () => apiGet<HealthReport>("/api/health"),
+  queryFn: () => apiGet<HealthReport>(pollUrl(healthPoll)),
 } as const;
 
 export const firingAlertsQuery = {
   queryKey: ["alerts", "firing"],
-  queryFn: () => apiGet<{ alerts: Alert[] }>("/api/alerts", { status: "firing", limit: 20 }),
+  queryFn: () => apiGet<{ alerts: Alert[] }>(pollUrl(firingAlertsPoll)),
 } as const;
 
 export const sessionQuery = { queryKey: ["session"], queryFn: fetchSession } as const;

@@ -1,11 +1,12 @@
 import { createContext, useContext } from "react";
 import { ApiError, apiDelete, apiGet, apiPost } from "./client.ts";
+import { sessionPath } from "./polling.ts";
 import type { Role, Session } from "./types.ts";
 
 /** The signed-in session, or null: the server answers 401 when the cookie is missing, expired or revoked. */
 export async function fetchSession(): Promise<Session | null> {
   try {
-    return await apiGet<Session>("/auth/session");
+    return await apiGet<Session>(sessionPath);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) return null;
     throw error;

@@ -181,6 +181,8 @@ export interface ConnectionHealth extends Verdict {
   circuit: { status: "closed" | "open" | "half_open"; consecutiveFailures: number; reopenAt: string | null };
   rateLimit: { waitMs: number; until: string | null };
   lastError: { at: string; status: number | null; error: string | null; method: string; url: string } | null;
+  /** The newest run of failed requests (no answer, 5xx): still failing (recoveredAt null), or when it recovered. */
+  failures: { count: number; capped: boolean; since: string; recoveredAt: string | null } | null;
   credentialsExpireAt: string | null;
 }
 
@@ -244,6 +246,58 @@ export interface ConnectionSummary {
   hasStoredCredentials: boolean;
   circuit: { status: string; consecutiveFailures: number; reopenAt: number | null };
   rateLimit: { pausedUntil: number | null; slowRatePerSecond: number | null; slowUntil: number | null } | null;
+}
+
+/** `GET /api/connections/:id/activity`: the runs a connection holds now, and its last hour. */
+export interface ConnectionActivity {
+  held: { waiting: number; paused: number };
+  lastHour: { waits: number; pauses: number; resumes: number; capped: boolean };
+  lastWait: { runId: string; at: string; until: string | null; reason: string | null } | null;
+  lastResume: { at: string; reason: string | null; runs: number } | null;
+}
+
+export interface DriftIncident {
+  id: string;
+  kind: "connection" | "webhook";
+  subject: string;
+  method: string | null;
+  routeTemplate: string | null;
+  status: number | null;
+  eventType: string | null;
+  fieldPath: string;
+  change: "added" | "removed" | "type_changed" | "became_nullable" | "presence_dropped";
+  breaking: boolean;
+  example: string | null;
+  detectedAt: string;
+  lastSeenAt: string;
+  seenCount: number;
+  acceptedAt: string | null;
+}
+
+export type DeliveryState = "delivered" | "sending" | "retrying" | "failed";
+
+/** `GET /api/alerts/deliveries`: one notification's delivery to one channel. */
+export interface AlertDelivery {
+  channel: string;
+  notification: {
+    id: string;
+    fingerprint: string;
+    episode: number;
+    number: number;
+    status: "firing" | "resolved";
+    rule: string;
+    subject: string;
+    severity: string;
+    summary: string;
+  };
+  state: DeliveryState;
+  eventId: string;
+  runId: string | null;
+  queuedAt: string;
+  failedAttempts: number;
+  lastError: string | null;
+  deliveredAt: string | null;
+  nextAttemptAt: string | null;
 }
 
 export interface OperatorLogEntry {

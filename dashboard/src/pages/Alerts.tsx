@@ -1,14 +1,18 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId, useState } from "react";
 import { apiGet, apiPost } from "../api/client.ts";
-import { pollMs, usePageTitle } from "../api/live.ts";
+import { live, pollMs, usePageTitle } from "../api/live.ts";
 import { canOperate, useSession } from "../api/session.ts";
-import type { Alert } from "../api/types.ts";
+import type { Alert, AlertDelivery } from "../api/types.ts";
 import { EmptyState, ErrorNotice, LoadingRows } from "../components/Notices.tsx";
 import { ScrollBox } from "../components/ScrollBox.tsx";
 import { Time } from "../components/Time.tsx";
+import { Deliveries, DeliveryBadge, latestDeliveries } from "./alerts/Deliveries.tsx";
 
-/** What the alert rules raised: firing and resolved, with acknowledge and snooze for operators. */
+/**
+ * What the alert rules raised: firing and resolved, with acknowledge and snooze for operators, and how each
+ * notification reached each channel.
+ */
 export function Alerts() {
   usePageTitle("Alerts");
   const session = useSession();
@@ -21,6 +25,12 @@ export function Alerts() {
     refetchInterval: pollMs,
     placeholderData: keepPreviousData,
   });
+  const deliveries = useQuery({
+    queryKey: ["alerts", "deliveries"],
+    queryFn: () => apiGet<{ deliveries: AlertDelivery[] }>("/api/alerts/deliveries", { limit: 100 }),
+    ...live,
+  });
+  const latest = latestDeliveries(deliveries.data?.deliveries ?? []);
   const act = useMutation({
     mutationFn: ({ fingerprint, action }: { fingerprint: string; action: "ack" | "snooze" }) =>
       apiPost<{ alert: Alert }>(
@@ -123,6 +133,13 @@ export function Alerts() {
                         last <Time at={alert.lastNotifiedAt} ageOnly />
                       </span>
                     )}
+                    {latest.has(alert.fingerprint) && (
+                      <span className="delivery-states">
+                        {latest.get(alert.fingerprint)?.map((delivery) => (
+                          <DeliveryBadge key={delivery.channel} delivery={delivery} withChannel />
+                        ))}
+                      </span>
+                    )}
                   </td>
                 </tr>
               ))}
@@ -130,6 +147,7 @@ export function Alerts() {
           </table>
         </ScrollBox>
       )}
+      <Deliveries deliveries={deliveries.data?.deliveries} error={deliveries.error} />
     </>
   );
 }

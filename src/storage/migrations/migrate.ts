@@ -18,6 +18,7 @@ import { operationalWebhooksSchema } from "./016-operational-webhooks.ts";
 import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
 import { reconciliationSchema } from "./018-reconciliation.ts";
 import { bulkActionsSchema } from "./019-bulk-actions.ts";
+import { connectionHistorySchema } from "./020-connection-history.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -39,6 +40,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["017-dashboard-sessions", dashboardSessionsSchema],
   ["018-reconciliation", reconciliationSchema],
   ["019-bulk-actions", bulkActionsSchema],
+  ["020-connection-history", connectionHistorySchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

@@ -1,5 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { apiGet } from "../../api/client.ts";
+import { pollUrl, throughputPolls } from "../../api/polling.ts";
 
 /** `GET /api/stats/throughput`: runs created, failed and dead per bucket (docs/read-api.md). */
 interface ThroughputAnswer {
@@ -16,8 +17,16 @@ export interface ThroughputWindow {
   refreshMs: number;
 }
 
-export const lastHour: ThroughputWindow = { name: "1h", label: "Last hour, per minute", refreshMs: 10_000 };
-export const lastDay: ThroughputWindow = { name: "24h", label: "Last 24 hours, per quarter hour", refreshMs: 60_000 };
+export const lastHour: ThroughputWindow = {
+  name: "1h",
+  label: "Last hour, per minute",
+  refreshMs: throughputPolls["1h"].everyMs,
+};
+export const lastDay: ThroughputWindow = {
+  name: "24h",
+  label: "Last 24 hours, per quarter hour",
+  refreshMs: throughputPolls["24h"].everyMs,
+};
 
 export interface ActivityBucket {
   start: number;
@@ -40,7 +49,7 @@ export interface Activity {
 export function throughputQuery(window: ThroughputWindow) {
   return {
     queryKey: ["throughput", window.name],
-    queryFn: () => apiGet<ThroughputAnswer>("/api/stats/throughput", { window: window.name }),
+    queryFn: () => apiGet<ThroughputAnswer>(pollUrl(throughputPolls[window.name])),
     staleTime: window.refreshMs,
   };
 }

@@ -105,7 +105,7 @@ describe("bulk replay in the dashboard", () => {
     const page = await freshPage();
     await signInWith(page, stack.url, stack.tokens.operator);
     await menu(page, "Connections");
-    const row = page.locator("tr", { has: page.getByRole("rowheader", { name: /^accounting/ }) });
+    const row = page.locator(".connection-card[data-connection='accounting']");
     await row
       .getByText(/auth.failed/)
       .first()

@@ -17,6 +17,7 @@ import { driftSchema } from "./015-drift.ts";
 import { operationalWebhooksSchema } from "./016-operational-webhooks.ts";
 import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
 import { reconciliationSchema } from "./018-reconciliation.ts";
+import { reconciliationPassesSchema } from "./021-reconciliation-passes.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -37,6 +38,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["016-operational-webhooks", operationalWebhooksSchema],
   ["017-dashboard-sessions", dashboardSessionsSchema],
   ["018-reconciliation", reconciliationSchema],
+  ["021-reconciliation-passes", reconciliationPassesSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

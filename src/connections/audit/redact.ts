@@ -133,7 +133,13 @@ export function redactUrl(
  */
 export function redactBody(
   body: string,
-  options: { contentType?: string; extraFields?: string[]; secretValues?: string[] } = {},
+  options: {
+    contentType?: string;
+    extraFields?: string[];
+    secretValues?: string[];
+    /** `body` already parsed (a response the client read as JSON): not parsed a second time. */
+    parsed?: object;
+  } = {},
 ): string {
   const isSecretField = nameMatcher(secretFieldNames, options.extraFields);
   const secrets = secretFinder(options.secretValues ?? []);
@@ -142,7 +148,7 @@ export function redactBody(
   if (mediaType === "application/x-www-form-urlencoded") {
     result = redactPairs(body, isSecretField, secrets, "replace");
   } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
-    result = redactJson(body, isSecretField, secrets);
+    result = redactJson(body, isSecretField, secrets, options.parsed);
   }
   return secrets.redact(result);
 }
@@ -225,10 +231,15 @@ function redactPairs(
 
 // ------------------------------------------------------------------------------------------ JSON
 
-function redactJson(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): string {
+function redactJson(
+  body: string,
+  isSecretField: (name: string) => boolean,
+  secrets: SecretFinder,
+  parsed: object | undefined,
+): string {
   try {
     const state = { changed: false };
-    const redacted = redactJsonValue(JSON.parse(body), isSecretField, secrets, state);
+    const redacted = redactJsonValue(parsed ?? JSON.parse(body), isSecretField, secrets, state);
     return state.changed ? JSON.stringify(redacted) : body;
   } catch {
     // Not JSON after all, truncated, or nested too deep to walk: hide what can be found in the text.
@@ -236,6 +247,10 @@ function redactJson(body: string, isSecretField: (name: string) => boolean, secr
   }
 }
 
+/**
+ * The value with secret-named fields and secret values hidden. Copy on write: a part with nothing to hide is
+ * the given part itself, so a large answer with nothing secret in it is walked without being copied.
+ */
 function redactJsonValue(
   value: unknown,
   isSecretField: (name: string) => boolean,
@@ -247,17 +262,39 @@ function redactJsonValue(
     if (redacted !== value) state.changed = true;
     return redacted;
   }
-  if (Array.isArray(value)) return value.map((item) => redactJsonValue(item, isSecretField, secrets, state));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const redacted = redactJsonValue(item, isSecretField, secrets, state);
+      if (copy === undefined && redacted !== item) copy = value.slice(0, index);
+      copy?.push(redacted);
+    });
+    return copy ?? value;
+  }
   if (value === null || typeof value !== "object") return value;
-  const entries = Object.entries(value).map(([key, item]): [string, unknown] => {
+  let entries: [string, unknown][] | undefined;
+  const keys = Object.keys(value);
+  keys.forEach((key, index) => {
+    const item = (value as Record<string, unknown>)[key];
     const redactedKey = secrets.redact(key);
+    let redacted: unknown;
+    if (isSecretField(key)) {
+      // Marked changed even for null: re-serialising also drops an earlier duplicate of the field.
+      state.changed = true;
+      redacted = item === null ? null : redactedMarker;
+    } else {
+      redacted = redactJsonValue(item, isSecretField, secrets, state);
+    }
     if (redactedKey !== key) state.changed = true;
-    if (!isSecretField(key)) return [redactedKey, redactJsonValue(item, isSecretField, secrets, state)];
-    // Marked changed even for null: re-serialising also drops an earlier duplicate of the field.
-    state.changed = true;
-    return [redactedKey, item === null ? null : redactedMarker];
+    if (entries === undefined && (redactedKey !== key || redacted !== item)) {
+      entries = keys
+        .slice(0, index)
+        .map((earlier): [string, unknown] => [earlier, (value as Record<string, unknown>)[earlier]]);
+    }
+    entries?.push([redactedKey, redacted]);
   });
-  return Object.fromEntries(entries);
+  // fromEntries defines own properties, so a field named "__proto__" stays a field.
+  return entries === undefined ? value : Object.fromEntries(entries);
 }
 
 /** `"name": "value"` pairs in text that does not parse, including a value cut off at the end. */

@@ -341,11 +341,17 @@ export class ConnectionClient {
     metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
     const secretValues = auth.secretValues();
     const scope = currentStep();
-    const body = (text: string | null, contentType: string | undefined) =>
+    const body = (text: string | null, contentType: string | undefined, parsed?: unknown) =>
       text === null
         ? null
         : truncateBody(
-            redactBody(text, { contentType, extraFields: auditOptions.redactFields, secretValues }),
+            redactBody(text, {
+              contentType,
+              extraFields: auditOptions.redactFields,
+              secretValues,
+              // The answer as the client parsed it: a large page is not parsed again just to keep its start.
+              ...(typeof parsed === "object" && parsed !== null ? { parsed } : {}),
+            }),
             auditOptions.bodyLimit,
           );
     audit.record({
@@ -365,7 +371,7 @@ export class ConnectionClient {
       responseHeaders: response
         ? JSON.stringify(redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }))
         : null,
-      responseBody: response ? body(response.text, response.headers["content-type"]) : null,
+      responseBody: response ? body(response.text, response.headers["content-type"], response.body) : null,
       at,
     });
   }

@@ -168,6 +168,34 @@ export function basicAuthSecret(username: string, password: string): string {
 }
 
 /**
+ * What `truncateBody(redactBody(text, { parsed }), limitBytes)` gives for a large JSON body, worked out from its
+ * UTF-8 bytes (without a BOM) and its parsed value without decoding the whole of it, when nothing in it is to be
+ * hidden: no field named like a secret, no secret value in a field, a name or the bytes. Undefined otherwise, and
+ * for a body within the limit: the caller then redacts its text as usual.
+ */
+export function truncateUnredactedJson(
+  bytes: Buffer,
+  parsed: object,
+  options: { extraFields?: string[]; secretValues?: string[]; limitBytes: number },
+): string | undefined {
+  const limit = options.limitBytes;
+  if (!(Number.isFinite(limit) && limit >= 0) || bytes.length <= limit) return undefined;
+  const state = { changed: false };
+  redactJsonValue(
+    parsed,
+    nameMatcher(secretFieldNames, options.extraFields),
+    secretFinder(options.secretValues ?? []),
+    state,
+  );
+  if (state.changed) return undefined;
+  for (const form of secretForms(options.secretValues ?? [])) if (bytes.includes(form)) return undefined;
+  // Back to the start of the character the limit falls in (UTF-8 continuation bytes are 10xxxxxx).
+  let end = Math.floor(limit);
+  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end -= 1;
+  return `${bytes.toString("utf8", 0, end)}…[truncated, ${bytes.length} bytes total]`;
+}
+
+/**
  * At most `limitBytes` of UTF-8, cut at a character boundary (so the result is a prefix of the text
  * that encodes cleanly), followed by "…[truncated, N bytes total]". Text within the limit is unchanged.
  */
@@ -323,7 +351,8 @@ interface SecretFinder {
 /** Marker boundaries can line up into a new occurrence (a secret ending in "D]"); a few passes settle it. */
 const maxRedactionPasses = 4;
 
-function secretFinder(secretValues: readonly string[]): SecretFinder {
+/** Each secret value (of at least `minSecretLength`) as written and in the encodings it travels in. */
+function secretForms(secretValues: readonly string[]): Set<string> {
   const forms = new Set<string>();
   for (const secret of secretValues) {
     if (typeof secret !== "string" || secret.length < minSecretLength) continue;
@@ -332,6 +361,11 @@ function secretFinder(secretValues: readonly string[]): SecretFinder {
       if (!redactedMarker.includes(form)) forms.add(form);
     }
   }
+  return forms;
+}
+
+function secretFinder(secretValues: readonly string[]): SecretFinder {
+  const forms = secretForms(secretValues);
   if (forms.size === 0) return { redact: (text) => text, revealedIn: () => false };
   const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
   const replacer = new RegExp(alternatives.join("|"), "g");

@@ -14,7 +14,14 @@ import {
   RetryableError,
 } from "../../sdk/errors.ts";
 import type { AuditTrail } from "../audit/audit-trail.ts";
-import { redactBody, redactHeaders, redactSecrets, redactUrl, truncateBody } from "../audit/redact.ts";
+import {
+  redactBody,
+  redactHeaders,
+  redactSecrets,
+  redactUrl,
+  truncateBody,
+  truncateUnredactedJson,
+} from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
@@ -22,13 +29,13 @@ import {
   flattenHeaders,
   type HttpResponse,
   type PreparedRequest,
-  parseResponseBody,
   prepareRequest,
   type RequestOptions,
 } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import { readBody } from "./response-body.ts";
 
 export interface ConnectionClientDeps {
   connectionId: string;
@@ -217,15 +224,17 @@ export class ConnectionClient {
         bodyTimeout: deps.bodyTimeoutMs,
         ...(signal ? { signal } : {}),
       });
-      const text = await answer.body.text();
       const headers = flattenHeaders(answer.headers);
+      const read = readBody(await answer.body.bytes(), headers["content-type"]);
       const response: HttpResponse = {
         status: answer.statusCode,
         headers,
-        body: parseResponseBody(text, headers["content-type"]),
-        text,
+        body: read.body,
+        get text() {
+          return read.text();
+        },
       };
-      this.#audit(prepared, at, performance.now() - started, { response });
+      this.#audit(prepared, at, performance.now() - started, { response, largeJson: read.largeJson });
       endClientSpan(span, { status: response.status });
       return { response, applied };
     } catch (thrown) {
@@ -334,7 +343,7 @@ export class ConnectionClient {
     prepared: PreparedRequest,
     at: number,
     durationMs: number,
-    outcome: { response: HttpResponse } | { error: Error },
+    outcome: { response: HttpResponse; largeJson?: Buffer | undefined } | { error: Error },
   ): void {
     const { auditOptions, auth, audit, connectionId, metrics } = this.#deps;
     const response = "response" in outcome ? outcome.response : undefined;
@@ -354,6 +363,18 @@ export class ConnectionClient {
             }),
             auditOptions.bodyLimit,
           );
+    const responseBody = (answer: HttpResponse, largeJson: Buffer | undefined) => {
+      // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
+      const cut =
+        largeJson && typeof answer.body === "object" && answer.body !== null
+          ? truncateUnredactedJson(largeJson, answer.body, {
+              extraFields: auditOptions.redactFields,
+              secretValues,
+              limitBytes: auditOptions.bodyLimit,
+            })
+          : undefined;
+      return cut ?? body(answer.text, answer.headers["content-type"], answer.body);
+    };
     audit.record({
       id: newId(),
       connectionId,
@@ -371,7 +392,7 @@ export class ConnectionClient {
       responseHeaders: response
         ? JSON.stringify(redactHeaders(response.headers, { extraNames: auditOptions.redactHeaders, secretValues }))
         : null,
-      responseBody: response ? body(response.text, response.headers["content-type"], response.body) : null,
+      responseBody: response ? responseBody(response, "largeJson" in outcome ? outcome.largeJson : undefined) : null,
       at,
     });
   }

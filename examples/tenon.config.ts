@@ -10,7 +10,7 @@ import { appointmentCompleted } from "./appointment-completed.ts";
 import { inventoryChanges, inventorySync } from "./inventory-sync.ts";
 import { orderToCash } from "./order-to-cash.ts";
 import { paymentReconciled } from "./payment-reconciled.ts";
-import { storeVsAccounting } from "./reconciliations.ts";
+import { paymentsVsAccounting, storeVsAccounting } from "./reconciliations.ts";
 
 /**
  * The example deployment: the four flagship integrations, wired to the sandbox (`tenon sandbox`
@@ -48,7 +48,8 @@ export default defineConfig({
   integrations: [orderToCash, appointmentCompleted, inventorySync, paymentReconciled],
   // Every order has its invoice, with the same total and email: `tenon reconcile run store-vs-accounting`, or
   // on a schedule with storeVsAccounting({ schedule: "0 * * * *" }). Missing invoices are made again at once.
-  reconciliations: [storeVsAccounting()],
+  // Every succeeded payment has its QuickBooks payment against its invoice: `tenon reconcile run payments-vs-accounting`.
+  reconciliations: [storeVsAccounting(), paymentsVsAccounting()],
   // Told once when something needs a person, and once when it is resolved: in the team's Slack channel and by
   // email (the sandbox's chat and mail systems stand in for both; every rule is on with its default).
   alerts: {

@@ -13,7 +13,8 @@ import {
   defaultSettleMs,
   type OperationalWebhooks,
 } from "../operational-webhooks/operational-webhooks.ts";
-import { createReconciliations, reconcileEventSource } from "../reconciliation/reconciliations.ts";
+import { reconcileEventSource } from "../reconciliation/reconcile-ids.ts";
+import { createReconciliations } from "../reconciliation/reconciliations.ts";
 import { systemClock } from "../runtime/clock.ts";
 import { createServer, type TenonServer } from "../server/create-server.ts";
 import { createMetricsServer, type MetricsServer } from "../server/metrics-route.ts";

@@ -354,13 +354,14 @@ reconcile
   .argument("<id>", "the reconciliation's id")
   .option("--config <path>", "the config file", defaultConfigPath)
   .option("--dry-run", "list and match only: report what it would repair, settle and repair nothing")
+  .option("--full", "a full pass, even for an incremental reconciliation whose last full pass is recent")
   .option("--no-wait", "start the run and return at once")
   .option("--timeout <seconds>", "how long to wait for the run", parseSeconds, 600)
   .option("--json", "print the report as JSON, the same shape as GET /api/reconciliations/:id/reports/:n")
   .action(
     async (
       id: string,
-      options: { config: string; dryRun?: boolean; wait?: boolean; timeout: number; json?: boolean },
+      options: { config: string; dryRun?: boolean; full?: boolean; wait?: boolean; timeout: number; json?: boolean },
     ) => {
       const { reconcileRunCommand } = await import("./commands/reconcile.ts");
       await reconcileRunCommand(id, { ...options, timeoutMs: options.timeout * 1000 });

@@ -1,6 +1,74 @@
 import type { SendEventInput } from "../engine/engine.ts";
+import type { ReconcileFinding } from "../sdk/define-reconciliation.ts";
 import type { AcceptResult, Storage } from "../storage/contract.ts";
-import { sendRepair, toRepairRequest } from "./reconciliations.ts";
+import type { FindingType } from "../storage/reconcile-store.ts";
+import { reconcileEventSource, repairIntegrationId, type Send } from "./reconcile-ids.ts";
+
+/** Findings repaired per step: each step sends their repair events and notes them, in one journaled unit. */
+export const repairBatch = 200;
+
+/** What a repair run receives: the finding as it was when the repair was requested. */
+export type RepairRequest = ReconcileFinding;
+
+/**
+ * Starts the repair runs of a reconciliation's open findings of these types that have none yet for their
+ * current occurrence, up to a batch: each is an event whose id is derived from the finding (a repair requested
+ * twice, by a retried step or by an operator too, stores one run), then the findings are marked.
+ */
+export async function requestRepairs(
+  storage: Storage,
+  send: Send,
+  reconciliationId: string,
+  types: FindingType[],
+  by: string,
+  at: number,
+): Promise<number> {
+  const findings = await storage.reconcile.listOpenFindings({
+    reconciliationId,
+    types,
+    unrepaired: true,
+    limit: repairBatch,
+  });
+  for (const finding of findings) await sendRepair(send, toRepairRequest(finding));
+  await storage.reconcile.markRepairRequested(
+    findings.map((finding) => finding.id),
+    by,
+    at,
+  );
+  return findings.length;
+}
+
+export function toRepairRequest(finding: {
+  id: string;
+  reconciliationId: string;
+  type: FindingType;
+  key: string;
+  field: string | null;
+  leftJson: string | null;
+  rightJson: string | null;
+  occurrence: number;
+}): RepairRequest {
+  return {
+    id: finding.id,
+    reconciliationId: finding.reconciliationId,
+    type: finding.type,
+    key: finding.key,
+    field: finding.field,
+    left: finding.leftJson === null ? null : JSON.parse(finding.leftJson),
+    right: finding.rightJson === null ? null : JSON.parse(finding.rightJson),
+    occurrence: finding.occurrence,
+  };
+}
+
+/** The repair run's event: one per finding occurrence, whoever asks for it. */
+export function sendRepair(send: Send, finding: RepairRequest): Promise<AcceptResult> {
+  return send({
+    source: reconcileEventSource,
+    type: repairIntegrationId(finding.reconciliationId),
+    id: `${finding.reconciliationId}:${finding.id}:${finding.occurrence}`,
+    payload: finding,
+  });
+}
 
 export type RepairOutcome =
   | { findingId: string; status: "requested"; runId: string | null }

@@ -16,28 +16,32 @@ export interface SpilledPage {
   unkeyed: number;
 }
 
-/** Turns one listed page into the rows to spill: one per key of each record, with its compared values. */
-export function spillRecords(
+/** One listed record as the run compares it: its keys (none: left out), compared values, what `show` picked, id. */
+export interface KeyedRecord {
+  keys: string[];
+  fields: SpilledFields;
+  /** `id(record)` of the side, when it has one. */
+  recordId: string | null;
+}
+
+/**
+ * Keys one side's records and normalises their compared fields, the user's functions called once each: a
+ * failure names the record (`left record 3 of page 2`) and fails the run, as no retry reads it differently.
+ */
+export function recordKeyer(
   reconciliation: Reconciliation,
   side: ReconcileSide,
-  records: unknown[],
-  page: number,
-): SpilledPage {
+): (record: unknown, index: number, page: number) => KeyedRecord | null {
   const where = `reconciliation "${reconciliation.id}"`;
   const keyOf = reconciliation.match[side] as (record: unknown) => MatchKey | readonly MatchKey[] | null | undefined;
   const definition = reconciliation[side] as ReconcileSideDefinition<unknown>;
   const fields = Object.entries(reconciliation.compare ?? {}) as [string, CompareField<unknown, unknown>][];
   const common = normalizerList(reconciliation.normalize);
   const chains = new Map(fields.map(([name, field]) => [name, [...common, ...normalizerList(field.normalize)]]));
-  const spilled: SpilledRecord[] = [];
-  let unkeyed = 0;
-  records.forEach((record, index) => {
+  return (record, index, page) => {
     const at = `${side} record ${index + 1} of page ${page + 1}`;
     const keys = call(() => keysOf(keyOf(record)), `${where}: match.${side} failed on the ${at}`);
-    if (keys.length === 0) {
-      unkeyed += 1;
-      return;
-    }
+    if (keys.length === 0) return null;
     const values: Record<string, NormalizedValue> = {};
     for (const [name, field] of fields) {
       const read = field[side] as (record: unknown) => unknown;
@@ -49,10 +53,40 @@ export function spillRecords(
     const shown = definition.show
       ? call(() => redacted(definition.show?.(record)), `${where}: ${side}.show failed on the ${at}`)
       : {};
-    const fieldsJson = JSON.stringify({ f: values, s: shown } satisfies SpilledFields);
-    for (const key of keys) spilled.push({ key, fieldsJson });
+    const recordId = definition.id
+      ? call(() => idOf(definition.id?.(record)), `${where}: ${side}.id failed on the ${at}`)
+      : null;
+    return { keys, fields: { f: values, s: shown }, recordId };
+  };
+}
+
+/** Turns one listed page into the rows to spill: one per key of each record, with its compared values. */
+export function spillRecords(
+  reconciliation: Reconciliation,
+  side: ReconcileSide,
+  records: unknown[],
+  page: number,
+): SpilledPage {
+  const keyed = recordKeyer(reconciliation, side);
+  const spilled: SpilledRecord[] = [];
+  let unkeyed = 0;
+  records.forEach((record, index) => {
+    const found = keyed(record, index, page);
+    if (!found) {
+      unkeyed += 1;
+      return;
+    }
+    const fieldsJson = JSON.stringify(found.fields);
+    for (const key of found.keys) spilled.push({ key, fieldsJson, recordId: found.recordId });
   });
   return { records: spilled, unkeyed };
+}
+
+function idOf(id: string | number | undefined): string {
+  if ((typeof id !== "string" && typeof id !== "number") || id === "") {
+    throw new Error(`id must return the record's id (a string or number), got ${JSON.stringify(id)}`);
+  }
+  return String(id);
 }
 
 function keysOf(value: MatchKey | readonly MatchKey[] | null | undefined): string[] {

@@ -1,5 +1,6 @@
 import type { ConnectionClient } from "./connection-client.ts";
 import type { StepContext } from "./define-integration.ts";
+import { type Duration, durationToMs } from "./duration.ts";
 import { ConfigurationError } from "./errors.ts";
 import type { NormalizedValue, Normalizer } from "./reconcile-normalizers.ts";
 
@@ -12,6 +13,13 @@ export interface ReconcileListPage<R> {
 export interface ReconcileListContext {
   /** Where the previous page ended; null for the first page. */
   cursor: string | null;
+  /**
+   * In an incremental pass, the start of the reconciliation's last completed run: list only the records created
+   * or changed at or after it (`updated_at_min`, `Metadata.LastUpdatedTime >=`), going back further by however
+   * much the lister leaves out (records too young to judge) or the systems' clocks may differ. Null in a full
+   * pass: list everything.
+   */
+  since: Date | null;
   /** The client of a configured connection (auth, rate limit, circuit breaker, audit), as runs get it. */
   connection(name: string): ConnectionClient;
   /**
@@ -33,6 +41,19 @@ export interface ReconcileSideDefinition<R> {
    * secrets (token, password, …) are redacted.
    */
   show?: (record: R) => Record<string, unknown>;
+  /**
+   * The record's own identity in its system (its id). Needed for incremental mode, which keeps the records it
+   * has seen: a record listed again replaces what was kept of it, whatever its key was.
+   */
+  id?: (record: R) => string | number;
+  /**
+   * The lister returns records in ascending key order across its pages (byte order of the keys' UTF-8 text,
+   * as `"1000" < "999"`), one key per record. When both sides are sorted (and the reconciliation is not
+   * incremental), the run merges them as they stream instead of storing them first. Checked as it streams: a
+   * key out of order (or a record with several keys) makes the run list both sides again into storage, noted
+   * in its report.
+   */
+  sorted?: boolean;
 }
 
 /** A record's key: a string or number; a list for a record that answers to several keys. */
@@ -126,6 +147,13 @@ export interface ReconciliationDefinition<L, R> {
   /** Normalisers applied to every compared field first (e.g. `normalizers.whitespace()`). */
   normalize?: Normalizer | readonly Normalizer[];
   repair?: RepairPolicy;
+  /**
+   * Incremental passes: a run lists only what changed since the last completed run (listers receive `since`)
+   * and judges it against the records earlier passes kept; a full pass runs when the last one is older than
+   * `fullEvery` (and on demand), the only kind that sees records deleted without a trace. Needs `left.id` and
+   * `right.id`. See docs/reconciliation.md.
+   */
+  incremental?: { fullEvery: Duration };
 }
 
 export interface Reconciliation<L = unknown, R = unknown> extends Readonly<ReconciliationDefinition<L, R>> {
@@ -134,7 +162,7 @@ export interface Reconciliation<L = unknown, R = unknown> extends Readonly<Recon
 
 const idPattern = /^[a-z0-9][a-z0-9._-]{0,79}$/;
 const repairKeys = ["mode", "missing_left", "missing_right", "mismatch"];
-const definitionKeys = ["id", "schedule", "left", "right", "match", "compare", "normalize", "repair"];
+const definitionKeys = ["id", "schedule", "left", "right", "match", "compare", "normalize", "repair", "incremental"];
 
 /**
  * Declares a reconciliation: two systems' records compared by key, on a schedule or on demand, with what is
@@ -156,9 +184,15 @@ export function defineReconciliation<L, R>(definition: ReconciliationDefinition<
         `${where}: ${side}.list must be a function ({ cursor, connection }) => ({ records, nextCursor })`,
       );
     }
-    const show = definition[side].show;
-    if (show !== undefined && typeof show !== "function") {
-      throw new ConfigurationError(`${where}: ${side}.show must be a function of a record`);
+    for (const name of ["show", "id"] as const) {
+      const fn = definition[side][name];
+      if (fn !== undefined && typeof fn !== "function") {
+        throw new ConfigurationError(`${where}: ${side}.${name} must be a function of a record`);
+      }
+    }
+    const sorted = definition[side].sorted;
+    if (sorted !== undefined && typeof sorted !== "boolean") {
+      throw new ConfigurationError(`${where}: ${side}.sorted must be true or false`);
     }
     if (typeof definition.match?.[side] !== "function") {
       throw new ConfigurationError(`${where}: match.${side} must be a function of a ${side} record returning its key`);
@@ -168,7 +202,35 @@ export function defineReconciliation<L, R>(definition: ReconciliationDefinition<
   for (const [name, field] of Object.entries(definition.compare ?? {})) assertCompareField(name, field, where);
   assertNormalizers(definition.normalize, `${where}: normalize`);
   const mode = assertRepair(definition.repair, where);
+  assertIncremental(definition, where);
   return Object.freeze({ ...definition, mode });
+}
+
+/** How often an incremental reconciliation makes a full pass, in ms; null when every run is a full pass. */
+export function fullPassEveryMs(reconciliation: Reconciliation): number | null {
+  return reconciliation.incremental === undefined ? null : durationToMs(reconciliation.incremental.fullEvery);
+}
+
+function assertIncremental<L, R>(definition: ReconciliationDefinition<L, R>, where: string): void {
+  const incremental = definition.incremental;
+  if (incremental === undefined) return;
+  const usage = `${where}: incremental must be { fullEvery: "24h" } (how often a full pass runs)`;
+  if (typeof incremental !== "object" || incremental === null || incremental.fullEvery === undefined) {
+    throw new ConfigurationError(usage);
+  }
+  let fullEveryMs: number;
+  try {
+    fullEveryMs = durationToMs(incremental.fullEvery);
+  } catch (error) {
+    throw new ConfigurationError(`${usage}: ${(error as Error).message}`);
+  }
+  if (fullEveryMs <= 0) throw new ConfigurationError(`${usage}: fullEvery must be longer than 0`);
+  const missing = (["left", "right"] as const).filter((side) => definition[side].id === undefined);
+  if (missing.length > 0) {
+    throw new ConfigurationError(
+      `${where}: incremental mode keeps the records it has seen by their id: set ${missing.map((side) => `${side}.id`).join(" and ")} (record) => its id in its system`,
+    );
+  }
 }
 
 function assertSchedule(schedule: ReconciliationDefinition<unknown, unknown>["schedule"], where: string): void {

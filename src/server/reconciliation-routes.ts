@@ -14,7 +14,7 @@ const maxRepairBatch = 1000;
  * Reconciliations (docs/reconciliation.md). Viewer: `GET /api/reconciliations` (each with its open findings and
  * newest report), `GET /api/reconciliations/:id/reports` (newest first), `GET /api/reconciliations/:id/reports/:n`
  * (`n` or `latest`; its findings a page at a time, `?type=&limit=&offset=`), `GET /api/reconciliations/:id/findings`
- * (open ones). Operator, in the operator log: `POST /api/reconciliations/:id/run` (`{ "dryRun": true }` optional)
+ * (open ones). Operator, in the operator log: `POST /api/reconciliations/:id/run` (`{ "dryRun": true }`, `{ "full": true }` optional)
  * and `POST /api/reconciliations/:id/findings/repair` with `{ "findingIds": [...] }`.
  */
 export function registerReconciliationRoutes(
@@ -101,14 +101,20 @@ export function registerReconciliationRoutes(
   app.post<{ Params: { id: string } }>("/api/reconciliations/:id/run", operator, async (request, reply) => {
     const body = readJsonBody(request.body);
     if (typeof body === "string")
-      return sendError(reply, 400, "invalid_body", `${body}; send {} or { "dryRun": true }`);
+      return sendError(reply, 400, "invalid_body", `${body}; send {}, { "dryRun": true } or { "full": true }`);
     const dryRun = (body as { dryRun?: unknown } | null)?.dryRun ?? false;
     if (typeof dryRun !== "boolean") return sendError(reply, 400, "invalid_body", "dryRun must be true or false");
+    const full = (body as { full?: unknown } | null)?.full ?? false;
+    if (typeof full !== "boolean") return sendError(reply, 400, "invalid_body", "full must be true or false");
     const by = `api:${request.apiPrincipal?.name ?? "unknown"}`;
-    const accepted = await requestReconciliationRun(engine.send, request.params.id, { dryRun, requestedBy: by });
+    const accepted = await requestReconciliationRun(engine.send, request.params.id, {
+      dryRun,
+      ...(full ? { full } : {}),
+      requestedBy: by,
+    });
     const runId = accepted.runIds[0];
     if (!runId) return unknown(reply, request.params.id);
-    request.operatorLogDetail = `${dryRun ? "dry run" : "run"} of reconciliation ${request.params.id}`;
+    request.operatorLogDetail = `${dryRun ? "dry run" : "run"}${full ? " (full pass)" : ""} of reconciliation ${request.params.id}`;
     return reply.code(202).send({ runId, dryRun });
   });
 

@@ -3,8 +3,11 @@ import type {
   Finding,
   FindingTally,
   FindingType,
+  KeptPasses,
   NewReportFinding,
   OpenFindingCount,
+  ReconcileMerge,
+  ReconcilePass,
   ReconcileReport,
   ReconcileSide,
   ReconcileStore,
@@ -21,6 +24,10 @@ interface ReportRow {
   number: number | string;
   dry_run: number | string;
   status: string;
+  pass: string;
+  since: number | string | null;
+  merge_method: string | null;
+  merge_note: string | null;
   started_at: number | string;
   finished_at: number | string | null;
   counts: string | null;
@@ -52,6 +59,10 @@ function reportFromRow(row: ReportRow): ReconcileReport {
     number: Number(row.number),
     dryRun: Number(row.dry_run) === 1,
     status: row.status as ReconcileReport["status"],
+    pass: row.pass as ReconcilePass,
+    since: nullableNumber(row.since),
+    merge: row.merge_method as ReconcileMerge | null,
+    mergeNote: row.merge_note,
     startedAt: Number(row.started_at),
     finishedAt: nullableNumber(row.finished_at),
     counts: row.counts === null ? null : (JSON.parse(row.counts) as ReportCounts),
@@ -121,6 +132,8 @@ export class ReconcileQueries implements ReconcileStore {
     runId: string;
     reconciliationId: string;
     dryRun: boolean;
+    pass: ReconcilePass;
+    since: number | null;
     at: number;
   }): Promise<ReconcileReport> {
     const abandoned = sql`SELECT run_id FROM reconcile_reports
@@ -132,13 +145,63 @@ export class ReconcileQueries implements ReconcileStore {
     );
     // The next number in the same statement; runs of one reconciliation are one at a time (a concurrency key),
     // and the unique (reconciliation_id, number) stops two numbering alike if they were not.
-    await sql`INSERT INTO reconcile_reports (run_id, reconciliation_id, number, dry_run, status, started_at)
-      SELECT ${input.runId}, ${input.reconciliationId}, COALESCE(MAX(number), 0) + 1, ${input.dryRun ? 1 : 0}, 'running', ${input.at}
+    await sql`INSERT INTO reconcile_reports (run_id, reconciliation_id, number, dry_run, status, pass, since, started_at)
+      SELECT ${input.runId}, ${input.reconciliationId}, COALESCE(MAX(number), 0) + 1, ${input.dryRun ? 1 : 0}, 'running',
+        ${input.pass}, ${input.since}, ${input.at}
       FROM reconcile_reports WHERE reconciliation_id = ${input.reconciliationId}
       ON CONFLICT (run_id) DO NOTHING`.execute(this.#db);
     const [row] = await this.#rows<ReportRow>(sql`SELECT * FROM reconcile_reports WHERE run_id = ${input.runId}`);
     if (!row) throw new Error(`the report of run ${input.runId} was not stored`);
     return reportFromRow(row);
+  }
+
+  async keptPasses(reconciliationId: string): Promise<KeptPasses> {
+    const completed = sql`reconciliation_id = ${reconciliationId} AND status = 'complete' AND dry_run = 0`;
+    const [full] = await this.#rows<{ number: number | string; started_at: number | string }>(
+      sql`SELECT number, started_at FROM reconcile_reports WHERE ${completed} AND pass = 'full' ORDER BY number DESC LIMIT 1`,
+    );
+    if (!full) return { lastStartedAt: null, lastFullStartedAt: null, runIds: [] };
+    const kept = await this.#rows<{ run_id: string; started_at: number | string }>(
+      sql`SELECT run_id, started_at FROM reconcile_reports WHERE ${completed} AND number >= ${full.number} ORDER BY number`,
+    );
+    return {
+      lastStartedAt: Number(kept.at(-1)?.started_at ?? full.started_at),
+      lastFullStartedAt: Number(full.started_at),
+      runIds: kept.map((row) => row.run_id),
+    };
+  }
+
+  async readKept(input: {
+    runId: string;
+    keptRunIds: string[];
+    side: ReconcileSide;
+    keys: string[];
+  }): Promise<SpilledRow[]> {
+    const { runId, keptRunIds, side, keys } = input;
+    if (keptRunIds.length === 0 || keys.length === 0) return [];
+    // A kept record is where the newest of the runs listed it: one a later run (or this one) listed again is not.
+    const rows = await this.#rows<{
+      match_key: string;
+      page: number | string;
+      position: number | string;
+      fields: string;
+      record_id: string | null;
+    }>(
+      sql`SELECT r.match_key, r.page, r.position, r.fields, r.record_id FROM reconcile_records r
+        JOIN reconcile_reports p ON p.run_id = r.run_id
+        WHERE r.run_id IN (${sql.join(keptRunIds)}) AND r.side = ${side} AND r.match_key IN (${sql.join(keys)})
+          AND NOT EXISTS (SELECT 1 FROM reconcile_records n JOIN reconcile_reports q ON q.run_id = n.run_id
+            WHERE n.run_id IN (${sql.join([...keptRunIds, runId])}) AND n.side = r.side AND n.record_id = r.record_id
+              AND q.number > p.number)
+        ORDER BY r.match_key, p.number, r.page, r.position`,
+    );
+    return rows.map((row) => ({
+      key: row.match_key,
+      page: Number(row.page),
+      position: Number(row.position),
+      fieldsJson: row.fields,
+      recordId: row.record_id,
+    }));
   }
 
   async spillPage(input: {
@@ -155,9 +218,10 @@ export class ReconcileQueries implements ReconcileStore {
       const rows = input.records
         .slice(start, start + insertBatch)
         .map(
-          (record, index) => sql`(${runId}, ${side}, ${page}, ${start + index}, ${record.key}, ${record.fieldsJson})`,
+          (record, index) =>
+            sql`(${runId}, ${side}, ${page}, ${start + index}, ${record.key}, ${record.fieldsJson}, ${record.recordId ?? null})`,
         );
-      await sql`INSERT INTO reconcile_records (run_id, side, page, position, match_key, fields)
+      await sql`INSERT INTO reconcile_records (run_id, side, page, position, match_key, fields, record_id)
         VALUES ${sql.join(rows)}`.execute(this.#db);
     }
   }
@@ -214,11 +278,19 @@ export class ReconcileQueries implements ReconcileStore {
     }
   }
 
-  async settleFindings(input: { runId: string; reconciliationId: string; at: number }): Promise<{
+  async settleFindings(input: {
+    runId: string;
+    reconciliationId: string;
+    at: number;
+    listedKeysOnly?: boolean;
+  }): Promise<{
     newFindings: number;
     resolvedFindings: number;
   }> {
     const { runId, reconciliationId, at } = input;
+    const judged = input.listedKeysOnly
+      ? sql`AND match_key IN (SELECT match_key FROM reconcile_records WHERE run_id = ${runId})`
+      : sql``;
     // A finding fixed and seen again starts its next occurrence: first seen now, no repair requested yet.
     await sql`INSERT INTO reconcile_findings (id, reconciliation_id, type, match_key, field, left_fields, right_fields,
         first_seen_at, last_seen_at, last_run_id, resolved_at, occurrence)
@@ -239,7 +311,7 @@ export class ReconcileQueries implements ReconcileStore {
           THEN reconcile_findings.repair_requested_by ELSE NULL END,
         resolved_at = NULL`.execute(this.#db);
     await sql`UPDATE reconcile_findings SET resolved_at = ${at}
-      WHERE reconciliation_id = ${reconciliationId} AND resolved_at IS NULL AND last_run_id <> ${runId}`.execute(
+      WHERE reconciliation_id = ${reconciliationId} AND resolved_at IS NULL AND last_run_id <> ${runId} ${judged}`.execute(
       this.#db,
     );
     // Counted from what the statements left, so a step that settles again counts the same.
@@ -253,10 +325,24 @@ export class ReconcileQueries implements ReconcileStore {
     return { newFindings: Number(counts?.opened ?? 0), resolvedFindings: Number(counts?.resolved ?? 0) };
   }
 
-  async completeReport(input: { runId: string; counts: ReportCounts; at: number }): Promise<void> {
-    await sql`UPDATE reconcile_reports SET status = 'complete', finished_at = ${input.at}, counts = ${JSON.stringify(input.counts)}
-      WHERE run_id = ${input.runId}`.execute(this.#db);
-    await sql`DELETE FROM reconcile_records WHERE run_id = ${input.runId}`.execute(this.#db);
+  async completeReport(input: {
+    runId: string;
+    counts: ReportCounts;
+    merge: ReconcileMerge;
+    mergeNote: string | null;
+    keepRecords: boolean;
+    at: number;
+  }): Promise<void> {
+    const { runId } = input;
+    await sql`UPDATE reconcile_reports SET status = 'complete', finished_at = ${input.at},
+        counts = ${JSON.stringify(input.counts)}, merge_method = ${input.merge}, merge_note = ${input.mergeNote}
+      WHERE run_id = ${runId}`.execute(this.#db);
+    // Once a full pass is complete, what earlier runs kept is superseded (a repeat after a crash finds nothing).
+    await sql`DELETE FROM reconcile_records WHERE run_id IN (
+        SELECT earlier.run_id FROM reconcile_reports earlier JOIN reconcile_reports finished ON finished.run_id = ${runId}
+        WHERE finished.pass = 'full' AND finished.dry_run = 0 AND earlier.reconciliation_id = finished.reconciliation_id
+          AND earlier.number < finished.number AND earlier.status = 'complete')`.execute(this.#db);
+    if (!input.keepRecords) await sql`DELETE FROM reconcile_records WHERE run_id = ${runId}`.execute(this.#db);
   }
 
   async getReport(reconciliationId: string, number: number | "latest"): Promise<ReconcileReport | undefined> {

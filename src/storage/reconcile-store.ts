@@ -19,6 +19,8 @@ export interface ReconciliationSummary {
   repairs: FindingType[];
   /** The compared fields. */
   fields: string[];
+  /** An incremental reconciliation's `fullEvery`, in ms; null (or absent, stored before) when every run is a full pass. */
+  fullPassEveryMs?: number | null;
 }
 
 export interface ReportCounts {
@@ -40,6 +42,11 @@ export interface ReportCounts {
   repairsRequested?: number;
 }
 
+/** full: every record of both sides listed; incremental: only those changed `since`, judged with the kept ones. */
+export type ReconcilePass = "full" | "incremental";
+/** spilled: both sides stored, then read back in key order; streamed: both listers sorted, merged as they came. */
+export type ReconcileMerge = "spilled" | "streamed";
+
 export interface ReconcileReport {
   runId: string;
   reconciliationId: string;
@@ -48,6 +55,13 @@ export interface ReconcileReport {
   dryRun: boolean;
   /** abandoned: its run ended without completing it (dead, failed), and a later run dropped its spilled records. */
   status: "running" | "complete" | "abandoned";
+  pass: ReconcilePass;
+  /** An incremental pass's `since` (epoch ms): the start of the last completed run. */
+  since: number | null;
+  /** How the sides were matched; null until the report is complete. */
+  merge: ReconcileMerge | null;
+  /** Why sorted listers were merged through storage after all (a key out of order), if they were. */
+  mergeNote: string | null;
   startedAt: number;
   finishedAt: number | null;
   counts: ReportCounts | null;
@@ -57,6 +71,18 @@ export interface ReconcileReport {
 export interface SpilledRecord {
   key: string;
   fieldsJson: string;
+  /** The record's id in its system (`left.id`/`right.id`): what incremental passes replace kept records by. */
+  recordId?: string | null;
+}
+
+/** The runs whose records an incremental pass judges against, and when they ran. */
+export interface KeptPasses {
+  /** When the newest completed run (not a dry run) started; null when none has completed. */
+  lastStartedAt: number | null;
+  /** When the newest completed full pass (not a dry run) started. */
+  lastFullStartedAt: number | null;
+  /** The newest completed full pass and the completed passes after it (not dry runs), oldest first. */
+  runIds: string[];
 }
 
 export interface SpilledRow extends SpilledRecord {
@@ -121,8 +147,18 @@ export interface ReconcileStore {
     runId: string;
     reconciliationId: string;
     dryRun: boolean;
+    pass: ReconcilePass;
+    since: number | null;
     at: number;
   }): Promise<ReconcileReport>;
+  /** What an incremental pass of this reconciliation starts from. */
+  keptPasses(reconciliationId: string): Promise<KeptPasses>;
+  /**
+   * The records of `side` kept by the runs `keptRunIds` under these keys, in key order, each record as the newest
+   * of those runs (or `runId`, the pass in progress) listed it: a record listed again, under whatever key, is no
+   * longer where an older run saw it.
+   */
+  readKept(input: { runId: string; keptRunIds: string[]; side: ReconcileSide; keys: string[] }): Promise<SpilledRow[]>;
   /** Stores one page of a side's records, replacing what a previous attempt of the same page stored. */
   spillPage(input: { runId: string; side: ReconcileSide; page: number; records: SpilledRecord[] }): Promise<void>;
   /** A side's spilled records in key order (bytes), after `after`, `limit` at most. */
@@ -142,12 +178,29 @@ export interface ReconcileStore {
    * open ones are seen again, fixed ones seen again open their next occurrence; open findings of this
    * reconciliation the report does not have are resolved. Safe to call again for the same run.
    */
-  settleFindings(input: { runId: string; reconciliationId: string; at: number }): Promise<{
+  settleFindings(input: {
+    runId: string;
+    reconciliationId: string;
+    at: number;
+    /** An incremental pass: only open findings of keys this run listed are resolved; it judged no others. */
+    listedKeysOnly?: boolean;
+  }): Promise<{
     newFindings: number;
     resolvedFindings: number;
   }>;
-  /** Marks the report complete with its counts, and drops its spilled records. */
-  completeReport(input: { runId: string; counts: ReportCounts; at: number }): Promise<void>;
+  /**
+   * Marks the report complete with its counts and drops its spilled records, unless `keepRecords` (a pass of an
+   * incremental reconciliation: later passes judge against them). A full pass, once complete, drops the records
+   * every earlier run kept.
+   */
+  completeReport(input: {
+    runId: string;
+    counts: ReportCounts;
+    merge: ReconcileMerge;
+    mergeNote: string | null;
+    keepRecords: boolean;
+    at: number;
+  }): Promise<void>;
   /** The report numbered `number`, or the newest when `number` is "latest". */
   getReport(reconciliationId: string, number: number | "latest"): Promise<ReconcileReport | undefined>;
   listReports(reconciliationId: string, limit: number): Promise<ReconcileReport[]>;

@@ -259,4 +259,40 @@ describe.each(backends)("the outbound client ($name)", (backend) => {
       expect(everything).not.toContain(secret);
     expect(await t.storage.connections.listAudit({ connectionId: "api" })).toHaveLength(1);
   });
+
+  it("returns a large JSON answer parsed and keeps its start in the audit trail, redacted as a small one is", async () => {
+    const rows = Array.from({ length: 3_000 }, (_, i) => ({ id: i, name: `Customer ${i}`, note: "Zoë 😀" }));
+    const plain = { rows };
+    const secretive = { rows, owner: { refresh_token: "leaked-refresh-123456" } };
+    api.queue({ status: 200, body: plain }, { status: 200, body: secretive });
+    const run = await runStep({}, async (client) => {
+      const first = await client.get<typeof plain>("/rows");
+      const second = await client.get<typeof secretive>("/rows");
+      return {
+        first: first.body.rows.length,
+        owner: second.body.owner.refresh_token.length,
+        equal: JSON.stringify(first.body) === JSON.stringify(plain),
+        text: first.text.length,
+      };
+    });
+    expect(run.status).toBe("succeeded");
+    expect(JSON.parse(run.outputJson ?? "null")).toEqual({
+      first: 3_000,
+      owner: 21,
+      equal: true,
+      text: JSON.stringify(plain).length,
+    });
+    const records = await waitFor("both audit records", async () => {
+      const found = await t.storage.connections.listAudit({ runId: run.id });
+      return found.length === 2 ? found : null;
+    });
+    const total = (body: unknown) => Buffer.byteLength(JSON.stringify(body));
+    const bodies = records.map((record) => record.responseBody ?? "").sort((a, b) => a.length - b.length);
+    const audited = bodies.find((body) => body.endsWith(`[truncated, ${total(plain)} bytes total]`));
+    expect(audited?.startsWith('{"rows":[{"id":0,"name":"Customer 0","note":"Zoë 😀"}')).toBe(true);
+    expect(Buffer.byteLength(audited?.split("…[truncated")[0] ?? "")).toBeLessThanOrEqual(16 * 1024);
+    const redacted = bodies.find((body) => body !== audited);
+    expect(redacted).toContain("[truncated,");
+    expect(JSON.stringify(records)).not.toContain("leaked-refresh-123456");
+  });
 });

@@ -169,6 +169,7 @@ describe("the demo's reconciliation", () => {
       do {
         const context: ReconcileListContext = {
           cursor,
+          since: null,
           connection: (name) => dev.services.connections.client(name),
           asOf: settledBefore + 60_000,
         };

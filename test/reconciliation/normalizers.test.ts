@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { compareField } from "../../src/reconciliation/sorted-merge.ts";
-import { defineReconciliation } from "../../src/sdk/define-reconciliation.ts";
+import { compareField } from "../../src/reconciliation/key-verdicts.ts";
+import { defineReconciliation, fullPassEveryMs } from "../../src/sdk/define-reconciliation.ts";
 import { ConfigurationError } from "../../src/sdk/errors.ts";
 import { normalizers } from "../../src/sdk/reconcile-normalizers.ts";
 
@@ -93,5 +93,37 @@ describe("defineReconciliation", () => {
       "repair.missing_right must be { emit: (finding) => ({ type, payload }) } or { run: (finding, context) => … }",
     );
     expect(defineReconciliation({ id: "x", left: side, right: side, match }).mode).toBe("report");
+    expect(() =>
+      defineReconciliation({
+        id: "x",
+        left: { ...side, id: () => 1 },
+        right: side,
+        match,
+        incremental: { fullEvery: "1d" },
+      }),
+    ).toThrow('reconciliation "x": incremental mode keeps the records it has seen by their id: set right.id');
+    expect(() =>
+      defineReconciliation({
+        id: "x",
+        left: { ...side, id: () => 1 },
+        right: { ...side, id: () => 1 },
+        match,
+        incremental: { fullEvery: "daily" as "1d" },
+      }),
+    ).toThrow(
+      'incremental must be { fullEvery: "24h" } (how often a full pass runs): duration "daily" is not understood',
+    );
+    expect(() =>
+      defineReconciliation({ id: "x", left: { ...side, sorted: "yes" as unknown as boolean }, right: side, match }),
+    ).toThrow('reconciliation "x": left.sorted must be true or false');
+    const incremental = defineReconciliation({
+      id: "x",
+      left: { ...side, id: () => 1 },
+      right: { ...side, id: () => 1 },
+      match,
+      incremental: { fullEvery: "2h" },
+    });
+    expect(fullPassEveryMs(incremental)).toBe(2 * 3_600_000);
+    expect(fullPassEveryMs(defineReconciliation({ id: "x", left: side, right: side, match }))).toBeNull();
   });
 });

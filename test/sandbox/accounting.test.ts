@@ -212,6 +212,24 @@ describe("the QuickBooks-like accounting system", () => {
     expect((await query("select count(*) from Customer")).body).toMatchObject({ QueryResponse: { totalCount: 2 } });
   });
 
+  it("compares date-times in queries as instants, whatever offset each is written in, and keeps a payment's PrivateNote", async () => {
+    const { call, query } = await startAccounting();
+    const { customerId, invoice } = await customerAndInvoice(call);
+    const updated = (invoice.body.Invoice as { MetaData: { LastUpdatedTime: string } }).MetaData.LastUpdatedTime;
+    const at = Date.parse(updated);
+    const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
+    const since = (ms: number) => query(`select * from Invoice where Metadata.LastUpdatedTime >= '${utc(ms)}'`);
+    expect((await since(at)).body).toMatchObject({ QueryResponse: { Invoice: [{ DocNumber: "1001" }] } });
+    expect((await since(at + 1000)).body.QueryResponse).toEqual({});
+    const payment = await call("POST", "/payment", {
+      CustomerRef: { value: customerId },
+      TotalAmt: 10,
+      PaymentRefNum: "h0123456789abcdefghij",
+      PrivateNote: "Reference: pi_3QxAbCdEfGhIjKlMnOpQrStU",
+    });
+    expect(payment.body).toMatchObject({ Payment: { PrivateNote: "Reference: pi_3QxAbCdEfGhIjKlMnOpQrStU" } });
+  });
+
   it("refuses malformed queries and non-queryable fields with QBO's fault codes", async () => {
     const { query } = await startAccounting();
     const malformed = await query("select * from Invoice where DocNumber = ");

@@ -216,6 +216,23 @@ describe("payments sandbox (Stripe-like)", () => {
     expect(event).toMatchObject({ type: "payment_intent.succeeded", request: { id: null, idempotency_key: null } });
   });
 
+  it("lists PaymentIntents newest first, a page at a time after starting_after, as Stripe's list does", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 3; i += 1) created.push((await read(api("/v1/payment_intents", { form: order }))).id);
+    const first = await read(api("/v1/payment_intents?limit=2"));
+    expect(first).toMatchObject({ object: "list", has_more: true, url: "/v1/payment_intents" });
+    expect(first.data.map((intent: { id: string }) => intent.id)).toEqual([created[2], created[1]]);
+    expect(first.data[0]).toMatchObject({ object: "payment_intent", amount: 2500, status: "requires_payment_method" });
+    const next = await read(api(`/v1/payment_intents?limit=2&starting_after=${created[1]}`));
+    expect(next.data[0].id).toBe(created[0]);
+    const unknown = await api("/v1/payment_intents?starting_after=pi_nope");
+    expect(unknown.status).toBe(400);
+    expect(await read(unknown)).toMatchObject({ error: { code: "resource_missing", type: "invalid_request_error" } });
+    const badLimit = await api("/v1/payment_intents?limit=101");
+    expect(badLimit.status).toBe(400);
+    expect(await read(badLimit)).toMatchObject({ error: { code: "parameter_invalid_integer", param: "limit" } });
+  });
+
   it("signs every delivery attempt afresh, keeping the event id", async () => {
     let refused = false;
     receiver.respond = (request) => {

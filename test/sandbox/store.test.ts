@@ -122,6 +122,19 @@ describe("store sandbox (Shopify-like REST Admin API)", () => {
     expect(new Set(ids).size).toBe(catalogue.length);
   });
 
+  it("lists the orders changed since updated_at_min, an edit made in the admin included", async () => {
+    const placed = store().placeOrder();
+    const since = new Date(Date.now() + 1000);
+    const changed = async () =>
+      (await read(api(`orders.json?status=any&fields=id&updated_at_min=${since.toISOString()}`))).orders.map(
+        (order: { id: number }) => order.id,
+      );
+    expect(await changed()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, since.getTime() - Date.now() + 10));
+    store().editOrder(placed.id, { lines: [{ quantity: 2 }] });
+    expect(await changed()).toEqual([placed.id]);
+  });
+
   it("sets an inventory level, which the variant's inventory_quantity and inventoryLevel() then show", async () => {
     const { products } = await read(api("products.json"));
     const variant = products[1].variants[0];

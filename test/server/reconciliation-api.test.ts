@@ -77,7 +77,15 @@ describe.each(backends)("the reconciliations API on $name", (backend) => {
     const started = await call("POST", "/api/reconciliations/orders-vs-invoices/run", tokens.operator, {});
     expect(started.status).toBe(202);
     const report = await waitForReport(call, 1);
-    expect(report).toMatchObject({ number: 1, runId: started.json.runId, dryRun: false });
+    expect(report).toMatchObject({
+      number: 1,
+      runId: started.json.runId,
+      dryRun: false,
+      pass: "full",
+      since: null,
+      merge: "spilled",
+      mergeNote: null,
+    });
     expect(report.counts).toMatchObject({ matched: 3, missingRight: 3, newFindings: 3 });
     expect(report.findings.map((f: { key: string }) => f.key)).toEqual(["4", "5", "6"]);
 
@@ -106,6 +114,11 @@ describe.each(backends)("the reconciliations API on $name", (backend) => {
       dryRun: "yes",
     });
     expect(badBody).toMatchObject({ status: 400, json: { error: "invalid_body" } });
+    const badFull = await call("POST", "/api/reconciliations/orders-vs-invoices/run", tokens.operator, { full: 1 });
+    expect(badFull).toMatchObject({
+      status: 400,
+      json: { error: "invalid_body", message: "full must be true or false" },
+    });
   });
 
   it("repairs the findings an operator selects, once each however often they are selected", async () => {

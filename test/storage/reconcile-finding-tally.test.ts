@@ -17,7 +17,7 @@ describe.each(backends)("the reconciliation findings' tally on $name", (backend)
   /** One complete run of reconciliation `id` that found these, settled at `at`. */
   async function run(id: string, runId: string, at: number, findings: NewReportFinding[]) {
     const store = t.storage.reconcile;
-    await store.beginReport({ runId, reconciliationId: id, dryRun: false, at });
+    await store.beginReport({ runId, reconciliationId: id, dryRun: false, pass: "full", since: null, at });
     await store.addReportFindings(runId, findings);
     await store.settleFindings({ runId, reconciliationId: id, at });
   }

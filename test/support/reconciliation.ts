@@ -7,15 +7,30 @@ import type { ReconcileReport } from "../../src/storage/reconcile-store.ts";
 import type { ManualClock } from "./clock.ts";
 import { testEngine, waitForRunStatus } from "./engine.ts";
 
-/** Records served a page at a time, the way an API lists them; `list` is what a side's `list` calls. */
-export function pagedList<T>(records: () => T[], pageSize: number) {
+/**
+ * Records served a page at a time, the way an API lists them; `list` is what a side's `list` calls. With
+ * `changedAt`, a `since` lists only the records changed at or after it (as `updated_at_min` does).
+ */
+export function pagedList<T>(
+  records: () => T[],
+  pageSize: number,
+  options: { changedAt?: (record: T) => number } = {},
+) {
   const calls: (string | null)[] = [];
+  /** The `since` of each call. */
+  const since: (Date | null)[] = [];
   return {
     calls,
-    async list({ cursor }: { cursor: string | null }) {
+    since,
+    async list({ cursor, since: changedSince }: { cursor: string | null; since?: Date | null }) {
       calls.push(cursor);
+      since.push(changedSince ?? null);
       const start = Number(cursor ?? 0);
-      const all = records();
+      const { changedAt } = options;
+      const all =
+        changedSince && changedAt
+          ? records().filter((record) => changedAt(record) >= changedSince.getTime())
+          : records();
       const next = start + pageSize;
       return { records: all.slice(start, next), nextCursor: next < all.length ? String(next) : null };
     },
@@ -25,7 +40,7 @@ export function pagedList<T>(records: () => T[], pageSize: number) {
 export interface ReconcileEngine {
   engine: Engine;
   /** Runs the reconciliation to its end and returns its report. */
-  run(id: string, options?: { dryRun?: boolean }): Promise<ReconcileReport>;
+  run(id: string, options?: { dryRun?: boolean; full?: boolean }): Promise<ReconcileReport>;
   stop(): Promise<void>;
 }
 
@@ -61,6 +76,7 @@ export async function startReconcileEngine(
     async run(id, runOptions = {}) {
       const accepted = await requestReconciliationRun(started.send, id, {
         dryRun: runOptions.dryRun === true,
+        ...(runOptions.full ? { full: true } : {}),
         requestedBy: "test",
       });
       const runId = accepted.runIds[0];

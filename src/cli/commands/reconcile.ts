@@ -14,6 +14,8 @@ import { openExistingStorage, withMigratedStorage } from "../storage-from-settin
 export interface ReconcileRunOptions {
   config: string;
   dryRun?: boolean;
+  /** A full pass even for an incremental reconciliation. */
+  full?: boolean;
   /** false: start the run and return (its report comes later: `tenon reconcile report`). */
   wait?: boolean;
   /** How long to wait for the run, in ms. */
@@ -55,13 +57,17 @@ export async function reconcileRunCommand(id: string, options: ReconcileRunOptio
     await engine.start();
     await storage.reconcile.saveReconciliations(reconciliations.map(summaryOf), Date.now());
     const dryRun = options.dryRun === true;
-    const accepted = await requestReconciliationRun(engine.send, id, { dryRun, requestedBy: `cli:${cliUser()}` });
+    const accepted = await requestReconciliationRun(engine.send, id, {
+      dryRun,
+      ...(options.full ? { full: true } : {}),
+      requestedBy: `cli:${cliUser()}`,
+    });
     await engine.stop();
     const runId = accepted.runIds[0] as string;
     await recordCliAction(storage, {
       action: "tenon reconcile run",
       target: id,
-      detail: `${dryRun ? "dry run" : "run"} ${runId}`,
+      detail: `${dryRun ? "dry run" : "run"}${options.full ? " (full pass)" : ""} ${runId}`,
     });
     if (options.wait === false) {
       console.log(
@@ -203,6 +209,10 @@ function describeReport(report: ReconcileReport): string {
     .join(", ");
   const lines = [
     title,
+    ...(report.pass === "incremental" && report.since !== null
+      ? [`  incremental pass: records changed since ${formatLocalTimeWithAge(report.since, Date.now())}`]
+      : []),
+    ...(report.mergeNote ? [`  ${report.mergeNote}`] : []),
     `  records: ${c.leftRecords} on the left, ${c.rightRecords} on the right${c.unkeyedRecords ? ` (${c.unkeyedRecords} without a key, left out)` : ""}`,
     `  matched ${c.matched} · missing on the right ${c.missingRight} · missing on the left ${c.missingLeft} · mismatched ${c.mismatched}${byField ? ` (${byField})` : ""}`,
   ];

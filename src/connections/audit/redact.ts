@@ -155,14 +155,14 @@ export class Redactor {
    * if something was hidden, so bodies with nothing secret keep their formatting and large numbers.
    * Form bodies have secret-named fields replaced. Then, whatever the type, the secret values are hidden.
    */
-  body(body: string, contentType = ""): string {
+  body(body: string, contentType = "", parsed?: object): string {
     const mediaType = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
     let result = body;
     if (mediaType === "application/x-www-form-urlencoded") {
       result = redactPairs(body, this.#isSecretField, this.#secrets, "replace");
     } else if (/[/+]json$/.test(mediaType) || /^\s*[[{]/.test(body)) {
       const nothingToHide = holdsNothingToHide(body, this.#secretFieldKey, this.#secrets);
-      if (!nothingToHide) result = redactJson(body, this.#isSecretField, this.#secrets);
+      if (!nothingToHide) result = redactJson(body, this.#isSecretField, this.#secrets, parsed);
     }
     return this.#secrets.redact(result);
   }
@@ -170,6 +170,24 @@ export class Redactor {
   /** The secret values hidden in any text (an error message, a log line). */
   text(text: string): string {
     return this.#secrets.redact(text);
+  }
+
+  /**
+   * What `truncateBody(this.body(text, type, parsed), limitBytes)` gives for a large JSON body, worked out from its
+   * UTF-8 bytes (without a BOM) and its parsed value without decoding the whole of it, when nothing in it is to be
+   * hidden: no field named like a secret, no secret value in a field, a name or the bytes. Undefined otherwise, and
+   * for a body within the limit: the caller then redacts its text as usual.
+   */
+  truncatedJson(bytes: Buffer, parsed: object, limitBytes: number): string | undefined {
+    if (!(Number.isFinite(limitBytes) && limitBytes >= 0) || bytes.length <= limitBytes) return undefined;
+    const state = { changed: false };
+    redactJsonValue(parsed, this.#isSecretField, this.#secrets, state);
+    if (state.changed) return undefined;
+    for (const form of this.#secrets.forms) if (bytes.includes(form)) return undefined;
+    // Back to the start of the character the limit falls in (UTF-8 continuation bytes are 10xxxxxx).
+    let end = Math.floor(limitBytes);
+    while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end -= 1;
+    return `${bytes.toString("utf8", 0, end)}…[truncated, ${bytes.length} bytes total]`;
   }
 }
 
@@ -200,11 +218,18 @@ export function redactUrl(
 /** `Redactor.body` for one call. */
 export function redactBody(
   body: string,
-  options: { contentType?: string; extraFields?: string[]; secretValues?: string[] } = {},
+  options: {
+    contentType?: string;
+    extraFields?: string[];
+    secretValues?: string[];
+    /** `body` already parsed (a response the client read as JSON): not parsed a second time. */
+    parsed?: object;
+  } = {},
 ): string {
   return new Redactor({ extraFields: options.extraFields ?? [], secretValues: options.secretValues ?? [] }).body(
     body,
     options.contentType,
+    options.parsed,
   );
 }
 
@@ -220,6 +245,18 @@ export function redactSecrets(text: string, secretValues: string[]): string {
 /** The base64 credential of `Authorization: Basic …`, to add to `secretValues`. */
 export function basicAuthSecret(username: string, password: string): string {
   return Buffer.from(`${username}:${password}`, "utf8").toString("base64");
+}
+
+/** `Redactor.truncatedJson` for one call. */
+export function truncateUnredactedJson(
+  bytes: Buffer,
+  parsed: object,
+  options: { extraFields?: string[]; secretValues?: string[]; limitBytes: number },
+): string | undefined {
+  return new Redactor({
+    extraFields: options.extraFields ?? [],
+    secretValues: options.secretValues ?? [],
+  }).truncatedJson(bytes, parsed, options.limitBytes);
 }
 
 /**
@@ -286,10 +323,15 @@ function redactPairs(
 
 // ------------------------------------------------------------------------------------------ JSON
 
-function redactJson(body: string, isSecretField: (name: string) => boolean, secrets: SecretFinder): string {
+function redactJson(
+  body: string,
+  isSecretField: (name: string) => boolean,
+  secrets: SecretFinder,
+  parsed: object | undefined,
+): string {
   try {
     const state = { changed: false };
-    const redacted = redactJsonValue(JSON.parse(body), isSecretField, secrets, state);
+    const redacted = redactJsonValue(parsed ?? JSON.parse(body), isSecretField, secrets, state);
     return state.changed ? JSON.stringify(redacted) : body;
   } catch {
     // Not JSON after all, truncated, or nested too deep to walk: hide what can be found in the text.
@@ -297,6 +339,10 @@ function redactJson(body: string, isSecretField: (name: string) => boolean, secr
   }
 }
 
+/**
+ * The value with secret-named fields and secret values hidden. Copy on write: a part with nothing to hide is
+ * the given part itself, so a large answer with nothing secret in it is walked without being copied.
+ */
 function redactJsonValue(
   value: unknown,
   isSecretField: (name: string) => boolean,
@@ -308,17 +354,39 @@ function redactJsonValue(
     if (redacted !== value) state.changed = true;
     return redacted;
   }
-  if (Array.isArray(value)) return value.map((item) => redactJsonValue(item, isSecretField, secrets, state));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const redacted = redactJsonValue(item, isSecretField, secrets, state);
+      if (copy === undefined && redacted !== item) copy = value.slice(0, index);
+      copy?.push(redacted);
+    });
+    return copy ?? value;
+  }
   if (value === null || typeof value !== "object") return value;
-  const entries = Object.entries(value).map(([key, item]): [string, unknown] => {
+  let entries: [string, unknown][] | undefined;
+  const keys = Object.keys(value);
+  keys.forEach((key, index) => {
+    const item = (value as Record<string, unknown>)[key];
     const redactedKey = secrets.redact(key);
+    let redacted: unknown;
+    if (isSecretField(key)) {
+      // Marked changed even for null: re-serialising also drops an earlier duplicate of the field.
+      state.changed = true;
+      redacted = item === null ? null : redactedMarker;
+    } else {
+      redacted = redactJsonValue(item, isSecretField, secrets, state);
+    }
     if (redactedKey !== key) state.changed = true;
-    if (!isSecretField(key)) return [redactedKey, redactJsonValue(item, isSecretField, secrets, state)];
-    // Marked changed even for null: re-serialising also drops an earlier duplicate of the field.
-    state.changed = true;
-    return [redactedKey, item === null ? null : redactedMarker];
+    if (entries === undefined && (redactedKey !== key || redacted !== item)) {
+      entries = keys
+        .slice(0, index)
+        .map((earlier): [string, unknown] => [earlier, (value as Record<string, unknown>)[earlier]]);
+    }
+    entries?.push([redactedKey, redacted]);
   });
-  return Object.fromEntries(entries);
+  // fromEntries defines own properties, so a field named "__proto__" stays a field.
+  return entries === undefined ? value : Object.fromEntries(entries);
 }
 
 /**
@@ -357,6 +425,8 @@ function unescapeJson(text: string): string {
 // ------------------------------------------------------------------------------------------ values
 
 interface SecretFinder {
+  /** The secret values in every form they are looked for in. */
+  readonly forms: ReadonlySet<string>;
   redact(text: string): string;
   /** Whether the text, as written, holds a secret value in one of its encoded forms. */
   foundIn(text: string): boolean;
@@ -367,7 +437,8 @@ interface SecretFinder {
 /** Marker boundaries can line up into a new occurrence (a secret ending in "D]"); a few passes settle it. */
 const maxRedactionPasses = 4;
 
-function secretFinder(secretValues: readonly string[]): SecretFinder {
+/** Each secret value (of at least `minSecretLength`) as written and in the encodings it travels in. */
+function secretForms(secretValues: readonly string[]): Set<string> {
   const forms = new Set<string>();
   for (const secret of secretValues) {
     if (typeof secret !== "string" || secret.length < minSecretLength) continue;
@@ -376,11 +447,17 @@ function secretFinder(secretValues: readonly string[]): SecretFinder {
       if (!redactedMarker.includes(form)) forms.add(form);
     }
   }
-  if (forms.size === 0) return { redact: (text) => text, foundIn: () => false, revealedIn: () => false };
+  return forms;
+}
+
+function secretFinder(secretValues: readonly string[]): SecretFinder {
+  const forms = secretForms(secretValues);
+  if (forms.size === 0) return { forms, redact: (text) => text, foundIn: () => false, revealedIn: () => false };
   const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRegExp);
   const replacer = new RegExp(alternatives.join("|"), "g");
   const finder = new RegExp(alternatives.join("|"));
   return {
+    forms,
     redact(text) {
       let result = text;
       for (let pass = 0; pass < maxRedactionPasses; pass++) {

@@ -19,10 +19,11 @@ import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
-import { flattenHeaders, type PreparedRequest, parseResponseBody, prepareRequest } from "./http-request.ts";
+import { flattenHeaders, type PreparedRequest, prepareRequest } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
+import { readBody } from "./response-body.ts";
 
 export interface ConnectionClientDeps {
   connectionId: string;
@@ -212,15 +213,17 @@ export class HttpConnectionClient implements ConnectionClient {
         bodyTimeout: deps.bodyTimeoutMs,
         ...(signal ? { signal } : {}),
       });
-      const text = await answer.body.text();
       const headers = flattenHeaders(answer.headers);
+      const read = readBody(await answer.body.bytes(), headers["content-type"]);
       const response: HttpResponse = {
         status: answer.statusCode,
         headers,
-        body: parseResponseBody(text, headers["content-type"]),
-        text,
+        body: read.body,
+        get text() {
+          return read.text();
+        },
       };
-      this.#audit(prepared, at, performance.now() - started, { response });
+      this.#audit(prepared, at, performance.now() - started, { response, largeJson: read.largeJson });
       endClientSpan(span, { status: response.status });
       return { response, applied };
     } catch (thrown) {
@@ -340,15 +343,29 @@ export class HttpConnectionClient implements ConnectionClient {
     prepared: PreparedRequest,
     at: number,
     durationMs: number,
-    outcome: { response: HttpResponse } | { error: Error },
+    outcome: { response: HttpResponse; largeJson?: Buffer | undefined } | { error: Error },
   ): void {
     const { auditOptions, audit, connectionId, metrics } = this.#deps;
     const response = "response" in outcome ? outcome.response : undefined;
     metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
     const redactor = this.#redactor();
     const scope = currentStep();
-    const body = (text: string | null, contentType: string | undefined) =>
-      text === null ? null : truncateBody(redactor.body(text, contentType), auditOptions.bodyLimit);
+    const body = (text: string | null, contentType: string | undefined, parsed?: unknown) =>
+      text === null
+        ? null
+        : truncateBody(
+            // The answer as the client parsed it: a large page is not parsed again just to keep its start.
+            redactor.body(text, contentType, typeof parsed === "object" && parsed !== null ? parsed : undefined),
+            auditOptions.bodyLimit,
+          );
+    const responseBody = (answer: HttpResponse, largeJson: Buffer | undefined) => {
+      // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
+      const cut =
+        largeJson && typeof answer.body === "object" && answer.body !== null
+          ? redactor.truncatedJson(largeJson, answer.body, auditOptions.bodyLimit)
+          : undefined;
+      return cut ?? body(answer.text, answer.headers["content-type"], answer.body);
+    };
     audit.record({
       id: newId(),
       connectionId,
@@ -362,7 +379,7 @@ export class HttpConnectionClient implements ConnectionClient {
       requestHeaders: JSON.stringify(redactor.headers(prepared.headers)),
       requestBody: body(prepared.auditBody, prepared.headers["content-type"]),
       responseHeaders: response ? JSON.stringify(redactor.headers(response.headers)) : null,
-      responseBody: response ? body(response.text, response.headers["content-type"]) : null,
+      responseBody: response ? responseBody(response, "largeJson" in outcome ? outcome.largeJson : undefined) : null,
       at,
     });
   }

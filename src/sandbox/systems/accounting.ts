@@ -136,6 +136,7 @@ interface Payment {
   totalAmt: number;
   unappliedAmt: number;
   paymentRefNum: string | undefined;
+  privateNote: string | undefined;
   lines: Array<{ amount: number; invoiceId: string }>;
   currency: string;
   txnDate: string;
@@ -266,6 +267,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
       UnappliedAmt: money(payment.unappliedAmt),
       ProcessPayment: false,
       ...(payment.paymentRefNum !== undefined ? { PaymentRefNum: payment.paymentRefNum } : {}),
+      ...(payment.privateNote !== undefined ? { PrivateNote: payment.privateNote } : {}),
       Line: payment.lines.map((line) => ({
         Amount: money(line.amount),
         LinkedTxn: [{ TxnId: line.invoiceId, TxnType: "Invoice" }],
@@ -391,6 +393,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
     const totalAmt = readMoney(body.TotalAmt, "TotalAmt");
     if (totalAmt < 0) throw businessRule("Payment amount must be 0 or greater.", "TotalAmt");
     const paymentRefNum = optionalString(body, "PaymentRefNum", 21);
+    const privateNote = optionalString(body, "PrivateNote", 4000);
     const lines = (Array.isArray(body.Line) ? body.Line : []).map((input: unknown) => {
       const line = (input ?? {}) as Record<string, unknown>;
       const amount = readMoney(line.Amount, "Line.Amount");
@@ -427,6 +430,7 @@ export function createAccounting(context: SandboxContext, options: AccountingOpt
       totalAmt,
       unappliedAmt: totalAmt - applied,
       paymentRefNum,
+      privateNote,
       lines: lines.map(({ amount, invoice }) => ({ amount, invoiceId: invoice.id })),
       currency: readCurrency(body.CurrencyRef),
       txnDate: optionalDate(body, "TxnDate") ?? today(),

@@ -43,6 +43,8 @@ export interface PaymentsState {
     replays: number;
     idempotencyErrors: number;
     webhooksSent: number;
+    /** Webhooks the `dropWebhooksRate` fault kept from ever being sent. */
+    webhooksDropped: number;
   };
   credentialsRevoked: boolean;
 }
@@ -139,7 +141,7 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
   const idempotency = new Map<string, IdempotencyRecord>();
   const decisions = new WeakMap<FastifyRequest, IdempotencyDecision>();
   const requestIds = new WeakMap<FastifyRequest, string>();
-  const counters = { replays: 0, idempotencyErrors: 0, webhooksSent: 0 };
+  const counters = { replays: 0, idempotencyErrors: 0, webhooksSent: 0, webhooksDropped: 0 };
   let revoked = false;
 
   const seconds = () => Math.floor(context.now() / 1000);
@@ -206,6 +208,11 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
     };
     appendKept(events, event);
     if (!delivered) return;
+    if (context.dropsWebhook()) {
+      // Lost on the way: the event is in `GET /v1/events`, and the endpoint never hears of it.
+      counters.webhooksDropped += 1;
+      return;
+    }
     // Stripe sends its events pretty-printed; receivers must verify the bytes, not a re-serialisation.
     const body = JSON.stringify(event, null, 2);
     counters.webhooksSent += 1;
@@ -455,6 +462,31 @@ export function createPayments(context: SandboxContext, options: PaymentsOptions
     app.post("/v1/payment_intents", async (request, reply) =>
       answer(request, reply, createIntent(paramsOf(request), callerOf(request))),
     );
+
+    // Newest first, `limit` (1–100, default 10) at a time after `starting_after` (https://docs.stripe.com/api/payment_intents/list).
+    app.get("/v1/payment_intents", async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>;
+      const limit = query.limit === undefined ? 10 : readInteger(query.limit);
+      if (limit === undefined || limit < 1 || limit > 100) {
+        return reply
+          .code(400)
+          .send(
+            invalid("Invalid limit: must be an integer between 1 and 100", "limit", "parameter_invalid_integer").body,
+          );
+      }
+      let newestFirst = [...intents.values()].reverse();
+      if (query.starting_after) {
+        const index = newestFirst.findIndex((intent) => intent.id === query.starting_after);
+        if (index < 0) return reply.code(400).send(noSuch("payment_intent", query.starting_after).body);
+        newestFirst = newestFirst.slice(index + 1);
+      }
+      return {
+        object: "list",
+        data: newestFirst.slice(0, limit).map(intentJson),
+        has_more: newestFirst.length > limit,
+        url: "/v1/payment_intents",
+      };
+    });
 
     app.get("/v1/payment_intents/:id", async (request, reply) => {
       const intent = intents.get((request.params as { id: string }).id);

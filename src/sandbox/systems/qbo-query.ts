@@ -221,10 +221,15 @@ function matches(value: FieldValue, operator: string, wanted: string[]): boolean
   }
 }
 
+/** A date-time with its offset (`2025-05-02T09:14:33-07:00`, `…Z`), as QBO writes and reads them. */
+const dateTime = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
 function compareValues(a: FieldValue, b: FieldValue): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   const [x, y] = [String(a ?? ""), String(b ?? "")];
   // Ids are numeric strings: order them as numbers, as QBO does.
   if (/^\d+$/.test(x) && /^\d+$/.test(y)) return Number(x) - Number(y);
+  // Date-times compare as the instants they are, whatever offset each is written in.
+  if (dateTime.test(x) && dateTime.test(y)) return Date.parse(x) - Date.parse(y);
   return x < y ? -1 : x > y ? 1 : 0;
 }

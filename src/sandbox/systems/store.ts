@@ -419,12 +419,14 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       const financialStatus = page.filters.financial_status;
       const ids = idList(page.filters.ids);
       const createdMin = page.filters.created_at_min ? Date.parse(page.filters.created_at_min) : undefined;
+      const updatedMin = page.filters.updated_at_min ? Date.parse(page.filters.updated_at_min) : undefined;
       const selected = [...orders.values()].filter(
         (order) =>
           (status === "any" || status === "open") &&
           (!financialStatus || financialStatus === "any" || order.financial_status === financialStatus) &&
           (!ids || ids.has(order.id)) &&
-          (createdMin === undefined || order.created_at >= createdMin),
+          (createdMin === undefined || order.created_at >= createdMin) &&
+          (updatedMin === undefined || order.updated_at >= updatedMin),
       );
       return sendPage(request, reply, "orders", selected, page, (order) => orderJson(order, currency));
     });

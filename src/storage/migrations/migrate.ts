@@ -19,6 +19,7 @@ import { dashboardSessionsSchema } from "./017-dashboard-sessions.ts";
 import { reconciliationSchema } from "./018-reconciliation.ts";
 import { bulkActionsSchema } from "./019-bulk-actions.ts";
 import { connectionHistorySchema } from "./020-connection-history.ts";
+import { reconciliationPassesSchema } from "./021-reconciliation-passes.ts";
 
 const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["001-initial-schema", initialSchema],
@@ -41,6 +42,7 @@ const migrations: [string, (dialect: "sqlite" | "postgres") => Migration][] = [
   ["018-reconciliation", reconciliationSchema],
   ["019-bulk-actions", bulkActionsSchema],
   ["020-connection-history", connectionHistorySchema],
+  ["021-reconciliation-passes", reconciliationPassesSchema],
 ];
 
 /** The last migration: a database that records it as applied has the whole schema (readiness checks look for it). */

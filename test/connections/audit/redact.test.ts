@@ -182,6 +182,25 @@ describe("bodies", () => {
     });
   });
 
+  it("redact a body the client already parsed exactly as its text, leaving the parsed value as it was", () => {
+    const body = JSON.stringify({
+      page: [
+        { id: 1, note: "ok" },
+        { id: 2, auth: { refresh_token: "rt-123456", scope: "read" } },
+      ],
+      owner: { name: "ann", token: "t" },
+    });
+    const secretValues = ["rt-123456"];
+    const parsed = JSON.parse(body);
+    const before = structuredClone(parsed);
+    const fromText = redactBody(body, { contentType: "application/json", secretValues });
+    expect(redactBody(body, { contentType: "application/json", secretValues, parsed })).toBe(fromText);
+    expect(fromText).not.toContain("rt-123456");
+    expect(parsed).toEqual(before);
+    const plain = '{ "rows": [ { "id": 1 }, { "id": 2 } ] }';
+    expect(redactBody(plain, { contentType: "application/json", parsed: JSON.parse(plain) })).toBe(plain);
+  });
+
   it("recognise JSON by a +json type or by its shape", () => {
     const body = '{"token":"t"}';
     const expected = `{"token":"${redactedMarker}"}`;

@@ -214,15 +214,21 @@ export class HttpConnectionClient implements ConnectionClient {
         ...(signal ? { signal } : {}),
       });
       const headers = flattenHeaders(answer.headers);
-      const read = readBody(await answer.body.bytes(), headers["content-type"]);
-      const response: HttpResponse = {
-        status: answer.statusCode,
-        headers,
-        body: read.body,
-        get text() {
-          return read.text();
-        },
-      };
+      const chunks: Buffer[] = [];
+      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
+      const read = readBody(chunks, headers["content-type"]);
+      const response: HttpResponse =
+        read.largeJson === undefined
+          ? { status: answer.statusCode, headers, body: read.body, text: read.text() }
+          : {
+              status: answer.statusCode,
+              headers,
+              body: read.body,
+              // A large body's text is decoded only if someone reads it.
+              get text() {
+                return read.text();
+              },
+            };
       this.#audit(prepared, at, performance.now() - started, { response, largeJson: read.largeJson });
       endClientSpan(span, { status: response.status });
       return { response, applied };

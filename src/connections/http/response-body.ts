@@ -17,18 +17,18 @@ export interface ReadBody {
   largeJson: Buffer | undefined;
 }
 
-/** An answer's body from its bytes, as undici's `text()` decodes them (UTF-8, a leading BOM dropped). */
-export function readBody(raw: Uint8Array, contentType: string | undefined): ReadBody {
-  const all = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+/** An answer's body from the chunks it came in, as undici's `text()` decodes them (UTF-8, a leading BOM dropped). */
+export function readBody(chunks: Buffer[], contentType: string | undefined): ReadBody {
+  const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
   const bom = all.length > 2 && all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf;
   const bytes = bom ? all.subarray(3) : all;
-  let decoded: string | undefined;
-  const text = () => {
-    decoded ??= bytes.toString("utf8");
-    return decoded;
-  };
   const json = contentType !== undefined && /[/+]json\b/i.test(contentType);
   if (json && bytes.length > largeBodyBytes && isUtf8(bytes)) {
+    let decoded: string | undefined;
+    const text = () => {
+      decoded ??= bytes.toString("utf8");
+      return decoded;
+    };
     try {
       return { body: parseJsonBytes(bytes), text, largeJson: bytes };
     } catch {
@@ -36,5 +36,7 @@ export function readBody(raw: Uint8Array, contentType: string | undefined): Read
       return { body: text(), text, largeJson: undefined };
     }
   }
-  return { body: parseResponseBody(text(), contentType), text, largeJson: undefined };
+  // Decoded at once, and the bytes let go.
+  const text = bytes.toString("utf8");
+  return { body: parseResponseBody(text, contentType), text: () => text, largeJson: undefined };
 }

@@ -1,7 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sqliteBackend } from "../support/backends.ts";
-import { launchBrowser, newContext, screenshot, seriousA11yViolations } from "../support/browser.ts";
+import { launchBrowser, newContext, screenshot, seriousA11yViolations, signInWith } from "../support/browser.ts";
 import { type DashboardStack, dealStage, type PlacedOrder, startDashboardStack } from "../support/dashboard-stack.ts";
 
 /**
@@ -38,12 +38,7 @@ describe("the operator dashboard in a browser", () => {
     return context.newPage();
   }
 
-  async function signIn(page: Page, token: string): Promise<void> {
-    await page.goto(stack.url);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-  }
+  const signIn = (page: Page, token: string) => signInWith(page, stack.url, token);
 
   /** The header's "who am I": the name and role the session was opened with. */
   async function identity(page: Page): Promise<string> {

@@ -4,7 +4,7 @@ import { storeVsAccounting } from "../../examples/reconciliations.ts";
 import type { AccountingSystem } from "../../src/sandbox/systems/accounting.ts";
 import type { Reconciliation } from "../../src/sdk/define-reconciliation.ts";
 import { sqliteBackend } from "../support/backends.ts";
-import { launchBrowser, newContext, screenshot, seriousA11yViolations } from "../support/browser.ts";
+import { launchBrowser, newContext, screenshot, seriousA11yViolations, signInWith } from "../support/browser.ts";
 import { type DashboardStack, type PlacedOrder, startDashboardStack } from "../support/dashboard-stack.ts";
 import { waitFor } from "../support/wait.ts";
 
@@ -49,12 +49,7 @@ describe("the reconciliations pages in a browser", () => {
     return context.newPage();
   }
 
-  async function signIn(page: Page, token: string): Promise<void> {
-    await page.goto(stack.url);
-    await page.getByLabel("API token").fill(token);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
-  }
+  const signIn = (page: Page, token: string) => signInWith(page, stack.url, token);
 
   const accounting = () => stack.sandbox.system<AccountingSystem>("accounting");
   const invoiceOf = (order: PlacedOrder) =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { inBothDialects, numberPlaceholders } from "../../src/storage/transitions/dialects.ts";
+import { inBothDialects, lockedOnPostgres, numberPlaceholders } from "../../src/storage/transitions/dialects.ts";
 
 describe("a transition's SQL written once for both dialects", () => {
   it("numbers SQLite's ? placeholders $1..$n for PostgreSQL, in order of appearance", () => {
@@ -13,5 +13,12 @@ describe("a transition's SQL written once for both dialects", () => {
     expect(numberPlaceholders("SELECT 'why?' AS q, 'it''s?' AS r FROM runs WHERE id = ?")).toBe(
       "SELECT 'why?' AS q, 'it''s?' AS r FROM runs WHERE id = $1",
     );
+  });
+
+  it("adds PostgreSQL's row lock to a read that is otherwise the same", () => {
+    expect(lockedOnPostgres("SELECT status FROM connections WHERE id = ?", "FOR SHARE")).toEqual({
+      sqlite: "SELECT status FROM connections WHERE id = ?",
+      postgres: "SELECT status FROM connections WHERE id = $1 FOR SHARE",
+    });
   });
 });

@@ -16,6 +16,14 @@ export function inBothDialects(sql: string): DialectSql {
   return { sqlite: sql, postgres: numberPlaceholders(sql) };
 }
 
+/**
+ * A read the same in both but for PostgreSQL's row lock, which makes concurrent writers of the row take turns. A
+ * SQLite write transaction (BEGIN IMMEDIATE) holds the only write lock already, so its reads need none.
+ */
+export function lockedOnPostgres(sql: string, lock: "FOR UPDATE" | "FOR SHARE"): DialectSql {
+  return { sqlite: sql, postgres: `${numberPlaceholders(sql)} ${lock}` };
+}
+
 export function numberPlaceholders(sql: string): string {
   let n = 0;
   let numbered = "";

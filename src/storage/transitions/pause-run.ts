@@ -1,5 +1,5 @@
 import type { RunTransition } from "../contract.ts";
-import { inBothDialects, type PostgresClient, type SqliteStatements } from "./dialects.ts";
+import { inBothDialects, lockedOnPostgres, type PostgresClient, type SqliteStatements } from "./dialects.ts";
 import { recordHistoryOnPostgres, recordHistoryOnSqlite } from "./record-history.ts";
 import { releaseRunOnPostgres, releaseRunOnSqlite } from "./release-run.ts";
 
@@ -15,14 +15,11 @@ export const pauseRun = inBothDialects(
   `UPDATE runs SET status = 'paused', waiting_on = ?, last_error = ?, crashes = 0, lease_token = NULL, lease_until = NULL, updated_at = ?
     WHERE id = ? AND lease_token = ? AND status = 'running'`,
 );
-export const connectionStatus = {
-  sqlite: "SELECT status FROM connections WHERE id = ?",
-  /**
-   * The share lock makes pausing and saving credentials take turns: saveCredentials updates this row before it
-   * requeues the paused runs, so either it sees this run paused, or this sees the connection active again.
-   */
-  postgres: "SELECT status FROM connections WHERE id = $1 FOR SHARE",
-} as const;
+/**
+ * The share lock makes pausing and saving credentials take turns: saveCredentials updates this row before it
+ * requeues the paused runs, so either it sees this run paused, or this sees the connection active again.
+ */
+export const connectionStatus = lockedOnPostgres("SELECT status FROM connections WHERE id = ?", "FOR SHARE");
 
 function pauseValues(t: PauseRun): unknown[] {
   return [t.connectionId, t.reason, t.now, t.runId, t.leaseToken];

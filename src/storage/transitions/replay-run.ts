@@ -2,7 +2,7 @@ import type { ReplaySelection, RunRecord, RunStatus } from "../contract.ts";
 import { terminalStatuses } from "../contract.ts";
 import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import { type RunRow, runColumns } from "../rows.ts";
-import { inBothDialects, type PostgresClient, type SqliteStatements } from "./dialects.ts";
+import { inBothDialects, lockedOnPostgres, type PostgresClient, type SqliteStatements } from "./dialects.ts";
 import { statusForNewRunOnPostgres, statusForNewRunOnSqlite } from "./enqueue-runs.ts";
 import { recordHistoryOnPostgres, recordHistoryOnSqlite } from "./record-history.ts";
 import { notifyRunsAvailable } from "./runs-available.ts";
@@ -21,14 +21,14 @@ export const replayRun = inBothDialects(
 );
 /** A replay gets a fresh retry budget for the step that failed. */
 export const resetFailedSteps = inBothDialects("UPDATE steps SET failures = 0 WHERE run_id = ? AND status = 'failed'");
-export const runToReplay = {
-  sqlite: `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`,
-  postgres: `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = $1 FOR UPDATE`,
-} as const;
-export const runOfBulkReplay = {
-  sqlite: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = ?",
-  postgres: "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = $1 FOR UPDATE",
-} as const;
+export const runToReplay = lockedOnPostgres(
+  `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`,
+  "FOR UPDATE",
+);
+export const runOfBulkReplay = lockedOnPostgres(
+  "SELECT id, status, concurrency_key, concurrency_limit, finished_at FROM runs WHERE id = ?",
+  "FOR UPDATE",
+);
 
 type BulkSelection = Pick<ReplaySelection, "status" | "finishedBy">;
 type ReplayStatements = SqliteStatements<"replayRun" | "resetFailedSteps" | "recordHistory" | "takeConcurrencySlot">;

@@ -1,5 +1,5 @@
 import type { EventStatus, NewRun, Requalification } from "../contract.ts";
-import { inBothDialects, type PostgresClient, type SqliteStatements } from "./dialects.ts";
+import { inBothDialects, lockedOnPostgres, type PostgresClient, type SqliteStatements } from "./dialects.ts";
 import { type EventRuns, enqueueRunsOnPostgres, enqueueRunsOnSqlite } from "./enqueue-runs.ts";
 import { notifyRunsAvailable } from "./runs-available.ts";
 
@@ -8,11 +8,8 @@ import { notifyRunsAvailable } from "./runs-available.ts";
  * replay): with runs it becomes accepted and they are enqueued (enqueue-runs.ts); with none, unmatched; otherwise
  * it is quarantined with the new reason. Only while it is still in the status it was read in.
  */
-export const eventInStatus = {
-  sqlite: "SELECT id FROM events WHERE id = ? AND status = ?",
-  /** The row lock makes two replays of one event take turns: the second finds it accepted and does nothing. */
-  postgres: "SELECT id FROM events WHERE id = $1 AND status = $2 FOR UPDATE",
-} as const;
+/** The row lock makes two replays of one event take turns: the second finds it accepted and does nothing. */
+export const eventInStatus = lockedOnPostgres("SELECT id FROM events WHERE id = ? AND status = ?", "FOR UPDATE");
 /** Its type and payload change only when its body is parsed now (NULL keeps them). */
 export const requalifyEvent = inBothDialects(
   "UPDATE events SET status = ?, error = NULL, type = COALESCE(?, type), payload = COALESCE(?, payload) WHERE id = ?",

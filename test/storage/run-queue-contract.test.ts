@@ -242,6 +242,36 @@ describe.each(backends)("the run queue's contract ($name)", (backend) => {
       expect(await claim(storage, t0 + 70_000, "third")).toEqual([]);
     });
 
+    it("two workers claiming at once never lease one run twice", async () => {
+      const storage = await ready([]);
+      const ids = Array.from({ length: 60 }, (_, i) => `r${String(i).padStart(2, "0")}`);
+      await enqueue(
+        storage,
+        ids.map((id) => run(id)),
+      );
+      const other = t.db.open();
+      try {
+        await other.migrate();
+        const drain = async (worker: Storage, name: string) => {
+          const claimed: string[] = [];
+          for (let round = 0; ; round++) {
+            const batch = await worker.claimDueRuns({
+              leaseToken: `${name}-${round}`,
+              limit: 7,
+              now: t0,
+              leaseUntil: t0 + 9000,
+            });
+            if (batch.length === 0) return claimed;
+            claimed.push(...batch.map((r) => r.id));
+          }
+        };
+        const [a, b] = await Promise.all([drain(storage, "a"), drain(other, "b")]);
+        expect([...a, ...b].sort()).toEqual(ids);
+      } finally {
+        await other.close();
+      }
+    });
+
     it("a suspect (crashes at the limit) is claimed only by claimSuspectRun, alone", async () => {
       const storage = await ready([run("suspect"), run("healthy")]);
       for (let i = 0; i < 2; i++) {

@@ -87,6 +87,7 @@ describe("docs/deploy/Dockerfile", () => {
     const lastUser = runtime.findLastIndex((i) => i.keyword === "USER");
     expect(lastUser).toBeLessThan(runtime.findIndex((i) => i.keyword === "CMD"));
     expect(env.NODE_ENV).toBe("production");
+    expect(env.NODE_OPTIONS).toMatch(/^--max-old-space-size=\d+$/);
     expect(settings.httpHost).toBe("0.0.0.0");
     expect(args(runtime, "EXPOSE")).toEqual([String(settings.httpPort)]);
   });
@@ -195,6 +196,7 @@ describe("docs/deploy/tenon.service", () => {
     expect(one("MemoryDenyWriteExecute")).toBeUndefined();
     const env = Object.fromEntries((service.get("Environment") ?? []).map((assignment) => assignment.split(/=(.*)/s)));
     expect(env.NODE_ENV).toBe("production");
+    expect(env.NODE_OPTIONS).toBe(`--max-old-space-size=${/--max-old-space-size=(\d+)/.exec(read("Dockerfile"))?.[1]}`);
     const settings = readSettings(env, { cwd: one("WorkingDirectory") ?? "/" });
     const stateDir = `/var/lib/${one("StateDirectory")}`;
     expect(dirname(settings.sqlitePath)).toBe(stateDir);

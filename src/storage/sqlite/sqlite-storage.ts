@@ -58,6 +58,7 @@ import {
 } from "../rows.ts";
 import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
 import type { TagStore } from "../tag-store.ts";
+import { SqliteAuditLog } from "./sqlite-audit-log.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
@@ -98,6 +99,7 @@ export class SqliteStorage implements Storage {
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
   readonly #drift: SqliteDrift;
+  readonly #auditLog: SqliteAuditLog;
   readonly operatorAccess: SqliteOperatorAccess;
   readonly sessions: SqliteSessions;
   #statements: Statements | undefined;
@@ -134,6 +136,7 @@ export class SqliteStorage implements Storage {
     this.sessions = new SqliteSessions(this.#db, { durably: (fn) => this.#durably(fn) });
     // Not durably either: shapes and incidents lost to a power cut are learned and found again.
     this.#drift = new SqliteDrift(this.#db, { immediate: (fn) => this.#immediate(fn) });
+    this.#auditLog = new SqliteAuditLog(this.#db);
   }
 
   get connections(): ConnectionStore {
@@ -365,7 +368,11 @@ export class SqliteStorage implements Storage {
   }
 
   async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
-    return this.#durably(() => transitions.map((t) => this.#apply(t)));
+    return this.#durably(() => {
+      // The exchanges of the attempts these transitions end: as durable as the transitions (held-audit.ts).
+      this.#auditLog.writeCarriedBy(transitions);
+      return transitions.map((t) => this.#apply(t));
+    });
   }
 
   #apply(t: RunTransition): boolean {

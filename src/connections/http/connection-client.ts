@@ -1,4 +1,4 @@
-import { type Dispatcher, request as undiciRequest } from "undici";
+import type { Dispatcher } from "undici";
 import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import type { Clock } from "../../runtime/clock.ts";
@@ -19,11 +19,12 @@ import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
-import { flattenHeaders, type PreparedRequest, prepareRequest } from "./http-request.ts";
+import { type PreparedRequest, prepareRequest } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { readBody } from "./response-body.ts";
+import { sendRequest } from "./send-request.ts";
 
 export interface ConnectionClientDeps {
   connectionId: string;
@@ -204,19 +205,17 @@ export class HttpConnectionClient implements ConnectionClient {
     const started = performance.now();
     const at = deps.clock.now();
     try {
-      const answer = await undiciRequest(prepared.url, {
-        method: prepared.method as Dispatcher.HttpMethod,
+      const answer = await sendRequest(dispatcher, {
+        method: prepared.method,
+        url: prepared.url,
         headers: prepared.headers,
-        body: prepared.body ?? null,
-        dispatcher,
+        body: prepared.body,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
-        ...(signal ? { signal } : {}),
+        signal,
       });
-      const headers = flattenHeaders(answer.headers);
-      const chunks: Buffer[] = [];
-      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
-      const read = readBody(chunks, headers["content-type"]);
+      const headers = answer.headers;
+      const read = readBody(answer.chunks, headers["content-type"]);
       const response: HttpResponse =
         read.largeJson === undefined
           ? { status: answer.statusCode, headers, body: read.body, text: read.text() }

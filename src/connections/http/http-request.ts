@@ -79,15 +79,6 @@ function encodeBody(
   return { body: undefined, auditBody: null };
 }
 
-export function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return flat;
-}
-
 export function parseResponseBody(text: string, contentType: string | undefined): unknown {
   if (!contentType || !/[/+]json\b/i.test(contentType) || text.length === 0) return text;
   try {

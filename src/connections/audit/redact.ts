@@ -59,6 +59,9 @@ const secretFieldNames = [
 
 type HeaderMap = Record<string, string | string[] | undefined>;
 
+/** Header names whose verdict a Redactor remembers. */
+const maxHeaderVerdicts = 256;
+
 /** What to hide beyond the built-in names: a connection's own header, parameter and field names, and its credentials. */
 export interface RedactionRules {
   /** More header names whose values are hidden. */
@@ -82,6 +85,8 @@ export class Redactor {
   readonly #isSecretParam: (name: string) => boolean;
   readonly #isSecretField: (name: string) => boolean;
   readonly #secretFieldKey: RegExp;
+  /** Header name (as given) → whether its value is hidden: the same few names come with every request. */
+  readonly #headerVerdicts = new Map<string, boolean>();
 
   constructor(rules: RedactionRules = {}) {
     this.#secrets = secretFinder(rules.secretValues ?? []);
@@ -101,11 +106,20 @@ export class Redactor {
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined) continue;
       const text = Array.isArray(value) ? value.join(", ") : value;
-      const secret = isSecretHeader(name.toLowerCase(), this.#extraHeaderNames);
-      entries.push([name, secret ? redactedMarker : this.#secrets.redact(text)]);
+      entries.push([name, this.#isSecretHeader(name) ? redactedMarker : this.#secrets.redact(text)]);
     }
     // fromEntries defines own properties, so a header named "__proto__" stays a header.
     return Object.fromEntries(entries);
+  }
+
+  #isSecretHeader(name: string): boolean {
+    let secret = this.#headerVerdicts.get(name);
+    if (secret === undefined) {
+      secret = isSecretHeader(name.toLowerCase(), this.#extraHeaderNames);
+      // Bounded: an API that names headers after ids must not grow it without end.
+      if (this.#headerVerdicts.size < maxHeaderVerdicts) this.#headerVerdicts.set(name, secret);
+    }
+    return secret;
   }
 
   /**

@@ -19,7 +19,7 @@ import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
-import { type PreparedRequest, prepareRequest } from "./http-request.ts";
+import { type PreparedRequest, prepareRequest, type RequestBase, requestBase } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
 import { readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
@@ -86,6 +86,7 @@ type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Erro
  */
 export class HttpConnectionClient implements ConnectionClient {
   readonly #deps: ConnectionClientDeps;
+  readonly #base: RequestBase;
   /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
   readonly #spanUrl = (url: URL) => this.#shownUrl(url);
   /** The redaction compiled for the credentials it was made with (see #redactor). */
@@ -93,6 +94,7 @@ export class HttpConnectionClient implements ConnectionClient {
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
+    this.#base = requestBase(deps.baseUrl, deps.defaultHeaders);
   }
 
   get connectionId(): string {
@@ -122,8 +124,10 @@ export class HttpConnectionClient implements ConnectionClient {
   /** Sends one request; resolves with a 2xx/3xx response, or throws the error that tells the run what to do. */
   async request<Body = unknown>(options: RequestOptions): Promise<HttpResponse<Body>> {
     const deps = this.#deps;
-    const prepared = prepareRequest(deps.baseUrl, deps.defaultHeaders, options);
+    const prepared = prepareRequest(this.#base, options);
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
+    // Auth is applied to a copy per attempt: a retried request's must not pile onto the first one's.
+    const unauthenticated = { href: prepared.url.href, headers: { ...prepared.headers } };
     await deps.auth.assertUsable();
     const probe = deps.circuit ? await deps.circuit.admit() : undefined;
     const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
@@ -132,8 +136,10 @@ export class HttpConnectionClient implements ConnectionClient {
       const readsAuth = deps.answers === "api";
       if (readsAuth && "response" in exchange && authRejections.has(exchange.response.status)) {
         // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
-        if (await deps.auth.recover(exchange.applied))
-          exchange = await this.#exchange(prepared, probe, { ...sent, resends: sent.resends + 1 });
+        if (await deps.auth.recover(exchange.applied)) {
+          const again = { ...prepared, url: new URL(unauthenticated.href), headers: { ...unauthenticated.headers } };
+          exchange = await this.#exchange(again, probe, { ...sent, resends: sent.resends + 1 });
+        }
         if ("response" in exchange && authRejections.has(exchange.response.status)) {
           return deps.auth.fail(
             `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
@@ -174,11 +180,9 @@ export class HttpConnectionClient implements ConnectionClient {
    * a poll source (a poll's fetch), and the circuit's probe lease if it is the probe; their fences' signals
    * abort it if one lapses while it is in flight. It is a CLIENT span, and carries its `traceparent`.
    */
-  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
+  async #exchange(prepared: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
     const deps = this.#deps;
     await deps.rateLimiter.acquire();
-    // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
-    const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
     const applied = await deps.auth.apply(prepared);
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
     // lease on the run (or poll source) has lapsed sends nothing more.
@@ -355,22 +359,6 @@ export class HttpConnectionClient implements ConnectionClient {
     metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
     const redactor = this.#redactor();
     const scope = currentStep();
-    const body = (text: string | null, contentType: string | undefined, parsed?: unknown) =>
-      text === null
-        ? null
-        : truncateBody(
-            // The answer as the client parsed it: a large page is not parsed again just to keep its start.
-            redactor.body(text, contentType, typeof parsed === "object" && parsed !== null ? parsed : undefined),
-            auditOptions.bodyLimit,
-          );
-    const responseBody = (answer: HttpResponse, largeJson: Buffer | undefined) => {
-      // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
-      const cut =
-        largeJson && typeof answer.body === "object" && answer.body !== null
-          ? redactor.truncatedJson(largeJson, answer.body, auditOptions.bodyLimit)
-          : undefined;
-      return cut ?? body(answer.text, answer.headers["content-type"], answer.body);
-    };
     audit.record({
       id: newId(),
       connectionId,
@@ -382,12 +370,44 @@ export class HttpConnectionClient implements ConnectionClient {
       error: "error" in outcome ? redactor.text(describeNetworkError(outcome.error)) : null,
       durationMs: Math.round(durationMs),
       requestHeaders: JSON.stringify(redactor.headers(prepared.headers)),
-      requestBody: body(prepared.auditBody, prepared.headers["content-type"]),
+      requestBody: auditedBody(redactor, prepared.auditBody, prepared.headers["content-type"], auditOptions.bodyLimit),
       responseHeaders: response ? JSON.stringify(redactor.headers(response.headers)) : null,
-      responseBody: response ? responseBody(response, "largeJson" in outcome ? outcome.largeJson : undefined) : null,
+      responseBody: response
+        ? auditedAnswer(
+            redactor,
+            response,
+            "largeJson" in outcome ? outcome.largeJson : undefined,
+            auditOptions.bodyLimit,
+          )
+        : null,
       at,
     });
   }
+}
+
+/** A body as the audit trail keeps it: redacted, then cut to the connection's limit. */
+function auditedBody(
+  redactor: Redactor,
+  text: string | null,
+  contentType: string | undefined,
+  limit: number,
+  parsed?: unknown,
+): string | null {
+  if (text === null) return null;
+  // The answer as the client parsed it: a large page is not parsed again just to keep its start.
+  return truncateBody(
+    redactor.body(text, contentType, typeof parsed === "object" && parsed !== null ? parsed : undefined),
+    limit,
+  );
+}
+
+function auditedAnswer(redactor: Redactor, answer: HttpResponse, largeJson: Buffer | undefined, limit: number) {
+  // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
+  const cut =
+    largeJson && typeof answer.body === "object" && answer.body !== null
+      ? redactor.truncatedJson(largeJson, answer.body, limit)
+      : undefined;
+  return cut ?? auditedBody(redactor, answer.text, answer.headers["content-type"], limit, answer.body);
 }
 
 /** The leases this request is sent under: the worker's lease on the run (in a step) or on a poll source (in a fetch). */

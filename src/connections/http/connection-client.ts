@@ -21,7 +21,7 @@ import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
 import { type PreparedRequest, prepareRequest, type RequestBase, requestBase } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
-import { readRateLimitHeaders } from "./rate-limit-headers.ts";
+import { mentionsRateLimit, readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { readBody } from "./response-body.ts";
 import { sendRequest } from "./send-request.ts";
@@ -129,7 +129,8 @@ export class HttpConnectionClient implements ConnectionClient {
     // Auth is applied to a copy per attempt: a retried request's must not pile onto the first one's.
     const unauthenticated = { href: prepared.url.href, headers: { ...prepared.headers } };
     await deps.auth.assertUsable();
-    const probe = deps.circuit ? await deps.circuit.admit() : undefined;
+    const circuit = deps.circuit;
+    const probe = circuit && !circuit.knownClosed() ? await circuit.admit() : undefined;
     const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
     try {
       let exchange = await this.#exchange(prepared, probe, sent);
@@ -148,7 +149,14 @@ export class HttpConnectionClient implements ConnectionClient {
         }
       }
       if ("error" in exchange) return await this.#failed(exchange.error, probe);
-      const response = await this.#classify(exchange.response, prepared, probe);
+      const answer = exchange.response;
+      // The usual answer (a success that says nothing about limits, on a healthy circuit) takes no await.
+      const response =
+        answer.status < (deps.answers === "webhook" ? 300 : 400) &&
+        !mentionsRateLimit(answer.status, answer.headers) &&
+        (!circuit || circuit.successChangesNothing(probe))
+          ? answer
+          : await this.#classify(answer, prepared, probe);
       // A webhook receiver's answer is an acknowledgement, not an API's data: there is no shape to learn.
       if (deps.answers === "webhook") return response as HttpResponse<Body>;
       deps.observeResponse?.(

@@ -55,10 +55,16 @@ export function prepareRequest(base: RequestBase, options: RequestOptions): Prep
 const absoluteUrl = /^[a-z][a-z0-9+.-]*:\/\//i;
 
 function resolveUrl(base: RequestBase, path: string): URL {
-  // "v3/contacts" and "/v3/contacts" both land under the base path ("https://api.x.com/crm" + "/v3" → "/crm/v3").
-  const url = absoluteUrl.test(path)
-    ? new URL(path)
-    : new URL(`${base.pathPrefix}/${path.startsWith("/") ? path.slice(1) : path}`, base.origin);
+  let url: URL;
+  if (absoluteUrl.test(path)) {
+    url = new URL(path);
+  } else {
+    // "v3/contacts" and "/v3/contacts" both land under the base path ("https://api.x.com/crm" + "/v3" → "/crm/v3").
+    const relative = `${base.pathPrefix}/${path.startsWith("/") ? path.slice(1) : path}`;
+    // Parsed once, as an absolute URL: what resolving the reference against the origin gives, unless it starts
+    // with two slashes (tabs and newlines are dropped by the parser), which names a host: resolved as such.
+    url = hostReference.test(relative) ? new URL(relative, base.origin) : new URL(`${base.origin}${relative}`);
+  }
   if (url.origin !== base.origin) {
     // Credentials must never be sent to another host because a path came from an API response.
     throw new NonRetryableError(
@@ -67,6 +73,8 @@ function resolveUrl(base: RequestBase, path: string): URL {
   }
   return url;
 }
+
+const hostReference = /^[/\\][\t\n\r]*[/\\]/;
 
 function encodeBody(
   options: RequestOptions,

@@ -39,7 +39,7 @@ type Fields = Map<string, string[]>;
  */
 export function readRateLimitHeaders(status: number, headers: HeaderMap, now: number): RateLimitAdvice | null {
   // Most answers say nothing about limits: known from their header names alone, before any field is read.
-  if (status !== 429 && !namesRateLimit(headers)) return null;
+  if (!mentionsRateLimit(status, headers)) return null;
   const fields = collectFields(headers);
   const retryAt = readRetryAfter(fields.get("retry-after")?.[0], now);
   const quotas = [...readPrefixedQuotas(fields, now), ...readRateLimitField(fields, now)];
@@ -66,7 +66,9 @@ export function readRateLimitHeaders(status: number, headers: HeaderMap, now: nu
 /** Every field read below has one of these in its name: `Retry-After`, `RateLimit*`, `*Rate-Limit-*`, `*RateLimit-*`. */
 const rateLimitName = /retry-after|rate-?limit/i;
 
-function namesRateLimit(headers: HeaderMap): boolean {
+/** Whether an answer may say anything about limits: a 429, or a header named as the ones read here. */
+export function mentionsRateLimit(status: number, headers: HeaderMap): boolean {
+  if (status === 429) return true;
   for (const name of Object.keys(headers)) if (rateLimitName.test(name)) return true;
   return false;
 }

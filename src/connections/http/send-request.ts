@@ -51,6 +51,8 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   readonly #reject: (error: Error) => void;
   readonly #signal: AbortSignal | undefined;
   #abort: ((error?: Error) => void) | undefined;
+  /** Made only for a request with a signal: most have none. */
+  #onAbort: (() => void) | undefined;
   #statusCode = 0;
   #headers: Record<string, string> = {};
   #chunks: Buffer[] = [];
@@ -64,15 +66,14 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
       this.#fail(abortReason(signal));
       return;
     }
+    this.#onAbort = () => {
+      const reason = abortReason(signal);
+      // Not connected yet: onConnect refuses it. Connected: undici aborts it and calls onError with the reason.
+      if (this.#abort) this.#abort(reason);
+      else this.#fail(reason);
+    };
     signal.addEventListener("abort", this.#onAbort, { once: true });
   }
-
-  readonly #onAbort = () => {
-    const reason = abortReason(this.#signal as AbortSignal);
-    // Not connected yet: onConnect refuses it. Connected: undici aborts it and calls onError with the reason.
-    if (this.#abort) this.#abort(reason);
-    else this.#fail(reason);
-  };
 
   onConnect(abort: (error?: Error) => void): void {
     if (this.settled) {
@@ -98,7 +99,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   onComplete(): void {
     if (this.settled) return;
     this.settled = true;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#resolve({ statusCode: this.#statusCode, headers: this.#headers, chunks: this.#chunks });
   }
 
@@ -109,7 +110,7 @@ class CollectingHandler implements Dispatcher.DispatchHandler {
   #fail(error: Error): void {
     if (this.settled) return;
     this.settled = true;
-    this.#signal?.removeEventListener("abort", this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener("abort", this.#onAbort);
     this.#chunks = [];
     this.#reject(error);
   }

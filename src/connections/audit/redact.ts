@@ -59,6 +59,8 @@ const secretFieldNames = [
 
 type HeaderMap = Record<string, string | string[] | undefined>;
 
+const integerLike = /^\d+$/;
+
 /** Header names whose verdict a Redactor remembers. */
 const maxHeaderVerdicts = 256;
 
@@ -110,6 +112,24 @@ export class Redactor {
     }
     // fromEntries defines own properties, so a header named "__proto__" stays a header.
     return Object.fromEntries(entries);
+  }
+
+  /**
+   * `JSON.stringify(this.headers(headers))`, written out directly: building the object and serialising it cost
+   * the audit record of a request about 4 µs per header set, most of it in making an object of entries.
+   */
+  headersJson(headers: HeaderMap): string {
+    let json = "";
+    for (const name of Object.keys(headers)) {
+      const value = headers[name];
+      if (value === undefined) continue;
+      // An integer-like name would come first in the object's own order: that rare set is built as an object.
+      if (integerLike.test(name)) return JSON.stringify(this.headers(headers));
+      const text = Array.isArray(value) ? value.join(", ") : value;
+      const shown = this.#isSecretHeader(name) ? redactedMarker : this.#secrets.redact(text);
+      json += `${json === "" ? "" : ","}${JSON.stringify(name)}:${JSON.stringify(shown)}`;
+    }
+    return `{${json}}`;
   }
 
   #isSecretHeader(name: string): boolean {
@@ -214,7 +234,7 @@ function isSecretHeader(name: string, extraNames: ReadonlySet<string>): boolean 
 /** `Redactor.headers` for one call. */
 export function redactHeaders(
   headers: HeaderMap,
-  options: { extraNames?: string[]; secretValues?: string[] } = {},
+  options: { extraNames?: readonly string[]; secretValues?: readonly string[] } = {},
 ): Record<string, string> {
   return new Redactor({ extraHeaderNames: options.extraNames ?? [], secretValues: options.secretValues ?? [] }).headers(
     headers,
@@ -224,7 +244,7 @@ export function redactHeaders(
 /** `Redactor.url` for one call. */
 export function redactUrl(
   url: string | URL,
-  options: { secretParams?: string[]; secretValues?: string[] } = {},
+  options: { secretParams?: readonly string[]; secretValues?: readonly string[] } = {},
 ): string {
   return new Redactor({ secretParams: options.secretParams ?? [], secretValues: options.secretValues ?? [] }).url(url);
 }
@@ -234,8 +254,8 @@ export function redactBody(
   body: string,
   options: {
     contentType?: string;
-    extraFields?: string[];
-    secretValues?: string[];
+    extraFields?: readonly string[];
+    secretValues?: readonly string[];
     /** `body` already parsed (a response the client read as JSON): not parsed a second time. */
     parsed?: object;
   } = {},
@@ -252,7 +272,7 @@ export function redactBody(
  * the encodings it travels in: percent-encoded (`encodeURIComponent`), form-encoded and JSON-escaped.
  * Values derived from a pair, like an HTTP Basic credential, must be added by the caller (`basicAuthSecret`).
  */
-export function redactSecrets(text: string, secretValues: string[]): string {
+export function redactSecrets(text: string, secretValues: readonly string[]): string {
   return secretFinder(secretValues).redact(text);
 }
 

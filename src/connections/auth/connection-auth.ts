@@ -68,6 +68,10 @@ export class ConnectionAuth {
   #expiresAt: number | null = null;
   #loadedAt = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
+  /** What secretValues() last gave, and what it was made from: the stored credentials and the config's as read. */
+  #secretValues:
+    | { stored: CredentialFields; configured: (string | undefined | null)[]; values: readonly string[] }
+    | undefined;
 
   constructor(deps: ConnectionAuthDeps, skewMs: number) {
     this.#deps = deps;
@@ -125,8 +129,29 @@ export class ConnectionAuth {
     return new MissingCredentialError(connectionId, clock.now() + missingCredentialRetryMs, message);
   }
 
-  /** Every credential value that must never be shown (for redaction); one whose variable is unset was never known. */
-  secretValues(): string[] {
+  /**
+   * Every credential value that must never be shown (for redaction); one whose variable is unset was never known.
+   * The same array while the credentials stay the same (asked for by every audited request): a caller may compare it
+   * by identity to know whether they changed.
+   */
+  secretValues(): readonly string[] {
+    // The config's credentials as read now (a variable may have been set since): null for one whose variable is unset.
+    const configured = Object.keys(this.#deps.config.credentials ?? {}).map((field) => {
+      const found = this.#lookup(field);
+      return typeof found === "object" ? null : found;
+    });
+    const cache = this.#secretValues;
+    const same =
+      cache?.stored === this.#stored &&
+      cache.configured.length === configured.length &&
+      cache.configured.every((value, i) => value === configured[i]);
+    if (cache && same) return cache.values;
+    const values = this.#collectSecretValues();
+    this.#secretValues = { stored: this.#stored, configured, values };
+    return values;
+  }
+
+  #collectSecretValues(): string[] {
     const fields = this.#merged(false);
     const values = Object.entries(fields)
       .filter(([name]) => !publicCredentialFields.includes(name))

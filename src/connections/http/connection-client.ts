@@ -90,7 +90,7 @@ export class HttpConnectionClient implements ConnectionClient {
   /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
   readonly #spanUrl = (url: URL) => this.#shownUrl(url);
   /** The redaction compiled for the credentials it was made with (see #redactor). */
-  #redaction: { credentials: string; redactor: Redactor } | undefined;
+  #redaction: { secretValues: readonly string[]; credentials: string; redactor: Redactor } | undefined;
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
@@ -330,6 +330,8 @@ export class HttpConnectionClient implements ConnectionClient {
   #redactor(): Redactor {
     const { auditOptions, auth } = this.#deps;
     const secretValues = auth.secretValues();
+    // The same array while the credentials are unchanged; new values equal to the old ones keep the redactor too.
+    if (this.#redaction?.secretValues === secretValues) return this.#redaction.redactor;
     const credentials = secretValues.join("\u0000");
     if (this.#redaction?.credentials !== credentials) {
       const redactor = new Redactor({
@@ -338,7 +340,9 @@ export class HttpConnectionClient implements ConnectionClient {
         extraFields: auditOptions.redactFields,
         secretValues,
       });
-      this.#redaction = { credentials, redactor };
+      this.#redaction = { secretValues, credentials, redactor };
+    } else {
+      this.#redaction = { ...this.#redaction, secretValues };
     }
     return this.#redaction.redactor;
   }
@@ -377,9 +381,9 @@ export class HttpConnectionClient implements ConnectionClient {
       status: response?.status ?? null,
       error: "error" in outcome ? redactor.text(describeNetworkError(outcome.error)) : null,
       durationMs: Math.round(durationMs),
-      requestHeaders: JSON.stringify(redactor.headers(prepared.headers)),
+      requestHeaders: redactor.headersJson(prepared.headers),
       requestBody: auditedBody(redactor, prepared.auditBody, prepared.headers["content-type"], auditOptions.bodyLimit),
-      responseHeaders: response ? JSON.stringify(redactor.headers(response.headers)) : null,
+      responseHeaders: response ? redactor.headersJson(response.headers) : null,
       responseBody: response
         ? auditedAnswer(
             redactor,

@@ -128,7 +128,8 @@ export class HttpConnectionClient implements ConnectionClient {
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
     // Auth is applied to a copy per attempt: a retried request's must not pile onto the first one's.
     const unauthenticated = { href: prepared.url.href, headers: { ...prepared.headers } };
-    await deps.auth.assertUsable();
+    const checking = deps.auth.assertUsable();
+    if (checking) await checking;
     const circuit = deps.circuit;
     const probe = circuit && !circuit.knownClosed() ? await circuit.admit() : undefined;
     const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
@@ -190,8 +191,10 @@ export class HttpConnectionClient implements ConnectionClient {
    */
   async #exchange(prepared: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
     const deps = this.#deps;
-    await deps.rateLimiter.acquire();
-    const applied = await deps.auth.apply(prepared);
+    const waiting = deps.rateLimiter.acquire();
+    if (waiting) await waiting;
+    const applying = deps.auth.apply(prepared);
+    const applied = applying instanceof Promise ? await applying : applying;
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
     // lease on the run (or poll source) has lapsed sends nothing more.
     const leases = holderLeases();

@@ -94,7 +94,7 @@ export async function executeRun(
   const audit = new HeldAudit();
   const transition = (t: RunTransition) => {
     const records = audit.take();
-    return deps.transition(records ? { ...t, audit: records } : t);
+    return deps.transition(records ? Object.assign({}, t, { audit: records }) : t);
   };
   try {
     await withSpan(runSpan, () =>

@@ -63,8 +63,14 @@ const integerLike = /^\d+$/;
 
 interface HeaderVerdict {
   secret: boolean;
+  /** The name as a JSON key, `"name":`. */
   key: string;
+  /** The value last seen under this name, and its redacted JSON. */
+  lastText: string | undefined;
+  lastJson: string;
 }
+
+const redactedJson = JSON.stringify(redactedMarker);
 
 /** Header names whose verdict a Redactor remembers. */
 const maxHeaderVerdicts = 256;
@@ -131,12 +137,20 @@ export class Redactor {
       // An integer-like name would come first in the object's own order: that rare set is built as an object.
       if (integerLike.test(name)) return JSON.stringify(this.headers(headers));
       const verdict = this.#headerVerdict(name);
-      const shown = verdict.secret
-        ? redactedMarker
-        : this.#secrets.redact(Array.isArray(value) ? value.join(", ") : value);
-      json += `${json === "" ? "" : ","}${verdict.key}${JSON.stringify(shown)}`;
+      json += `${json === "" ? "" : ","}${verdict.key}${this.#headerValueJson(verdict, value)}`;
     }
     return `{${json}}`;
+  }
+
+  /** The value as JSON, redacted; most headers (content type, connection) repeat their last value, kept with the name. */
+  #headerValueJson(verdict: HeaderVerdict, value: string | string[]): string {
+    if (verdict.secret) return redactedJson;
+    const text = Array.isArray(value) ? value.join(", ") : value;
+    if (verdict.lastText !== text) {
+      verdict.lastJson = JSON.stringify(this.#secrets.redact(text));
+      verdict.lastText = text;
+    }
+    return verdict.lastJson;
   }
 
   #isSecretHeader(name: string): boolean {
@@ -147,7 +161,8 @@ export class Redactor {
   #headerVerdict(name: string): HeaderVerdict {
     let verdict = this.#headerVerdicts.get(name);
     if (verdict === undefined) {
-      verdict = { secret: isSecretHeader(name.toLowerCase(), this.#extraHeaderNames), key: `${JSON.stringify(name)}:` };
+      const secret = isSecretHeader(name.toLowerCase(), this.#extraHeaderNames);
+      verdict = { secret, key: `${JSON.stringify(name)}:`, lastText: undefined, lastJson: "" };
       // Bounded: an API that names headers after ids must not grow it without end.
       if (this.#headerVerdicts.size < maxHeaderVerdicts) this.#headerVerdicts.set(name, verdict);
     }

@@ -128,7 +128,8 @@ export class HttpConnectionClient implements ConnectionClient {
     const deps = this.#deps;
     const prepared = prepareRequest(this.#base, options);
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
-    // Auth is applied to a copy per attempt: a retried request's must not pile onto the first one's.
+    // The first attempt's auth is added to `prepared` itself; a resend after a refresh starts again from this
+    // snapshot, so that its auth does not pile onto the first one's.
     const unauthenticated = { href: prepared.url.href, headers: { ...prepared.headers } };
     const checking = deps.auth.assertUsable();
     if (checking) await checking;

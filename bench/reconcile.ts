@@ -14,6 +14,8 @@
  *   BENCH_RECONCILE_RECORDS   orders (and about as many invoices) (default 100000)
  *   BENCH_ONLY                sqlite, postgres or both, comma-separated (default sqlite)
  *   TENON_BENCH_DATABASE_URL  PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test)
+ *   BENCH_CPU_PROF            a directory: the sandbox process runs with --cpu-prof and writes its profile there
+ *                             (profile Tenon's side with `node --cpu-prof --expose-gc --import tsx bench/reconcile.ts`)
  *
  * The sandbox runs in a process of its own (bench/reconcile-sandbox.ts): the RSS is Tenon's alone.
  * Writes bench/results/reconcile.json: [{ name, value, unit }].
@@ -21,10 +23,12 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { getHeapSpaceStatistics } from "node:v8";
 import pino from "pino";
 import { storeVsAccounting } from "../examples/reconciliations.ts";
 import { startTenonServices } from "../src/app/tenon-services.ts";
@@ -59,7 +63,8 @@ interface SandboxInfo {
 
 /** Starts the seeded sandbox in a process of its own; resolves once it listens. */
 function startSandbox(): Promise<{ info: SandboxInfo; stop: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", sandboxScript], {
+  const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, "--import", "tsx", sandboxScript], {
     stdio: ["pipe", "pipe", "inherit"],
     env: process.env,
   });
@@ -136,13 +141,32 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     logger: pino({ level: "silent" }),
   });
   try {
-    global.gc?.();
+    if (process.env.BENCH_RECONCILE_GC_FIRST) global.gc?.();
     const baseline = process.memoryUsage().rss;
+    if (process.env.BENCH_RECONCILE_SPACES) {
+      const usage = process.memoryUsage();
+      const spaces = getHeapSpaceStatistics()
+        .map((space) => `${space.space_name} ${mb(space.space_size)}`)
+        .join(", ");
+      console.log(
+        `  before (MB): heap ${mb(usage.heapTotal)} (${spaces}), external ${mb(usage.external)}, array buffers ${mb(usage.arrayBuffers)}`,
+      );
+    }
     const heapBefore = process.memoryUsage().heapUsed;
     let peak = baseline;
+    let atPeak = "";
     const sampler = setInterval(() => {
-      peak = Math.max(peak, process.memoryUsage().rss);
+      const usage = process.memoryUsage();
+      if (usage.rss <= peak) return;
+      peak = usage.rss;
+      if (process.env.BENCH_RECONCILE_SPACES) {
+        const spaces = getHeapSpaceStatistics()
+          .map((space) => `${space.space_name} ${mb(space.space_size)}`)
+          .join(", ");
+        atPeak = `heap ${mb(usage.heapTotal)} (${spaces}), external ${mb(usage.external)}, array buffers ${mb(usage.arrayBuffers)}`;
+      }
     }, 50);
+    const allocations = process.env.BENCH_HEAP_PROF ? await sampleAllocations() : undefined;
     const startedAt = performance.now();
     const accepted = await requestReconciliationRun(services.engine.send, reconciliation.id, {
       dryRun: false,
@@ -158,6 +182,7 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     }
     const elapsedMs = performance.now() - startedAt;
     clearInterval(sampler);
+    if (allocations) await allocations.stop(process.env.BENCH_HEAP_PROF as string);
     // With --expose-gc: what the run left on the heap once collected (the peak is mostly garbage not yet collected).
     global.gc?.();
     const heapRetained = global.gc ? process.memoryUsage().heapUsed - heapBefore : undefined;
@@ -190,6 +215,7 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
       `  RSS: ${mb(baseline)} MB before the run, ${mb(peak)} MB at its peak: +${mb(peak - baseline)} MB` +
         (heapRetained === undefined ? "" : `; heap retained after a full GC: ${mb(heapRetained)} MB`),
     );
+    if (atPeak) console.log(`  at the peak (MB): ${atPeak}`);
     return [
       {
         name: `${backend} records compared per second`,
@@ -215,6 +241,32 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Every allocation sampled (those already collected included) until `stop`, which writes a .heapprofile that Chrome's
+ * DevTools opens: where the run allocates, by call stack.
+ */
+async function sampleAllocations(): Promise<{ stop: (file: string) => Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) =>
+      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
+    );
+  await post("HeapProfiler.startSampling", {
+    samplingInterval: 16 * 1024,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  return {
+    async stop(file) {
+      const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      console.log(`  allocations sampled: ${file}`);
+    },
+  };
 }
 
 const metrics: Metric[] = [];

@@ -1,4 +1,4 @@
-import { redactBody } from "../connections/audit/redact.ts";
+import { Redactor } from "../connections/audit/redact.ts";
 import type { CompareField, MatchKey, ReconcileSideDefinition, Reconciliation } from "../sdk/define-reconciliation.ts";
 import { NonRetryableError, toError } from "../sdk/errors.ts";
 import type { NormalizedValue, Normalizer } from "../sdk/reconcile-normalizers.ts";
@@ -35,28 +35,41 @@ export function recordKeyer(
   const where = `reconciliation "${reconciliation.id}"`;
   const keyOf = reconciliation.match[side] as (record: unknown) => MatchKey | readonly MatchKey[] | null | undefined;
   const definition = reconciliation[side] as ReconcileSideDefinition<unknown>;
-  const fields = Object.entries(reconciliation.compare ?? {}) as [string, CompareField<unknown, unknown>][];
   const common = normalizerList(reconciliation.normalize);
-  const chains = new Map(fields.map(([name, field]) => [name, [...common, ...normalizerList(field.normalize)]]));
+  // Each compared field's reader, normaliser chain and what a failure of it is called, worked out once.
+  const fields = (Object.entries(reconciliation.compare ?? {}) as [string, CompareField<unknown, unknown>][]).map(
+    ([name, field]) => ({
+      name,
+      read: field[side] as (record: unknown) => unknown,
+      chain: [...common, ...normalizerList(field.normalize)],
+      stage: `compare.${name}.${side}`,
+    }),
+  );
+  const stages = { match: `match.${side}`, show: `${side}.show`, id: `${side}.id` };
   return (record, index, page) => {
-    const at = `${side} record ${index + 1} of page ${page + 1}`;
-    const keys = call(() => keysOf(keyOf(record)), `${where}: match.${side} failed on the ${at}`);
-    if (keys.length === 0) return null;
-    const values: Record<string, NormalizedValue> = {};
-    for (const [name, field] of fields) {
-      const read = field[side] as (record: unknown) => unknown;
-      values[name] = call(
-        () => normalizeValue(read(record), chains.get(name) ?? []),
-        `${where}: compare.${name}.${side} failed on the ${at}`,
+    // The user's function being called, named in the error if it fails: no message is made for records that pass.
+    let stage = stages.match;
+    try {
+      const keys = keysOf(keyOf(record));
+      if (keys.length === 0) return null;
+      const values: Record<string, NormalizedValue> = {};
+      for (const field of fields) {
+        stage = field.stage;
+        values[field.name] = normalizeValue(field.read(record), field.chain);
+      }
+      stage = stages.show;
+      const shown = definition.show ? redacted(definition.show(record)) : {};
+      stage = stages.id;
+      const recordId = definition.id ? idOf(definition.id(record)) : null;
+      return { keys, fields: { f: values, s: shown }, recordId };
+    } catch (thrown) {
+      // A user function's failure fails the run (no retry reads the same record differently), saying where.
+      const error = toError(thrown);
+      throw new NonRetryableError(
+        `${where}: ${stage} failed on the ${side} record ${index + 1} of page ${page + 1}: ${error.message}`,
+        { cause: error },
       );
     }
-    const shown = definition.show
-      ? call(() => redacted(definition.show?.(record)), `${where}: ${side}.show failed on the ${at}`)
-      : {};
-    const recordId = definition.id
-      ? call(() => idOf(definition.id?.(record)), `${where}: ${side}.id failed on the ${at}`)
-      : null;
-    return { keys, fields: { f: values, s: shown }, recordId };
   };
 }
 
@@ -122,15 +135,9 @@ function redacted(shown: Record<string, unknown> | undefined): Record<string, un
   if (typeof shown !== "object" || Array.isArray(shown)) {
     throw new Error(`show must return an object of fields, got ${Array.isArray(shown) ? "an array" : typeof shown}`);
   }
-  return JSON.parse(redactBody(JSON.stringify(shown), { contentType: "application/json" })) as Record<string, unknown>;
+  // Walked, not serialised and parsed again: most shown fields hide nothing, and they are serialised once, stored.
+  return showRedactor.value(shown) as Record<string, unknown>;
 }
 
-/** A user function's failure fails the run (no retry reads the same record differently), saying where. */
-function call<T>(fn: () => T, where: string): T {
-  try {
-    return fn();
-  } catch (thrown) {
-    const error = toError(thrown);
-    throw new NonRetryableError(`${where}: ${error.message}`, { cause: error });
-  }
-}
+/** The built-in secret names only: a reconciliation has no credentials of its own to hide. */
+const showRedactor = new Redactor();

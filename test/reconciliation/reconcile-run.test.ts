@@ -233,6 +233,34 @@ describe.each(backends)("reconciliation runs on $name", (backend) => {
     }
   });
 
+  it("a compared field that cannot be read fails the run at once, naming the function, the side, the record and its page", async () => {
+    const data = ordersAndInvoices(12);
+    const { reconciliation } = storeVsBooks(data, 5);
+    const { mode: _mode, ...definition } = reconciliation;
+    const compare = definition.compare as NonNullable<typeof definition.compare>;
+    const broken = defineReconciliation({
+      ...definition,
+      compare: {
+        ...compare,
+        total: {
+          ...compare.total,
+          right: (invoice: Invoice) => {
+            if (invoice.docNumber === "S-8") throw new Error("amount is not a number");
+            return invoice.amount;
+          },
+        },
+      },
+    } as typeof definition);
+    const reconcile = await startReconcileEngine(t.storage, [broken]);
+    try {
+      await expect(reconcile.run("orders-vs-invoices")).rejects.toThrow(
+        'ended failed: step "list-right#2": NonRetryableError: reconciliation "orders-vs-invoices": compare.total.right failed on the right record 3 of page 2: amount is not a number',
+      );
+    } finally {
+      await reconcile.stop();
+    }
+  });
+
   it("runs on its schedule, once per tick, as a run started on demand does", async () => {
     const clock = new ManualClock(Date.UTC(2026, 0, 1, 12, 0, 30));
     const data = ordersAndInvoices(12);

@@ -122,6 +122,26 @@ describe("store sandbox (Shopify-like REST Admin API)", () => {
     expect(new Set(ids).size).toBe(catalogue.length);
   });
 
+  it("pages a filter over the orders in id order, the Link header carrying it to the last page", async () => {
+    const placed = Array.from({ length: 7 }, () => store().placeOrder());
+    for (const order of placed.filter((_, i) => i % 2 === 0)) store().payOrder(order.id);
+    const paid = placed.filter((_, i) => i % 2 === 0).map((order) => order.id);
+    const ids: number[] = [];
+    const pages: number[] = [];
+    let url: string | undefined =
+      `${admin()}/orders.json?financial_status=paid&limit=2&fields=id&since_id=${(placed[0]?.id ?? 0) - 1}`;
+    while (url) {
+      const page = await fetch(url, { headers: { "x-shopify-access-token": token } });
+      const listed = (await read(page)).orders.map((order: { id: number }) => order.id);
+      ids.push(...listed);
+      pages.push(listed.length);
+      url = /<([^>]+)>; rel="next"/.exec(page.headers.get("link") ?? "")?.[1];
+    }
+    expect(ids).toEqual(paid);
+    // Four paid orders, two a page: no third page, and no empty one.
+    expect(pages).toEqual([2, 2]);
+  });
+
   it("lists the orders changed since updated_at_min, an edit made in the admin included", async () => {
     const placed = store().placeOrder();
     const since = new Date(Date.now() + 1000);

@@ -229,6 +229,14 @@ export class Redactor {
     return this.#secrets.redact(result);
   }
 
+  /**
+   * A parsed JSON value fit to show: secret-named fields at any depth and the secret values hidden, as `body` hides
+   * them in its text. Copy on write: a value with nothing to hide is returned as it was given, not copied.
+   */
+  value(value: unknown): unknown {
+    return redactJsonValue(value, this.#isSecretField, this.#secrets, { changed: false });
+  }
+
   /** The secret values hidden in any text (an error message, a log line). */
   text(text: string): string {
     return this.#secrets.redact(text);
@@ -242,9 +250,7 @@ export class Redactor {
    */
   truncatedJson(bytes: Buffer, parsed: object, limitBytes: number): string | undefined {
     if (!(Number.isFinite(limitBytes) && limitBytes >= 0) || bytes.length <= limitBytes) return undefined;
-    const state = { changed: false };
-    redactJsonValue(parsed, this.#isSecretField, this.#secrets, state);
-    if (state.changed) return undefined;
+    if (!hidesNothing(parsed, this.#isSecretField, this.#secrets)) return undefined;
     for (const form of this.#secrets.forms) if (bytes.includes(form)) return undefined;
     // Back to the start of the character the limit falls in (UTF-8 continuation bytes are 10xxxxxx).
     let end = Math.floor(limitBytes);
@@ -331,22 +337,20 @@ export function truncateBody(text: string, limitBytes: number): string {
   const limit = Number.isFinite(limitBytes) ? Math.max(0, Math.floor(limitBytes)) : 0;
   let bytes = 0;
   let end = 0;
-  // Iterates code points, so a surrogate pair is never split; a lone surrogate counts the 3 bytes of
-  // the replacement character it is encoded as.
-  for (const char of text) {
-    const size = utf8Length(char.codePointAt(0) ?? 0);
+  // By UTF-16 code unit, allocating nothing: a surrogate pair is never split (its 4 bytes go together), and a
+  // lone surrogate counts the 3 bytes of the replacement character it is encoded as.
+  while (end < text.length) {
+    const unit = text.charCodeAt(end);
+    const pair = unit >= 0xd800 && unit <= 0xdbff && (text.charCodeAt(end + 1) & 0xfc00) === 0xdc00;
+    const size = unit < 0x80 ? 1 : unit < 0x800 ? 2 : pair ? 4 : 3;
     if (bytes + size > limit) break;
     bytes += size;
-    end += char.length;
+    end += pair ? 2 : 1;
   }
-  return `${text.slice(0, end)}…[truncated, ${totalBytes} bytes total]`;
-}
-
-function utf8Length(codePoint: number): number {
-  if (codePoint < 0x80) return 1;
-  if (codePoint < 0x800) return 2;
-  if (codePoint < 0x10000) return 3;
-  return 4;
+  // Copied, not sliced: V8 makes a long slice a view of the whole text, and an audit row waiting for its batch
+  // would keep the whole answer alive (UTF-16 in and out, so a lone surrogate stays as it was).
+  const kept = Buffer.from(text.slice(0, end), "utf16le").toString("utf16le");
+  return `${kept}…[truncated, ${totalBytes} bytes total]`;
 }
 
 // ------------------------------------------------------------------------------------------ names
@@ -355,7 +359,18 @@ function utf8Length(codePoint: number): number {
 function nameMatcher(builtIn: readonly string[], extra: readonly string[] = []): (name: string) => boolean {
   const normalise = (name: string) => name.toLowerCase().replace(/[-_]/g, "");
   const names = new Set([...builtIn, ...extra].map(normalise));
-  return (name) => names.has(normalise(name));
+  // Bodies repeat the same few field names: each name's verdict is worked out once (bounded, for bodies whose
+  // field names are data).
+  const verdicts = new Map<string, boolean>();
+  return (name) => {
+    let verdict = verdicts.get(name);
+    if (verdict === undefined) {
+      verdict = names.has(normalise(name));
+      if (verdicts.size >= 4096) verdicts.clear();
+      verdicts.set(name, verdict);
+    }
+    return verdict;
+  };
 }
 
 /**
@@ -449,6 +464,26 @@ function redactJsonValue(
   });
   // fromEntries defines own properties, so a field named "__proto__" stays a field.
   return entries === undefined ? value : Object.fromEntries(entries);
+}
+
+/**
+ * True when `redactJsonValue` would change nothing in the value: no field named like a secret, no secret value in a
+ * name or a string. Walked without allocating (no copy, no key arrays): a listed page of a thousand records is
+ * checked at the cost of reading it.
+ */
+function hidesNothing(value: unknown, isSecretField: (name: string) => boolean, secrets: SecretFinder): boolean {
+  if (typeof value === "string") return !secrets.foundIn(value);
+  if (value === null || typeof value !== "object") return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!hidesNothing(item, isSecretField, secrets)) return false;
+    return true;
+  }
+  // Parsed JSON: own enumerable fields only, which for…in walks without making an array of them.
+  for (const key in value) {
+    if (isSecretField(key) || secrets.foundIn(key)) return false;
+    if (!hidesNothing((value as Record<string, unknown>)[key], isSecretField, secrets)) return false;
+  }
+  return true;
 }
 
 /**

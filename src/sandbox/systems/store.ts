@@ -420,14 +420,24 @@ export function createStore(context: SandboxContext, options: StoreOptions = {})
       const ids = idList(page.filters.ids);
       const createdMin = page.filters.created_at_min ? Date.parse(page.filters.created_at_min) : undefined;
       const updatedMin = page.filters.updated_at_min ? Date.parse(page.filters.updated_at_min) : undefined;
-      const selected = [...orders.values()].filter(
-        (order) =>
+      // Orders are kept in the order they were made, which is their ids' order: a page reads on from its
+      // `since_id` and stops one past its limit (sendPage then knows another page follows), instead of
+      // filtering every order kept for every page.
+      const after = page.sinceId ?? Number.NEGATIVE_INFINITY;
+      const selected: Order[] = [];
+      for (const order of orders.values()) {
+        if (order.id <= after) continue;
+        if (
           (status === "any" || status === "open") &&
           (!financialStatus || financialStatus === "any" || order.financial_status === financialStatus) &&
           (!ids || ids.has(order.id)) &&
           (createdMin === undefined || order.created_at >= createdMin) &&
-          (updatedMin === undefined || order.updated_at >= updatedMin),
-      );
+          (updatedMin === undefined || order.updated_at >= updatedMin)
+        ) {
+          selected.push(order);
+          if (selected.length > page.limit) break;
+        }
+      }
       return sendPage(request, reply, "orders", selected, page, (order) => orderJson(order, currency));
     });
 

@@ -36,8 +36,9 @@ import type {
   TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
+import { resumePausedRunsOnPostgres } from "../transitions/resume-paused-runs.ts";
+import { wakeWaitingRunsOnPostgres } from "../transitions/wake-waiting-runs.ts";
 import { writeAuditRecords } from "./postgres-audit-log.ts";
-import { postgresSql } from "./postgres-transitions.ts";
 
 /**
  * Every connection query on PostgreSQL, as SQL in full. Shared state that workers update concurrently
@@ -66,13 +67,6 @@ export const postgresConnectionSql = {
         ELSE connections.status_changed_at END
     WHERE $4::integer IS NULL OR connections.credentials_version = $4::integer
     RETURNING credentials_version`,
-  /** Each resumed run's history tells why, in the same statement. */
-  resumePausedRuns: `WITH resumed AS (
-      UPDATE runs SET status = 'queued', available_at = $2, waiting_on = NULL, updated_at = $2
-      WHERE status = 'paused' AND waiting_on = $1 RETURNING id),
-    recorded AS (INSERT INTO run_history (run_id, kind, connection_id, at, detail)
-      SELECT id, 'resume', $1, $2, 'new credentials were saved' FROM resumed)
-    SELECT id FROM resumed`,
   /** Changes nothing when already auth_failed, so only the first of many failing runs reports the failure. */
   markAuthFailed: `INSERT INTO connections (id, status, status_reason, status_changed_at, sealed_credentials, credentials_version, expires_at, updated_at)
     VALUES ($1, 'auth_failed', $2, $3, NULL, 0, NULL, $3)
@@ -124,13 +118,6 @@ export const postgresConnectionSql = {
     WHERE connection_id = $1`,
   closeCircuit: `UPDATE circuits SET status = 'closed', consecutive_failures = 0, opened_at = NULL, reopen_at = NULL, probe_until = NULL
     WHERE connection_id = $1`,
-  /** The API is back: runs waiting out the circuit's cooldown need not wait any longer. */
-  wakeWaitingRuns: `WITH woken AS (
-      UPDATE runs SET available_at = $2, updated_at = $2
-      WHERE status = 'waiting' AND waiting_on = $1 AND available_at > $2 RETURNING id),
-    recorded AS (INSERT INTO run_history (run_id, kind, connection_id, at, detail)
-      SELECT id, 'resume', $1, $2, 'the circuit closed' FROM woken)
-    SELECT id FROM woken`,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
   claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = $3, probe_id = $4
     WHERE connection_id = $1
@@ -203,11 +190,9 @@ export class PostgresConnections implements ConnectionStore {
       ]);
       const saved = rows[0];
       if (!saved) return { saved: false, version: await this.#credentialsVersion(client, input.connectionId) };
-      let resumedRuns = 0;
-      if (input.restoresAccess) {
-        resumedRuns = (await client.query(q.resumePausedRuns, [input.connectionId, input.now])).rowCount ?? 0;
-        if (resumedRuns > 0) await client.query(postgresSql.notifyRunsAvailable);
-      }
+      const resumedRuns = input.restoresAccess
+        ? await resumePausedRunsOnPostgres(client, input.connectionId, input.now)
+        : 0;
       return { saved: true, version: saved.credentials_version, resumedRuns };
     });
   }
@@ -350,9 +335,7 @@ export class PostgresConnections implements ConnectionStore {
       if (!counts(row)) return unchanged;
       await client.query(q.closeCircuit, [connectionId]);
       if (row.status === "closed") return unchanged;
-      const woken = (await client.query(q.wakeWaitingRuns, [connectionId, now])).rowCount ?? 0;
-      if (woken > 0) await client.query(postgresSql.notifyRunsAvailable);
-      return { closed: true, wokenRuns: woken };
+      return { closed: true, wokenRuns: await wakeWaitingRunsOnPostgres(client, connectionId, now) };
     });
   }
 

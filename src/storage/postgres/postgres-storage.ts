@@ -32,7 +32,6 @@ import type {
   StepRecord,
   Storage,
 } from "../contract.ts";
-import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { isUpToDate, newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
@@ -42,28 +41,35 @@ import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { ReconcileQueries } from "../reconcile-queries.ts";
 import type { ReconcileStore } from "../reconcile-store.ts";
-import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
-import {
-  type ClaimedEventRow,
-  eventStatus,
-  groupJournal,
-  type RenewedLeaseRow,
-  type RunRow,
-  runColumns,
-  type StepRow,
-  toRenewedLease,
-} from "../rows.ts";
-import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
+import { eventStatus } from "../rows.ts";
 import type { TagStore } from "../tag-store.ts";
+import { addRunsOnPostgres } from "../transitions/add-runs.ts";
+import { claimRunsOnPostgres } from "../transitions/claim-runs.ts";
+import { completeRunsOnPostgres } from "../transitions/complete-run.ts";
+import { enqueueRunsOnPostgres } from "../transitions/enqueue-runs.ts";
+import { extendLeasesOnPostgres } from "../transitions/extend-leases.ts";
+import { finishRunWithErrorOnPostgres } from "../transitions/finish-run-with-error.ts";
+import { interruptRunOnPostgres } from "../transitions/interrupt-run.ts";
+import { pauseRunOnPostgres } from "../transitions/pause-run.ts";
+import { recordStepsOnPostgres } from "../transitions/record-step.ts";
+import { releaseConcurrencySlotsOnPostgres } from "../transitions/release-concurrency-slot.ts";
+import { releaseRunOnPostgres } from "../transitions/release-run.ts";
+import { replayRunOnPostgres, replayRunsInOnPostgres } from "../transitions/replay-run.ts";
+import { requalifyEventOnPostgres } from "../transitions/requalify-event.ts";
+import { requeueExpiredLeasesOnPostgres } from "../transitions/requeue-abandoned-runs.ts";
+import { retryRunOnPostgres } from "../transitions/retry-run.ts";
+import { notifyRunsAvailable } from "../transitions/runs-available.ts";
+import { sleepRunOnPostgres } from "../transitions/sleep-run.ts";
+import { waitRunOnPostgres } from "../transitions/wait-run.ts";
 import { writeAuditCarriedBy } from "./postgres-audit-log.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
 import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
 import { PostgresRetention } from "./postgres-retention.ts";
 import { PostgresSessions } from "./postgres-sessions.ts";
+import { postgresSql as q } from "./postgres-statements.ts";
 import { PostgresTags } from "./postgres-tags.ts";
-import { postgresSql as q } from "./postgres-transitions.ts";
 
 export interface PostgresStorageOptions {
   connectionString: string;
@@ -80,24 +86,6 @@ const readyTimeoutMs = 2000;
 const retryableSqlStates = new Set(["40P01", "40001"]);
 
 type Client = pg.PoolClient;
-type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
-type ReplayedRow = ReplayRow;
-
-async function recordHistory(client: Client, input: HistoryInput): Promise<void> {
-  const e = { ...noHistoryFields, ...input };
-  await client.query(q.recordHistory, [
-    e.runId,
-    e.kind,
-    e.stepName,
-    e.attempt,
-    e.connectionId,
-    e.startedAt,
-    e.at,
-    e.until,
-    e.detail,
-    e.actor,
-  ]);
-}
 
 /**
  * PostgreSQL backend for many workers: claims with FOR UPDATE SKIP LOCKED,
@@ -306,8 +294,8 @@ export class PostgresStorage implements Storage {
     });
     const insertedIds = new Set(inserted.rows.map((r) => r.id));
     const fresh = unique.filter((e) => insertedIds.has(e.id) && e.quarantineReason === undefined);
-    const queued = await this.#insertRuns(client, fresh);
-    if (queued) await client.query(q.notifyRunsAvailable);
+    const queued = await enqueueRunsOnPostgres(client, this.#tags, fresh);
+    if (queued) await client.query(notifyRunsAvailable.postgres);
 
     const existingByKey = await this.#existingEvents(
       client,
@@ -341,70 +329,16 @@ export class PostgresStorage implements Storage {
     return found;
   }
 
-  /** Returns whether any run became claimable (so workers should be woken). */
-  async #insertRuns(client: Client, events: { id: string; receivedAt: number; runs: NewRun[] }[]): Promise<boolean> {
-    const plain = events.flatMap((e) => e.runs.filter((r) => r.concurrencyKey === null).map((r) => ({ e, r })));
-    if (plain.length > 0) {
-      await client.query({
-        name: "tenon_insert_queued_runs",
-        text: q.insertQueuedRuns,
-        values: [
-          plain.map((x) => x.r.id),
-          plain.map((x) => x.r.integrationId),
-          plain.map((x) => x.e.id),
-          plain.map((x) => x.e.receivedAt),
-        ],
-      });
-    }
-    let anyQueued = plain.length > 0;
-    for (const event of events) {
-      for (const run of event.runs) {
-        if (run.concurrencyKey === null) continue;
-        const status = await this.#statusForNewRun(client, run.concurrencyKey, run.concurrencyLimit);
-        anyQueued ||= status === "queued";
-        await client.query({
-          name: "tenon_insert_run",
-          text: q.insertRun,
-          values: [
-            run.id,
-            run.integrationId,
-            event.id,
-            status,
-            run.concurrencyKey,
-            run.concurrencyLimit,
-            event.receivedAt,
-          ],
-        });
-      }
-    }
-    await this.#tags.insertRunTags(client, events);
-    return anyQueued;
-  }
-
-  async #statusForNewRun(client: Client, key: string | null, limit: number | null): Promise<RunStatus> {
-    if (key === null) return "queued";
-    const { rows } = await client.query<{ active: number }>({
-      name: "tenon_take_slot",
-      text: q.takeConcurrencySlot,
-      values: [key],
-    });
-    return (rows[0]?.active ?? 1) <= (limit ?? 1) ? "queued" : "blocked";
-  }
-
   async addRuns(eventId: string, runs: NewRun[], now: number): Promise<void> {
-    await this.#transaction(async (client) => {
-      if (await this.#insertRuns(client, [{ id: eventId, receivedAt: now, runs }]))
-        await client.query(q.notifyRunsAvailable);
-      if (runs.length > 0) await client.query("UPDATE events SET status = 'accepted' WHERE id = $1", [eventId]);
-    });
+    await this.#transaction((client) => addRunsOnPostgres(client, this.#tags, eventId, runs, now));
   }
 
   async claimDueRuns(input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
-    return this.#claim("tenon_claim", q.claimDueRuns, input);
+    return claimRunsOnPostgres(this.#pool, "claimDueRuns", input);
   }
 
   async claimSuspectRun(input: ClaimInput & { maxCrashes: number }): Promise<ClaimedRun | null> {
-    return (await this.#claim("tenon_claim_suspect", q.claimSuspectRun, { ...input, limit: 1 }))[0] ?? null;
+    return (await claimRunsOnPostgres(this.#pool, "claimSuspectRun", { ...input, limit: 1 }))[0] ?? null;
   }
 
   async hasDueSuspect(now: number, maxCrashes: number): Promise<boolean> {
@@ -416,63 +350,10 @@ export class PostgresStorage implements Storage {
     return rows[0]?.due === true;
   }
 
-  async #claim(name: string, text: string, input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
-    const { leaseToken, limit, now, leaseUntil } = input;
-    const claimed = await this.#pool.query<{
-      seq: number;
-      id: string;
-      integration_id: string;
-      event_id: string;
-      failures: number;
-      crashes: number;
-      last_error: string | null;
-      created_at: number;
-      available_at: number;
-      claims: number;
-    }>({
-      name,
-      text,
-      values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1, input.claimedBy ?? null],
-    });
-    const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
-    if (rows.length === 0) return [];
-    const [events, steps] = await Promise.all([
-      this.#pool.query<ClaimedEventRow>({
-        name: "tenon_events_by_ids",
-        text: q.eventsByIds,
-        values: [[...new Set(rows.map((r) => r.event_id))]],
-      }),
-      this.#pool.query<StepRow>({ name: "tenon_journal", text: q.journalOfRuns, values: [rows.map((r) => r.id)] }),
-    ]);
-    const eventsById = new Map(events.rows.map((e) => [e.id, e]));
-    const journals = groupJournal(steps.rows);
-    return rows.map((row) => {
-      const event = eventsById.get(row.event_id);
-      if (!event) throw new Error(`run ${row.id} refers to event ${row.event_id}, which is missing`);
-      return {
-        id: row.id,
-        integrationId: row.integration_id,
-        eventId: row.event_id,
-        leaseToken,
-        failures: row.failures,
-        crashes: row.crashes,
-        lastError: row.last_error,
-        createdAt: row.created_at,
-        availableAt: row.available_at,
-        firstClaim: row.claims === 1,
-        event: {
-          id: event.id,
-          source: event.source,
-          type: event.type,
-          payloadJson: event.payload,
-          receivedAt: event.received_at,
-          traceContext: event.trace_context,
-        },
-        journal: journals.get(row.id) ?? [],
-      };
-    });
-  }
-
+  /**
+   * One transaction for the batch: the step records of all its runs in one statement, their completions in
+   * another, each other transition on its own, and the concurrency slots the batch freed released last, in key order.
+   */
   async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
     return this.#transaction(async (client) => {
       const outcomes = new Array<boolean>(transitions.length).fill(false);
@@ -485,165 +366,34 @@ export class PostgresStorage implements Storage {
       for (const [index, t] of transitions.entries()) {
         if (t.kind === "recordStep") steps.push({ index, t });
         else if (t.kind === "completeRun") completions.push({ index, t });
-        else outcomes[index] = await this.#applyOne(client, t, freedKeys);
+        else outcomes[index] = await applyOtherTransition(client, t, freedKeys);
       }
       if (steps.length > 0) {
-        const { rows } = await client.query<{ run_id: string; lease_token: string }>({
-          name: "tenon_record_steps",
-          text: q.recordSteps,
-          values: [
-            steps.map((s) => s.t.runId),
-            steps.map((s) => s.t.leaseToken),
-            steps.map((s) => s.t.name),
-            steps.map((s) => s.t.outputJson),
-            steps.map((s) => s.t.now),
-            steps.map((s) => s.t.startedAt),
-          ],
-        });
-        const written = new Set(rows.map((r) => `${r.run_id}\u0000${r.lease_token}`));
-        for (const s of steps) outcomes[s.index] = written.has(`${s.t.runId}\u0000${s.t.leaseToken}`);
+        const written = await recordStepsOnPostgres(
+          client,
+          steps.map((s) => s.t),
+        );
+        for (const [i, s] of steps.entries()) outcomes[s.index] = written[i] === true;
       }
       if (completions.length > 0) {
-        const { rows } = await client.query<{ id: string; lease_token: string; concurrency_key: string | null }>({
-          name: "tenon_complete_runs",
-          text: q.completeRuns,
-          values: [
-            completions.map((c) => c.t.runId),
-            completions.map((c) => c.t.leaseToken),
-            completions.map((c) => c.t.outputJson),
-            completions.map((c) => c.t.now),
-          ],
-        });
-        const done = new Set(rows.map((r) => `${r.id}\u0000${r.lease_token}`));
-        for (const c of completions) outcomes[c.index] = done.has(`${c.t.runId}\u0000${c.t.leaseToken}`);
-        for (const row of rows) if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
+        const done = await completeRunsOnPostgres(
+          client,
+          completions.map((c) => c.t),
+          freedKeys,
+        );
+        for (const [i, c] of completions.entries()) outcomes[c.index] = done[i] === true;
       }
-      // Keys in sorted order, so two transactions freeing the same keys lock them in the same order.
-      let promoted = false;
-      for (const key of freedKeys.sort()) promoted = (await this.#releaseSlot(client, key, now)) || promoted;
-      if (promoted) await client.query(q.notifyRunsAvailable);
+      await releaseConcurrencySlotsOnPostgres(client, freedKeys, now);
       return outcomes;
     });
   }
 
-  async #applyOne(
-    client: Client,
-    t: Exclude<RunTransition, { kind: "recordStep" | "completeRun" }>,
-    freedKeys: string[],
-  ): Promise<boolean> {
-    switch (t.kind) {
-      case "retryRun": {
-        const runFailure = t.stepFailure ? 0 : 1;
-        const { rowCount } = await client.query(q.retryRun, [
-          t.availableAt,
-          t.error,
-          runFailure,
-          t.now,
-          t.runId,
-          t.leaseToken,
-        ]);
-        if (rowCount === 1) await this.#recordFailedAttempt(client, t, "retry");
-        return rowCount === 1;
-      }
-      case "finishRunWithError": {
-        const runFailure = t.stepFailure ? 0 : 1;
-        const { rows } = await client.query<{ concurrency_key: string | null }>(q.finishRunWithError, [
-          t.status,
-          t.error,
-          runFailure,
-          t.now,
-          t.runId,
-          t.leaseToken,
-        ]);
-        const row = rows[0];
-        if (!row) return false;
-        await this.#recordFailedAttempt(client, t, t.status);
-        if (row.concurrency_key !== null) freedKeys.push(row.concurrency_key);
-        return true;
-      }
-      case "sleepRun": {
-        const { rowCount } = await client.query(q.sleepRun, [t.wakeAt, t.now, t.runId, t.leaseToken]);
-        if (rowCount !== 1) return false;
-        await client.query(q.recordSleep, [t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now]);
-        await recordHistory(client, { runId: t.runId, kind: "sleep", stepName: t.name, at: t.now, until: t.wakeAt });
-        return true;
-      }
-      case "releaseRun":
-        return this.#requeue(client, t);
-      case "interruptRun": {
-        const { rowCount } = await client.query(q.interruptRun, [t.now, t.reason, t.runId, t.leaseToken]);
-        if (rowCount === 1) await client.query(q.notifyRunsAvailable);
-        return rowCount === 1;
-      }
-      case "waitRun": {
-        const { rowCount } = await client.query(q.waitRun, [
-          t.availableAt,
-          t.connectionId,
-          t.reason,
-          t.now,
-          t.runId,
-          t.leaseToken,
-        ]);
-        if (rowCount !== 1) return false;
-        const { runId, connectionId, now: at, availableAt: until, reason: detail } = t;
-        await recordHistory(client, { runId, kind: "wait", connectionId, at, until, detail });
-        return true;
-      }
-      case "pauseRun": {
-        const { rows } = await client.query<{ status: string }>(q.lockConnectionStatus, [t.connectionId]);
-        // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
-        if (rows[0]?.status !== "auth_failed") return this.#requeue(client, t);
-        const { rowCount } = await client.query(q.pauseRun, [t.connectionId, t.reason, t.now, t.runId, t.leaseToken]);
-        if (rowCount !== 1) return false;
-        const { runId, connectionId, now: at, reason: detail } = t;
-        await recordHistory(client, { runId, kind: "pause", connectionId, at, detail });
-        return true;
-      }
-    }
-  }
-
-  /** The failed attempt, in the step's journal row (its latest error) and in the run's history (every error). */
-  async #recordFailedAttempt(client: Client, t: FailedAttempt, outcome: "retry" | "dead" | "failed"): Promise<void> {
-    const stepName = t.stepFailure?.name ?? null;
-    if (t.stepFailure) {
-      const { name, error } = t.stepFailure;
-      await client.query(q.recordStepFailure, [t.runId, name, error, t.attemptStartedAt, t.now]);
-    }
-    const detail = t.stepFailure?.error ?? t.error;
-    const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
-    const until = t.kind === "retryRun" ? t.availableAt : null;
-    await recordHistory(client, { runId, kind: outcome, stepName, attempt, startedAt, at, until, detail });
-  }
-
-  async #requeue(client: Client, t: { runId: string; leaseToken: string; now: number }): Promise<boolean> {
-    const { rowCount } = await client.query(q.releaseRun, [t.now, t.runId, t.leaseToken]);
-    if (rowCount === 1) await client.query(q.notifyRunsAvailable);
-    return rowCount === 1;
-  }
-
-  async #releaseSlot(client: Client, key: string, now: number): Promise<boolean> {
-    const { rows } = await client.query<{ active: number }>(q.releaseConcurrencySlot, [key]);
-    if (rows[0] && rows[0].active <= 0) await client.query(q.forgetIdleConcurrencyKey, [key]);
-    const promoted = await client.query(q.promoteOldestBlocked, [now, key]);
-    return promoted.rowCount === 1;
-  }
-
   async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]> {
-    if (leaseTokens.length === 0) return [];
-    const { rows } = await this.#withRetry(() =>
-      this.#pool.query<RenewedLeaseRow>({
-        name: "tenon_extend_leases",
-        text: q.extendLeases,
-        values: [leaseUntil, leaseTokens],
-      }),
-    );
-    return rows.map(toRenewedLease);
+    return extendLeasesOnPostgres(this.#pool, leaseTokens, leaseUntil, (work) => this.#withRetry(work));
   }
 
   async expireLeases(now: number): Promise<number> {
-    const { rowCount } = await this.#withRetry(() => this.#pool.query(q.expireLeases, [now]));
-    if ((rowCount ?? 0) > 0) await this.#pool.query(q.notifyRunsAvailable);
-    return rowCount ?? 0;
+    return requeueExpiredLeasesOnPostgres(this.#pool, now, (work) => this.#withRetry(work));
   }
 
   /** Many workers share a PostgreSQL database: a dead worker's runs come back when their leases expire. */
@@ -659,18 +409,7 @@ export class PostgresStorage implements Storage {
   }
 
   async replayRun(runId: string, now: number, actor?: string): Promise<RunRecord> {
-    return this.#transaction(async (client) => {
-      const { rows } = await client.query<RunRow & { concurrency_limit: number | null }>(
-        `SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = $1 FOR UPDATE`,
-        [runId],
-      );
-      const run = rows[0];
-      const problem = replayableRunError(runId, run?.status);
-      if (problem || !run) throw problem;
-      const status = await this.#replay(client, run, now, actor);
-      if (status === "queued") await client.query(q.notifyRunsAvailable);
-      return replayedRun(run, status, now);
-    });
+    return this.#transaction((client) => replayRunOnPostgres(client, runId, now, actor));
   }
 
   async replayRunsIn(
@@ -679,37 +418,7 @@ export class PostgresStorage implements Storage {
     now: number,
     actor?: string,
   ): Promise<string[]> {
-    // Ids in sorted order, so two replays of overlapping pages lock the rows in the same order.
-    const sorted = [...runIds].sort();
-    return this.#transaction(async (client) => {
-      const replayed: string[] = [];
-      let queued = false;
-      for (const runId of sorted) {
-        const { rows } = await client.query<ReplayedRow>(q.runToReplay, [runId]);
-        const run = rows[0];
-        if (!run || !stillSelected(run, selection)) continue;
-        queued = (await this.#replay(client, run, now, actor)) === "queued" || queued;
-        replayed.push(runId);
-      }
-      if (queued) await client.query(q.notifyRunsAvailable);
-      return replayed;
-    });
-  }
-
-  /** Requeues the run, locked by the caller's transaction, and returns its new status. */
-  async #replay(client: Client, run: ReplayedRow, now: number, actor?: string): Promise<RunStatus> {
-    const wasFinished = terminalStatuses.includes(run.status as RunStatus);
-    const status = wasFinished
-      ? await this.#statusForNewRun(client, run.concurrency_key, run.concurrency_limit)
-      : "queued";
-    await client.query(q.replayRun, [status, now, run.id]);
-    await client.query(q.resetFailedSteps, [run.id]);
-    // A success is the run row's own until a replay clears it: from then on the history keeps it.
-    if (run.status === "succeeded" && run.finished_at !== null) {
-      await recordHistory(client, { runId: run.id, kind: "succeeded", at: Number(run.finished_at) });
-    }
-    await recordHistory(client, { runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
-    return status;
+    return this.#transaction((client) => replayRunsInOnPostgres(client, selection, runIds, now, actor));
   }
 
   countRunsToReplay(selection: ReplaySelection): Promise<number> {
@@ -742,24 +451,7 @@ export class PostgresStorage implements Storage {
     now: number,
     from: Exclude<EventStatus, "accepted">,
   ): Promise<boolean> {
-    return this.#transaction(async (client) => {
-      const { rowCount } = await client.query(q.eventInStatus, [eventId, from]);
-      if (rowCount !== 1) return false;
-      if ("quarantineReason" in outcome) {
-        await client.query(q.requarantineEvent, [outcome.quarantineReason, eventId]);
-        return true;
-      }
-      if (await this.#insertRuns(client, [{ id: eventId, receivedAt: now, runs: outcome.runs }]))
-        await client.query(q.notifyRunsAvailable);
-      const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
-      await client.query(q.requalifyEvent, [
-        status,
-        outcome.parsed?.type ?? null,
-        outcome.parsed?.payloadJson ?? null,
-        eventId,
-      ]);
-      return true;
-    });
+    return this.#transaction((client) => requalifyEventOnPostgres(client, this.#tags, eventId, outcome, now, from));
   }
 
   async fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean> {
@@ -880,3 +572,27 @@ export class PostgresStorage implements Storage {
 }
 
 class MigrationsNotApplied extends Error {}
+
+/** A transition of a batch other than a step record or a completion, inside the batch's transaction. */
+function applyOtherTransition(
+  client: Client,
+  t: Exclude<RunTransition, { kind: "recordStep" | "completeRun" }>,
+  freedKeys: string[],
+): Promise<boolean> {
+  switch (t.kind) {
+    case "retryRun":
+      return retryRunOnPostgres(client, t);
+    case "finishRunWithError":
+      return finishRunWithErrorOnPostgres(client, t, freedKeys);
+    case "sleepRun":
+      return sleepRunOnPostgres(client, t);
+    case "releaseRun":
+      return releaseRunOnPostgres(client, t);
+    case "interruptRun":
+      return interruptRunOnPostgres(client, t);
+    case "waitRun":
+      return waitRunOnPostgres(client, t);
+    case "pauseRun":
+      return pauseRunOnPostgres(client, t);
+  }
+}

@@ -36,6 +36,8 @@ import type {
   TokenRefreshClaim,
 } from "../connection-store.ts";
 import { KeyedMutex } from "../keyed-mutex.ts";
+import { recordResumes, resumePausedRuns, resumePausedRunsOnSqlite } from "../transitions/resume-paused-runs.ts";
+import { recordWakes, wakeWaitingRuns, wakeWaitingRunsOnSqlite } from "../transitions/wake-waiting-runs.ts";
 import { SqliteAuditLog } from "./sqlite-audit-log.ts";
 
 /** Every connection query on SQLite, as SQL in full. */
@@ -58,11 +60,9 @@ export const sqliteConnectionSql = {
       status_changed_at = CASE WHEN @restoresAccess AND connections.status <> 'active' THEN excluded.updated_at
         ELSE connections.status_changed_at END
     RETURNING credentials_version`,
-  /** Written before resumePausedRuns, in its transaction, while the runs are still paused. */
-  recordResumes: `INSERT INTO run_history (run_id, kind, connection_id, at, detail)
-    SELECT id, 'resume', @connectionId, @now, 'new credentials were saved' FROM runs WHERE status = 'paused' AND waiting_on = @connectionId`,
-  resumePausedRuns: `UPDATE runs SET status = 'queued', available_at = @now, waiting_on = NULL, updated_at = @now
-    WHERE status = 'paused' AND waiting_on = @connectionId`,
+  /** The runs a connection moves are transitions (../transitions/), prepared here for this store's transactions. */
+  recordResumes: recordResumes.sqlite,
+  resumePausedRuns: resumePausedRuns.sqlite,
   /** Changes nothing when already auth_failed, so only the first of many failing runs reports the failure. */
   markAuthFailed: `INSERT INTO connections (id, status, status_reason, status_changed_at, sealed_credentials, credentials_version, expires_at, updated_at)
     VALUES (@connectionId, 'auth_failed', @reason, @now, NULL, 0, NULL, @now)
@@ -114,12 +114,8 @@ export const sqliteConnectionSql = {
   closeCircuit: `UPDATE circuits SET status = 'closed', consecutive_failures = 0, opened_at = NULL, reopen_at = NULL, probe_until = NULL
     WHERE connection_id = ?`,
   /** The API is back: runs waiting out the circuit's cooldown need not wait any longer. */
-  /** Written before wakeWaitingRuns, in its transaction, for the runs it wakes. */
-  recordWakes: `INSERT INTO run_history (run_id, kind, connection_id, at, detail)
-    SELECT id, 'resume', @connectionId, @now, 'the circuit closed' FROM runs
-    WHERE status = 'waiting' AND waiting_on = @connectionId AND available_at > @now`,
-  wakeWaitingRuns: `UPDATE runs SET available_at = @now, updated_at = @now
-    WHERE status = 'waiting' AND waiting_on = @connectionId AND available_at > @now`,
+  recordWakes: recordWakes.sqlite,
+  wakeWaitingRuns: wakeWaitingRuns.sqlite,
   /** One probe at a time across workers; a probe whose worker vanished frees the next one when its lease ends. */
   claimCircuitProbe: `UPDATE circuits SET status = 'half_open', probe_until = @probeUntil, probe_id = @probeId
     WHERE connection_id = @connectionId
@@ -207,10 +203,7 @@ export class SqliteConnections implements ConnectionStore {
         restoresAccess: input.restoresAccess ? 1 : 0,
         now: input.now,
       }) as { credentials_version: number };
-      if (input.restoresAccess) s.recordResumes.run({ connectionId: input.connectionId, now: input.now });
-      const resumedRuns = input.restoresAccess
-        ? s.resumePausedRuns.run({ connectionId: input.connectionId, now: input.now }).changes
-        : 0;
+      const resumedRuns = input.restoresAccess ? resumePausedRunsOnSqlite(s, input.connectionId, input.now) : 0;
       return { saved: true, version, resumedRuns };
     });
   }
@@ -303,8 +296,7 @@ export class SqliteConnections implements ConnectionStore {
       }
       s.closeCircuit.run(connectionId);
       if (row.status === "closed") return { closed: false, wokenRuns: 0 };
-      s.recordWakes.run({ connectionId, now });
-      return { closed: true, wokenRuns: s.wakeWaitingRuns.run({ connectionId, now }).changes };
+      return { closed: true, wokenRuns: wakeWaitingRunsOnSqlite(s, connectionId, now) };
     });
   }
 

@@ -34,7 +34,6 @@ import type {
   StepRecord,
   Storage,
 } from "../contract.ts";
-import { terminalStatuses } from "../contract.ts";
 import type { DriftStore } from "../drift-store.ts";
 import { newestMigration, runMigrations } from "../migrations/migrate.ts";
 import { OperationalWebhookQueries } from "../operational-webhook-queries.ts";
@@ -44,28 +43,35 @@ import type { ReadApiStore } from "../read-api-store.ts";
 import { ReadQueries } from "../read-queries.ts";
 import { ReconcileQueries } from "../reconcile-queries.ts";
 import type { ReconcileStore } from "../reconcile-store.ts";
-import { type ReplayRow, replayableRunError, replayedRun, stillSelected } from "../replay-rules.ts";
 import type { RetentionStore } from "../retention-store.ts";
-import {
-  type ClaimedEventRow,
-  eventStatus,
-  groupJournal,
-  type RenewedLeaseRow,
-  type RunRow,
-  runColumns,
-  type StepRow,
-  toRenewedLease,
-} from "../rows.ts";
-import { type HistoryInput, noHistoryFields } from "../run-history-input.ts";
+import { eventStatus } from "../rows.ts";
 import type { TagStore } from "../tag-store.ts";
+import { addRunsOnSqlite } from "../transitions/add-runs.ts";
+import { claimRunsOnSqlite } from "../transitions/claim-runs.ts";
+import { completeRunOnSqlite } from "../transitions/complete-run.ts";
+import type { SqliteStatements } from "../transitions/dialects.ts";
+import { enqueueRunsOnSqlite } from "../transitions/enqueue-runs.ts";
+import { extendLeasesOnSqlite } from "../transitions/extend-leases.ts";
+import { finishRunWithErrorOnSqlite } from "../transitions/finish-run-with-error.ts";
+import { type SqliteRunQueueStatements, sqliteRunQueueSql } from "../transitions/index.ts";
+import { interruptRunOnSqlite } from "../transitions/interrupt-run.ts";
+import { pauseRunOnSqlite } from "../transitions/pause-run.ts";
+import { recordStepOnSqlite } from "../transitions/record-step.ts";
+import { releaseRunOnSqlite } from "../transitions/release-run.ts";
+import { replayRunOnSqlite, replayRunsInOnSqlite } from "../transitions/replay-run.ts";
+import { requalifyEventOnSqlite } from "../transitions/requalify-event.ts";
+import { requeueAllRunningOnSqlite } from "../transitions/requeue-abandoned-runs.ts";
+import { retryRunOnSqlite } from "../transitions/retry-run.ts";
+import { sleepRunOnSqlite } from "../transitions/sleep-run.ts";
+import { waitRunOnSqlite } from "../transitions/wait-run.ts";
 import { SqliteAuditLog } from "./sqlite-audit-log.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
 import { SqliteRetention } from "./sqlite-retention.ts";
 import { SqliteSessions } from "./sqlite-sessions.ts";
+import { sqliteSql } from "./sqlite-statements.ts";
 import { SqliteTags } from "./sqlite-tags.ts";
-import { sqliteSql } from "./sqlite-transitions.ts";
 import { WalSync } from "./wal-sync.ts";
 import { takeWorkerOwnership } from "./worker-ownership.ts";
 
@@ -76,9 +82,7 @@ export interface SqliteStorageOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
-type Statements = { [K in keyof typeof sqliteSql]: Database.Statement };
-type FailedAttempt = Extract<RunTransition, { kind: "retryRun" | "finishRunWithError" }>;
-type ReplayedRow = ReplayRow;
+type Statements = SqliteStatements<keyof typeof sqliteSql> & SqliteRunQueueStatements;
 
 /**
  * SQLite backend: one process owns the file (WAL). The hot path (accept, claim,
@@ -158,7 +162,7 @@ export class SqliteStorage implements Storage {
   async migrate(): Promise<void> {
     await runMigrations(this.#kysely, "sqlite");
     this.#statements = Object.fromEntries(
-      Object.entries(sqliteSql).map(([name, text]) => [name, this.#db.prepare(text)]),
+      Object.entries({ ...sqliteSql, ...sqliteRunQueueSql }).map(([name, text]) => [name, this.#db.prepare(text)]),
     ) as Statements;
     this.#connections.prepare();
     this.#tags.prepare();
@@ -260,220 +264,40 @@ export class SqliteStorage implements Storage {
       event.receivedAt,
       event.traceContext ?? null,
     );
-    if (event.quarantineReason === undefined) this.#insertRuns(event.id, event.runs, event.receivedAt);
+    if (event.quarantineReason === undefined)
+      enqueueRunsOnSqlite(s, this.#tags, event.id, event.runs, event.receivedAt);
     return { duplicate: false, eventId: event.id, runIds: event.runs.map((r) => r.id) };
   }
 
-  #insertRuns(eventId: string, runs: NewRun[], now: number): void {
-    for (const run of runs) {
-      const status = this.#statusForNewRun(run.concurrencyKey, run.concurrencyLimit);
-      this.#sql.insertRun.run(
-        run.id,
-        run.integrationId,
-        eventId,
-        status,
-        run.concurrencyKey,
-        run.concurrencyLimit,
-        now,
-        now,
-        now,
-      );
-    }
-    this.#tags.insertRunTags(eventId, runs, now);
-  }
-
-  #statusForNewRun(key: string | null, limit: number | null): RunStatus {
-    if (key === null) return "queued";
-    const { active } = this.#sql.takeConcurrencySlot.get(key) as { active: number };
-    return active <= (limit ?? 1) ? "queued" : "blocked";
-  }
-
   async addRuns(eventId: string, runs: NewRun[], now: number): Promise<void> {
-    await this.#durably(() => {
-      this.#insertRuns(eventId, runs, now);
-      if (runs.length > 0) this.#db.prepare("UPDATE events SET status = 'accepted' WHERE id = ?").run(eventId);
-    });
+    await this.#durably(() => addRunsOnSqlite(this.#sql, this.#tags, eventId, runs, now));
   }
 
   async claimDueRuns(input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
-    return this.#claim(this.#sql.claimDueRuns, input);
+    const s = this.#sql;
+    return this.#durably(() => claimRunsOnSqlite(s, "claimDueRuns", input));
   }
 
   async claimSuspectRun(input: ClaimInput & { maxCrashes: number }): Promise<ClaimedRun | null> {
-    return (await this.#claim(this.#sql.claimSuspectRun, { ...input, limit: 1 }))[0] ?? null;
+    const s = this.#sql;
+    return this.#durably(() => claimRunsOnSqlite(s, "claimSuspectRun", { ...input, limit: 1 })[0] ?? null);
   }
 
   async hasDueSuspect(now: number, maxCrashes: number): Promise<boolean> {
     return (this.#sql.hasDueSuspect.get(now, maxCrashes) as { due: number }).due === 1;
   }
 
-  #claim(statement: Database.Statement, input: ClaimInput & { limit: number }): Promise<ClaimedRun[]> {
-    const s = this.#sql;
-    return this.#durably(() => {
-      const { leaseToken, limit, now, leaseUntil } = input;
-      const rows = statement.all({
-        token: leaseToken,
-        leaseUntil,
-        now,
-        limit,
-        maxCrashes: input.maxCrashes ?? Number.MAX_SAFE_INTEGER,
-        claimedBy: input.claimedBy ?? null,
-      }) as {
-        seq: number;
-        id: string;
-        integration_id: string;
-        event_id: string;
-        failures: number;
-        crashes: number;
-        last_error: string | null;
-        created_at: number;
-        available_at: number;
-        claims: number;
-      }[];
-      if (rows.length === 0) return [];
-      rows.sort((a, b) => a.seq - b.seq);
-      const reclaimed = rows.filter((r) => r.claims > 1);
-      if (reclaimed.length > 0) {
-        s.recordClaims.run(now, input.claimedBy ?? null, JSON.stringify(reclaimed.map((r) => r.id)));
-      }
-      const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
-      const events = new Map((s.eventsByIds.all(eventIds) as ClaimedEventRow[]).map((e) => [e.id, e]));
-      const journals = groupJournal(s.journalOfRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[]);
-      return rows.map((row) => {
-        const event = events.get(row.event_id);
-        if (!event) throw new Error(`run ${row.id} refers to event ${row.event_id}, which is missing`);
-        return {
-          id: row.id,
-          integrationId: row.integration_id,
-          eventId: row.event_id,
-          leaseToken,
-          failures: row.failures,
-          crashes: row.crashes,
-          lastError: row.last_error,
-          createdAt: row.created_at,
-          availableAt: row.available_at,
-          firstClaim: row.claims === 1,
-          event: {
-            id: event.id,
-            source: event.source,
-            type: event.type,
-            payloadJson: event.payload,
-            receivedAt: event.received_at,
-            traceContext: event.trace_context,
-          },
-          journal: journals.get(row.id) ?? [],
-        };
-      });
-    });
-  }
-
   async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
+    const s = this.#sql;
     return this.#durably(() => {
       // The exchanges of the attempts these transitions end: as durable as the transitions (held-audit.ts).
       this.#auditLog.writeCarriedBy(transitions);
-      return transitions.map((t) => this.#apply(t));
+      return transitions.map((t) => applyTransition(s, t));
     });
   }
 
-  #apply(t: RunTransition): boolean {
-    const s = this.#sql;
-    switch (t.kind) {
-      case "recordStep":
-        return s.recordStep.run(t.runId, t.name, t.outputJson, t.startedAt, t.now, t.runId, t.leaseToken).changes === 1;
-      case "completeRun": {
-        const row = s.completeRun.get(t.outputJson, t.now, t.now, t.runId, t.leaseToken) as
-          | { concurrency_key: string | null }
-          | undefined;
-        if (!row) return false;
-        // Its success is the run row itself (status, finished_at): the timeline reads it from there.
-        this.#releaseSlot(row.concurrency_key, t.now);
-        return true;
-      }
-      case "retryRun": {
-        const runFailure = t.stepFailure ? 0 : 1;
-        const ok = s.retryRun.run(t.availableAt, t.error, runFailure, t.now, t.runId, t.leaseToken).changes === 1;
-        if (ok) this.#recordFailedAttempt(t, "retry");
-        return ok;
-      }
-      case "finishRunWithError": {
-        const runFailure = t.stepFailure ? 0 : 1;
-        const row = s.finishRunWithError.get(t.status, t.error, runFailure, t.now, t.now, t.runId, t.leaseToken) as
-          | { concurrency_key: string | null }
-          | undefined;
-        if (!row) return false;
-        this.#recordFailedAttempt(t, t.status);
-        this.#releaseSlot(row.concurrency_key, t.now);
-        return true;
-      }
-      case "sleepRun": {
-        const ok = s.sleepRun.run(t.wakeAt, t.now, t.runId, t.leaseToken).changes === 1;
-        if (!ok) return false;
-        s.recordSleep.run(t.runId, t.name, JSON.stringify({ sleepUntil: t.wakeAt }), t.now);
-        this.#recordHistory({ runId: t.runId, kind: "sleep", stepName: t.name, at: t.now, until: t.wakeAt });
-        return true;
-      }
-      case "releaseRun":
-        return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
-      case "interruptRun": {
-        const ok =
-          s.interruptRun.run({ now: t.now, reason: t.reason, id: t.runId, leaseToken: t.leaseToken }).changes === 1;
-        if (ok) this.#recordHistory({ runId: t.runId, kind: "interrupt", at: t.now, detail: t.reason });
-        return ok;
-      }
-      case "waitRun": {
-        const ok = s.waitRun.run(t.availableAt, t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
-        if (ok) {
-          const { runId, connectionId, now: at, availableAt: until, reason: detail } = t;
-          this.#recordHistory({ runId, kind: "wait", connectionId, at, until, detail });
-        }
-        return ok;
-      }
-      case "pauseRun": {
-        const connection = s.connectionStatus.get(t.connectionId) as { status: string } | undefined;
-        // New credentials were saved since this attempt was rejected: nothing would resume a paused run.
-        if (connection?.status !== "auth_failed")
-          return s.releaseRun.run(t.now, t.now, t.runId, t.leaseToken).changes === 1;
-        const ok = s.pauseRun.run(t.connectionId, t.reason, t.now, t.runId, t.leaseToken).changes === 1;
-        if (ok)
-          this.#recordHistory({
-            runId: t.runId,
-            kind: "pause",
-            connectionId: t.connectionId,
-            at: t.now,
-            detail: t.reason,
-          });
-        return ok;
-      }
-    }
-  }
-
-  /** The failed attempt, in the step's journal row (its latest error) and in the run's history (every error). */
-  #recordFailedAttempt(t: FailedAttempt, outcome: "retry" | "dead" | "failed"): void {
-    const stepName = t.stepFailure?.name ?? null;
-    if (t.stepFailure) {
-      this.#sql.recordStepFailure.run(t.runId, t.stepFailure.name, t.stepFailure.error, t.attemptStartedAt, t.now);
-    }
-    const detail = t.stepFailure?.error ?? t.error;
-    const { runId, attempt, attemptStartedAt: startedAt, now: at } = t;
-    const until = t.kind === "retryRun" ? t.availableAt : null;
-    this.#recordHistory({ runId, kind: outcome, stepName, attempt, startedAt, at, until, detail });
-  }
-
-  #recordHistory(entry: HistoryInput): void {
-    this.#sql.recordHistory.run({ ...noHistoryFields, ...entry });
-  }
-
-  #releaseSlot(key: string | null, now: number): void {
-    if (key === null) return;
-    const row = this.#sql.releaseConcurrencySlot.get(key) as { active: number } | undefined;
-    if (row && row.active <= 0) this.#sql.forgetIdleConcurrencyKey.run(key);
-    this.#sql.promoteOldestBlocked.run(now, now, key);
-  }
-
   async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]> {
-    if (leaseTokens.length === 0) return [];
-    const rows = this.#sql.extendLeases.all(leaseUntil, JSON.stringify(leaseTokens)) as RenewedLeaseRow[];
-    return rows.map(toRenewedLease);
+    return extendLeasesOnSqlite(this.#sql, leaseTokens, leaseUntil);
   }
 
   /** Nothing expires on SQLite: the file's one worker process renews every lease it holds. */
@@ -483,12 +307,8 @@ export class SqliteStorage implements Storage {
 
   async beginWorkerSession(now: number): Promise<number> {
     if (this.#path !== ":memory:") this.#ownership ??= takeWorkerOwnership(this.#path);
-    const reason =
-      "the process running this attempt stopped without finishing it (crash); the run was requeued at restart";
-    return this.#durably(() => {
-      this.#sql.recordAllInterruptions.run({ now, reason });
-      return this.#sql.interruptAllRuns.run({ now, reason }).changes;
-    });
+    const s = this.#sql;
+    return this.#durably(() => requeueAllRunningOnSqlite(s, now));
   }
 
   async endWorkerSession(): Promise<void> {
@@ -502,15 +322,8 @@ export class SqliteStorage implements Storage {
   }
 
   async replayRun(runId: string, now: number, actor?: string): Promise<RunRecord> {
-    return this.#durably(() => {
-      const row = this.#db.prepare(`SELECT ${runColumns}, concurrency_limit FROM runs WHERE id = ?`).get(runId) as
-        | (RunRow & { concurrency_limit: number | null })
-        | undefined;
-      const problem = replayableRunError(runId, row?.status);
-      if (problem) throw problem;
-      const run = row as RunRow & { concurrency_limit: number | null };
-      return replayedRun(run, this.#replay(run, now, actor), now);
-    });
+    const s = this.#sql;
+    return this.#durably(() => replayRunOnSqlite(s, runId, now, actor));
   }
 
   async replayRunsIn(
@@ -519,28 +332,8 @@ export class SqliteStorage implements Storage {
     now: number,
     actor?: string,
   ): Promise<string[]> {
-    return this.#durably(() =>
-      runIds.filter((runId) => {
-        const run = this.#sql.runToReplay.get(runId) as ReplayedRow | undefined;
-        if (!run || !stillSelected(run, selection)) return false;
-        this.#replay(run, now, actor);
-        return true;
-      }),
-    );
-  }
-
-  /** Requeues the run (inside a transaction) and returns its new status. */
-  #replay(run: ReplayedRow, now: number, actor?: string): RunStatus {
-    const wasFinished = terminalStatuses.includes(run.status as RunStatus);
-    const status = wasFinished ? this.#statusForNewRun(run.concurrency_key, run.concurrency_limit) : "queued";
-    this.#sql.replayRun.run(status, now, now, run.id);
-    this.#sql.resetFailedSteps.run(run.id);
-    // A success is the run row's own until a replay clears it: from then on the history keeps it.
-    if (run.status === "succeeded" && run.finished_at !== null) {
-      this.#recordHistory({ runId: run.id, kind: "succeeded", at: run.finished_at });
-    }
-    this.#recordHistory({ runId: run.id, kind: "replay", at: now, detail: run.status, actor: actor ?? null });
-    return status;
+    const s = this.#sql;
+    return this.#durably(() => replayRunsInOnSqlite(s, selection, runIds, now, actor));
   }
 
   countRunsToReplay(selection: ReplaySelection): Promise<number> {
@@ -574,17 +367,7 @@ export class SqliteStorage implements Storage {
     from: Exclude<EventStatus, "accepted">,
   ): Promise<boolean> {
     const s = this.#sql;
-    return this.#durably(() => {
-      if (!s.eventInStatus.get(eventId, from)) return false;
-      if ("quarantineReason" in outcome) {
-        s.requarantineEvent.run(outcome.quarantineReason, eventId);
-      } else {
-        this.#insertRuns(eventId, outcome.runs, now);
-        const status = outcome.runs.length > 0 ? "accepted" : "unmatched";
-        s.requalifyEvent.run(status, outcome.parsed?.type ?? null, outcome.parsed?.payloadJson ?? null, eventId);
-      }
-      return true;
-    });
+    return this.#durably(() => requalifyEventOnSqlite(s, this.#tags, eventId, outcome, now, from));
   }
 
   async fireScheduleTick(scheduleId: string, tickAt: number, event: NewEvent): Promise<boolean> {
@@ -698,5 +481,29 @@ export class SqliteStorage implements Storage {
   onRunsAvailable(): () => void {
     // One process owns a SQLite file: the engine wakes its own worker when it enqueues.
     return () => {};
+  }
+}
+
+/** One transition of a batch, inside its transaction (see ../transitions/ for each). */
+function applyTransition(s: Statements, t: RunTransition): boolean {
+  switch (t.kind) {
+    case "recordStep":
+      return recordStepOnSqlite(s, t);
+    case "completeRun":
+      return completeRunOnSqlite(s, t);
+    case "retryRun":
+      return retryRunOnSqlite(s, t);
+    case "finishRunWithError":
+      return finishRunWithErrorOnSqlite(s, t);
+    case "sleepRun":
+      return sleepRunOnSqlite(s, t);
+    case "releaseRun":
+      return releaseRunOnSqlite(s, t);
+    case "interruptRun":
+      return interruptRunOnSqlite(s, t);
+    case "waitRun":
+      return waitRunOnSqlite(s, t);
+    case "pauseRun":
+      return pauseRunOnSqlite(s, t);
   }
 }

@@ -13,6 +13,9 @@
  *               dir): bearer auth from the config's credentials, no rateLimit (the limiter is disabled), circuit
  *               breaker on and audit trail on (both defaults). Each request runs in a fresh step scope (runInStep), as
  *               inside step.run, so the client derives the idempotency key and tags the audit record with run and step.
+ *               There is no run being executed (no engine), so the records take the audit trail's buffered path; in
+ *               a run they ride with the step's record into its transaction instead (src/runtime/held-audit.ts), a
+ *               cost bench:e2e measures. Either way each record is one SQLite insert on this process's CPU.
  * The phases alternate (raw, tenon, raw, tenon, …) and the best round of each (by req/s) is reported, to reduce noise.
  *
  * Knobs (environment):

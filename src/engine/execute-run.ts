@@ -11,6 +11,7 @@ import {
   withSpan,
 } from "../observability/tracing.ts";
 import type { Clock } from "../runtime/clock.ts";
+import { HeldAudit } from "../runtime/held-audit.ts";
 import { idempotencyKeyFor } from "../runtime/idempotency-key.ts";
 import { type LeaseFence, LeaseLostError } from "../runtime/lease-fence.ts";
 import { runInRun } from "../runtime/run-scope.ts";
@@ -89,6 +90,12 @@ export async function executeRun(
   deps: ExecutionDeps,
 ): Promise<void> {
   const runSpan = startRunSpan(run);
+  // The exchanges' audit records ride with the run's next transition, written in its transaction (held-audit.ts).
+  const audit = new HeldAudit();
+  const transition = (t: RunTransition) => {
+    const records = audit.take();
+    return deps.transition(records ? Object.assign({}, t, { audit: records }) : t);
+  };
   try {
     await withSpan(runSpan, () =>
       runInRun(
@@ -96,11 +103,13 @@ export async function executeRun(
           runId: run.id,
           integrationId: run.integrationId,
           event: { source: run.event.source, type: run.event.type },
+          audit,
         },
-        () => executeClaimedRun(run, integration, fence, deps, runSpan),
+        () => executeClaimedRun(run, integration, fence, { ...deps, transition }, runSpan),
       ),
     );
   } finally {
+    audit.close();
     runSpan.span.end();
   }
 }

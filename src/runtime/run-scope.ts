@@ -1,4 +1,5 @@
 import { currentScope, runInScope } from "./execution-scope.ts";
+import type { HeldAudit } from "./held-audit.ts";
 
 /**
  * The run being executed right now, carried across awaits, outside its steps as well as in them: log lines
@@ -9,6 +10,11 @@ export interface RunScope {
   readonly integrationId: string;
   /** The event that started the run: a payload schema checked while it executes is that source's and type's. */
   readonly event: { readonly source: string; readonly type: string };
+  /**
+   * Where the audit trail holds the records of the run's exchanges until its next transition writes them, in the
+   * same transaction (held-audit.ts); absent, they go the audit trail's buffered way.
+   */
+  readonly audit?: HeldAudit;
 }
 
 export function currentRun(): RunScope | undefined {

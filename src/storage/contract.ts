@@ -10,7 +10,7 @@
 
 import type { AlertStore } from "./alert-store.ts";
 import type { BulkActionStore } from "./bulk-action-store.ts";
-import type { ConnectionStore } from "./connection-store.ts";
+import type { AuditRecord, ConnectionStore } from "./connection-store.ts";
 import type { DriftStore } from "./drift-store.ts";
 import type { OperationalWebhookStore } from "./operational-webhook-store.ts";
 import type { OperatorStore } from "./operator-store.ts";
@@ -127,8 +127,12 @@ export interface StepFailure {
   error: string;
 }
 
-/** The named state transitions of a claimed run. Each applies only while the caller still holds the lease. */
-export type RunTransition =
+/**
+ * The named state transitions of a claimed run. Each applies only while the caller still holds the lease. The
+ * audit records a transition carries (the exchanges of the attempt it ends, src/runtime/held-audit.ts) are written
+ * in the same transaction, whether or not the transition applies: the exchanges happened either way.
+ */
+export type RunTransition = { audit?: AuditRecord[] } & (
   | {
       kind: "recordStep";
       runId: string;
@@ -192,7 +196,8 @@ export type RunTransition =
       connectionId: string;
       reason: string;
       now: number;
-    };
+    }
+);
 
 /** false when the lease was lost (expired and taken by another worker, or released): the caller must stop. */
 export type TransitionOutcome = boolean;

@@ -68,6 +68,10 @@ export class ConnectionAuth {
   #expiresAt: number | null = null;
   #loadedAt = Number.NEGATIVE_INFINITY;
   #refreshing: Promise<void> | undefined;
+  /** What secretValues() last gave, and what it was made from: the stored credentials and the config's as read. */
+  #secretValues:
+    | { stored: CredentialFields; configured: (string | undefined | null)[]; values: readonly string[] }
+    | undefined;
 
   constructor(deps: ConnectionAuthDeps, skewMs: number) {
     this.#deps = deps;
@@ -125,8 +129,29 @@ export class ConnectionAuth {
     return new MissingCredentialError(connectionId, clock.now() + missingCredentialRetryMs, message);
   }
 
-  /** Every credential value that must never be shown (for redaction); one whose variable is unset was never known. */
-  secretValues(): string[] {
+  /**
+   * Every credential value that must never be shown (for redaction); one whose variable is unset was never known.
+   * The same array while the credentials stay the same (asked for by every audited request): a caller may compare it
+   * by identity to know whether they changed.
+   */
+  secretValues(): readonly string[] {
+    // The config's credentials as read now (a variable may have been set since): null for one whose variable is unset.
+    const configured = Object.keys(this.#deps.config.credentials ?? {}).map((field) => {
+      const found = this.#lookup(field);
+      return typeof found === "object" ? null : found;
+    });
+    const cache = this.#secretValues;
+    const same =
+      cache?.stored === this.#stored &&
+      cache.configured.length === configured.length &&
+      cache.configured.every((value, i) => value === configured[i]);
+    if (cache && same) return cache.values;
+    const values = this.#collectSecretValues();
+    this.#secretValues = { stored: this.#stored, configured, values };
+    return values;
+  }
+
+  #collectSecretValues(): string[] {
     const fields = this.#merged(false);
     const values = Object.entries(fields)
       .filter(([name]) => !publicCredentialFields.includes(name))
@@ -141,6 +166,10 @@ export class ConnectionAuth {
   }
 
   /** Reads the stored credentials and status again if they are older than a few seconds (or `force`). */
+  #stale(): boolean {
+    return this.#deps.clock.now() - this.#loadedAt >= trustStoredMs;
+  }
+
   async load(force = false): Promise<void> {
     const now = this.#deps.clock.now();
     if (!force && now - this.#loadedAt < trustStoredMs) return;
@@ -161,7 +190,16 @@ export class ConnectionAuth {
   }
 
   /** Throws AuthError while the connection is auth_failed (after checking whether someone fixed it). */
-  async assertUsable(): Promise<void> {
+  /**
+   * Throws AuthError if the connection is auth_failed even after reading its state again. Undefined (nothing to
+   * await) when its state was read within the last few seconds and it is usable: the usual request's case.
+   */
+  assertUsable(): Promise<void> | undefined {
+    if (this.#status !== "auth_failed" && !this.#stale()) return undefined;
+    return this.#assertUsable();
+  }
+
+  async #assertUsable(): Promise<void> {
     await this.load();
     if (this.#status !== "auth_failed") return;
     await this.load(true);
@@ -174,38 +212,54 @@ export class ConnectionAuth {
   }
 
   /** Adds the scheme's credentials to the request. */
-  async apply(request: PreparedRequest): Promise<AppliedAuth> {
+  /**
+   * Adds the credentials to the request. Synchronous for the static kinds (none, API key, bearer, basic: nothing to
+   * await per request); OAuth2 (a token that may need a refresh) and custom signing return a promise.
+   */
+  apply(request: PreparedRequest): AppliedAuth | Promise<AppliedAuth> {
     const auth = this.#auth;
     switch (auth.type) {
       case "none":
         return { token: undefined, version: this.#version };
       case "apiKey": {
-        const key = await this.#require("apiKey");
+        const key = this.#present("apiKey");
+        if (key === undefined) return this.#failMissing("apiKey");
         if (auth.in === "query") request.url.searchParams.set(auth.name, key);
         else request.headers[auth.name.toLowerCase()] = `${auth.prefix ?? ""}${key}`;
         return { token: key, version: this.#version };
       }
       case "bearer": {
-        const token = await this.#require("token");
+        const token = this.#present("token");
+        if (token === undefined) return this.#failMissing("token");
         request.headers.authorization = `Bearer ${token}`;
         return { token, version: this.#version };
       }
       case "basic": {
-        const secret = basicAuthSecret(await this.#require("username"), await this.#require("password"));
+        const username = this.#present("username");
+        if (username === undefined) return this.#failMissing("username");
+        const password = this.#present("password");
+        if (password === undefined) return this.#failMissing("password");
+        const secret = basicAuthSecret(username, password);
         request.headers.authorization = `Basic ${secret}`;
         return { token: secret, version: this.#version };
       }
-      case "oauth2": {
-        const token = await this.#accessToken();
-        request.headers.authorization = `Bearer ${token}`;
-        return { token, version: this.#version };
-      }
-      case "custom": {
-        const body = typeof request.body === "string" || request.body instanceof Uint8Array ? request.body : undefined;
-        await auth.sign({ method: request.method, url: request.url, headers: request.headers, body }, this.fields);
-        return { token: undefined, version: this.#version };
-      }
+      case "oauth2":
+        return this.#applyAccessToken(request);
+      case "custom":
+        return this.#applySignature(request, auth);
     }
+  }
+
+  async #applyAccessToken(request: PreparedRequest): Promise<AppliedAuth> {
+    const token = await this.#accessToken();
+    request.headers.authorization = `Bearer ${token}`;
+    return { token, version: this.#version };
+  }
+
+  async #applySignature(request: PreparedRequest, auth: Extract<AuthConfig, { type: "custom" }>): Promise<AppliedAuth> {
+    const body = typeof request.body === "string" || request.body instanceof Uint8Array ? request.body : undefined;
+    await auth.sign({ method: request.method, url: request.url, headers: request.headers, body }, this.fields);
+    return { token: undefined, version: this.#version };
   }
 
   /**
@@ -294,9 +348,14 @@ export class ConnectionAuth {
    * A credential the scheme needs. Without it the connection is marked auth_failed, so its runs stay paused
    * until someone stores it (an AuthError alone would release them, to be claimed and fail again at once).
    */
-  async #require(field: string): Promise<string> {
+  /** A credential the auth kind needs, undefined if there is none (or it is empty). */
+  #present(field: string): string | undefined {
     const value = this.credential(field);
-    if (value !== undefined && value !== "") return value;
+    return value === "" ? undefined : value;
+  }
+
+  /** The connection cannot authenticate without the credential: it is marked auth_failed. */
+  #failMissing(field: string): Promise<never> {
     return this.fail(
       `no "${field}" credential: set it in the config (secretFromEnv) or with \`tenon connections set-credentials ${this.#deps.connectionId}\``,
       this.#version,
@@ -395,7 +454,9 @@ export class ConnectionAuth {
     const auth = this.#auth;
     if (auth.type !== "oauth2") return;
     const { connectionId, store, vault, clock } = this.#deps;
-    const client = { clientId: await this.#require("clientId"), clientSecret: await this.#require("clientSecret") };
+    const clientId = this.#present("clientId") ?? (await this.#failMissing("clientId"));
+    const clientSecret = this.#present("clientSecret") ?? (await this.#failMissing("clientSecret"));
+    const client = { clientId, clientSecret };
     let tokens: TokenSet;
     try {
       if (auth.grant === "client_credentials") {

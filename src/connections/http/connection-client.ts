@@ -1,4 +1,4 @@
-import { type Dispatcher, request as undiciRequest } from "undici";
+import type { Dispatcher } from "undici";
 import type { ConnectionMetrics } from "../../observability/metrics.ts";
 import { endClientSpan, injectTraceContext } from "../../observability/tracing.ts";
 import type { Clock } from "../../runtime/clock.ts";
@@ -19,11 +19,12 @@ import { Redactor, truncateBody } from "../audit/redact.ts";
 import type { AppliedAuth, ConnectionAuth } from "../auth/connection-auth.ts";
 import type { CircuitBreaker, CircuitProbe } from "./circuit-breaker.ts";
 import { earlierAttempts, networkErrorType, type SentRequest, startOutboundSpan } from "./client-span.ts";
-import { flattenHeaders, type PreparedRequest, prepareRequest } from "./http-request.ts";
+import { type PreparedRequest, prepareRequest, type RequestBase, requestBase } from "./http-request.ts";
 import { LeaseCheckedDispatcher } from "./lease-checked-dispatcher.ts";
-import { readRateLimitHeaders } from "./rate-limit-headers.ts";
+import { mentionsRateLimit, readRateLimitHeaders } from "./rate-limit-headers.ts";
 import type { RateLimiter } from "./rate-limiter.ts";
 import { readBody } from "./response-body.ts";
+import { sendRequest } from "./send-request.ts";
 
 export interface ConnectionClientDeps {
   connectionId: string;
@@ -85,54 +86,65 @@ type Exchange = { response: HttpResponse; applied: AppliedAuth } | { error: Erro
  */
 export class HttpConnectionClient implements ConnectionClient {
   readonly #deps: ConnectionClientDeps;
+  readonly #base: RequestBase;
   /** Made once: a closure per request would cost more than the request's whole span when nothing is traced. */
   readonly #spanUrl = (url: URL) => this.#shownUrl(url);
   /** The redaction compiled for the credentials it was made with (see #redactor). */
-  #redaction: { credentials: string; redactor: Redactor } | undefined;
+  #redaction: { secretValues: readonly string[]; credentials: string; redactor: Redactor } | undefined;
 
   constructor(deps: ConnectionClientDeps) {
     this.#deps = deps;
+    this.#base = requestBase(deps.baseUrl, deps.defaultHeaders);
   }
 
   get connectionId(): string {
     return this.#deps.connectionId;
   }
 
+  // Object.assign rather than `{ ...options, path, method }`: V8 takes a slow path for a spread followed by more
+  // properties (1.5 µs against 0.1 µs per call, measured on Node 20).
   get<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
-    return this.request<Body>({ ...options, path, method: "GET" });
+    return this.request<Body>(Object.assign({}, options, { path, method: "GET" }));
   }
 
   post<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
-    return this.request<Body>({ ...options, path, method: "POST" });
+    return this.request<Body>(Object.assign({}, options, { path, method: "POST" }));
   }
 
   put<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
-    return this.request<Body>({ ...options, path, method: "PUT" });
+    return this.request<Body>(Object.assign({}, options, { path, method: "PUT" }));
   }
 
   patch<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
-    return this.request<Body>({ ...options, path, method: "PATCH" });
+    return this.request<Body>(Object.assign({}, options, { path, method: "PATCH" }));
   }
 
   delete<Body = unknown>(path: string, options: Omit<RequestOptions, "path" | "method"> = {}) {
-    return this.request<Body>({ ...options, path, method: "DELETE" });
+    return this.request<Body>(Object.assign({}, options, { path, method: "DELETE" }));
   }
 
   /** Sends one request; resolves with a 2xx/3xx response, or throws the error that tells the run what to do. */
   async request<Body = unknown>(options: RequestOptions): Promise<HttpResponse<Body>> {
     const deps = this.#deps;
-    const prepared = prepareRequest(deps.baseUrl, deps.defaultHeaders, options);
+    const prepared = prepareRequest(this.#base, options);
     this.#addIdempotencyKey(prepared, options.idempotencyKey);
-    await deps.auth.assertUsable();
-    const probe = deps.circuit ? await deps.circuit.admit() : undefined;
+    // The first attempt's auth is added to `prepared` itself; a resend after a refresh starts again from this
+    // snapshot, so that its auth does not pile onto the first one's.
+    const unauthenticated = { href: prepared.url.href, headers: { ...prepared.headers } };
+    const checking = deps.auth.assertUsable();
+    if (checking) await checking;
+    const circuit = deps.circuit;
+    const probe = circuit && !circuit.knownClosed() ? await circuit.admit() : undefined;
     const sent = { urlTemplate: options.urlTemplate, resends: earlierAttempts() };
     try {
       let exchange = await this.#exchange(prepared, probe, sent);
       const readsAuth = deps.answers === "api";
       if (readsAuth && "response" in exchange && authRejections.has(exchange.response.status)) {
         // One refresh and one retry: an expired or replaced token is routine, a second refusal is not.
-        if (await deps.auth.recover(exchange.applied))
-          exchange = await this.#exchange(prepared, probe, { ...sent, resends: sent.resends + 1 });
+        if (await deps.auth.recover(exchange.applied)) {
+          const again = { ...prepared, url: new URL(unauthenticated.href), headers: { ...unauthenticated.headers } };
+          exchange = await this.#exchange(again, probe, { ...sent, resends: sent.resends + 1 });
+        }
         if ("response" in exchange && authRejections.has(exchange.response.status)) {
           return deps.auth.fail(
             `the API answered ${exchange.response.status} to ${prepared.method} ${this.#shownUrl(prepared.url)} even after a refresh`,
@@ -141,7 +153,14 @@ export class HttpConnectionClient implements ConnectionClient {
         }
       }
       if ("error" in exchange) return await this.#failed(exchange.error, probe);
-      const response = await this.#classify(exchange.response, prepared, probe);
+      const answer = exchange.response;
+      // The usual answer (a success that says nothing about limits, on a healthy circuit) takes no await.
+      const response =
+        answer.status < (deps.answers === "webhook" ? 300 : 400) &&
+        !mentionsRateLimit(answer.status, answer.headers) &&
+        (!circuit || circuit.successChangesNothing(probe))
+          ? answer
+          : await this.#classify(answer, prepared, probe);
       // A webhook receiver's answer is an acknowledgement, not an API's data: there is no shape to learn.
       if (deps.answers === "webhook") return response as HttpResponse<Body>;
       deps.observeResponse?.(
@@ -173,12 +192,12 @@ export class HttpConnectionClient implements ConnectionClient {
    * a poll source (a poll's fetch), and the circuit's probe lease if it is the probe; their fences' signals
    * abort it if one lapses while it is in flight. It is a CLIENT span, and carries its `traceparent`.
    */
-  async #exchange(original: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
+  async #exchange(prepared: PreparedRequest, probe: CircuitProbe | undefined, sent: SentRequest): Promise<Exchange> {
     const deps = this.#deps;
-    await deps.rateLimiter.acquire();
-    // A fresh copy per attempt: the auth of a retried request must not pile onto the first one's.
-    const prepared: PreparedRequest = { ...original, url: new URL(original.url), headers: { ...original.headers } };
-    const applied = await deps.auth.apply(prepared);
+    const waiting = deps.rateLimiter.acquire();
+    if (waiting) await waiting;
+    const applying = deps.auth.apply(prepared);
+    const applied = applying instanceof Promise ? await applying : applying;
     // Checked after every wait (rate limit, token refresh), just before the request leaves: a worker whose
     // lease on the run (or poll source) has lapsed sends nothing more.
     const leases = holderLeases();
@@ -204,19 +223,17 @@ export class HttpConnectionClient implements ConnectionClient {
     const started = performance.now();
     const at = deps.clock.now();
     try {
-      const answer = await undiciRequest(prepared.url, {
-        method: prepared.method as Dispatcher.HttpMethod,
+      const answer = await sendRequest(dispatcher, {
+        method: prepared.method,
+        url: prepared.url,
         headers: prepared.headers,
-        body: prepared.body ?? null,
-        dispatcher,
+        body: prepared.body,
         headersTimeout: deps.headersTimeoutMs,
         bodyTimeout: deps.bodyTimeoutMs,
-        ...(signal ? { signal } : {}),
+        signal,
       });
-      const headers = flattenHeaders(answer.headers);
-      const chunks: Buffer[] = [];
-      for await (const chunk of answer.body) chunks.push(chunk as Buffer);
-      const read = readBody(chunks, headers["content-type"]);
+      const headers = answer.headers;
+      const read = readBody(answer.chunks, headers["content-type"]);
       const response: HttpResponse =
         read.largeJson === undefined
           ? { status: answer.statusCode, headers, body: read.body, text: read.text() }
@@ -319,6 +336,8 @@ export class HttpConnectionClient implements ConnectionClient {
   #redactor(): Redactor {
     const { auditOptions, auth } = this.#deps;
     const secretValues = auth.secretValues();
+    // The same array while the credentials are unchanged; new values equal to the old ones keep the redactor too.
+    if (this.#redaction?.secretValues === secretValues) return this.#redaction.redactor;
     const credentials = secretValues.join("\u0000");
     if (this.#redaction?.credentials !== credentials) {
       const redactor = new Redactor({
@@ -327,7 +346,9 @@ export class HttpConnectionClient implements ConnectionClient {
         extraFields: auditOptions.redactFields,
         secretValues,
       });
-      this.#redaction = { credentials, redactor };
+      this.#redaction = { secretValues, credentials, redactor };
+    } else {
+      this.#redaction = { ...this.#redaction, secretValues };
     }
     return this.#redaction.redactor;
   }
@@ -356,22 +377,6 @@ export class HttpConnectionClient implements ConnectionClient {
     metrics.requestFinished(prepared.method, response?.status ?? null, durationMs / 1000);
     const redactor = this.#redactor();
     const scope = currentStep();
-    const body = (text: string | null, contentType: string | undefined, parsed?: unknown) =>
-      text === null
-        ? null
-        : truncateBody(
-            // The answer as the client parsed it: a large page is not parsed again just to keep its start.
-            redactor.body(text, contentType, typeof parsed === "object" && parsed !== null ? parsed : undefined),
-            auditOptions.bodyLimit,
-          );
-    const responseBody = (answer: HttpResponse, largeJson: Buffer | undefined) => {
-      // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
-      const cut =
-        largeJson && typeof answer.body === "object" && answer.body !== null
-          ? redactor.truncatedJson(largeJson, answer.body, auditOptions.bodyLimit)
-          : undefined;
-      return cut ?? body(answer.text, answer.headers["content-type"], answer.body);
-    };
     audit.record({
       id: newId(),
       connectionId,
@@ -382,13 +387,45 @@ export class HttpConnectionClient implements ConnectionClient {
       status: response?.status ?? null,
       error: "error" in outcome ? redactor.text(describeNetworkError(outcome.error)) : null,
       durationMs: Math.round(durationMs),
-      requestHeaders: JSON.stringify(redactor.headers(prepared.headers)),
-      requestBody: body(prepared.auditBody, prepared.headers["content-type"]),
-      responseHeaders: response ? JSON.stringify(redactor.headers(response.headers)) : null,
-      responseBody: response ? responseBody(response, "largeJson" in outcome ? outcome.largeJson : undefined) : null,
+      requestHeaders: redactor.headersJson(prepared.headers),
+      requestBody: auditedBody(redactor, prepared.auditBody, prepared.headers["content-type"], auditOptions.bodyLimit),
+      responseHeaders: response ? redactor.headersJson(response.headers) : null,
+      responseBody: response
+        ? auditedAnswer(
+            redactor,
+            response,
+            "largeJson" in outcome ? outcome.largeJson : undefined,
+            auditOptions.bodyLimit,
+          )
+        : null,
       at,
     });
   }
+}
+
+/** A body as the audit trail keeps it: redacted, then cut to the connection's limit. */
+function auditedBody(
+  redactor: Redactor,
+  text: string | null,
+  contentType: string | undefined,
+  limit: number,
+  parsed?: unknown,
+): string | null {
+  if (text === null) return null;
+  // The answer as the client parsed it: a large page is not parsed again just to keep its start.
+  return truncateBody(
+    redactor.body(text, contentType, typeof parsed === "object" && parsed !== null ? parsed : undefined),
+    limit,
+  );
+}
+
+function auditedAnswer(redactor: Redactor, answer: HttpResponse, largeJson: Buffer | undefined, limit: number) {
+  // A large JSON answer with nothing to hide is cut from its bytes, never decoded whole.
+  const cut =
+    largeJson && typeof answer.body === "object" && answer.body !== null
+      ? redactor.truncatedJson(largeJson, answer.body, limit)
+      : undefined;
+  return cut ?? auditedBody(redactor, answer.text, answer.headers["content-type"], limit, answer.body);
 }
 
 /** The leases this request is sent under: the worker's lease on the run (in a step) or on a poll source (in a fetch). */

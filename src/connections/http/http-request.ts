@@ -12,43 +12,69 @@ export interface PreparedRequest {
   auditBody: string | null;
 }
 
-const bodyOptions = ["json", "form", "multipart", "body"] as const;
+/** What every request of a connection starts from, worked out once: its base URL's parts and default headers. */
+export interface RequestBase {
+  origin: string;
+  /** The base URL's path without its trailing slash ("" for the root). */
+  pathPrefix: string;
+  /** Names lower-case. */
+  headers: Readonly<Record<string, string>>;
+}
 
-export function prepareRequest(
-  baseUrl: URL,
-  defaultHeaders: Record<string, string>,
-  options: RequestOptions,
-): PreparedRequest {
-  const method = (options.method ?? "GET").toUpperCase();
-  const url = resolveUrl(baseUrl, options.path);
-  for (const [name, value] of Object.entries(options.query ?? {})) {
-    if (value !== undefined) url.searchParams.append(name, String(value));
-  }
+export function requestBase(baseUrl: URL, defaultHeaders: Record<string, string>): RequestBase {
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(defaultHeaders)) headers[name.toLowerCase()] = value;
-  for (const [name, value] of Object.entries(options.headers ?? {})) headers[name.toLowerCase()] = value;
-  const given = bodyOptions.filter((name) => options[name] !== undefined);
-  if (given.length > 1) {
+  return { origin: baseUrl.origin, pathPrefix: baseUrl.pathname.replace(/\/$/, ""), headers };
+}
+
+export function prepareRequest(base: RequestBase, options: RequestOptions): PreparedRequest {
+  const method = (options.method ?? "GET").toUpperCase();
+  const url = resolveUrl(base, options.path);
+  if (options.query) {
+    for (const [name, value] of Object.entries(options.query)) {
+      if (value !== undefined) url.searchParams.append(name, String(value));
+    }
+  }
+  const headers: Record<string, string> = { ...base.headers };
+  if (options.headers) {
+    for (const [name, value] of Object.entries(options.headers)) headers[name.toLowerCase()] = value;
+  }
+  const bodies =
+    Number(options.json !== undefined) +
+    Number(options.form !== undefined) +
+    Number(options.multipart !== undefined) +
+    Number(options.body !== undefined);
+  if (bodies > 1) {
+    const given = (["json", "form", "multipart", "body"] as const).filter((name) => options[name] !== undefined);
     throw new NonRetryableError(`a request takes one body, but got ${given.join(" and ")}; pass only one`);
   }
   const encoded = encodeBody(options, headers);
-  return { method, url, headers, ...encoded };
+  return { method, url, headers, body: encoded.body, auditBody: encoded.auditBody };
 }
 
-function resolveUrl(baseUrl: URL, path: string): URL {
-  // "v3/contacts" and "/v3/contacts" both land under the base path ("https://api.x.com/crm" + "/v3" → "/crm/v3").
-  const absolute = /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
-  const url = absolute
-    ? new URL(path)
-    : new URL(`${baseUrl.pathname.replace(/\/$/, "")}/${path.replace(/^\//, "")}`, baseUrl.origin);
-  if (url.origin !== baseUrl.origin) {
+const absoluteUrl = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+function resolveUrl(base: RequestBase, path: string): URL {
+  let url: URL;
+  if (absoluteUrl.test(path)) {
+    url = new URL(path);
+  } else {
+    // "v3/contacts" and "/v3/contacts" both land under the base path ("https://api.x.com/crm" + "/v3" → "/crm/v3").
+    const relative = `${base.pathPrefix}/${path.startsWith("/") ? path.slice(1) : path}`;
+    // Parsed once, as an absolute URL: what resolving the reference against the origin gives, unless it starts
+    // with two slashes (tabs and newlines are dropped by the parser), which names a host: resolved as such.
+    url = hostReference.test(relative) ? new URL(relative, base.origin) : new URL(`${base.origin}${relative}`);
+  }
+  if (url.origin !== base.origin) {
     // Credentials must never be sent to another host because a path came from an API response.
     throw new NonRetryableError(
-      `request to ${url.origin} refused: this connection only talks to ${baseUrl.origin}; use another connection for that host`,
+      `request to ${url.origin} refused: this connection only talks to ${base.origin}; use another connection for that host`,
     );
   }
   return url;
 }
+
+const hostReference = /^[/\\][\t\n\r]*[/\\]/;
 
 function encodeBody(
   options: RequestOptions,
@@ -77,15 +103,6 @@ function encodeBody(
     return { body: options.body, auditBody };
   }
   return { body: undefined, auditBody: null };
-}
-
-export function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    flat[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  return flat;
 }
 
 export function parseResponseBody(text: string, contentType: string | undefined): unknown {

@@ -8,8 +8,8 @@ import { type LeaseFence, LeaseLostError } from "../../runtime/lease-fence.ts";
  * completed meanwhile, which writes the request, before the fence's timer has had a chance to abort it.
  * undici calls `onConnect` synchronously just before the write; refusing there aborts the request unsent.
  *
- * It wraps the legacy handler that undici's `request()` makes (onConnect, onHeaders, …), which is the only
- * way Tenon dispatches.
+ * It wraps undici's legacy handler interface (onConnect, onHeaders, …), the one send-request.ts implements,
+ * which is the only way Tenon dispatches.
  */
 export class LeaseCheckedDispatcher extends Dispatcher {
   readonly #inner: Dispatcher;

@@ -38,6 +38,8 @@ type Fields = Map<string, string[]>;
  * Returns null when the response says nothing about limits.
  */
 export function readRateLimitHeaders(status: number, headers: HeaderMap, now: number): RateLimitAdvice | null {
+  // Most answers say nothing about limits: known from their header names alone, before any field is read.
+  if (!mentionsRateLimit(status, headers)) return null;
   const fields = collectFields(headers);
   const retryAt = readRetryAfter(fields.get("retry-after")?.[0], now);
   const quotas = [...readPrefixedQuotas(fields, now), ...readRateLimitField(fields, now)];
@@ -59,6 +61,16 @@ export function readRateLimitHeaders(status: number, headers: HeaderMap, now: nu
     advice.slowUntil = slowest.until;
   }
   return Object.keys(advice).length > 0 ? advice : null;
+}
+
+/** Every field read below has one of these in its name: `Retry-After`, `RateLimit*`, `*Rate-Limit-*`, `*RateLimit-*`. */
+const rateLimitName = /retry-after|rate-?limit/i;
+
+/** Whether an answer may say anything about limits: a 429, or a header named as the ones read here. */
+export function mentionsRateLimit(status: number, headers: HeaderMap): boolean {
+  if (status === 429) return true;
+  for (const name of Object.keys(headers)) if (rateLimitName.test(name)) return true;
+  return false;
 }
 
 function slowestQuota(

@@ -26,8 +26,17 @@ export class RateLimiter {
     private readonly onWait: () => void = () => {},
   ) {}
 
-  async acquire(): Promise<void> {
+  /**
+   * Takes a token, waiting for it here if it comes soon, or throws RateLimitedError. Undefined (nothing to await) for
+   * an unlimited connection known to be neither paused nor slowed: the usual request's case.
+   */
+  acquire(): Promise<void> | undefined {
     const now = this.clock.now();
+    if (!this.policy && now - this.#stateAt < trustUnthrottledMs && !this.#inForce(now)) return undefined;
+    return this.#acquire(now);
+  }
+
+  async #acquire(now: number): Promise<void> {
     if (!this.policy && !(await this.#throttled(now))) return;
     const grant = await this.store.takeRateLimitToken({
       connectionId: this.connectionId,
@@ -68,6 +77,11 @@ export class RateLimiter {
       this.#state = await this.store.getRateLimitState(this.connectionId);
       this.#stateAt = now;
     }
+    return this.#inForce(now);
+  }
+
+  /** Whether the state last read holds a 429 pause or an announced slow-down that lasts at `now`. */
+  #inForce(now: number): boolean {
     const state = this.#state;
     if (!state) return false;
     return (state.pausedUntil ?? 0) > now || (state.slowUntil ?? 0) > now;

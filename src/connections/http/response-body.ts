@@ -37,6 +37,21 @@ export function readBody(chunks: Buffer[], contentType: string | undefined): Rea
     }
   }
   // Decoded at once, and the bytes let go.
-  const text = bytes.toString("utf8");
-  return { body: parseResponseBody(text, contentType), text: () => text, largeJson: undefined };
+  return new DecodedBody(bytes.toString("utf8"), contentType);
+}
+
+/** A body decoded at once: a class rather than a closure per answer. */
+class DecodedBody implements ReadBody {
+  readonly body: unknown;
+  readonly largeJson = undefined;
+  readonly #text: string;
+
+  constructor(text: string, contentType: string | undefined) {
+    this.#text = text;
+    this.body = parseResponseBody(text, contentType);
+  }
+
+  text(): string {
+    return this.#text;
+  }
 }

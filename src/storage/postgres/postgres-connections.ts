@@ -38,6 +38,7 @@ import type {
 import { KeyedMutex } from "../keyed-mutex.ts";
 import { resumePausedRunsOnPostgres } from "../transitions/resume-paused-runs.ts";
 import { wakeWaitingRunsOnPostgres } from "../transitions/wake-waiting-runs.ts";
+import { writeAuditRecords } from "./postgres-audit-log.ts";
 
 /**
  * Every connection query on PostgreSQL, as SQL in full. Shared state that workers update concurrently
@@ -128,9 +129,6 @@ export const postgresConnectionSql = {
   incidentsOfConnection: `SELECT id, connection_id, kind, detail, at FROM connection_incidents WHERE connection_id = $1
     ORDER BY at DESC, id DESC LIMIT $2`,
 
-  insertAudit: `INSERT INTO audit_log (${auditColumns})
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[],
-      $9::integer[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[])`,
   recentAudit: `SELECT ${auditColumns} FROM audit_log ORDER BY at DESC, id DESC LIMIT $1`,
   auditOfConnection: `SELECT ${auditColumns} FROM audit_log WHERE connection_id = $1 ORDER BY at DESC, id DESC LIMIT $2`,
   auditOfRun: `SELECT ${auditColumns} FROM audit_log WHERE run_id = $1 AND ($2::text IS NULL OR connection_id = $2)
@@ -366,23 +364,7 @@ export class PostgresConnections implements ConnectionStore {
   }
 
   async appendAudit(records: AuditRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    await this.#pool.query(q.insertAudit, [
-      records.map((r) => r.id),
-      records.map((r) => r.connectionId),
-      records.map((r) => r.runId),
-      records.map((r) => r.stepName),
-      records.map((r) => r.method),
-      records.map((r) => r.url),
-      records.map((r) => r.status),
-      records.map((r) => r.error),
-      records.map((r) => r.durationMs),
-      records.map((r) => r.requestHeaders),
-      records.map((r) => r.requestBody),
-      records.map((r) => r.responseHeaders),
-      records.map((r) => r.responseBody),
-      records.map((r) => r.at),
-    ]);
+    await writeAuditRecords(this.#pool, records);
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditRecord[]> {

@@ -62,6 +62,7 @@ import { retryRunOnPostgres } from "../transitions/retry-run.ts";
 import { notifyRunsAvailable } from "../transitions/runs-available.ts";
 import { sleepRunOnPostgres } from "../transitions/sleep-run.ts";
 import { waitRunOnPostgres } from "../transitions/wait-run.ts";
+import { writeAuditCarriedBy } from "./postgres-audit-log.ts";
 import { PostgresConnections } from "./postgres-connections.ts";
 import { PostgresDrift } from "./postgres-drift.ts";
 import { PostgresOperatorAccess } from "./postgres-operator-access.ts";
@@ -360,6 +361,8 @@ export class PostgresStorage implements Storage {
       const completions: { index: number; t: Extract<RunTransition, { kind: "completeRun" }> }[] = [];
       const freedKeys: string[] = [];
       const now = transitions[0]?.now ?? Date.now();
+      // The exchanges of the attempts these transitions end: as durable as the transitions (held-audit.ts).
+      await writeAuditCarriedBy(client, transitions);
       for (const [index, t] of transitions.entries()) {
         if (t.kind === "recordStep") steps.push({ index, t });
         else if (t.kind === "completeRun") completions.push({ index, t });

@@ -38,6 +38,7 @@ import type {
 import { KeyedMutex } from "../keyed-mutex.ts";
 import { recordResumes, resumePausedRuns, resumePausedRunsOnSqlite } from "../transitions/resume-paused-runs.ts";
 import { recordWakes, wakeWaitingRuns, wakeWaitingRunsOnSqlite } from "../transitions/wake-waiting-runs.ts";
+import { SqliteAuditLog } from "./sqlite-audit-log.ts";
 
 /** Every connection query on SQLite, as SQL in full. */
 export const sqliteConnectionSql = {
@@ -127,9 +128,6 @@ export const sqliteConnectionSql = {
   incidentsOfConnection: `SELECT id, connection_id, kind, detail, at FROM connection_incidents WHERE connection_id = ?
     ORDER BY at DESC, id DESC LIMIT ?`,
 
-  insertAudit: `INSERT INTO audit_log (${auditColumns})
-    VALUES (@id, @connectionId, @runId, @stepName, @method, @url, @status, @error, @durationMs, @requestHeaders, @requestBody,
-      @responseHeaders, @responseBody, @at)`,
   recentAudit: `SELECT ${auditColumns} FROM audit_log ORDER BY at DESC, id DESC LIMIT ?`,
   auditOfConnection: `SELECT ${auditColumns} FROM audit_log WHERE connection_id = ? ORDER BY at DESC, id DESC LIMIT ?`,
   auditOfRun: `SELECT ${auditColumns} FROM audit_log WHERE run_id = @runId AND (@connectionId IS NULL OR connection_id = @connectionId)
@@ -160,11 +158,13 @@ export class SqliteConnections implements ConnectionStore {
   readonly #db: Database.Database;
   readonly #writers: SqliteWriters;
   readonly #refreshLocks = new KeyedMutex();
+  readonly #auditLog: SqliteAuditLog;
   #statements: Statements | undefined;
 
   constructor(db: Database.Database, writers: SqliteWriters) {
     this.#db = db;
     this.#writers = writers;
+    this.#auditLog = new SqliteAuditLog(db);
   }
 
   /** Called by the storage's migrate(), once the tables exist. */
@@ -319,10 +319,7 @@ export class SqliteConnections implements ConnectionStore {
 
   async appendAudit(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const insert = this.#sql.insertAudit;
-    this.#writers.immediate(() => {
-      for (const record of records) insert.run(record);
-    });
+    this.#writers.immediate(() => this.#auditLog.write(records));
   }
 
   async listAudit(filter: AuditFilter = {}): Promise<AuditRecord[]> {

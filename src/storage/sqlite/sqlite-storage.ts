@@ -64,6 +64,7 @@ import { requeueAllRunningOnSqlite } from "../transitions/requeue-abandoned-runs
 import { retryRunOnSqlite } from "../transitions/retry-run.ts";
 import { sleepRunOnSqlite } from "../transitions/sleep-run.ts";
 import { waitRunOnSqlite } from "../transitions/wait-run.ts";
+import { SqliteAuditLog } from "./sqlite-audit-log.ts";
 import { SqliteConnections } from "./sqlite-connections.ts";
 import { SqliteDrift } from "./sqlite-drift.ts";
 import { SqliteOperatorAccess } from "./sqlite-operator-access.ts";
@@ -102,6 +103,7 @@ export class SqliteStorage implements Storage {
   readonly #tags: SqliteTags;
   readonly #retention: SqliteRetention;
   readonly #drift: SqliteDrift;
+  readonly #auditLog: SqliteAuditLog;
   readonly operatorAccess: SqliteOperatorAccess;
   readonly sessions: SqliteSessions;
   #statements: Statements | undefined;
@@ -138,6 +140,7 @@ export class SqliteStorage implements Storage {
     this.sessions = new SqliteSessions(this.#db, { durably: (fn) => this.#durably(fn) });
     // Not durably either: shapes and incidents lost to a power cut are learned and found again.
     this.#drift = new SqliteDrift(this.#db, { immediate: (fn) => this.#immediate(fn) });
+    this.#auditLog = new SqliteAuditLog(this.#db);
   }
 
   get connections(): ConnectionStore {
@@ -286,7 +289,11 @@ export class SqliteStorage implements Storage {
 
   async applyTransitions(transitions: RunTransition[]): Promise<boolean[]> {
     const s = this.#sql;
-    return this.#durably(() => transitions.map((t) => applyTransition(s, t)));
+    return this.#durably(() => {
+      // The exchanges of the attempts these transitions end: as durable as the transitions (held-audit.ts).
+      this.#auditLog.writeCarriedBy(transitions);
+      return transitions.map((t) => applyTransition(s, t));
+    });
   }
 
   async extendLeases(leaseTokens: string[], leaseUntil: number): Promise<RenewedLease[]> {

@@ -27,6 +27,10 @@
  *   BENCH_E2E_SQLITE_PATH   sqlite: the database file
  *   BENCH_E2E_DATABASE_URL  postgres: the URL
  *   BENCH_E2E_PG_SCHEMA     postgres: the schema (created by migrate, dropped by the caller)
+ *   BENCH_TRACE             1: time every storage call (bench/storage-trace.ts) and print the totals as one JSON line
+ *                           on stdout at exit, after the exit line
+ *   BENCH_E2E_CONCURRENCY   runs in progress at once: Tenon's worker concurrency, and the bare forwarder's connections
+ *                           to the sink (default: the worker's default)
  */
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
@@ -42,6 +46,8 @@ import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources
 import { createMetrics } from "../src/observability/metrics.ts";
 import { systemClock } from "../src/runtime/clock.ts";
 import { createServer } from "../src/server/create-server.ts";
+import { e2eSteps } from "./e2e-run-anatomy.ts";
+import { type CallStats, traced } from "./storage-trace.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";
 
@@ -52,7 +58,10 @@ interface StripeEvent {
 }
 
 /** The integration's steps, in order: each is one POST to the sink. */
-const steps = ["create-order", "record-payment", "notify-customer"] as const;
+const steps = e2eSteps;
+
+/** Runs in progress at once, for both: Tenon's worker concurrency and the bare forwarder's connections to the sink. */
+const concurrency = Number.parseInt(process.env.BENCH_E2E_CONCURRENCY ?? String(defaultWorkerConcurrency), 10);
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -84,8 +93,8 @@ function stepBody(step: string, event: StripeEvent): Record<string, unknown> {
 
 /** The floor: acknowledge, then forward; nothing is stored, so a crash loses whatever is in flight. */
 async function runBare(sinkUrl: string, token: string): Promise<void> {
-  // Tenon's worker has at most 100 runs in progress, so at most 100 requests to the sink: the same bound here.
-  const agent = new Agent({ connections: defaultWorkerConcurrency, keepAliveTimeout: 30_000 });
+  // Tenon's worker has at most `concurrency` runs in progress, so at most as many requests to the sink: the same bound.
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const target = `${sinkUrl}/orders`;
   let forwardErrors = 0;
   const forward = async (event: StripeEvent) => {
@@ -145,7 +154,9 @@ function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {
 
 /** Tenon, wired as src/app/tenon-services.ts wires `tenon start` (without alerting, polls or a second metrics port). */
 async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: string): Promise<void> {
-  const storage = await openBenchStorage(mode);
+  const stats = new Map<string, CallStats>();
+  const rawStorage = await openBenchStorage(mode);
+  const storage = process.env.BENCH_TRACE === "1" ? traced(rawStorage, stats) : rawStorage;
   // Warnings and errors only, on stderr: stdout carries the URL.
   const logger = pino({ level: "warn" }, pino.destination(2));
   const metrics = createMetrics({ enabled: true, processMetrics: true });
@@ -181,7 +192,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
     metrics,
     integrations: [integration],
     connections,
-    worker: { concurrency: defaultWorkerConcurrency, leaseMs: defaultLeaseMs, maxCrashes: defaultMaxCrashes },
+    worker: { concurrency, leaseMs: defaultLeaseMs, maxCrashes: defaultMaxCrashes },
     logger,
   });
   const server = createServer({
@@ -206,6 +217,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
   await engine.stop({ deadlineMs: 10_000 });
   await drift.stop();
   await storage.close();
+  if (stats.size > 0) announce({ trace: Object.fromEntries(stats) });
 }
 
 const mode = parseMode(process.argv[2]);

@@ -17,8 +17,10 @@
  * which the sink counts the deliveries of each event. The body is the event's payment intent with the step's name.
  *
  * Prints `{"url":"http://127.0.0.1:<port>"}` on stdout once it listens (logs go to stderr). On SIGTERM it stops
- * the way `tenon start` does (server, then engine, then storage) and exits 0; the bare forwarder first prints
- * `{"exit":{"forwardErrors":n}}`, the forwards it lost (Tenon's failures are in its database: runs not succeeded).
+ * the way `tenon start` does (server, then engine, then storage) and exits 0, first printing
+ * `{"exit":{"eventLoopDelayMs":{p50,p99,max},"forwardErrors":n}}`: how late its event loop ran over its life (what an
+ * answer waits for when the loop is busy), and for the bare forwarder the forwards it lost (Tenon's failures are in its
+ * database: runs not succeeded).
  *
  * Environment (set by bench/e2e.ts):
  *   BENCH_E2E_SECRET        the Stripe endpoint secret (whsec_…)
@@ -28,13 +30,14 @@
  *   BENCH_E2E_DATABASE_URL  postgres: the URL
  *   BENCH_E2E_PG_SCHEMA     postgres: the schema (created by migrate, dropped by the caller)
  *   BENCH_TRACE             1: time every storage call (bench/storage-trace.ts) and print the totals as one JSON line
- *                           on stdout at exit, after the exit line
+ *                           on stdout at exit, after the exit line (Tenon only)
  *   BENCH_E2E_CONCURRENCY   runs in progress at once: Tenon's worker concurrency, and the bare forwarder's connections
  *                           to the sink (default: the worker's default)
  */
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
 import { Agent, request } from "undici";
 import { defaultLeaseMs, defaultMaxCrashes, defaultWorkerConcurrency } from "../src/config/settings.ts";
@@ -86,6 +89,19 @@ function announce(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
+/** The event loop's delays, sampled every 10 ms from now on. */
+function watchEventLoop(): IntervalHistogram {
+  const histogram = monitorEventLoopDelay({ resolution: 10 });
+  histogram.enable();
+  return histogram;
+}
+
+function eventLoopDelayMs(histogram: IntervalHistogram): { p50: number; p99: number; max: number } {
+  histogram.disable();
+  const ms = (ns: number) => ns / 1e6;
+  return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) };
+}
+
 /** What one step POSTs: the same object from the bare forwarder and from Tenon. */
 function stepBody(step: string, event: StripeEvent): Record<string, unknown> {
   return { step, event: event.id, payment_intent: event.data.object };
@@ -134,12 +150,13 @@ async function runBare(sinkUrl: string, token: string): Promise<void> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const loop = watchEventLoop();
   announce({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   await shutdownSignal();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await agent.close();
-  announce({ exit: { forwardErrors } });
+  announce({ exit: { eventLoopDelayMs: eventLoopDelayMs(loop), forwardErrors } });
 }
 
 function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {
@@ -208,6 +225,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
   await engine.start();
   // After the engine's start, which applies the migrations the drift tables come with.
   await drift.start();
+  const loop = watchEventLoop();
   announce({ url: await server.listen({ host: "127.0.0.1", port: 0 }) });
 
   await shutdownSignal();
@@ -217,6 +235,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
   await engine.stop({ deadlineMs: 10_000 });
   await drift.stop();
   await storage.close();
+  announce({ exit: { eventLoopDelayMs: eventLoopDelayMs(loop) } });
   if (stats.size > 0) announce({ trace: Object.fromEntries(stats) });
 }
 

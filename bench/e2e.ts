@@ -61,6 +61,13 @@ interface Metric {
 
 type TargetName = "bare" | "sqlite" | "postgres";
 
+/** How late the server's event loop ran, as bench/e2e-server.ts reports it at exit. */
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
 interface Target {
   name: TargetName;
   title: string;
@@ -224,9 +231,11 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     const peakRss = peakRssMiB(server.process.pid);
 
     const cleanStop = await stopChild(server, 30_000);
-    const exit =
-      (target.name === "bare" || trace) && cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
-    const forwardErrors = (exit?.exit as { forwardErrors?: number } | undefined)?.forwardErrors;
+    const exitLine = cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
+    const exit = exitLine?.exit as { forwardErrors?: number; eventLoopDelayMs?: LoopDelay } | undefined;
+    const traceLine =
+      trace && target.name !== "bare" && cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
+    const forwardErrors = exit?.forwardErrors;
     let stored: Stored | undefined;
     if (target.name === "sqlite") stored = readStoredSqlite(sqlitePath, source);
     if (target.name === "postgres") stored = await readStoredPostgres(databaseUrl, schema, source);
@@ -297,7 +306,18 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     );
     const checks = verdicts(target, { result, acked, drain, check, stored, ackedNotStored, forwardErrors, cleanStop });
     const notes = cpuProfile ? [`CPU profiles: ${join(dir, "profiles")}`] : [];
-    if (exit && "trace" in exit) printTrace(target.title, exit.trace as Record<string, CallStats>);
+    if (traceLine && "trace" in traceLine) printTrace(target.title, traceLine.trace as Record<string, CallStats>);
+    const loop = exit?.eventLoopDelayMs;
+    if (loop) {
+      metrics.push(
+        { name: `${label}.event_loop_delay_p50`, value: loop.p50, unit: "ms" },
+        { name: `${label}.event_loop_delay_p99`, value: loop.p99, unit: "ms" },
+        { name: `${label}.event_loop_delay_max`, value: loop.max, unit: "ms" },
+      );
+      notes.push(
+        `the server's event loop ran late by p50 ${loop.p50.toFixed(1)} ms, p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(1)} ms (over its life)`,
+      );
+    }
     if (anatomy) {
       metrics.push(...anatomyMetrics(label, anatomy));
       notes.push(anatomyLine(anatomy));

@@ -330,6 +330,8 @@ function createStepTools(
   suspension: Suspension,
   runSpan: ActiveSpan,
 ): StepTools {
+  // What earlier executions journaled. Read only: journalName gives each call of this execution a name of its own,
+  // so a step journaled now is never looked up again in it.
   const journal = new Map<string, JournalEntry>(run.journal.map((entry) => [entry.name, entry]));
   const calls = new Map<string, number>();
 
@@ -390,7 +392,6 @@ function createStepTools(
     ) {
       throw new LeaseLostError();
     }
-    journal.set(key, { name: key, status: "completed", outputJson, error: null, failures: entry?.failures ?? 0 });
     return fromJournalJson(outputJson);
   }
 

@@ -17,8 +17,10 @@
  * which the sink counts the deliveries of each event. The body is the event's payment intent with the step's name.
  *
  * Prints `{"url":"http://127.0.0.1:<port>"}` on stdout once it listens (logs go to stderr). On SIGTERM it stops
- * the way `tenon start` does (server, then engine, then storage) and exits 0; the bare forwarder first prints
- * `{"exit":{"forwardErrors":n}}`, the forwards it lost (Tenon's failures are in its database: runs not succeeded).
+ * the way `tenon start` does (server, then engine, then storage) and exits 0, first printing
+ * `{"exit":{"eventLoopDelayMs":{p50,p99,max},"forwardErrors":n}}`: how late its event loop ran over its life (what an
+ * answer waits for when the loop is busy), and for the bare forwarder the forwards it lost (Tenon's failures are in its
+ * database: runs not succeeded).
  *
  * Environment (set by bench/e2e.ts):
  *   BENCH_E2E_SECRET        the Stripe endpoint secret (whsec_…)
@@ -27,10 +29,15 @@
  *   BENCH_E2E_SQLITE_PATH   sqlite: the database file
  *   BENCH_E2E_DATABASE_URL  postgres: the URL
  *   BENCH_E2E_PG_SCHEMA     postgres: the schema (created by migrate, dropped by the caller)
+ *   BENCH_TRACE             1: time every storage call (bench/storage-trace.ts) and print the totals as one JSON line
+ *                           on stdout at exit, after the exit line (Tenon only)
+ *   BENCH_E2E_CONCURRENCY   runs in progress at once: Tenon's worker concurrency, and the bare forwarder's connections
+ *                           to the sink (default: the worker's default)
  */
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
 import { Agent, request } from "undici";
 import { defaultLeaseMs, defaultMaxCrashes, defaultWorkerConcurrency } from "../src/config/settings.ts";
@@ -42,6 +49,8 @@ import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources
 import { createMetrics } from "../src/observability/metrics.ts";
 import { systemClock } from "../src/runtime/clock.ts";
 import { createServer } from "../src/server/create-server.ts";
+import { e2eSteps } from "./e2e-run-anatomy.ts";
+import { type CallStats, traced } from "./storage-trace.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";
 
@@ -52,7 +61,10 @@ interface StripeEvent {
 }
 
 /** The integration's steps, in order: each is one POST to the sink. */
-const steps = ["create-order", "record-payment", "notify-customer"] as const;
+const steps = e2eSteps;
+
+/** Runs in progress at once, for both: Tenon's worker concurrency and the bare forwarder's connections to the sink. */
+const concurrency = Number.parseInt(process.env.BENCH_E2E_CONCURRENCY ?? String(defaultWorkerConcurrency), 10);
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -77,6 +89,23 @@ function announce(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 
+/** How often the event loop's delay is sampled. */
+const loopResolutionMs = 10;
+
+/** The event loop's delays, sampled every 10 ms from now on. */
+function watchEventLoop(): IntervalHistogram {
+  const histogram = monitorEventLoopDelay({ resolution: loopResolutionMs });
+  histogram.enable();
+  return histogram;
+}
+
+function eventLoopDelayMs(histogram: IntervalHistogram): { p50: number; p99: number; max: number } {
+  histogram.disable();
+  // The histogram holds the time between samples: the delay is what exceeds the sampling interval.
+  const ms = (ns: number) => Math.max(0, ns / 1e6 - loopResolutionMs);
+  return { p50: ms(histogram.percentile(50)), p99: ms(histogram.percentile(99)), max: ms(histogram.max) };
+}
+
 /** What one step POSTs: the same object from the bare forwarder and from Tenon. */
 function stepBody(step: string, event: StripeEvent): Record<string, unknown> {
   return { step, event: event.id, payment_intent: event.data.object };
@@ -84,8 +113,8 @@ function stepBody(step: string, event: StripeEvent): Record<string, unknown> {
 
 /** The floor: acknowledge, then forward; nothing is stored, so a crash loses whatever is in flight. */
 async function runBare(sinkUrl: string, token: string): Promise<void> {
-  // Tenon's worker has at most 100 runs in progress, so at most 100 requests to the sink: the same bound here.
-  const agent = new Agent({ connections: defaultWorkerConcurrency, keepAliveTimeout: 30_000 });
+  // Tenon's worker has at most `concurrency` runs in progress, so at most as many requests to the sink: the same bound.
+  const agent = new Agent({ connections: concurrency, keepAliveTimeout: 30_000 });
   const target = `${sinkUrl}/orders`;
   let forwardErrors = 0;
   const forward = async (event: StripeEvent) => {
@@ -125,12 +154,13 @@ async function runBare(sinkUrl: string, token: string): Promise<void> {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const loop = watchEventLoop();
   announce({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
   await shutdownSignal();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await agent.close();
-  announce({ exit: { forwardErrors } });
+  announce({ exit: { eventLoopDelayMs: eventLoopDelayMs(loop), forwardErrors } });
 }
 
 function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {
@@ -145,7 +175,9 @@ function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {
 
 /** Tenon, wired as src/app/tenon-services.ts wires `tenon start` (without alerting, polls or a second metrics port). */
 async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: string): Promise<void> {
-  const storage = await openBenchStorage(mode);
+  const stats = new Map<string, CallStats>();
+  const rawStorage = await openBenchStorage(mode);
+  const storage = process.env.BENCH_TRACE === "1" ? traced(rawStorage, stats) : rawStorage;
   // Warnings and errors only, on stderr: stdout carries the URL.
   const logger = pino({ level: "warn" }, pino.destination(2));
   const metrics = createMetrics({ enabled: true, processMetrics: true });
@@ -181,7 +213,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
     metrics,
     integrations: [integration],
     connections,
-    worker: { concurrency: defaultWorkerConcurrency, leaseMs: defaultLeaseMs, maxCrashes: defaultMaxCrashes },
+    worker: { concurrency, leaseMs: defaultLeaseMs, maxCrashes: defaultMaxCrashes },
     logger,
   });
   const server = createServer({
@@ -197,6 +229,7 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
   await engine.start();
   // After the engine's start, which applies the migrations the drift tables come with.
   await drift.start();
+  const loop = watchEventLoop();
   announce({ url: await server.listen({ host: "127.0.0.1", port: 0 }) });
 
   await shutdownSignal();
@@ -206,6 +239,8 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
   await engine.stop({ deadlineMs: 10_000 });
   await drift.stop();
   await storage.close();
+  announce({ exit: { eventLoopDelayMs: eventLoopDelayMs(loop) } });
+  if (stats.size > 0) announce({ trace: Object.fromEntries(stats) });
 }
 
 const mode = parseMode(process.argv[2]);

@@ -20,6 +20,10 @@
  *   BENCH_ONLY                comma-separated subset of bare,sqlite,postgres (default all three)
  *   BENCH_DRAIN_TIMEOUT_S     how long to wait, once the load stopped, for every acknowledged webhook's 3 POSTs
  *                             (default 120); a drain that does not finish fails the run
+ *   BENCH_CONCURRENCY         runs in progress at once: Tenon's worker concurrency and the bare forwarder's connections
+ *                             to the sink (default: the worker's default, 100)
+ *   BENCH_TRACE               1: each Tenon server times every storage call (bench/storage-trace.ts); a table per
+ *                             target is printed (calls, batch sizes, time to settle)
  *   BENCH_CPU_PROF            1: each server runs with --cpu-prof; the .cpuprofile files are kept in a temp dir
  *   TENON_BENCH_DATABASE_URL  PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test); a fresh schema
  *                             bench_e2e_<random> is used and dropped at the end
@@ -43,8 +47,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { intEnv } from "./bench-env.ts";
 import { type Child, cpuSeconds, peakRssMiB, spawnScript, stopChild } from "./bench-process.ts";
+import { type RunAnatomy, runAnatomyPostgres, runAnatomySqlite } from "./e2e-run-anatomy.ts";
 import { epochMs, type SinkCheck, type SinkStats } from "./e2e-sink.ts";
 import { type LoadPlan, type LoadResult, signedStripeWebhook } from "./ingest-load.ts";
+import { type CallStats, printTrace } from "./storage-trace.ts";
 import { dropSchema, readStoredPostgres, readStoredSqlite, type Stored } from "./stored-events.ts";
 
 interface Metric {
@@ -54,6 +60,13 @@ interface Metric {
 }
 
 type TargetName = "bare" | "sqlite" | "postgres";
+
+/** How late the server's event loop ran, as bench/e2e-server.ts reports it at exit. */
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
 
 interface Target {
   name: TargetName;
@@ -78,6 +91,7 @@ const bodyBytes = intEnv("BENCH_BODY_BYTES", 1024);
 const drainTimeoutMs = intEnv("BENCH_DRAIN_TIMEOUT_S", 120) * 1000;
 const only = parseOnly(process.env.BENCH_ONLY);
 const cpuProfile = process.env.BENCH_CPU_PROF === "1";
+const trace = process.env.BENCH_TRACE === "1";
 const databaseUrl = process.env.TENON_BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const secret = `whsec_bench_${randomBytes(16).toString("hex")}`;
 const sinkToken = `bench-sink-${randomBytes(16).toString("hex")}`;
@@ -179,7 +193,9 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
       BENCH_E2E_SQLITE_PATH: sqlitePath,
       BENCH_E2E_DATABASE_URL: databaseUrl,
       BENCH_E2E_PG_SCHEMA: schema,
+      BENCH_TRACE: trace ? "1" : "0",
     };
+    if (process.env.BENCH_CONCURRENCY) env.BENCH_E2E_CONCURRENCY = String(intEnv("BENCH_CONCURRENCY", 100));
     const nodeArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "profiles")}`] : [];
     server = spawnScript("e2e-server.ts", [target.name], env, nodeArgs);
     const { url: base } = (await server.next(60_000)) as { url: string };
@@ -215,11 +231,17 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     const peakRss = peakRssMiB(server.process.pid);
 
     const cleanStop = await stopChild(server, 30_000);
-    const exit = target.name === "bare" && cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
-    const forwardErrors = (exit?.exit as { forwardErrors?: number } | undefined)?.forwardErrors;
+    const exitLine = cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
+    const exit = exitLine?.exit as { forwardErrors?: number; eventLoopDelayMs?: LoopDelay } | undefined;
+    const traceLine =
+      trace && target.name !== "bare" && cleanStop ? await server.next(1000).catch(() => undefined) : undefined;
+    const forwardErrors = exit?.forwardErrors;
     let stored: Stored | undefined;
     if (target.name === "sqlite") stored = readStoredSqlite(sqlitePath, source);
     if (target.name === "postgres") stored = await readStoredPostgres(databaseUrl, schema, source);
+    let anatomy: RunAnatomy | undefined;
+    if (target.name === "sqlite") anatomy = runAnatomySqlite(sqlitePath);
+    if (target.name === "postgres") anatomy = await runAnatomyPostgres(databaseUrl, schema);
     // For Tenon, every stored event must have been forwarded, acknowledged or not (one in flight when autocannon
     // closed its connections was still committed); the bare forwarder stores nothing to check against.
     const check = await sinkPost<SinkCheck>(sinkUrl, "POST", "/_sink/check", stored ? [...stored.eventIds] : acked);
@@ -284,6 +306,22 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     );
     const checks = verdicts(target, { result, acked, drain, check, stored, ackedNotStored, forwardErrors, cleanStop });
     const notes = cpuProfile ? [`CPU profiles: ${join(dir, "profiles")}`] : [];
+    if (traceLine && "trace" in traceLine) printTrace(target.title, traceLine.trace as Record<string, CallStats>);
+    const loop = exit?.eventLoopDelayMs;
+    if (loop) {
+      metrics.push(
+        { name: `${label}.event_loop_delay_p50`, value: loop.p50, unit: "ms" },
+        { name: `${label}.event_loop_delay_p99`, value: loop.p99, unit: "ms" },
+        { name: `${label}.event_loop_delay_max`, value: loop.max, unit: "ms" },
+      );
+      notes.push(
+        `the server's event loop ran late by p50 ${loop.p50.toFixed(1)} ms, p99 ${loop.p99.toFixed(1)} ms, max ${loop.max.toFixed(1)} ms (over its life)`,
+      );
+    }
+    if (anatomy) {
+      metrics.push(...anatomyMetrics(label, anatomy));
+      notes.push(anatomyLine(anatomy));
+    }
     return { metrics, checks, notes };
   } finally {
     if (server) await stopChild(server, 30_000);
@@ -291,6 +329,27 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
     if (!cpuProfile) rmSync(dir, { recursive: true, force: true });
     if (target.name === "postgres") await dropSchema(databaseUrl, schema);
   }
+}
+
+function anatomyMetrics(label: string, a: RunAnatomy): Metric[] {
+  return [
+    { name: `${label}.run_queued`, value: a.queuedMs, unit: "ms" },
+    { name: `${label}.run_claim_to_first_step`, value: a.claimToFirstStepMs, unit: "ms" },
+    { name: `${label}.run_step`, value: a.stepMs, unit: "ms" },
+    { name: `${label}.run_between_steps`, value: a.betweenStepsMs, unit: "ms" },
+    { name: `${label}.run_last_step_to_finish`, value: a.lastStepToFinishMs, unit: "ms" },
+    { name: `${label}.run_executing`, value: a.executingMs, unit: "ms" },
+  ];
+}
+
+/** Where a run's time went (bench/e2e-run-anatomy.ts), in one line. */
+function anatomyLine(a: RunAnatomy): string {
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  return (
+    `a run's time (means of ${a.runs.toLocaleString("en-US")}): queued ${ms(a.queuedMs)}; executing ${ms(a.executingMs)} = ` +
+    `claim to step 1 ${ms(a.claimToFirstStepMs)} + 3 steps of ${ms(a.stepMs)} + 2 gaps between steps of ` +
+    `${ms(a.betweenStepsMs)} + last step to finish ${ms(a.lastStepToFinishMs)}`
+  );
 }
 
 function verdicts(

@@ -18,26 +18,14 @@
  */
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { performance } from "node:perf_hooks";
 import pino from "pino";
 import { createEngine, defineIntegration, openStorage, type Storage } from "../src/index.ts";
 import { resolveWebhookSources } from "../src/ingestion/webhooks/webhook-sources.ts";
 import { createMetrics } from "../src/observability/metrics.ts";
 import { createServer } from "../src/server/create-server.ts";
+import { type CallStats, traced } from "./storage-trace.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";
-
-interface CallStats {
-  calls: number;
-  items: number;
-  /** Summed call→settle time. */
-  ms: number;
-  maxMs: number;
-  /** Summed time until the call returned its promise: the event loop was blocked (all of it for SQLite). */
-  blockedMs: number;
-  /** CPU (user + system) used while blocked; the rest of blockedMs was spent waiting (fsync) or descheduled. */
-  blockedCpuMs: number;
-}
 
 function requireEnv(name: string): string {
   const value = process.env[name];
@@ -76,39 +64,6 @@ async function runBare(): Promise<void> {
   await shutdownSignal();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-}
-
-/**
- * Times each storage call: to settlement, and its synchronous part (better-sqlite3 runs the whole transaction,
- * fsync included, before returning) in wall and CPU time. `items` sums the length of an array first argument.
- */
-function traced(storage: Storage, stats: Map<string, CallStats>): Storage {
-  return new Proxy(storage, {
-    get(target, property) {
-      const value: unknown = Reflect.get(target, property, target);
-      if (typeof value !== "function" || typeof property !== "string") return value;
-      return (...args: unknown[]) => {
-        const started = performance.now();
-        const cpuBefore = process.cpuUsage();
-        const result: unknown = value.apply(target, args);
-        const cpu = process.cpuUsage(cpuBefore);
-        const entry = stats.get(property) ?? { calls: 0, items: 0, ms: 0, maxMs: 0, blockedMs: 0, blockedCpuMs: 0 };
-        stats.set(property, entry);
-        entry.calls++;
-        entry.blockedMs += performance.now() - started;
-        entry.blockedCpuMs += (cpu.user + cpu.system) / 1000;
-        if (Array.isArray(args[0])) entry.items += args[0].length;
-        const settled = () => {
-          const ms = performance.now() - started;
-          entry.ms += ms;
-          entry.maxMs = Math.max(entry.maxMs, ms);
-        };
-        if (result instanceof Promise) return result.finally(settled);
-        settled();
-        return result;
-      };
-    },
-  });
 }
 
 function openBenchStorage(mode: "sqlite" | "postgres"): Promise<Storage> {

@@ -34,6 +34,7 @@ import { fileURLToPath } from "node:url";
 import { intEnv } from "./bench-env.ts";
 import { cpuSeconds, spawnScript, stopChild } from "./bench-process.ts";
 import { type LoadPlan, type LoadResult, signedStripeWebhook } from "./ingest-load.ts";
+import { type CallStats, printTrace } from "./storage-trace.ts";
 import { dropSchema, readStoredPostgres, readStoredSqlite, type Stored } from "./stored-events.ts";
 
 interface Metric {
@@ -53,16 +54,6 @@ interface Target {
   worker: boolean;
   /** false: Tenon's instrumentation off (metrics no-op), for the on/off comparison. Default on. */
   metrics?: boolean;
-}
-
-/** One storage method's totals, as bench/ingest-server.ts reports them (BENCH_TRACE=1). */
-interface CallStats {
-  calls: number;
-  items: number;
-  ms: number;
-  maxMs: number;
-  blockedMs: number;
-  blockedCpuMs: number;
 }
 
 const targets: Target[] = [
@@ -267,26 +258,6 @@ function checkDurability(
     { name: `${target.label}.runs_succeeded_at_stop`, value: stored.runs.succeeded ?? 0, unit: "runs" },
   ];
   return { metrics, lines, ok };
-}
-
-function printTrace(title: string, trace: Record<string, CallStats>): void {
-  console.log(`\n  ${title}: storage calls over the server's life`);
-  console.log(
-    "  (ms: call→settle; blocked: the event loop waited for the call to return, of which CPU: user+system time)",
-  );
-  const columns = ["calls", "items/call", "ms/call", "max ms", "blocked ms", "blocked CPU ms"];
-  console.log(`  ${"method".padEnd(18)} ${columns.map((c) => c.padStart(10)).join(" ")}`);
-  for (const [method, s] of Object.entries(trace).sort((a, b) => b[1].ms - a[1].ms)) {
-    const cells = [
-      String(s.calls),
-      (s.items / s.calls).toFixed(1),
-      (s.ms / s.calls).toFixed(2),
-      s.maxMs.toFixed(1),
-      s.blockedMs.toFixed(0),
-      s.blockedCpuMs.toFixed(0),
-    ];
-    console.log(`  ${method.padEnd(18)} ${cells.map((c) => c.padStart(10)).join(" ")}`);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

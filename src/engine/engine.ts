@@ -65,6 +65,11 @@ export interface SendEventInput {
   source?: string;
   /** The sender's own event id: a second event with the same (source, id) is a duplicate and starts nothing. */
   id?: string;
+  /**
+   * The JSON text `payload` was parsed from (a verified webhook's body): stored as it came instead of
+   * serialised again. The caller vouches that JSON.parse of it gives `payload`.
+   */
+  payloadJson?: string | undefined;
 }
 
 export interface SendOptions {
@@ -235,6 +240,7 @@ export function createEngine(options: EngineOptions): Engine {
     type: string;
     dedupKey: string | null;
     payload: unknown;
+    payloadJson?: string | undefined;
     receivedAt: number;
   }): NewEvent {
     const stored = {
@@ -242,7 +248,7 @@ export function createEngine(options: EngineOptions): Engine {
       source: event.source,
       type: event.type,
       dedupKey: event.dedupKey,
-      payloadJson: payloadToJson(event.payload),
+      payloadJson: payloadToJson(event.payload, event.payloadJson),
       receivedAt: event.receivedAt,
     };
     try {
@@ -418,7 +424,15 @@ function indexIntegrations(list: Integration[]): Map<string, Integration> {
 function validateEvent(
   input: SendEventInput,
   now: number,
-): { id: string; source: string; type: string; dedupKey: string | null; payload: unknown; receivedAt: number } {
+): {
+  id: string;
+  source: string;
+  type: string;
+  dedupKey: string | null;
+  payload: unknown;
+  payloadJson: string | undefined;
+  receivedAt: number;
+} {
   if (typeof input !== "object" || input === null)
     throw new ValidationError("an event must be an object { type, payload }");
   if (typeof input.type !== "string" || input.type.length === 0 || input.type.length > 200) {
@@ -440,6 +454,7 @@ function validateEvent(
     type: input.type,
     dedupKey: input.id ?? null,
     payload: input.payload,
+    payloadJson: typeof input.payloadJson === "string" ? input.payloadJson : undefined,
     receivedAt: now,
   };
 }

@@ -122,7 +122,8 @@ async function executeClaimedRun(
   runSpan: ActiveSpan,
 ): Promise<void> {
   const policy = resolveRetryPolicy(integration.retries);
-  const log = deps.logger.child({ runId: run.id, integrationId: run.integrationId });
+  // Only the rare warnings below need it: pino serialises a child's bindings when it is made.
+  const log = () => deps.logger.child({ runId: run.id, integrationId: run.integrationId });
   const attemptStartedAt = deps.clock.now();
   if (run.crashes >= 2 * deps.maxCrashes) {
     // A suspect whose process died again and again while it ran alone: the run itself is the cause. One death
@@ -147,17 +148,13 @@ async function executeClaimedRun(
     receivedAt: new Date(run.event.receivedAt),
   };
   try {
-    const outcome = await Promise.race([
-      Promise.resolve().then(() =>
-        integration.run({
-          event,
-          step,
-          run: { id: run.id, integrationId: run.integrationId },
-          connection: deps.connection,
-        }),
-      ),
-      suspension.promise,
-    ]);
+    const running = integration.run({
+      event,
+      step,
+      run: { id: run.id, integrationId: run.integrationId },
+      connection: deps.connection,
+    });
+    const outcome = await Promise.race([running, suspension.promise]);
     if (outcome === "suspended") return;
     let outputJson: string | null;
     try {
@@ -174,16 +171,16 @@ async function executeClaimedRun(
         now: deps.clock.now(),
       }))
     ) {
-      log.warn("run finished after its lease was lost; another attempt owns it");
+      log().warn("run finished after its lease was lost; another attempt owns it");
     }
   } catch (thrown) {
     // Whatever was thrown, a worker whose lease may have lapsed records no outcome of its own.
     if (!fence.held) {
-      await handOverFenced(run, fence, deps, log);
+      await handOverFenced(run, fence, deps, log());
       return;
     }
     if (thrown instanceof LeaseLostError) {
-      log.warn("run stopped: its lease was lost (expired or released); another attempt owns it");
+      log().warn("run stopped: its lease was lost (expired or released); another attempt owns it");
       return;
     }
     await handleFailure(run, policy, deps, thrown, attemptStartedAt, runSpan.span);
@@ -342,6 +339,8 @@ function createStepTools(
   suspension: Suspension,
   runSpan: ActiveSpan,
 ): StepTools {
+  // What earlier executions journaled. Read only: journalName gives each call of this execution a name of its own,
+  // so a step journaled now is never looked up again in it.
   const journal = new Map<string, JournalEntry>(run.journal.map((entry) => [entry.name, entry]));
   const calls = new Map<string, number>();
 
@@ -402,7 +401,6 @@ function createStepTools(
     ) {
       throw new LeaseLostError();
     }
-    journal.set(key, { name: key, status: "completed", outputJson, error: null, failures: entry?.failures ?? 0 });
     return fromJournalJson(outputJson);
   }
 
@@ -423,8 +421,8 @@ function createStepTools(
     await new Promise<never>(() => {});
   }
 
-  /** Tags this execution stored: calling step.tag again in it costs nothing. */
-  const tagged = new Set<string>();
+  /** Tags this execution stored: calling step.tag again in it costs nothing. Made by the first tag. */
+  let tagged: Set<string> | undefined;
 
   async function tag(kind: string, value: EntityValue): Promise<void> {
     let entity: EntityTag | null;
@@ -435,8 +433,9 @@ function createStepTools(
     }
     if (!entity) return;
     const key = `${entity.kind}\u0000${entity.value}`;
-    if (tagged.has(key)) return;
+    if (tagged?.has(key)) return;
     await deps.tag({ ...entity, runId: run.id, eventId: run.eventId, createdAt: deps.clock.now() });
+    tagged ??= new Set();
     tagged.add(key);
   }
 

@@ -211,6 +211,8 @@ export class Worker {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(), ms);
       this.#wake = () => {
+        // Woken once: every finishing run wakes the worker, and later calls need not touch the timer again.
+        this.#wake = () => {};
         clearTimeout(timer);
         resolve();
       };
@@ -218,38 +220,43 @@ export class Worker {
   }
 
   #execute(run: ClaimedRun, fence: LeaseFence): void {
-    const integration = this.#deps.integrations.get(run.integrationId);
     this.#deps.runObserver?.begin(run);
-    const done = (async () => {
-      if (!integration) {
-        const now = this.#deps.clock.now();
-        await this.#executionDeps.transition({
-          kind: "finishRunWithError",
-          runId: run.id,
-          leaseToken: run.leaseToken,
-          status: "failed",
-          error: `no integration "${run.integrationId}" is loaded in this worker; deploy it and replay the run`,
-          stepFailure: null,
-          attempt: run.failures + 1,
-          attemptStartedAt: now,
-          now,
-        });
-        return;
-      }
-      await executeRun(run, integration, fence, this.#executionDeps);
-    })()
-      .catch((error) => {
-        // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.
-        this.#deps.logger.error({ runId: run.id, err: (error as Error).message }, "recording the run's outcome failed");
-      })
-      .finally(() => {
-        fence.close();
-        this.#deps.runObserver?.end(run);
-        this.#inFlight.delete(run);
-        if (this.#alone === run) this.#alone = undefined;
-        this.wake();
-      });
-    this.#inFlight.set(run, { run, fence, done });
+    // In the map before the execution starts: its end removes it.
+    const execution: Execution = { run, fence, done: Promise.resolve() };
+    this.#inFlight.set(run, execution);
+    execution.done = this.#executeToEnd(run, fence);
+  }
+
+  async #executeToEnd(run: ClaimedRun, fence: LeaseFence): Promise<void> {
+    try {
+      const integration = this.#deps.integrations.get(run.integrationId);
+      if (integration) await executeRun(run, integration, fence, this.#executionDeps);
+      else await this.#failUnknownIntegration(run);
+    } catch (error) {
+      // Storage failed while recording the outcome: the lease will expire and another attempt resumes the run.
+      this.#deps.logger.error({ runId: run.id, err: (error as Error).message }, "recording the run's outcome failed");
+    } finally {
+      fence.close();
+      this.#deps.runObserver?.end(run);
+      this.#inFlight.delete(run);
+      if (this.#alone === run) this.#alone = undefined;
+      this.wake();
+    }
+  }
+
+  async #failUnknownIntegration(run: ClaimedRun): Promise<void> {
+    const now = this.#deps.clock.now();
+    await this.#executionDeps.transition({
+      kind: "finishRunWithError",
+      runId: run.id,
+      leaseToken: run.leaseToken,
+      status: "failed",
+      error: `no integration "${run.integrationId}" is loaded in this worker; deploy it and replay the run`,
+      stepFailure: null,
+      attempt: run.failures + 1,
+      attemptStartedAt: now,
+      now,
+    });
   }
 
   /**

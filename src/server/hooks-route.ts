@@ -84,7 +84,15 @@ export function registerHooksRoute(app: FastifyInstance, options: HooksRouteOpti
       let results: AcceptResult[];
       try {
         results = await Promise.all(
-          events.map((e) => engine.send({ source: source.id, type: e.type, id: e.dedupKey, payload: e.payload })),
+          events.map((e) =>
+            engine.send({
+              source: source.id,
+              type: e.type,
+              id: e.dedupKey,
+              payload: e.payload,
+              payloadJson: e.payloadJson,
+            }),
+          ),
         );
       } catch (error) {
         // Verified, but not storable as given (a type too long, a payload JSON cannot hold): keep it for the operator.

@@ -170,6 +170,29 @@ describe.each(backends)("webhooks on $name", (backend) => {
     expect(again.json).toMatchObject({ id: answer.json.id, duplicate: true });
   });
 
+  it("a verified JSON body is stored as it came, digits and spacing kept; one whose number overflows to Infinity is quarantined", async () => {
+    // Parsed and serialised again, the amount would lose digits and the spacing would go.
+    const body =
+      '{ "id": "evt_exact", "type": "payment_intent.succeeded",\n  "data": {"object": {"amount": 12345678901234567890, "note": "caf\\u00e9"}} }';
+    const answer = await http.post("/hooks/stripe", {
+      headers: { "content-type": "application/json", "stripe-signature": signStripe(body) },
+      body,
+    });
+    expect(answer.status, answer.text).toBe(200);
+    const stored = await t.storage.getEvent(answer.json.id);
+    expect(stored?.status).toBe("accepted");
+    expect(stored?.payloadJson).toBe(body);
+
+    const overflowing = '{"id":"evt_huge","type":"payment_intent.succeeded","data":{"object":{"amount":1e400}}}';
+    const refused = await http.post("/hooks/stripe", {
+      headers: { "content-type": "application/json", "stripe-signature": signStripe(overflowing) },
+      body: overflowing,
+    });
+    expect(refused.status, refused.text).toBe(202);
+    expect(refused.json).toMatchObject({ quarantined: true, reason: expect.stringContaining('"amount" is Infinity') });
+    expect(await runsOf(refused.json.id)).toHaveLength(0);
+  });
+
   it("answers Slack's url_verification challenge without storing anything", async () => {
     const body = JSON.stringify({
       type: "url_verification",

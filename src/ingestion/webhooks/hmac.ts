@@ -87,7 +87,8 @@ export function bodyDedupKey(rawBody: Buffer): string {
 /** Form fields in arrival order; a repeated name keeps every value. */
 export type FormParams = Map<string, string[]>;
 
-export type ParsedBody = { kind: "json"; value: unknown } | { kind: "form"; params: FormParams };
+/** A JSON body keeps the text it was parsed from: the event stores that text as its payload (see InboundEvent). */
+export type ParsedBody = { kind: "json"; value: unknown; text: string } | { kind: "form"; params: FormParams };
 
 /** The media type without parameters, lower-cased (`application/json; charset=utf-8` → `application/json`). */
 export function mediaType(request: WebhookRequest): string {
@@ -101,12 +102,18 @@ export function isFormEncoded(request: WebhookRequest): boolean {
 /** Reads a form-encoded body as form fields; anything else must be JSON, whatever its Content-Type says. */
 export function parseBody(request: WebhookRequest): ParsedBody {
   if (isFormEncoded(request)) return { kind: "form", params: parseFormParams(request.rawBody.toString("utf8")) };
-  return { kind: "json", value: parseJson(request.rawBody, "body") };
+  return { kind: "json", ...parseJsonBody(request.rawBody, "body") };
 }
 
 export function parseJson(text: string | Buffer, what: string): unknown {
+  return parseJsonBody(text, what).value;
+}
+
+/** The value and the text it was parsed from (a body decoded as UTF-8), which stores it without serialising it again. */
+export function parseJsonBody(raw: string | Buffer, what: string): { value: unknown; text: string } {
+  const text = raw.toString();
   try {
-    return JSON.parse(text.toString());
+    return { value: JSON.parse(text), text };
   } catch (error) {
     throw new UnparseableBodyError(`${what} is not valid JSON: ${(error as Error).message}`);
   }

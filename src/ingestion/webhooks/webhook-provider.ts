@@ -44,6 +44,12 @@ export interface InboundEvent {
   /** The provider's own id for this event; redeliveries carry the same one. */
   dedupKey: string;
   payload: unknown;
+  /**
+   * The JSON text `payload` was parsed from, when the payload is the whole verified body: the event stores the
+   * body as it came instead of serialising the parsed value again. Absent when the payload was built (form
+   * fields, one element of a batch).
+   */
+  payloadJson?: string;
 }
 
 export interface ParsedWebhook {

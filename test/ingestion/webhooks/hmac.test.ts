@@ -69,8 +69,12 @@ describe("body parsing", () => {
   });
 
   it("reads JSON whatever the media type parameters, and without a Content-Type", () => {
-    expect(parseBody(request("application/json; charset=utf-8", '{"a":1}'))).toEqual({ kind: "json", value: { a: 1 } });
-    expect(parseBody(request(undefined, "[1]"))).toEqual({ kind: "json", value: [1] });
+    expect(parseBody(request("application/json; charset=utf-8", '{"a":1}'))).toEqual({
+      kind: "json",
+      value: { a: 1 },
+      text: '{"a":1}',
+    });
+    expect(parseBody(request(undefined, "[1]"))).toEqual({ kind: "json", value: [1], text: "[1]" });
   });
 
   it("reads form fields, keeping repeated names and a __proto__ field as plain data", () => {

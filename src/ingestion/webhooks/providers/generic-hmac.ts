@@ -186,7 +186,7 @@ export function genericHmacProvider(config: GenericHmacConfig): WebhookProvider 
         idFromHeaders(request) ||
         (config.idPath && stringAtPath(payload, config.idPath)) ||
         bodyDedupKey(request.rawBody);
-      return { events: [{ type, dedupKey, payload }] };
+      return { events: [{ type, dedupKey, payload, ...(body.kind === "json" ? { payloadJson: body.text } : {}) }] };
     },
 
     deliveryIdFromHeaders: idFromHeaders,

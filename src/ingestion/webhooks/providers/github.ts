@@ -4,22 +4,23 @@
  * A webhook can be configured to deliver `application/x-www-form-urlencoded`,
  * the JSON then sits in a `payload` field; the signature still covers the raw body.
  */
-import { anySignatureMatches, bodyDedupKey, hmac, isJsonObject, parseBody, parseJson } from "../hmac.ts";
+import { anySignatureMatches, bodyDedupKey, hmac, isJsonObject, parseBody, parseJsonBody } from "../hmac.ts";
 import { UnparseableBodyError, type WebhookProvider, type WebhookRequest } from "../webhook-provider.ts";
 
 const signaturePrefix = "sha256=";
 
-function readPayload(request: WebhookRequest): Record<string, unknown> {
+/** The delivery's JSON object and the text it was parsed from (the body, or its form field). */
+function readPayload(request: WebhookRequest): { payload: Record<string, unknown>; payloadJson: string } {
   const body = parseBody(request);
-  let payload: unknown;
-  if (body.kind === "json") payload = body.value;
+  let parsed: { value: unknown; text: string };
+  if (body.kind === "json") parsed = body;
   else {
     const field = body.params.get("payload")?.[0];
     if (field === undefined) throw new UnparseableBodyError("form-encoded GitHub delivery has no payload field");
-    payload = parseJson(field, "GitHub payload field");
+    parsed = parseJsonBody(field, "GitHub payload field");
   }
-  if (!isJsonObject(payload)) throw new UnparseableBodyError("GitHub payload is not a JSON object");
-  return payload;
+  if (!isJsonObject(parsed.value)) throw new UnparseableBodyError("GitHub payload is not a JSON object");
+  return { payload: parsed.value, payloadJson: parsed.text };
 }
 
 export const githubProvider: WebhookProvider = {
@@ -39,13 +40,15 @@ export const githubProvider: WebhookProvider = {
   },
 
   parse(request) {
-    const payload = readPayload(request);
+    const { payload, payloadJson } = readPayload(request);
     // GitHub always names the event; a signed request without it still gets a generic type.
     const event = request.headers["x-github-event"] || "github.webhook";
     // The action (`opened`, `closed`, …) is what a trigger usually cares about: `pull_request.opened`.
     const type = typeof payload.action === "string" ? `${event}.${payload.action}` : event;
     return {
-      events: [{ type, dedupKey: request.headers["x-github-delivery"] || bodyDedupKey(request.rawBody), payload }],
+      events: [
+        { type, dedupKey: request.headers["x-github-delivery"] || bodyDedupKey(request.rawBody), payload, payloadJson },
+      ],
     };
   },
 

@@ -3,7 +3,7 @@
  * keyed by the app's client secret (https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-2-validate-the-origin-of-your-webhook-to-ensure-its-coming-from-shopify).
  * There is no timestamp in the signature, so the scheme has no replay window of its own.
  */
-import { anySignatureMatches, bodyDedupKey, hmac, parseJson } from "../hmac.ts";
+import { anySignatureMatches, bodyDedupKey, hmac, parseJsonBody } from "../hmac.ts";
 import type { WebhookProvider, WebhookRequest } from "../webhook-provider.ts";
 
 /**
@@ -28,7 +28,7 @@ export const shopifyProvider: WebhookProvider = {
   },
 
   parse(request) {
-    const payload = parseJson(request.rawBody, "Shopify webhook body");
+    const { value: payload, text } = parseJsonBody(request.rawBody, "Shopify webhook body");
     return {
       events: [
         {
@@ -37,6 +37,7 @@ export const shopifyProvider: WebhookProvider = {
           type: request.headers["x-shopify-topic"] || "shopify.webhook",
           dedupKey: shopifyId(request) ?? bodyDedupKey(request.rawBody),
           payload,
+          payloadJson: text,
         },
       ],
     };

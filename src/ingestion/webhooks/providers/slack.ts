@@ -16,7 +16,7 @@ import {
   hmac,
   isJsonObject,
   parseBody,
-  parseJson,
+  parseJsonBody,
   parseTimestamp,
   requireString,
 } from "../hmac.ts";
@@ -29,7 +29,7 @@ import {
 
 const signaturePrefix = "v0=";
 
-function parseEventsApi(request: WebhookRequest, body: Record<string, unknown>): ParsedWebhook {
+function parseEventsApi(request: WebhookRequest, body: Record<string, unknown>, payloadJson: string): ParsedWebhook {
   const type = requireString(body, "type", "Slack request");
   if (type === "url_verification") {
     // Slack confirms the endpoint by expecting its challenge echoed back; it is not an event.
@@ -41,18 +41,18 @@ function parseEventsApi(request: WebhookRequest, body: Record<string, unknown>):
     if (!isJsonObject(event)) throw new UnparseableBodyError("Slack event_callback has no event object");
     // event_id is stable across Slack's retries (X-Slack-Retry-Num), so retries dedupe.
     const dedupKey = requireString(body, "event_id", "Slack event_callback");
-    return { events: [{ type: requireString(event, "type", "Slack event"), dedupKey, payload: body }] };
+    return { events: [{ type: requireString(event, "type", "Slack event"), dedupKey, payload: body, payloadJson }] };
   }
-  return { events: [{ type, dedupKey: bodyDedupKey(request.rawBody), payload: body }] };
+  return { events: [{ type, dedupKey: bodyDedupKey(request.rawBody), payload: body, payloadJson }] };
 }
 
 function parseForm(request: WebhookRequest, params: FormParams): ParsedWebhook {
   const payloadField = params.get("payload")?.[0];
   if (payloadField !== undefined) {
-    const payload = parseJson(payloadField, "Slack interactivity payload");
+    const { value: payload, text } = parseJsonBody(payloadField, "Slack interactivity payload");
     if (!isJsonObject(payload)) throw new UnparseableBodyError("Slack interactivity payload is not a JSON object");
     const type = requireString(payload, "type", "Slack interactivity payload");
-    return { events: [{ type, dedupKey: bodyDedupKey(request.rawBody), payload }] };
+    return { events: [{ type, dedupKey: bodyDedupKey(request.rawBody), payload, payloadJson: text }] };
   }
   if (params.has("command")) {
     return {
@@ -92,7 +92,7 @@ export const slackProvider: WebhookProvider = {
     const body = parseBody(request);
     if (body.kind === "form") return parseForm(request, body.params);
     if (!isJsonObject(body.value)) throw new UnparseableBodyError("Slack request body is not a JSON object");
-    return parseEventsApi(request, body.value);
+    return parseEventsApi(request, body.value, body.text);
   },
 
   // Slack sends no delivery id header; event_id is in the body.

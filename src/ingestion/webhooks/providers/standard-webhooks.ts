@@ -10,7 +10,7 @@ import {
   checkTimestamp,
   hmac,
   isJsonObject,
-  parseJson,
+  parseJsonBody,
   parseTimestamp,
   requireString,
 } from "../hmac.ts";
@@ -59,7 +59,7 @@ export const standardWebhooksProvider: WebhookProvider = {
   },
 
   parse(request) {
-    const payload = parseJson(request.rawBody, "Standard Webhooks body");
+    const { value: payload, text } = parseJsonBody(request.rawBody, "Standard Webhooks body");
     if (!isJsonObject(payload)) throw new UnparseableBodyError("Standard Webhooks body is not a JSON object");
     return {
       events: [
@@ -68,6 +68,7 @@ export const standardWebhooksProvider: WebhookProvider = {
           // webhook-id is the message id, the same on every retry of the message.
           dedupKey: request.headers["webhook-id"] || bodyDedupKey(request.rawBody),
           payload,
+          payloadJson: text,
         },
       ],
     };

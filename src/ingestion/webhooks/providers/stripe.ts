@@ -9,7 +9,7 @@ import {
   checkTimestamp,
   hmac,
   isJsonObject,
-  parseJson,
+  parseJsonBody,
   parseTimestamp,
   requireString,
 } from "../hmac.ts";
@@ -56,7 +56,7 @@ export const stripeProvider: WebhookProvider = {
   },
 
   parse(request) {
-    const event = parseJson(request.rawBody, "Stripe event");
+    const { value: event, text } = parseJsonBody(request.rawBody, "Stripe event");
     if (!isJsonObject(event)) throw new UnparseableBodyError("Stripe event is not a JSON object");
     return {
       events: [
@@ -64,6 +64,7 @@ export const stripeProvider: WebhookProvider = {
           type: requireString(event, "type", "Stripe event"),
           dedupKey: requireString(event, "id", "Stripe event"),
           payload: event,
+          payloadJson: text,
         },
       ],
     };

@@ -96,7 +96,8 @@ export const twilioProvider: WebhookProvider = {
     const body = parseBody(request);
     const payload = body.kind === "form" ? formParamsToObject(body.params) : body.value;
     const dedupKey = request.headers["i-twilio-idempotency-token"] || bodyDedupKey(request.rawBody);
-    return { events: [{ type: twilioEventType(payload), dedupKey, payload }] };
+    const payloadJson = body.kind === "json" ? { payloadJson: body.text } : {};
+    return { events: [{ type: twilioEventType(payload), dedupKey, payload, ...payloadJson }] };
   },
 
   deliveryIdFromHeaders: (request) => request.headers["i-twilio-idempotency-token"] || null,

@@ -170,7 +170,7 @@ describe("generic HMAC events", () => {
   it("reads type and id from JSON paths", () => {
     const provider = genericHmacProvider({ ...base, typePath: "event.type", idPath: "event.id" });
     expect(provider.parse(request({})).events).toEqual([
-      { type: "order.shipped", dedupKey: "9001", payload: JSON.parse(payload) },
+      { type: "order.shipped", dedupKey: "9001", payload: JSON.parse(payload), payloadJson: payload },
     ]);
     expect(provider.deliveryIdFromHeaders(request({}))).toBeNull();
   });

@@ -97,7 +97,7 @@ describe("GitHub events", () => {
   it("types an event with an action as <event>.<action> and dedupes on the delivery id", async () => {
     const req = await request(payload);
     expect(githubProvider.parse(req).events).toEqual([
-      { type: "pull_request.opened", dedupKey: delivery, payload: JSON.parse(payload) },
+      { type: "pull_request.opened", dedupKey: delivery, payload: JSON.parse(payload), payloadJson: payload },
     ]);
     expect(githubProvider.deliveryIdFromHeaders(req)).toBe(delivery);
   });
@@ -111,7 +111,7 @@ describe("GitHub events", () => {
     const body = new URLSearchParams({ payload }).toString();
     const req = await request(body, { "content-type": "application/x-www-form-urlencoded" });
     expect(githubProvider.parse(req).events).toEqual([
-      { type: "pull_request.opened", dedupKey: delivery, payload: JSON.parse(payload) },
+      { type: "pull_request.opened", dedupKey: delivery, payload: JSON.parse(payload), payloadJson: payload },
     ]);
   });
 

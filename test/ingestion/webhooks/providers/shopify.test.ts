@@ -89,7 +89,12 @@ describe("Shopify events", () => {
   it("takes the type from the topic header and dedupes on the event id", () => {
     const parsed = shopifyProvider.parse(request(payload));
     expect(parsed.events).toEqual([
-      { type: "orders/create", dedupKey: "98880550-7158-44d4-b7cd-2c97c8a091b5", payload: JSON.parse(payload) },
+      {
+        type: "orders/create",
+        dedupKey: "98880550-7158-44d4-b7cd-2c97c8a091b5",
+        payload: JSON.parse(payload),
+        payloadJson: payload,
+      },
     ]);
     expect(shopifyProvider.deliveryIdFromHeaders(request(payload))).toBe("98880550-7158-44d4-b7cd-2c97c8a091b5");
   });

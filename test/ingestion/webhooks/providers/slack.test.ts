@@ -159,7 +159,7 @@ describe("Slack events", () => {
 
   it("types an event_callback by its inner event and dedupes on event_id", () => {
     expect(slackProvider.parse(request(eventCallback)).events).toEqual([
-      { type: "app_mention", dedupKey: "Ev08MFMKH6", payload: JSON.parse(eventCallback) },
+      { type: "app_mention", dedupKey: "Ev08MFMKH6", payload: JSON.parse(eventCallback), payloadJson: eventCallback },
     ]);
     expect(slackProvider.deliveryIdFromHeaders(request(eventCallback))).toBeNull();
   });
@@ -168,7 +168,7 @@ describe("Slack events", () => {
     const body = JSON.stringify({ type: "app_rate_limited", team_id: "T1", minute_rate_limited: 1518467820 });
     const bodyHash = createHash("sha256").update(body).digest("hex");
     expect(slackProvider.parse(request(body)).events).toEqual([
-      { type: "app_rate_limited", dedupKey: `sha256:${bodyHash}`, payload: JSON.parse(body) },
+      { type: "app_rate_limited", dedupKey: `sha256:${bodyHash}`, payload: JSON.parse(body), payloadJson: body },
     ]);
   });
 
@@ -180,7 +180,12 @@ describe("Slack events", () => {
     expect(verify(req)).toEqual({ ok: true });
     const bodyHash = createHash("sha256").update(body).digest("hex");
     expect(slackProvider.parse(req).events).toEqual([
-      { type: "block_actions", dedupKey: `sha256:${bodyHash}`, payload: interaction },
+      {
+        type: "block_actions",
+        dedupKey: `sha256:${bodyHash}`,
+        payload: interaction,
+        payloadJson: JSON.stringify(interaction),
+      },
     ]);
   });
 

@@ -152,7 +152,7 @@ describe("Standard Webhooks signature verification", () => {
 describe("Standard Webhooks events", () => {
   it("takes the type from the body and dedupes on webhook-id", () => {
     expect(standardWebhooksProvider.parse(request()).events).toEqual([
-      { type: "invoice.paid", dedupKey: id, payload: JSON.parse(payload) },
+      { type: "invoice.paid", dedupKey: id, payload: JSON.parse(payload), payloadJson: payload },
     ]);
     expect(standardWebhooksProvider.deliveryIdFromHeaders(request())).toBe(id);
   });

@@ -147,7 +147,9 @@ describe("Stripe signature verification", () => {
 describe("Stripe events", () => {
   it("takes the type and the event id from the body", () => {
     const parsed = stripeProvider.parse(request(payload, sign()));
-    expect(parsed.events).toEqual([{ type: "invoice.paid", dedupKey: "evt_1", payload: JSON.parse(payload) }]);
+    expect(parsed.events).toEqual([
+      { type: "invoice.paid", dedupKey: "evt_1", payload: JSON.parse(payload), payloadJson: payload },
+    ]);
     expect(stripeProvider.deliveryIdFromHeaders(request(payload, sign()))).toBeNull();
   });
 

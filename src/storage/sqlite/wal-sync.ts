@@ -16,6 +16,8 @@ export class WalSync {
   readonly #path: string;
   #handle: Promise<FileHandle> | undefined;
   #running: Promise<void> | undefined;
+  /** Whether the running sync's fdatasync has been asked for: until then it covers every write made so far. */
+  #issued = false;
   #next: Promise<void> | undefined;
 
   constructor(walPath: string) {
@@ -27,6 +29,8 @@ export class WalSync {
     // A sync that has not started yet covers this caller's writes too.
     if (this.#next) return this.#next;
     if (!this.#running) return this.#start();
+    // Started but still opening the file (a turn of the event loop): its fdatasync will cover our writes.
+    if (!this.#issued) return this.#running;
     // The running sync may have begun before our writes: wait for it, then start one that covers them.
     const next = this.#running
       .catch(() => {})
@@ -46,6 +50,7 @@ export class WalSync {
   }
 
   #start(): Promise<void> {
+    this.#issued = false;
     const running = this.#datasync().finally(() => {
       if (this.#running === running) this.#running = undefined;
     });
@@ -62,6 +67,8 @@ export class WalSync {
       this.#handle = undefined;
       throw error;
     }
+    // Every write made before this line is in the WAL file and covered by this fdatasync.
+    this.#issued = true;
     await handle.datasync();
   }
 }

@@ -67,7 +67,7 @@ interface SandboxInfo {
 }
 
 /** Starts the seeded sandbox in a process of its own; resolves once it listens. */
-function startSandbox(): Promise<{ info: SandboxInfo; stop: () => void }> {
+function startSandbox(): Promise<{ info: SandboxInfo; seededAt: number; stop: () => void }> {
   const profile = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = spawn(process.execPath, [...profile, "--import", "tsx", sandboxScript], {
     stdio: ["pipe", "pipe", "inherit"],
@@ -81,7 +81,7 @@ function startSandbox(): Promise<{ info: SandboxInfo; stop: () => void }> {
       const line = output.split("\n")[0];
       if (!output.includes("\n") || line === undefined) return;
       child.removeAllListeners("exit");
-      resolve({ info: JSON.parse(line) as SandboxInfo, stop: () => child.stdin.end() });
+      resolve({ info: JSON.parse(line) as SandboxInfo, seededAt: Date.now(), stop: () => child.stdin.end() });
     });
   });
 }
@@ -146,6 +146,11 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     logger: pino({ level: "silent" }),
   });
   try {
+    // Orders the store had before the run, not orders placed a moment ago: the example asks the store, for every
+    // invoice page, which orders are younger than a second before its cut-off (`ordersCreatedAfter`), and orders
+    // seeded within that second would have it page through them each time (the bench would measure the sandbox).
+    const lastSeeded = sandbox.seededAt + 1_100 - Date.now();
+    if (lastSeeded > 0) await new Promise((resolve) => setTimeout(resolve, lastSeeded));
     if (process.env.BENCH_RECONCILE_GC_FIRST) global.gc?.();
     const baseline = process.memoryUsage().rss;
     if (process.env.BENCH_RECONCILE_SPACES) {

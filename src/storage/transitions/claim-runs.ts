@@ -57,17 +57,10 @@ function claimOnSqlite(crashes: string): string {
 /**
  * $1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit, $6 the claimant. SKIP LOCKED: workers never
  * wait on each other. Each later claim is recorded in the same statement (a data-modifying CTE).
- *
- * The claim commits without waiting for its WAL flush (`synchronous_commit` off for this statement's transaction,
- * set where the due runs are read): a claim lost in a crash of PostgreSQL costs nothing, since the run is then
- * claimable again and the lease-fenced transitions of the worker that had it apply no more. What the run was made
- * from is durable already (an event is visible only once its commit is flushed), and the step records and
- * completions that follow commit synchronously, flushing the claim with them.
  */
 function claimOnPostgres(crashes: string): string {
   return `WITH due AS (
       SELECT seq FROM runs WHERE status IN ('queued', 'retrying', 'sleeping', 'waiting') AND available_at <= $1 AND ${crashes}
-        AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'
       ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED),
     claimed AS (
       UPDATE runs r SET status = 'running', lease_token = $3, lease_until = $4, started_at = COALESCE(r.started_at, $1), updated_at = $1,

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import type { ClaimedRun, ClaimInput, JournalEntry } from "../contract.ts";
+import type { ClaimedRun, ClaimInput } from "../contract.ts";
 import { type ClaimedEventRow, groupJournal, type StepRow } from "../rows.ts";
 import type { SqliteStatements } from "./dialects.ts";
 
@@ -113,7 +113,7 @@ export function claimRunsOnSqlite(
   const eventIds = JSON.stringify([...new Set(rows.map((r) => r.event_id))]);
   const events = s.eventsOfClaimedRuns.all(eventIds) as ClaimedEventRow[];
   const journal = s.journalOfClaimedRuns.all(JSON.stringify(rows.map((r) => r.id))) as StepRow[];
-  return toClaimedRuns(rows, events, groupJournal(journal), leaseToken);
+  return toClaimedRuns(rows, events, journal, leaseToken);
 }
 
 /** One statement on the pool (it commits alone), then the events and journals read side by side. */
@@ -131,7 +131,7 @@ export async function claimRunsOnPostgres(
   const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
   if (rows.length === 0) return [];
   const events: ClaimedEventRow[] = [];
-  const journals = new Map<string, JournalEntry[]>();
+  const journal: StepRow[] = [];
   for (const row of rows) {
     // A run whose event is gone (the LEFT JOIN found none): toClaimedRuns says so.
     if (row.event_source !== null) {
@@ -144,20 +144,9 @@ export async function claimRunsOnPostgres(
         trace_context: row.event_trace_context,
       });
     }
-    if (row.journal) {
-      journals.set(
-        row.id,
-        row.journal.map((step) => ({
-          name: step.name,
-          status: step.status as JournalEntry["status"],
-          outputJson: step.output,
-          error: step.error,
-          failures: step.failures,
-        })),
-      );
-    }
+    for (const step of row.journal ?? []) journal.push({ ...step, run_id: row.id, updated_at: 0 });
   }
-  return toClaimedRuns(rows, events, journals, leaseToken);
+  return toClaimedRuns(rows, events, journal, leaseToken);
 }
 
 /** A PostgreSQL claim's row: the run, its event's columns, and its journal's steps in a JSON array (or null). */
@@ -167,16 +156,17 @@ interface ClaimedRowWithEvent extends ClaimedRow {
   event_payload: string | null;
   event_received_at: number | null;
   event_trace_context: string | null;
-  journal: Pick<StepRow, "name" | "status" | "output" | "error" | "failures">[] | null;
+  journal: Omit<StepRow, "run_id" | "updated_at">[] | null;
 }
 
 function toClaimedRuns(
   rows: ClaimedRow[],
   eventRows: ClaimedEventRow[],
-  journals: Map<string, JournalEntry[]>,
+  journal: StepRow[],
   leaseToken: string,
 ): ClaimedRun[] {
   const events = new Map(eventRows.map((e) => [e.id, e]));
+  const journals = groupJournal(journal);
   return rows.map((row) => {
     const event = events.get(row.event_id);
     if (!event) throw new Error(`run ${row.id} refers to event ${row.event_id}, which is missing`);

@@ -23,14 +23,20 @@ export const claimSuspectRun = {
 export const recordClaims = {
   sqlite: "INSERT INTO run_history (run_id, kind, at, detail) SELECT value, 'claim', ?, ? FROM json_each(?)",
 } as const;
-/** What a claimed run is executed with: its event and its journal (PostgreSQL's claim returns them itself). */
+/** What a claimed run is executed with: its event and its journal. */
 export const eventsOfClaimedRuns = {
   sqlite:
     "SELECT id, source, type, payload, received_at, trace_context FROM events WHERE id IN (SELECT value FROM json_each(?))",
+  // Joined to unnest() rather than "= ANY($1)": mid-burst, before autovacuum has analysed the tables, the
+  // planner would guess ANY matches a quarter of the rows and scan them all (measured: 7 ms vs 1 ms per claim).
+  postgres: `SELECT e.id, e.source, e.type, e.payload, e.received_at, e.trace_context
+    FROM unnest($1::text[]) AS k(id) JOIN events e ON e.id = k.id`,
 } as const;
 export const journalOfClaimedRuns = {
   sqlite:
     "SELECT run_id, name, status, output, error, failures FROM steps WHERE run_id IN (SELECT value FROM json_each(?))",
+  postgres: `SELECT s.run_id, s.name, s.status, s.output, s.error, s.failures
+    FROM unnest($1::text[]) AS k(id) JOIN steps s ON s.run_id = k.id`,
 } as const;
 
 /**
@@ -50,8 +56,7 @@ function claimOnSqlite(crashes: string): string {
 
 /**
  * $1 now, $2 limit, $3 token, $4 lease until, $5 the crash limit, $6 the claimant. SKIP LOCKED: workers never
- * wait on each other. Each later claim is recorded in the same statement (a data-modifying CTE), and the claimed
- * runs come back with their events and journals (as JSON): one round trip, not a claim and then two reads.
+ * wait on each other. Each later claim is recorded in the same statement (a data-modifying CTE).
  */
 function claimOnPostgres(crashes: string): string {
   return `WITH due AS (
@@ -64,12 +69,7 @@ function claimOnPostgres(crashes: string): string {
       FROM due WHERE r.seq = due.seq
       RETURNING r.seq, r.id, r.integration_id, r.event_id, r.failures, r.crashes, r.last_error, r.created_at, r.available_at, r.claims),
     recorded AS (INSERT INTO run_history (run_id, kind, at, detail) SELECT id, 'claim', $1, $6::text FROM claimed WHERE claims > 1)
-    SELECT c.*, e.source AS event_source, e.type AS event_type, e.payload AS event_payload,
-      e.received_at AS event_received_at, e.trace_context AS event_trace_context,
-      (SELECT json_agg(json_build_object('name', s.name, 'status', s.status, 'output', s.output, 'error', s.error,
-          'failures', s.failures))
-        FROM steps s WHERE s.run_id = c.id) AS journal
-    FROM claimed c LEFT JOIN events e ON e.id = c.event_id`;
+    SELECT * FROM claimed`;
 }
 
 interface ClaimedRow {
@@ -123,40 +123,26 @@ export async function claimRunsOnPostgres(
   input: ClaimInput & { limit: number },
 ): Promise<ClaimedRun[]> {
   const { leaseToken, limit, now, leaseUntil } = input;
-  const claimed = await pool.query<ClaimedRowWithEvent>({
+  const claimed = await pool.query<ClaimedRow>({
     name: which === "claimDueRuns" ? "tenon_claim" : "tenon_claim_suspect",
     text: which === "claimDueRuns" ? claimDueRuns.postgres : claimSuspectRun.postgres,
     values: [now, limit, leaseToken, leaseUntil, input.maxCrashes ?? 2 ** 31 - 1, input.claimedBy ?? null],
   });
   const rows = claimed.rows.sort((a, b) => a.seq - b.seq);
   if (rows.length === 0) return [];
-  const events: ClaimedEventRow[] = [];
-  const journal: StepRow[] = [];
-  for (const row of rows) {
-    // A run whose event is gone (the LEFT JOIN found none): toClaimedRuns says so.
-    if (row.event_source !== null) {
-      events.push({
-        id: row.event_id,
-        source: row.event_source,
-        type: row.event_type as string,
-        payload: row.event_payload as string,
-        received_at: row.event_received_at as number,
-        trace_context: row.event_trace_context,
-      });
-    }
-    for (const step of row.journal ?? []) journal.push({ ...step, run_id: row.id, updated_at: 0 });
-  }
-  return toClaimedRuns(rows, events, journal, leaseToken);
-}
-
-/** A PostgreSQL claim's row: the run, its event's columns, and its journal's steps in a JSON array (or null). */
-interface ClaimedRowWithEvent extends ClaimedRow {
-  event_source: string | null;
-  event_type: string | null;
-  event_payload: string | null;
-  event_received_at: number | null;
-  event_trace_context: string | null;
-  journal: Omit<StepRow, "run_id" | "updated_at">[] | null;
+  const [events, steps] = await Promise.all([
+    pool.query<ClaimedEventRow>({
+      name: "tenon_events_by_ids",
+      text: eventsOfClaimedRuns.postgres,
+      values: [[...new Set(rows.map((r) => r.event_id))]],
+    }),
+    pool.query<StepRow>({
+      name: "tenon_journal",
+      text: journalOfClaimedRuns.postgres,
+      values: [rows.map((r) => r.id)],
+    }),
+  ]);
+  return toClaimedRuns(rows, events.rows, steps.rows, leaseToken);
 }
 
 function toClaimedRuns(

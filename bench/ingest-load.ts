@@ -24,6 +24,11 @@ export interface LoadPlan {
   bodyBytes: number;
   /** Event ids are `${idPrefix}<n>`, n counting from 0 across both phases. */
   idPrefix: string;
+  /**
+   * Requests per second across all connections (autocannon's overallRate): a steady load rather than as fast as the
+   * server answers. Unset: as fast as it answers. A warm-up of 0 s skips the warm-up.
+   */
+  rate?: number;
 }
 
 export interface PhaseResult {
@@ -77,6 +82,7 @@ type Autocannon = (
     url: string;
     connections: number;
     duration: number;
+    overallRate?: number;
     method: string;
     headers: Record<string, string>;
     requests: AutocannonRequest[];
@@ -128,6 +134,7 @@ async function runPhase(plan: LoadPlan, durationS: number, nextId: { n: number }
         url: target.origin,
         connections: plan.connections,
         duration: durationS,
+        ...(plan.rate === undefined ? {} : { overallRate: plan.rate }),
         method: "POST",
         headers: { "content-type": "application/json" },
         requests: [
@@ -167,12 +174,28 @@ async function runPhase(plan: LoadPlan, durationS: number, nextId: { n: number }
   };
 }
 
+function noPhase(): PhaseResult {
+  const latencyMs = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: Number.NaN };
+  return {
+    durationS: 0,
+    sent: 0,
+    responses: 0,
+    status2xx: 0,
+    non2xx: 0,
+    statusCodes: {},
+    errors: 0,
+    timeouts: 0,
+    latencyMs,
+    ackedIds: [],
+  };
+}
+
 async function main(): Promise<void> {
   const raw = process.argv[2];
   if (!raw) throw new Error("usage: bench/ingest-load.ts '<LoadPlan as JSON>'");
   const plan = JSON.parse(raw) as LoadPlan;
   const nextId = { n: 0 };
-  const warmup = await runPhase(plan, plan.warmupS, nextId);
+  const warmup = plan.warmupS > 0 ? await runPhase(plan, plan.warmupS, nextId) : noPhase();
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
   const measured = await runPhase(plan, plan.durationS, nextId);
   const result: LoadResult = { warmup, measured };

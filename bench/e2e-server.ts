@@ -31,12 +31,15 @@
  *   BENCH_E2E_PG_SCHEMA     postgres: the schema (created by migrate, dropped by the caller)
  *   BENCH_TRACE             1: time every storage call (bench/storage-trace.ts) and print the totals as one JSON line
  *                           on stdout at exit, after the exit line (Tenon only)
+ *   BENCH_HEAP_PROF         a directory: every allocation of the server's life is sampled (bench/heap-sampling.ts) and
+ *                           written there at exit as <mode>.heapprofile
  *   BENCH_E2E_CONCURRENCY   runs in progress at once: Tenon's worker concurrency, and the bare forwarder's connections
  *                           to the sink (default: the worker's default)
  */
 import { randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
 import { Agent, request } from "undici";
@@ -50,6 +53,7 @@ import { createMetrics } from "../src/observability/metrics.ts";
 import { systemClock } from "../src/runtime/clock.ts";
 import { createServer } from "../src/server/create-server.ts";
 import { e2eSteps } from "./e2e-run-anatomy.ts";
+import { sampleAllocations } from "./heap-sampling.ts";
 import { type CallStats, traced } from "./storage-trace.ts";
 
 type Mode = "bare" | "sqlite" | "postgres";
@@ -246,6 +250,9 @@ async function runTenon(mode: "sqlite" | "postgres", sinkUrl: string, token: str
 const mode = parseMode(process.argv[2]);
 const sinkUrl = requireEnv("BENCH_E2E_SINK_URL");
 const token = requireEnv("BENCH_E2E_SINK_TOKEN");
+const heapProfDir = process.env.BENCH_HEAP_PROF;
+const allocations = heapProfDir ? await sampleAllocations() : undefined;
 if (mode === "bare") await runBare(sinkUrl, token);
 else await runTenon(mode, sinkUrl, token);
+if (allocations && heapProfDir) await allocations.stop(join(heapProfDir, `${mode}.heapprofile`));
 process.exit(0);

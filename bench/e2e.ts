@@ -28,6 +28,8 @@
  *   BENCH_TRACE               1: each Tenon server times every storage call (bench/storage-trace.ts); a table per
  *                             target is printed (calls, batch sizes, time to settle)
  *   BENCH_CPU_PROF            1: each server runs with --cpu-prof; the .cpuprofile files are kept in a temp dir
+ *   BENCH_HEAP_PROF           a directory: each server samples every allocation of its life and writes
+ *                             <target>.heapprofile there (Chrome DevTools opens it)
  *   TENON_BENCH_DATABASE_URL  PostgreSQL URL (default postgres://postgres@127.0.0.1:5432/test); a fresh schema
  *                             bench_e2e_<random> is used and dropped at the end
  *
@@ -52,7 +54,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { intEnv } from "./bench-env.ts";
+import { countEnv, intEnv } from "./bench-env.ts";
 import { type Child, cpuSeconds, peakRssMiB, spawnScript, stopChild } from "./bench-process.ts";
 import { type RunAnatomy, runAnatomyPostgres, runAnatomySqlite } from "./e2e-run-anatomy.ts";
 import { epochMs, type SinkCheck, type SinkStats } from "./e2e-sink.ts";
@@ -94,7 +96,7 @@ const targets: Target[] = [
 const durationS = intEnv("BENCH_DURATION_S", 10);
 const warmupS = intEnv("BENCH_WARMUP_S", 2);
 const connections = intEnv("BENCH_CONNECTIONS", 50);
-const sustainedS = intEnv("BENCH_SUSTAINED_S", durationS);
+const sustainedS = countEnv("BENCH_SUSTAINED_S", durationS);
 const sustainedRate = process.env.BENCH_SUSTAINED_RATE ? intEnv("BENCH_SUSTAINED_RATE", 0) : undefined;
 const bodyBytes = intEnv("BENCH_BODY_BYTES", 1024);
 const drainTimeoutMs = intEnv("BENCH_DRAIN_TIMEOUT_S", 120) * 1000;
@@ -270,6 +272,10 @@ async function benchTarget(target: Target): Promise<{ metrics: Metric[]; checks:
       BENCH_E2E_PG_SCHEMA: schema,
       BENCH_TRACE: trace ? "1" : "0",
     };
+    if (process.env.BENCH_HEAP_PROF) {
+      mkdirSync(process.env.BENCH_HEAP_PROF, { recursive: true });
+      env.BENCH_HEAP_PROF = process.env.BENCH_HEAP_PROF;
+    }
     if (process.env.BENCH_CONCURRENCY) env.BENCH_E2E_CONCURRENCY = String(intEnv("BENCH_CONCURRENCY", 100));
     const nodeArgs = cpuProfile ? ["--cpu-prof", `--cpu-prof-dir=${join(dir, "profiles")}`] : [];
     server = spawnScript("e2e-server.ts", [target.name], env, nodeArgs);

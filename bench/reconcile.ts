@@ -28,7 +28,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Session } from "node:inspector";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -47,6 +46,7 @@ import { defineReconciliation } from "../src/sdk/define-reconciliation.ts";
 import type { Storage } from "../src/storage/contract.ts";
 import { PostgresStorage } from "../src/storage/postgres/postgres-storage.ts";
 import { SqliteStorage } from "../src/storage/sqlite/sqlite-storage.ts";
+import { sampleAllocations } from "./heap-sampling.ts";
 
 interface Metric {
   name: string;
@@ -192,7 +192,10 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     }
     const elapsedMs = performance.now() - startedAt;
     clearInterval(sampler);
-    if (allocations) await allocations.stop(process.env.BENCH_HEAP_PROF as string);
+    if (allocations) {
+      await allocations.stop(process.env.BENCH_HEAP_PROF as string);
+      console.log(`  allocations sampled: ${process.env.BENCH_HEAP_PROF}`);
+    }
     // With --expose-gc: what the run left on the heap once collected (the peak is mostly garbage not yet collected).
     global.gc?.();
     const heapRetained = global.gc ? process.memoryUsage().heapUsed - heapBefore : undefined;
@@ -251,32 +254,6 @@ async function bench(backend: "sqlite" | "postgres"): Promise<Metric[]> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/**
- * Every allocation sampled (those already collected included) until `stop`, which writes a .heapprofile that Chrome's
- * DevTools opens: where the run allocates, by call stack.
- */
-async function sampleAllocations(): Promise<{ stop: (file: string) => Promise<void> }> {
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) =>
-      session.post(method, params, (error, result) => (error ? reject(error) : resolve(result))),
-    );
-  await post("HeapProfiler.startSampling", {
-    samplingInterval: 16 * 1024,
-    includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
-  });
-  return {
-    async stop(file) {
-      const { profile } = (await post("HeapProfiler.stopSampling")) as { profile: unknown };
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      console.log(`  allocations sampled: ${file}`);
-    },
-  };
 }
 
 const metrics: Metric[] = [];

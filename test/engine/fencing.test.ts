@@ -18,15 +18,28 @@ const leaseMs = 1000;
  */
 class InvoiceApi extends LoopbackServer {
   readonly created: { number: string; worker: string }[] = [];
+  /** Every request as it arrived: when, and its method. */
+  readonly arrivals: { at: number; method: string }[] = [];
   /** Called with the worker's pid before the first lookup is answered; the answer waits for it. */
   holdFirstLookup: ((worker: number) => Promise<void>) | undefined;
+  /** The first POST is applied only once `applyHeldPost` is called, as by a server slow to answer it. */
+  holdFirstPost = false;
+  postHeld: Promise<void> | undefined;
+  applyHeldPost: () => void = () => {};
   #lookups = 0;
 
   protected async answer(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    this.arrivals.push({ at: Date.now(), method: request.method ?? "" });
     const url = new URL(request.url ?? "/", "http://api");
     const worker = String(request.headers["x-worker"]);
     let body = "";
     for await (const chunk of request) body += chunk;
+    if (request.method === "POST" && this.holdFirstPost && !this.postHeld) {
+      this.postHeld = new Promise((resolve) => {
+        this.applyHeldPost = resolve;
+      });
+      await this.postHeld;
+    }
     if (request.method === "GET") {
       this.#lookups += 1;
       // The answer is what the system holds now; a held lookup delivers it late, as a stalled worker reads it late.
@@ -40,6 +53,8 @@ class InvoiceApi extends LoopbackServer {
 }
 
 function send(response: ServerResponse, body: unknown): void {
+  // A request its sender aborted is still applied (above), but there is no one left to answer.
+  if (response.destroyed) return;
   response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
 }
 
@@ -69,8 +84,8 @@ describe("a worker whose lease lapsed does not act (PostgreSQL)", () => {
     await api.close();
   });
 
-  function startWorker(name: string): WorkerProcess {
-    const worker = spawnFixture("fencing-worker-process.ts", { ...env, WORKER_NAME: name });
+  function startWorker(name: string, more: Record<string, string> = {}): WorkerProcess {
+    const worker = spawnFixture("fencing-worker-process.ts", { ...env, ...more, WORKER_NAME: name });
     workers.push(worker);
     return worker;
   }
@@ -138,8 +153,8 @@ describe("a worker whose lease lapsed does not act (PostgreSQL)", () => {
     expect((await t.storage.getRun(runId))?.status).toBe("succeeded");
   });
 
-  it("a worker whose heartbeats fail while it waits inside a step stops before its lease lapses: one invoice", async () => {
-    // Heartbeats of worker A fail in the database, as under the deadlocks and outages seen in production.
+  /** Heartbeats of worker `name` fail in the database, as under the deadlocks and outages seen in production. */
+  async function refuseHeartbeatsOfA(): Promise<pg.Client> {
     const admin = new pg.Client({ connectionString: postgresUrl });
     await admin.connect();
     const schema = env.TENON_POSTGRES_SCHEMA as string;
@@ -153,6 +168,11 @@ describe("a worker whose lease lapsed does not act (PostgreSQL)", () => {
       END $$;
       CREATE TRIGGER refuse_heartbeats_of_a BEFORE UPDATE ON ${schema}.runs
         FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_heartbeats_of_a();`);
+    return admin;
+  }
+
+  it("a worker whose heartbeats fail while it waits inside a step stops before its lease lapses: one invoice", async () => {
+    const admin = await refuseHeartbeatsOfA();
     try {
       const runId = await takeOverFromStalledWorker(
         async () => {},
@@ -163,6 +183,39 @@ describe("a worker whose lease lapsed does not act (PostgreSQL)", () => {
         workers[0]?.waitForText("extending leases failed", 1000).then(() => true),
       );
       expect((await t.storage.getRun(runId))?.status).toBe("succeeded");
+    } finally {
+      await admin.end();
+    }
+  });
+
+  it("a run handed back by a worker that fenced itself waits out the lease: a POST it aborted is not repeated meanwhile", async () => {
+    // A fences itself a margin (lease/4) before its lease ends and aborts its POST, which the server still applies
+    // a little later. No other attempt may start before the lease ends: that margin is the server's.
+    const admin = await refuseHeartbeatsOfA();
+    const lease = { LEASE_MS: "4000" };
+    try {
+      api.holdFirstPost = true;
+      const a = startWorker("worker-a", lease);
+      await a.waitForLine("READY");
+      const b = startWorker("worker-b", lease);
+      await b.waitForLine("READY");
+      // B must not take the run first: it waits until A's POST is at the server.
+      b.child.kill("SIGSTOP");
+      const runId = await sendOrder("S-1635");
+      await waitFor("A's POST at the server", () => api.postHeld !== undefined, 30_000);
+      const heldAt = api.arrivals.length;
+      const schema = env.TENON_POSTGRES_SCHEMA as string;
+      const row = await admin.query(`SELECT lease_until FROM ${schema}.runs WHERE id = $1`, [runId]);
+      const leaseUntil = Number(row.rows[0]?.lease_until);
+      b.child.kill("SIGCONT");
+      // A fences itself (and aborts the POST); the server applies it right after, well within the margin.
+      await a.waitForText("fenced itself");
+      api.applyHeldPost();
+      await waitForRunStatus(t.storage, runId, "succeeded", 30_000);
+
+      const early = api.arrivals.slice(heldAt).filter((r) => r.at < leaseUntil);
+      expect(early.map((r) => `${r.method} ${r.at - leaseUntil} ms before the lease ended`)).toEqual([]);
+      expect(api.created.map((i) => i.number)).toEqual(["S-1635"]);
     } finally {
       await admin.end();
     }

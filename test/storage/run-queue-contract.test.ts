@@ -30,8 +30,20 @@ async function enqueue(storage: Storage, runs: NewRun[], at = t0): Promise<void>
   }
 }
 
-async function claim(storage: Storage, now: number, leaseToken = lease, limit = 10): Promise<string[]> {
-  const claimed = await storage.claimDueRuns({ leaseToken, limit, now, leaseUntil: now + 30_000, claimedBy: claimant });
+async function claim(
+  storage: Storage,
+  now: number,
+  leaseToken = lease,
+  limit = 10,
+  leaseMs = 30_000,
+): Promise<string[]> {
+  const claimed = await storage.claimDueRuns({
+    leaseToken,
+    limit,
+    now,
+    leaseUntil: now + leaseMs,
+    claimedBy: claimant,
+  });
   return claimed.map((r) => r.id);
 }
 
@@ -147,7 +159,7 @@ describe.each(backends)("the run queue's contract ($name)", (backend) => {
 
     it("a stale and a current execution of one run in one batch: only the holder's writes apply", async () => {
       const storage = await ready();
-      await claim(storage, t0, "old");
+      await claim(storage, t0, "old", 10, 1);
       await apply(leasedTransitions.interruptRun("r1", "old", t0 + 1));
       await claim(storage, t0 + 2, "new");
 
@@ -275,7 +287,7 @@ describe.each(backends)("the run queue's contract ($name)", (backend) => {
     it("a suspect (crashes at the limit) is claimed only by claimSuspectRun, alone", async () => {
       const storage = await ready([run("suspect"), run("healthy")]);
       for (let i = 0; i < 2; i++) {
-        await storage.claimDueRuns({ leaseToken: `l${i}`, limit: 1, now: t0 + i, leaseUntil: t0 + 9000 });
+        await storage.claimDueRuns({ leaseToken: `l${i}`, limit: 1, now: t0 + i, leaseUntil: t0 + i });
         await apply(leasedTransitions.interruptRun("suspect", `l${i}`, t0 + i));
       }
       expect(await storage.getRun("suspect")).toMatchObject({ status: "queued", crashes: 2 });
@@ -368,7 +380,7 @@ describe.each(backends)("the run queue's contract ($name)", (backend) => {
 
     it("sleepRun: running → sleeping until the wake time, journaled as the sleep step, crashes forgiven", async () => {
       const storage = await ready();
-      await claim(storage, t0);
+      await claim(storage, t0, lease, 10, 1);
       await apply(leasedTransitions.interruptRun("r1", lease, t0 + 1));
       await claim(storage, t0 + 2);
       expect(await apply(leasedTransitions.sleepRun("r1", lease, t0 + 10))).toBe(true);
@@ -398,24 +410,28 @@ describe.each(backends)("the run queue's contract ($name)", (backend) => {
       expect(await storage.listRunHistory("r1")).toEqual([]);
     });
 
-    it("interruptRun: running → queued now, a crash counted unless a step completed since the last one", async () => {
+    it("interruptRun: running → queued, due when its lease ends (now once it has), a crash counted unless a step completed since the last one", async () => {
       const storage = await ready();
+      // Handed back before its lease ends (the worker fenced itself a margin early): due when the lease ends, so
+      // what the worker aborted has that margin before another attempt repeats it.
       await claim(storage, t0, "l1");
       expect(await apply(leasedTransitions.interruptRun("r1", "l1", t0 + 10))).toBe(true);
       expect(await storage.getRun("r1")).toMatchObject({
         status: "queued",
-        availableAt: t0 + 10,
+        availableAt: t0 + 30_000,
         crashes: 1,
         lastError: "fenced",
       });
-      await claim(storage, t0 + 20, "l2");
-      await apply(leasedTransitions.recordStep("r1", "l2", t0 + 25));
-      await apply(leasedTransitions.interruptRun("r1", "l2", t0 + 30));
-      expect(await storage.getRun("r1")).toMatchObject({ status: "queued", crashes: 0 });
+      expect(await claim(storage, t0 + 29_999, "early")).toEqual([]);
+      // Handed back after its lease ended (a stall past it): due now.
+      expect(await claim(storage, t0 + 30_000, "l2", 10, 1000)).toEqual(["r1"]);
+      await apply(leasedTransitions.recordStep("r1", "l2", t0 + 30_500));
+      await apply(leasedTransitions.interruptRun("r1", "l2", t0 + 31_200));
+      expect(await storage.getRun("r1")).toMatchObject({ status: "queued", availableAt: t0 + 31_200, crashes: 0 });
       const interruptions = (await storage.listRunHistory("r1")).filter((h) => h.kind === "interrupt");
       expect(interruptions.map((h) => [h.at, h.detail])).toEqual([
         [t0 + 10, "fenced"],
-        [t0 + 30, "fenced"],
+        [t0 + 31_200, "fenced"],
       ]);
     });
 

@@ -26,8 +26,12 @@ async function enqueue(storage: Storage, runId: string, at: number): Promise<voi
   ]);
 }
 
-function claim(storage: Storage, leaseToken: string, now: number, limit = 10): Promise<ClaimedRun[]> {
-  return storage.claimDueRuns({ leaseToken, limit, now, leaseUntil: now + 30_000 });
+/**
+ * A lease of `leaseMs`: a run handed back before its lease ends is due only when it ends (interrupt-run.ts), so the
+ * workers below that hand a run back hold a lease that ends as they do.
+ */
+function claim(storage: Storage, leaseToken: string, now: number, limit = 10, leaseMs = 30_000): Promise<ClaimedRun[]> {
+  return storage.claimDueRuns({ leaseToken, limit, now, leaseUntil: now + leaseMs });
 }
 
 function recordStep(runId: string, leaseToken: string, name: string, now: number): RunTransition {
@@ -48,7 +52,7 @@ describe.each(backends)("a claimed run's journal ($name)", (backend) => {
     const storage = t.storage;
     await storage.migrate();
     await enqueue(storage, "r1", t0);
-    await claim(storage, "a", t0);
+    await claim(storage, "a", t0, 10, 2);
     expect(await storage.applyTransitions([recordStep("r1", "a", "one", t0 + 1)])).toEqual([true]);
     expect(await storage.applyTransitions([interrupt("r1", "a", t0 + 2)])).toEqual([true]);
 
@@ -61,7 +65,7 @@ describe.each(backends)("a claimed run's journal ($name)", (backend) => {
     const storage = t.storage;
     await storage.migrate();
     await enqueue(storage, "resumed", t0);
-    await claim(storage, "a", t0);
+    await claim(storage, "a", t0, 10, 2);
     await storage.applyTransitions([
       recordStep("resumed", "a", "one", t0 + 1),
       recordStep("resumed", "a", "two", t0 + 1),
@@ -122,7 +126,7 @@ describe("a claimed run's journal (postgres, a step committed while the claim ru
       });
       // Another worker skips the locked "older", claims r1, journals a step and hands r1 back (a fenced worker).
       await other.migrate();
-      expect((await claim(other, "c", t0 + 50, 1)).map((r) => r.id)).toEqual(["r1"]);
+      expect((await claim(other, "c", t0 + 50, 1, 2)).map((r) => r.id)).toEqual(["r1"]);
       expect(await other.applyTransitions([recordStep("r1", "c", "one", t0 + 51)])).toEqual([true]);
       expect(await other.applyTransitions([interrupt("r1", "c", t0 + 52)])).toEqual([true]);
       await admin.query("SELECT pg_advisory_unlock($1)", [gate]);

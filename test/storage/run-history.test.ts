@@ -27,7 +27,9 @@ async function claim(storage: Storage, runId: string, now: number): Promise<void
     leaseToken: lease,
     limit: 10,
     now,
-    leaseUntil: now + 1000,
+    // Short enough that the interruption below comes after it: a run handed back before its lease ends is due only
+    // when it ends (interrupt-run.ts).
+    leaseUntil: now + 10,
     claimedBy: claimant,
   });
   expect(claimed.map((run) => run.id)).toContain(runId);

@@ -43,7 +43,8 @@
  * The measured load is closed-loop: each connection sends its next webhook as soon as the last is answered, so ingest
  * runs as fast as the server acknowledges and any durable queue builds a backlog (the bare forwarder's too, in
  * memory). Once that backlog is drained, a sustained load follows at a steady rate below the target's capacity
- * (autocannon's overallRate): its ack latency, whether completion keeps up (ingest ahead at its end) and CPU per run.
+ * (open loop: one request every 1/rate s, bench/ingest-load.ts): its ack latency, whether completion keeps up (ingest
+ * ahead at its end) and CPU per run.
  * and nothing lost or doubled: after the drain, every acknowledged webhook (for Tenon: every stored event, a superset)
  * has exactly 3 POSTs at the sink, the sink saw none for anything else, and no idempotency key twice.
  *

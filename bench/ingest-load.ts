@@ -13,6 +13,7 @@ import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
 
 export interface LoadPlan {
   /** The webhook URL, e.g. http://127.0.0.1:1234/hooks/stripe. */
@@ -25,8 +26,9 @@ export interface LoadPlan {
   /** Event ids are `${idPrefix}<n>`, n counting from 0 across both phases. */
   idPrefix: string;
   /**
-   * Requests per second across all connections (autocannon's overallRate): a steady load rather than as fast as the
-   * server answers. Unset: as fast as it answers. A warm-up of 0 s skips the warm-up.
+   * Requests per second, sent at a steady pace (open loop: one every 1/rate s, whether earlier ones were answered or
+   * not, over at most `connections` connections). Unset: autocannon, as fast as the server answers. A warm-up of 0 s
+   * skips the warm-up.
    */
   rate?: number;
 }
@@ -82,7 +84,6 @@ type Autocannon = (
     url: string;
     connections: number;
     duration: number;
-    overallRate?: number;
     method: string;
     headers: Record<string, string>;
     requests: AutocannonRequest[];
@@ -134,7 +135,6 @@ async function runPhase(plan: LoadPlan, durationS: number, nextId: { n: number }
         url: target.origin,
         connections: plan.connections,
         duration: durationS,
-        ...(plan.rate === undefined ? {} : { overallRate: plan.rate }),
         method: "POST",
         headers: { "content-type": "application/json" },
         requests: [
@@ -174,6 +174,75 @@ async function runPhase(plan: LoadPlan, durationS: number, nextId: { n: number }
   };
 }
 
+/**
+ * A steady load: request n is due at start + n/rate and is sent then (autocannon's own rate limit sends each second's
+ * share in a burst at its start, which measures a burst). Latency is from when a request was due, so a server that
+ * falls behind is charged for the wait (no coordinated omission); when all connections are busy, due requests queue.
+ */
+async function runSteady(plan: LoadPlan, durationS: number, nextId: { n: number }): Promise<PhaseResult> {
+  const rate = plan.rate as number;
+  const target = new URL(plan.url);
+  const pool = new Pool(target.origin, { connections: plan.connections, pipelining: 1 });
+  const latencies: number[] = [];
+  const ackedIds: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let sent = 0;
+  let status2xx = 0;
+  let errors = 0;
+  const inFlight = new Set<Promise<void>>();
+  const send = async (n: number, dueAt: number) => {
+    const { body, signature } = signedStripeWebhook(`${plan.idPrefix}${n}`, plan.secret, plan.bodyBytes);
+    try {
+      const response = await pool.request({
+        method: "POST",
+        path: target.pathname,
+        headers: { "content-type": "application/json", "stripe-signature": signature },
+        body,
+      });
+      await response.body.dump();
+      latencies.push(performance.now() - dueAt);
+      statusCodes[response.statusCode] = (statusCodes[response.statusCode] ?? 0) + 1;
+      if (response.statusCode >= 200 && response.statusCode < 300) {
+        status2xx++;
+        ackedIds.push(n);
+      }
+    } catch {
+      errors++;
+    }
+  };
+  const start = performance.now();
+  const total = Math.round(rate * durationS);
+  while (sent < total) {
+    const elapsed = performance.now() - start;
+    const due = Math.min(total, Math.floor((elapsed / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const promise = send(nextId.n++, start + (sent * 1000) / rate);
+      inFlight.add(promise);
+      void promise.finally(() => inFlight.delete(promise));
+    }
+    // The next request's due time; timers fire at best each millisecond, so a fast rate sends a few per tick.
+    const wait = start + (sent * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+  // Over the span the requests were sent in; those still in flight are waited for and counted.
+  const measuredS = (performance.now() - start) / 1000;
+  await Promise.all(inFlight);
+  await pool.close();
+  const responses = Object.values(statusCodes).reduce((a, b) => a + b, 0);
+  return {
+    durationS: measuredS,
+    sent,
+    responses,
+    status2xx,
+    non2xx: responses - status2xx,
+    statusCodes,
+    errors,
+    timeouts: 0,
+    latencyMs: latencySummary(latencies),
+    ackedIds,
+  };
+}
+
 function noPhase(): PhaseResult {
   const latencyMs = { p50: Number.NaN, p99: Number.NaN, max: Number.NaN, mean: Number.NaN };
   return {
@@ -197,7 +266,10 @@ async function main(): Promise<void> {
   const nextId = { n: 0 };
   const warmup = plan.warmupS > 0 ? await runPhase(plan, plan.warmupS, nextId) : noPhase();
   process.stdout.write(`${JSON.stringify({ phase: "measured" })}\n`);
-  const measured = await runPhase(plan, plan.durationS, nextId);
+  const measured =
+    plan.rate === undefined
+      ? await runPhase(plan, plan.durationS, nextId)
+      : await runSteady(plan, plan.durationS, nextId);
   const result: LoadResult = { warmup, measured };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

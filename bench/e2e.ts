@@ -560,9 +560,25 @@ function addRatiosToBare(metrics: Metric[], ran: Target[]): void {
   }
 }
 
-function printSummary(metrics: Metric[], ran: Target[]): void {
+type Column = [title: string, metric: string, width: number];
+
+/** One row per target that has figures under `prefix` (`<target>.<prefix><metric>`). */
+function printTable(metrics: Metric[], ran: Target[], title: string, prefix: string, columns: Column[]): void {
   const value = (name: string) => metrics.find((m) => m.name === name)?.value;
-  const columns: [string, string, number][] = [
+  const rows = ran.filter((t) => columns.some(([, metric]) => value(`${t.name}.${prefix}${metric}`) !== undefined));
+  if (rows.length === 0) return;
+  const header = `${title.padEnd(9)} ${columns.map(([heading, , width]) => heading.padStart(width)).join(" ")}`;
+  console.log(`\n${header}\n${"-".repeat(header.length)}`);
+  for (const target of rows) {
+    const cells = columns.map(([, metric, width]) =>
+      format(value(`${target.name}.${prefix}${metric}`)).padStart(width),
+    );
+    console.log(`${target.name.padEnd(9)} ${cells.join(" ")}`);
+  }
+}
+
+function printSummary(metrics: Metric[], ran: Target[]): void {
+  printTable(metrics, ran, "target", "", [
     ["ingest/s", "req_per_s", 8],
     ["p50 ms", "ack_latency_p50", 7],
     ["p99 ms", "ack_latency_p99", 7],
@@ -576,19 +592,8 @@ function printSummary(metrics: Metric[], ran: Target[]): void {
     ["drain s", "drain_time", 7],
     ["lost", "lost", 5],
     ["doubled", "doubled", 7],
-  ];
-  const header = `${"target".padEnd(9)} ${columns.map(([title, , width]) => title.padStart(width)).join(" ")}`;
-  console.log(`\n${header}\n${"-".repeat(header.length)}`);
-  for (const target of ran) {
-    const cells = columns.map(([, metric, width]) => format(value(`${target.name}.${metric}`)).padStart(width));
-    console.log(`${target.name.padEnd(9)} ${cells.join(" ")}`);
-  }
-}
-
-function printSustained(metrics: Metric[], ran: Target[]): void {
-  const value = (name: string) => metrics.find((m) => m.name === name)?.value;
-  if (!ran.some((t) => value(`${t.name}.sustained.rate`) !== undefined)) return;
-  const columns: [string, string, number][] = [
+  ]);
+  printTable(metrics, ran, "sustained", "sustained.", [
     ["rate/s", "rate", 7],
     ["ingest/s", "req_per_s", 8],
     ["p50 ms", "ack_latency_p50", 7],
@@ -598,16 +603,7 @@ function printSustained(metrics: Metric[], ran: Target[]): void {
     ["CPU ms/run", "cpu_per_run", 10],
     ["ahead %", "ingest_ahead_of_completion", 7],
     ["backlog", "backlog_at_load_end", 7],
-  ];
-  const header = `${"sustained".padEnd(9)} ${columns.map(([title, , width]) => title.padStart(width)).join(" ")}`;
-  console.log(`\n${header}\n${"-".repeat(header.length)}`);
-  for (const target of ran) {
-    if (value(`${target.name}.sustained.rate`) === undefined) continue;
-    const cells = columns.map(([, metric, width]) =>
-      format(value(`${target.name}.sustained.${metric}`)).padStart(width),
-    );
-    console.log(`${target.name.padEnd(9)} ${cells.join(" ")}`);
-  }
+  ]);
 }
 
 /** The targets of issue 18 (docs/benchmarks.md): MISS is a figure, not a failure of the run. */
@@ -667,7 +663,6 @@ async function main(): Promise<void> {
   metrics.push({ name: "machine.load_average_1m_at_end", value: loadavg()[0] ?? 0, unit: "processes" });
   addRatiosToBare(metrics, ran);
   printSummary(metrics, ran);
-  printSustained(metrics, ran);
   printTargets(metrics);
   console.log(
     "\ningest/s counts the 2xx answers of the measured load over its duration; p50/p99 are their ack latencies as the" +

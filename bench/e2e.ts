@@ -240,6 +240,7 @@ function sustainedMetrics(label: string, s: Sustained): Metric[] {
     { name: `${label}.sustained.ack_latency_max`, value: m.latencyMs.max, unit: "ms" },
     { name: `${label}.sustained.runs_per_s`, value: completed / spanS, unit: "runs/s" },
     { name: `${label}.sustained.backlog_at_load_end`, value: backlog, unit: "runs" },
+    { name: `${label}.sustained.errors`, value: m.errors, unit: "errors" },
     {
       name: `${label}.sustained.ingest_ahead_of_completion`,
       value: m.status2xx > 0 ? (100 * backlog) / m.status2xx : 0,

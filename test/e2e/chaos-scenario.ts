@@ -111,10 +111,18 @@ export async function runChaosScenario(options: ChaosOptions): Promise<ChaosRepo
       5 * 60_000,
       500,
     );
-    const unsuccessful = [
+    const unsuccessful: string[] = [];
+    for (const run of [
       ...(await (storage as Storage).listRuns({ status: "dead", limit: 20 })),
       ...(await (storage as Storage).listRuns({ status: "failed", limit: 20 })),
-    ].map((run) => `${run.id} ${run.status}: ${run.lastError}`);
+    ]) {
+      // What a run that did not succeed went through, to tell an unlucky streak of injected faults from a cause.
+      const history = (await (storage as Storage).listRunHistory(run.id)).map(
+        (h) =>
+          `    ${new Date(h.at).toISOString()} ${h.kind}${h.stepName ? ` ${h.stepName}` : ""}${h.attempt ? ` #${h.attempt}` : ""}: ${(h.detail ?? "").slice(0, 160)}`,
+      );
+      unsuccessful.push(`${run.id} ${run.status}: ${run.lastError}`, ...history);
+    }
     expect(runs, unsuccessful.join("\n")).toEqual({ succeeded: options.orders });
     expectExactlyOnceEffects(sandbox, placed);
     return {
